@@ -1,0 +1,58 @@
+// The core on the bus, as the reserved module `core`: it serves `rpc/core/<method>`, emits
+// `hooks/core/<hook>` and publishes retained `state/<module>`, all inside the broker process (no socket hop).
+import type { Aedes, AedesPublishPacket } from 'aedes'
+import { encodeCbor } from './protocol/codec.js'
+import { serveRequest } from './protocol/serve.js'
+import type { MethodHandler } from './protocol/serve.js'
+import { CORE_MODULE, topics } from './protocol/topics.js'
+
+export interface CoreBus {
+  method (name: string, handler: MethodHandler): void
+  emit (hook: string, data: unknown): void
+  publishRetained (topic: string, data: unknown): void
+  /** in-process subscription; the handler must not throw */
+  subscribe (filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void>
+  stop (): Promise<void>
+}
+
+export interface CoreBusLog {
+  warn (message: string, fields: Record<string, unknown>): void
+}
+
+export async function startCoreBus (aedes: Aedes, log: CoreBusLog): Promise<CoreBus> {
+  const methods = new Map<string, MethodHandler>()
+  const subscriptions: Array<{ filter: string, deliver: (packet: AedesPublishPacket, cb: () => void) => void }> = []
+
+  const publish = (topic: string, payload: Buffer, retain = false): void => {
+    aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain, dup: false }, () => {})
+  }
+
+  const subscribe = (filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void> => {
+    const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+      handler(packet.topic, packet.payload as Buffer)
+      cb()
+    }
+    subscriptions.push({ filter, deliver })
+    return new Promise(resolve => aedes.subscribe(filter, deliver, () => resolve()))
+  }
+
+  const ctx = {
+    owner: CORE_MODULE,
+    methods,
+    send: (topic: string, payload: Buffer) => publish(topic, payload),
+    warn: log.warn,
+  }
+  await subscribe(topics.rpcAll(CORE_MODULE), (topic, payload) => {
+    serveRequest(ctx, topic.slice(topic.lastIndexOf('/') + 1), payload)
+  })
+
+  return {
+    method (name, handler) { methods.set(name, handler) },
+    emit (hook, data) { publish(topics.hook(CORE_MODULE, hook), encodeCbor({ data, ts: Date.now(), instance: 0 })) },
+    publishRetained (topic, data) { publish(topic, encodeCbor(data), true) },
+    subscribe,
+    async stop () {
+      await Promise.all(subscriptions.map(({ filter, deliver }) => new Promise<void>(resolve => aedes.unsubscribe(filter, deliver, () => resolve()))))
+    },
+  }
+}

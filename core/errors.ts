@@ -1,0 +1,64 @@
+// The one registry of Outpost error codes. Every error the project raises or sends on the wire carries one of
+// these codes; docs/protocol.md (wire codes) and docs/errors.md (all codes) list the same set, which a test
+// checks both ways. A code is never reused for a different meaning.
+
+export const errorCodes = {
+  // ── RPC wire codes (sent in reply envelopes; see docs/protocol.md) ──
+  TIMEOUT: 'The call got no reply within its timeout.',
+  NO_SUCH_MODULE: 'No module of that name is running on the gateway.',
+  NO_SUCH_METHOD: 'The module does not declare that method.',
+  BAD_ARGUMENTS: 'The method rejected its arguments.',
+  BAD_REQUEST: 'The request could not be decoded or lacks a required envelope field.',
+  HANDLER_FAILED: 'The method handler threw or rejected.',
+  UNAVAILABLE: 'The module instance serving the call stopped before replying.',
+  NOT_AUTHORISED: 'The caller may not perform this call.',
+  TOO_LARGE: 'The message exceeds the maximum packet size.',
+  CONFLICT: 'The request conflicts with the current state (e.g. starting a running module).',
+
+  // ── Core ──
+  MANIFEST_NOT_FOUND: 'The manifest file does not exist or cannot be read.',
+  MANIFEST_SYNTAX: 'The manifest file is not valid JSON.',
+  MANIFEST_INVALID: 'The manifest does not match its schema.',
+  BOARD_NOT_FOUND: 'The manifest names a board that has no definition.',
+  BOARD_INVALID: 'A board definition does not match its schema.',
+  RESOURCE_UNKNOWN: 'A module names a pin, port or bus the board does not have.',
+  RESOURCE_CONFLICT: 'Two modules claim the same pin, port or bus.',
+  BUDGET_EXCEEDS_BOARD: 'The memory budgets add up to more than the board can give.',
+  ENTRY_NOT_FOUND: 'A module entry does not resolve to a runnable program.',
+  BROKER_LISTEN: 'The broker could not listen on a configured address.',
+  NOT_CONNECTED: 'The module is not connected to the broker.',
+  MODULE_ENV: 'A module process was started without the environment the core gives it.',
+  HOOK_UNDECLARED: 'A module emitted a hook it did not declare.',
+
+  // ── Hardware layers ──
+  GPIO_LINE_UNKNOWN: 'The board has no GPIO line of that name.',
+  GPIO_CHIP_NOT_FOUND: 'No GPIO chip with the board\'s label exists on this machine.',
+  GPIO_BACKEND: 'The GPIO backend failed (tool missing, bad output, or permission denied).',
+  GPIO_DIRECTION: 'The operation does not fit the line\'s direction (e.g. writing an input).',
+  SERIAL_NOT_FOUND: 'The serial port does not exist.',
+  SERIAL_BUSY: 'The serial port is already open elsewhere.',
+  SERIAL_PERMISSION: 'The process may not open the serial port.',
+  SERIAL_DISCONNECTED: 'The serial port went away.',
+  SERIAL_WRITE_TIMEOUT: 'A queued write did not complete in time.',
+  MODBUS_TIMEOUT: 'The Modbus slave did not answer in time.',
+  MODBUS_CRC: 'A Modbus frame failed its CRC check.',
+  MODBUS_EXCEPTION: 'The Modbus slave answered with an exception code.',
+} as const
+
+export type ErrorCode = keyof typeof errorCodes
+
+export class OutpostError extends Error {
+  readonly code: ErrorCode
+  readonly details: Readonly<Record<string, unknown>> | undefined
+
+  constructor (code: ErrorCode, message: string, options: { details?: Record<string, unknown>, cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'OutpostError'
+    this.code = code
+    this.details = options.details
+  }
+}
+
+export function isErrorCode (value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(errorCodes, value)
+}

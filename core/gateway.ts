@@ -1,0 +1,151 @@
+// The gateway: manifest → board → broker → core on the bus → modules. Stopping runs it backwards.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { loadManifest } from './manifest/load.js'
+import type { LoadedManifest, LoadedModule } from './manifest/load.js'
+import { startBroker } from './broker/broker.js'
+import type { Broker } from './broker/broker.js'
+import { createCredentials } from './broker/credentials.js'
+import { startCoreBus } from './bus.js'
+import type { CoreBus } from './bus.js'
+import { createCoreLog } from './log.js'
+import type { CoreLog } from './log.js'
+import { createModuleTable } from './modules/table.js'
+import type { ModuleTable } from './modules/table.js'
+import { moduleEnv } from './modules/env.js'
+import { describeState } from './modules/state.js'
+import { decodeCbor } from './protocol/codec.js'
+import type { Presence } from './protocol/envelope.js'
+import { topics } from './protocol/topics.js'
+import { boardOf, boardProblems } from './boards/gateway-board.js'
+import { resolveBoard } from './boards/load.js'
+import type { Board } from './boards/schema.js'
+import { mergePolicy } from './supervisor/policy-schema.js'
+import { moduleNodeFlags } from './supervisor/v8-flags.js'
+
+export interface GatewayOptions {
+  manifestFile: string
+  log?: CoreLog
+  /** overrides the manifest's runtime directory (tests use a temp dir) */
+  runtimeDir?: string
+}
+
+export interface Gateway {
+  loaded: LoadedManifest
+  board: Board
+  runtimeDir: string
+  broker: Broker
+  bus: CoreBus
+  modules: ModuleTable
+  log: CoreLog
+  stop (): Promise<void>
+}
+
+export async function startGateway (options: GatewayOptions): Promise<Gateway> {
+  const log = options.log ?? createCoreLog()
+  let definition: Board | undefined
+  const loaded = await loadManifest(options.manifestFile, {
+    checkBoard: manifest => {
+      definition = boardOf(manifest.manifest.board, log)
+      return boardProblems(manifest, definition)
+    },
+  })
+  const { manifest } = loaded
+  const runtimeDir = path.resolve(options.runtimeDir ?? manifest.runtimeDir ?? path.join(os.tmpdir(), `outpost-${manifest.gateway}`))
+  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 })
+  const simRoot = path.join(runtimeDir, 'sim')
+  const gatewayBoard = resolveBoard(definition ?? boardOf(manifest.board, log), simRoot)
+  const boardFile = path.join(runtimeDir, 'board.json')
+  writeFileSync(boardFile, JSON.stringify(gatewayBoard, null, 2))
+
+  const credentials = createCredentials()
+  const broker = await startBroker({
+    moduleSocket: path.join(runtimeDir, 'broker.sock'),
+    listeners: manifest.broker.listeners.map(l => (l.type === 'unix' ? { ...l, path: path.resolve(loaded.dir, l.path) } : l)),
+    authenticator: credentials,
+    drainTimeoutMs: manifest.broker.drainTimeoutMs,
+    hooks: {
+      onDenied: ({ clientId, action, what, why }) => log.warn(`denied ${action} ${what}`, { client: clientId, why }),
+    },
+  })
+  log.info(`broker listening: modules on ${broker.moduleUrl}${broker.listeners.map(l => `, ${l.url}`).join('')}`)
+  const bus = await startCoreBus(broker.aedes, log)
+
+  const modules = createModuleTable({
+    policyOf: (module: LoadedModule) => mergePolicy(manifest.defaults.restart, module.spec.restart),
+    onState: (runtime) => bus.publishRetained(topics.state(runtime.loaded.spec.name), describeState(runtime)),
+    hooksFor: (runtime, instance) => {
+      const name = runtime.loaded.spec.name
+      return {
+        prepare: () => {
+          const { spec, entry } = runtime.loaded
+          const credential = credentials.issue(name, instance, spec.calls === '*' ? '*' : new Set(spec.calls))
+          const budget = spec.memoryMiB ?? manifest.defaults.memoryMiB
+          return {
+            entry,
+            nodeFlags: moduleNodeFlags(budget),
+            env: moduleEnv({
+              module: name,
+              instance,
+              brokerUrl: broker.moduleUrl,
+              credential,
+              keepaliveSeconds: manifest.defaults.keepaliveSeconds,
+              config: spec.config,
+              boardFile,
+              simRoot: gatewayBoard.simulated ? simRoot : undefined,
+            }),
+          }
+        },
+        onLine: (level, text) => log.record({ ts: Date.now(), source: name, instance, level, text }),
+        onSpawned: child => log.info(`started ${name}.${instance}`, { pid: child.pid }),
+        onExit: (child, exit, reason) => {
+          credentials.revoke(`${name}.${instance}`)
+          const how = exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`
+          log[exit.code === 0 && reason === 'exit-code' ? 'info' : 'warn'](`${name}.${instance} exited with ${how}`, { pid: child.pid, reason })
+        },
+        onState: state => log.debug(`${name}.${instance} is ${state.status}`),
+      }
+    },
+  })
+  for (const module of loaded.modules) modules.add(module)
+
+  // A module is running once it says ready on its presence topic, from the process the core started.
+  await bus.subscribe('presence/+/+', (topic, payload) => {
+    const [, name, instanceText] = topic.split('/')
+    const instance = modules.get(name ?? '')?.instances[Number(instanceText)]
+    if (instance === undefined) return
+    let presence: Presence
+    try {
+      presence = decodeCbor(payload) as Presence
+    } catch {
+      log.warn(`malformed presence on ${topic}`)
+      return
+    }
+    if (presence.state === 'ready' && presence.pid === instance.process?.pid) instance.ready()
+  })
+
+  log.info(`gateway ${manifest.gateway} on board ${gatewayBoard.name}: starting ${loaded.modules.length} module(s)`)
+  await modules.startAll()
+
+  let stopping: Promise<void> | undefined
+  return {
+    loaded,
+    board: gatewayBoard,
+    runtimeDir,
+    broker,
+    bus,
+    modules,
+    log,
+    stop () {
+      stopping ??= (async () => {
+        log.info('stopping modules')
+        await modules.stopAll()
+        await bus.stop()
+        await broker.close()
+        log.info('gateway stopped')
+      })()
+      return stopping
+    },
+  }
+}

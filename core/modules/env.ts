@@ -1,0 +1,32 @@
+// The environment a module process starts with (docs/protocol.md, "Module environment"). Only a few of the
+// core's own variables pass through: a module sees its identity, its broker, its credential and its config.
+export interface ModuleEnvInput {
+  module: string
+  instance: number
+  brokerUrl: string
+  credential: { username: string, password: string }
+  keepaliveSeconds: number
+  config: unknown
+  boardFile: string
+  simRoot: string | undefined
+}
+
+const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'OUTPOST_LOG_LEVEL', 'NO_COLOR']
+
+export function moduleEnv (input: ModuleEnvInput, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const name of PASSED_THROUGH) {
+    const value = parent[name]
+    if (value !== undefined) env[name] = value
+  }
+  env.OUTPOST_MODULE = input.module
+  env.OUTPOST_INSTANCE = String(input.instance)
+  env.OUTPOST_BROKER = input.brokerUrl
+  env.OUTPOST_USERNAME = input.credential.username
+  env.OUTPOST_PASSWORD = input.credential.password
+  env.OUTPOST_KEEPALIVE = String(input.keepaliveSeconds)
+  env.OUTPOST_CONFIG = JSON.stringify(input.config)
+  env.OUTPOST_BOARD_FILE = input.boardFile
+  if (input.simRoot !== undefined) env.OUTPOST_SIM_ROOT = input.simRoot
+  return env
+}

@@ -1,0 +1,96 @@
+// The public MQTT topic map. docs/protocol.md documents exactly these families; nothing else is published
+// by Outpost except retained state under `state/` and presence under `presence/`.
+
+export const CORE_MODULE = 'core'
+
+const MODULE_NAME = /^[a-z][a-z0-9-]{0,31}$/
+const METHOD_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/
+const HOOK_SEGMENT = /^[A-Za-z0-9_-]{1,64}$/
+
+export function isModuleName (name: string): boolean {
+  return MODULE_NAME.test(name)
+}
+
+export function isMethodName (name: string): boolean {
+  return METHOD_NAME.test(name)
+}
+
+/** Hook names may have several levels (`edge/button1`), each a plain segment without wildcards. */
+export function isHookName (name: string): boolean {
+  const segments = name.split('/')
+  return segments.length <= 4 && segments.every(s => HOOK_SEGMENT.test(s))
+}
+
+/** The MQTT client id of one module process: `<module>.<instance>`. Dots never occur in module names. */
+export function clientIdOf (module: string, instance: number): string {
+  return `${module}.${instance}`
+}
+
+export function parseClientId (clientId: string): { module: string, instance: number } | null {
+  const dot = clientId.lastIndexOf('.')
+  if (dot <= 0) return null
+  const module = clientId.slice(0, dot)
+  const instance = Number(clientId.slice(dot + 1))
+  if (!isModuleName(module) || !Number.isInteger(instance) || instance < 0) return null
+  return { module, instance }
+}
+
+export const topics = {
+  hook: (module: string, hook: string) => `hooks/${module}/${hook}`,
+  rpc: (module: string, method: string) => `rpc/${module}/${method}`,
+  rpcAll: (module: string) => `rpc/${module}/+`,
+  reply: (clientId: string) => `reply/${clientId}`,
+  presence: (module: string, instance: number) => `presence/${module}/${instance}`,
+  state: (module: string) => `state/${module}`,
+}
+
+export type TopicKind = 'hook' | 'rpc' | 'reply' | 'presence' | 'state'
+
+export interface ParsedTopic {
+  kind: TopicKind
+  /** hook/rpc/presence/state: the module; reply: the client id the reply is addressed to */
+  owner: string
+  /** hook: the hook name; rpc: the method; presence: the instance number as text */
+  name: string
+}
+
+/** Splits a concrete topic into its family. Returns null for topics outside the protocol. */
+export function parseTopic (topic: string): ParsedTopic | null {
+  const first = topic.indexOf('/')
+  if (first <= 0) return null
+  const family = topic.slice(0, first)
+  const rest = topic.slice(first + 1)
+  const second = rest.indexOf('/')
+  const owner = second === -1 ? rest : rest.slice(0, second)
+  const name = second === -1 ? '' : rest.slice(second + 1)
+  switch (family) {
+    case 'hooks': return name === '' ? null : { kind: 'hook', owner, name }
+    case 'rpc': return name === '' || name.includes('/') ? null : { kind: 'rpc', owner, name }
+    case 'reply': return second === -1 ? { kind: 'reply', owner, name: '' } : null
+    case 'presence': return name === '' ? null : { kind: 'presence', owner, name }
+    case 'state': return second === -1 ? { kind: 'state', owner, name: '' } : null
+    default: return null
+  }
+}
+
+/**
+ * Turns a subscription pattern over hooks, written `<module>/<hook>` with MQTT wildcards
+ * (`sensor/+`, `+/reading`, `#`), into the MQTT topic filter.
+ */
+export function hookFilter (pattern: string): string {
+  return `hooks/${pattern}`
+}
+
+/** MQTT topic filter matching with `+` and `#` [MQTT-4.7.1]. */
+export function matchTopic (filter: string, topic: string): boolean {
+  if (filter === topic) return true
+  const f = filter.split('/')
+  const t = topic.split('/')
+  for (let i = 0; i < f.length; i++) {
+    const part = f[i]
+    if (part === '#') return true
+    if (i >= t.length) return false
+    if (part !== '+' && part !== t[i]) return false
+  }
+  return f.length === t.length
+}

@@ -1,0 +1,54 @@
+// What the core hands a module process through its environment (docs/protocol.md, "Module environment").
+import { readFileSync } from 'node:fs'
+import { OutpostError } from '../errors.js'
+import { isModuleName } from '../protocol/topics.js'
+
+export interface ModuleEnv {
+  module: string
+  instance: number
+  brokerUrl: string
+  username: string | undefined
+  password: string | undefined
+  keepaliveSeconds: number
+  config: unknown
+  boardFile: string | undefined
+  simRoot: string | undefined
+  logLevel: string
+}
+
+function required (env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name]
+  if (value === undefined || value === '') {
+    throw new OutpostError('MODULE_ENV', `${name} is not set: module processes are started by the Outpost core (outpost run), which sets it`)
+  }
+  return value
+}
+
+export function readModuleEnv (env: NodeJS.ProcessEnv = process.env): ModuleEnv {
+  const module = required(env, 'OUTPOST_MODULE')
+  if (!isModuleName(module)) throw new OutpostError('MODULE_ENV', `OUTPOST_MODULE=${module} is not a valid module name`)
+  const instance = Number(env.OUTPOST_INSTANCE ?? '0')
+  if (!Number.isInteger(instance) || instance < 0) throw new OutpostError('MODULE_ENV', `OUTPOST_INSTANCE=${env.OUTPOST_INSTANCE} is not a non-negative integer`)
+  let config: unknown = {}
+  if (env.OUTPOST_CONFIG_FILE) config = JSON.parse(readFileSync(env.OUTPOST_CONFIG_FILE, 'utf8'))
+  else if (env.OUTPOST_CONFIG) {
+    try {
+      config = JSON.parse(env.OUTPOST_CONFIG)
+    } catch (err) {
+      throw new OutpostError('MODULE_ENV', `OUTPOST_CONFIG is not valid JSON: ${(err as Error).message}`)
+    }
+  }
+  const keepaliveSeconds = Number(env.OUTPOST_KEEPALIVE ?? '5')
+  return {
+    module,
+    instance,
+    brokerUrl: required(env, 'OUTPOST_BROKER'),
+    username: env.OUTPOST_USERNAME,
+    password: env.OUTPOST_PASSWORD,
+    keepaliveSeconds: Number.isFinite(keepaliveSeconds) && keepaliveSeconds >= 0 ? keepaliveSeconds : 5,
+    config,
+    boardFile: env.OUTPOST_BOARD_FILE,
+    simRoot: env.OUTPOST_SIM_ROOT,
+    logLevel: env.OUTPOST_LOG_LEVEL ?? 'info',
+  }
+}

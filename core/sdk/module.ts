@@ -1,0 +1,251 @@
+// The module SDK: the one API every driver and application module uses (docs/protocol.md describes the
+// wire behaviour it implements, so a module in another language can do the same).
+import { OutpostError } from '../errors.js'
+import { encodeCbor, decode, sniffFormat } from '../protocol/codec.js'
+import { checkReply, checkHook, fromErrorBody } from '../protocol/envelope.js'
+import type { CorrelationId, Presence } from '../protocol/envelope.js'
+import { serveRequest } from '../protocol/serve.js'
+import type { MethodHandler, ServeContext } from '../protocol/serve.js'
+import { topics, clientIdOf, hookFilter, isHookName, isMethodName, matchTopic, parseTopic } from '../protocol/topics.js'
+import { connectMqtt } from './mqtt-client.js'
+import type { MqttClient } from './mqtt-client.js'
+import { readModuleEnv } from './env.js'
+import type { ModuleEnv } from './env.js'
+import { createLogger } from './log.js'
+import type { Logger } from './log.js'
+
+export const SDK_VERSION = 'outpost-js/0.1.0'
+const DEFAULT_CALL_TIMEOUT_MS = 5000
+const STOP_HANDLERS_TIMEOUT_MS = 3000
+
+export type { CallInfo, MethodHandler } from '../protocol/serve.js'
+export interface HookEvent {
+  module: string
+  hook: string
+  instance: number
+  ts: number
+  topic: string
+}
+export type HookHandler = (data: any, event: HookEvent) => void
+
+export interface CallOptions {
+  timeout?: number
+}
+
+export interface OutpostModule<Config = unknown> {
+  readonly name: string
+  readonly instance: number
+  readonly clientId: string
+  readonly config: Config
+  readonly env: ModuleEnv
+  readonly log: Logger
+  /** Declares an RPC method. Declare methods before start(): they are subscribed before the module says ready. */
+  method (name: string, handler: MethodHandler): OutpostModule<Config>
+  /** Declares hooks the module emits; a declaration may use `+` for one level (`edge/+`). */
+  hooks (...names: string[]): OutpostModule<Config>
+  /** Listens to hooks: pattern is `<module>/<hook>` with MQTT wildcards, e.g. `sensor/reading`, `+/edge/#`. */
+  on (pattern: string, handler: HookHandler): OutpostModule<Config>
+  onStop (fn: () => unknown): OutpostModule<Config>
+  /** Connects, subscribes, announces presence (ready). */
+  start (): Promise<void>
+  emit (hook: string, data: unknown): void
+  call<T = unknown> (module: string, method: string, args?: unknown, options?: CallOptions): Promise<T>
+  /** Runs stop handlers, says offline, disconnects. Does not exit the process. */
+  stop (): Promise<void>
+}
+
+interface PendingCall {
+  resolve: (value: any) => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout
+  where: string
+}
+
+export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()): OutpostModule<Config> {
+  const clientId = clientIdOf(env.module, env.instance)
+  const replyTopic = topics.reply(clientId)
+  const log = createLogger(env.logLevel)
+  const methods = new Map<string, MethodHandler>()
+  const declaredHooks: string[] = []
+  const listeners: Array<{ filter: string, handler: HookHandler }> = []
+  const stopHandlers: Array<() => unknown> = []
+  const pending = new Map<CorrelationId, PendingCall>()
+  let client: MqttClient | undefined
+  let nextId = 1
+  let stopping: Promise<void> | undefined
+
+  const send = (topic: string, value: unknown): void => {
+    if (client === undefined) throw new OutpostError('NOT_CONNECTED', `module ${env.module} is not started`)
+    client.publish(topic, encodeCbor(value)).catch(() => {})
+  }
+
+  const serveContext: ServeContext = {
+    owner: env.module,
+    methods,
+    send: (topic, payload) => { client?.publish(topic, payload).catch(() => {}) },
+    warn: (message, fields) => log.warn(message, fields),
+  }
+
+  const onReply = (payload: Buffer): void => {
+    let decoded: unknown
+    try {
+      decoded = decode(payload, sniffFormat(payload))
+    } catch (err) {
+      log.warn('dropped malformed reply', { error: err as Error })
+      return
+    }
+    const checked = checkReply(decoded)
+    if (!checked.ok) {
+      log.warn('dropped malformed reply', { reason: checked.message })
+      return
+    }
+    const call = pending.get(checked.reply.id)
+    if (call === undefined) return // late reply after a timeout
+    pending.delete(checked.reply.id)
+    clearTimeout(call.timer)
+    if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, call.where))
+    else call.resolve(checked.reply.result)
+  }
+
+  const onHook = (topic: string, owner: string, hook: string, payload: Buffer): void => {
+    let message
+    try {
+      message = checkHook(decode(payload, sniffFormat(payload)))
+    } catch {
+      message = null
+    }
+    if (message === null) {
+      log.warn('dropped malformed hook message', { topic })
+      return
+    }
+    const event: HookEvent = { module: owner, hook, instance: message.instance, ts: message.ts, topic }
+    for (const { filter, handler } of listeners) {
+      if (!matchTopic(filter, topic)) continue
+      try {
+        handler(message.data, event)
+      } catch (err) {
+        log.error('hook handler threw', { topic, error: err as Error })
+      }
+    }
+  }
+
+  const onMessage = (topic: string, payload: Buffer): void => {
+    const parsed = parseTopic(topic)
+    if (parsed === null) return
+    if (parsed.kind === 'rpc' && parsed.owner === env.module) serveRequest(serveContext, parsed.name, payload)
+    else if (parsed.kind === 'reply') onReply(payload)
+    else if (parsed.kind === 'hook') onHook(topic, parsed.owner, parsed.name, payload)
+  }
+
+  const self: OutpostModule<Config> = {
+    name: env.module,
+    instance: env.instance,
+    clientId,
+    config: env.config as Config,
+    env,
+    log,
+
+    method (name, handler) {
+      if (!isMethodName(name)) throw new OutpostError('BAD_ARGUMENTS', `method name "${name}" must match [A-Za-z][A-Za-z0-9_-]*`)
+      methods.set(name, handler)
+      return self
+    },
+
+    hooks (...names) {
+      for (const name of names) {
+        if (!isHookName(name.replaceAll('+', 'x'))) throw new OutpostError('BAD_ARGUMENTS', `hook name "${name}" must be up to 4 levels of [A-Za-z0-9_-]`)
+        declaredHooks.push(name)
+      }
+      return self
+    },
+
+    on (pattern, handler) {
+      const filter = hookFilter(pattern)
+      listeners.push({ filter, handler })
+      if (client !== undefined) client.subscribe([filter]).catch(err => log.error('subscribe failed', { pattern, error: err as Error }))
+      return self
+    },
+
+    onStop (fn) {
+      stopHandlers.push(fn)
+      return self
+    },
+
+    async start () {
+      const offline: Presence = { state: 'offline' }
+      const presenceTopic = topics.presence(env.module, env.instance)
+      const options: Parameters<typeof connectMqtt>[0] = {
+        url: env.brokerUrl,
+        clientId,
+        keepaliveSeconds: env.keepaliveSeconds,
+        will: { topic: presenceTopic, payload: encodeCbor(offline), retain: true, qos: 0 },
+      }
+      if (env.username !== undefined) options.username = env.username
+      if (env.password !== undefined) options.password = env.password
+      client = await connectMqtt(options)
+      client.onMessage(onMessage)
+      client.events.once('close', (reason: string) => {
+        if (stopping !== undefined) return
+        // A module cannot work without the broker, and the core restarts it: leave rather than linger.
+        log.error('lost the broker connection; exiting', { reason })
+        process.exitCode = 1
+        setImmediate(() => process.exit(1))
+      })
+      const filters = [replyTopic, ...listeners.map(l => l.filter)]
+      if (methods.size > 0) filters.push(topics.rpcAll(env.module))
+      await client.subscribe(filters)
+      const ready: Presence = { state: 'ready', pid: process.pid, methods: [...methods.keys()], hooks: declaredHooks, sdk: SDK_VERSION }
+      await client.publish(presenceTopic, encodeCbor(ready), { retain: true, qos: 1 })
+    },
+
+    emit (hook, data) {
+      if (!declaredHooks.some(declared => declared === hook || matchTopic(declared, hook))) {
+        throw new OutpostError('HOOK_UNDECLARED', `module ${env.module} emitted hook "${hook}" without declaring it (declared: ${declaredHooks.join(', ') || 'none'})`)
+      }
+      send(topics.hook(env.module, hook), { data, ts: Date.now(), instance: env.instance })
+    },
+
+    call (module, method, args, options = {}) {
+      const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS
+      const id = nextId++
+      const where = `${module}.${method}`
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id)
+          reject(new OutpostError('TIMEOUT', `${where}: no reply within ${timeout} ms`, { details: { module, method, timeout } }))
+        }, timeout)
+        pending.set(id, { resolve, reject, timer, where })
+        try {
+          send(topics.rpc(module, method), { id, reply: replyTopic, args: args ?? null, from: clientId, timeout })
+        } catch (err) {
+          clearTimeout(timer)
+          pending.delete(id)
+          reject(err)
+        }
+      })
+    },
+
+    stop () {
+      stopping ??= (async () => {
+        const handlers = Promise.allSettled(stopHandlers.map(fn => Promise.resolve().then(fn)))
+        const bounded = new Promise(resolve => setTimeout(resolve, STOP_HANDLERS_TIMEOUT_MS).unref())
+        const results = await Promise.race([handlers, bounded])
+        if (Array.isArray(results)) {
+          for (const r of results) if (r.status === 'rejected') log.error('stop handler failed', { error: r.reason as Error })
+        } else log.warn(`stop handlers did not finish within ${STOP_HANDLERS_TIMEOUT_MS} ms`)
+        for (const call of pending.values()) {
+          clearTimeout(call.timer)
+          call.reject(new OutpostError('NOT_CONNECTED', `${call.where}: module ${env.module} is stopping`))
+        }
+        pending.clear()
+        if (client !== undefined) {
+          const offline: Presence = { state: 'offline' }
+          await client.publish(topics.presence(env.module, env.instance), encodeCbor(offline), { retain: true, qos: 1 }).catch(() => {})
+          await client.end()
+        }
+      })()
+      return stopping
+    },
+  }
+  return self
+}
