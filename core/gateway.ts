@@ -102,7 +102,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
         onExit: (child, exit, reason) => {
           credentials.revoke(`${name}.${instance}`)
           const how = exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`
-          log[exit.code === 0 && reason === 'exit-code' ? 'info' : 'warn'](`${name}.${instance} exited with ${how}`, { pid: child.pid, reason })
+          log[reason === 'stopped' || (exit.code === 0 && reason === 'exit-code') ? 'info' : 'warn'](`${name}.${instance} exited with ${how}`, { pid: child.pid, reason })
         },
         onState: state => log.debug(`${name}.${instance} is ${state.status}`),
       }
