@@ -33,20 +33,12 @@ export interface LoadedManifest {
   modules: LoadedModule[]
 }
 
-function lineAndColumn (text: string, position: number): string {
-  const before = text.slice(0, position)
-  const line = before.split('\n').length
-  return `line ${line}, column ${position - before.lastIndexOf('\n')}`
-}
-
 export function parseManifestText (text: string, file: string): unknown {
   try {
     return JSON.parse(text)
   } catch (err) {
-    const message = (err as Error).message
-    const position = /position (\d+)/.exec(message)
-    const where = position?.[1] === undefined ? '' : ` (${lineAndColumn(text, Number(position[1]))})`
-    throw new OutpostError('MANIFEST_SYNTAX', `invalid manifest ${file}: not valid JSON${where}: ${message}`, { details: { file } })
+    // V8's message already names the token and, where it knows them, the line and column
+    throw new OutpostError('MANIFEST_SYNTAX', `invalid manifest ${file}: not valid JSON: ${(err as Error).message}`, { details: { file } })
   }
 }
 

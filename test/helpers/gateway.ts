@@ -128,3 +128,13 @@ export function gone (pid: number): boolean {
     return true
   }
 }
+
+/** Repeats an async check (e.g. an RPC) until it returns something, at most `tries` times. */
+export async function poll<T> (check: () => Promise<T | undefined>, tries = 100, everyMs = 100): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await check()
+    if (value !== undefined) return value
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+  throw new Error(`condition not met after ${tries} tries`)
+}

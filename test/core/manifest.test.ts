@@ -1,0 +1,96 @@
+// Manifest validation: each kind of mistake, and the message that names file, path and expectation.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { loadManifest, validateManifest } from '../../core/manifest/load.js'
+import { OutpostError } from '../../core/errors.js'
+import { boardProblems } from '../../core/boards/gateway-board.js'
+import { loadBoard } from '../../core/boards/load.js'
+import { boardsDir } from '../../core/paths.js'
+
+const FILE = '/etc/outpost/gateway.json'
+
+async function problemsOf (manifest: unknown): Promise<OutpostError> {
+  try {
+    await validateManifest(manifest, FILE, { checkBoard: loaded => boardProblems(loaded, loadBoard('sim', boardsDir)) })
+  } catch (err) {
+    assert.ok(err instanceof OutpostError)
+    return err
+  }
+  assert.fail('manifest was accepted')
+}
+
+test('a valid manifest loads with defaults filled in', async () => {
+  const loaded = await validateManifest({ gateway: 'g', board: 'sim', modules: [{ name: 'heater', entry: 'drivers/gpio-output', config: { line: 'GPIO17' } }] }, FILE)
+  assert.equal(loaded.modules[0]?.spec.instances, 1)
+  assert.deepEqual(loaded.modules[0]?.spec.config, { line: 'GPIO17', activeLow: false, safeState: 0 })
+})
+
+test('a wrong type names the path and what was expected', async () => {
+  const err = await problemsOf({ gateway: 'g', modules: [{ name: 'a', entry: 'drivers/gpio-output', memoryMiB: '64', config: { line: 'GPIO1' } }] })
+  assert.equal(err.code, 'MANIFEST_INVALID')
+  assert.match(err.message, /\/etc\/outpost\/gateway\.json: modules\[0\] \(a\)\.memoryMiB: expected number, found the text "64"/)
+})
+
+test('an unknown key is an error, so a typo never passes', async () => {
+  const err = await problemsOf({ gateway: 'g', modules: [{ name: 'a', entry: 'drivers/gpio-output', instance: 2, config: { line: 'GPIO1' } }] })
+  assert.match(err.message, /modules\[0\] \(a\): unknown key "instance"/)
+})
+
+test('a driver config is checked against the driver schema', async () => {
+  const err = await problemsOf({ gateway: 'g', modules: [{ name: 'relay', entry: 'drivers/gpio-output', config: { line: 'GPIO17', safeState: 2 } }] })
+  assert.match(err.message, /modules\[0\] \(relay\)\.config\.safeState: /)
+})
+
+test('duplicate names, reserved core, unknown after, cycles and both entry and command are all reported at once', async () => {
+  const err = await problemsOf({
+    gateway: 'g',
+    modules: [
+      { name: 'a', entry: 'modules/thermostat', after: ['b'], config: { sensor: 's', relay: 'r' } },
+      { name: 'b', entry: 'modules/thermostat', after: ['a'], config: { sensor: 's', relay: 'r' } },
+      { name: 'b', command: ['true'] },
+      { name: 'core', command: ['true'] },
+      { name: 'c', command: ['true'], entry: 'modules/thermostat', after: ['nobody'] },
+    ],
+  })
+  assert.match(err.message, /modules\[2\] \(b\)\.name: duplicate module name, already used by modules\[1\]/)
+  assert.match(err.message, /"core" is reserved/)
+  assert.match(err.message, /modules\[4\] \(c\)\.after\[0\]: no module named "nobody"/)
+  assert.match(err.message, /modules\[4\] \(c\): expected exactly one of "entry" or "command"/)
+})
+
+test('a dependency cycle is named', async () => {
+  const err = await problemsOf({
+    gateway: 'g',
+    modules: [
+      { name: 'a', command: ['true'], after: ['c'] },
+      { name: 'b', command: ['true'], after: ['a'] },
+      { name: 'c', command: ['true'], after: ['b'] },
+    ],
+  })
+  assert.match(err.message, /modules: "after" dependencies form a cycle: a → c → b → a/)
+})
+
+test('an entry that does not exist is named with where it was looked for', async () => {
+  const err = await problemsOf({ gateway: 'g', modules: [{ name: 'x', entry: 'drivers/no-such-driver' }] })
+  assert.match(err.message, /modules\[0\] \(x\)\.entry: module x: entry "drivers\/no-such-driver" has no compiled program at .*build\/drivers\/no-such-driver\/index\.js/)
+})
+
+test('budgets that exceed the board are refused, counting the core reserve', async () => {
+  const err = await problemsOf({ gateway: 'g', modules: [{ name: 'big', command: ['true'], instances: 4, memoryMiB: 128 }] })
+  assert.match(err.message, /memory budgets add up to 512 MiB; with the core's reserve of 96 MiB that is more than the 512 MiB board "sim" has/)
+})
+
+test('a missing file and bad JSON say so, naming the file and the token', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-manifest-'))
+  try {
+    await assert.rejects(loadManifest(path.join(dir, 'missing.json')), (err: OutpostError) => err.code === 'MANIFEST_NOT_FOUND' && /ENOENT/.test(err.message))
+    const bad = path.join(dir, 'bad.json')
+    writeFileSync(bad, '{\n  "gateway": "g",\n  "modules": [,]\n}\n')
+    await assert.rejects(loadManifest(bad), (err: OutpostError) => err.code === 'MANIFEST_SYNTAX' && /not valid JSON: Unexpected token ','/.test(err.message) && err.message.includes(bad))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
