@@ -1,4 +1,5 @@
 // The gateway: manifest → board → broker → core on the bus → modules. Stopping runs it backwards.
+import { EventEmitter } from 'node:events'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -23,22 +24,19 @@ import { resolveBoard } from './boards/load.js'
 import type { Board } from './boards/schema.js'
 import { mergePolicy } from './supervisor/policy-schema.js'
 import { moduleNodeFlags } from './supervisor/v8-flags.js'
+import type { CoreEvents, Extension, ExtensionFactory, GatewayContext } from './extension.js'
+import { builtinExtensions } from './extensions.js'
 
 export interface GatewayOptions {
   manifestFile: string
   log?: CoreLog
   /** overrides the manifest's runtime directory (tests use a temp dir) */
   runtimeDir?: string
+  /** defaults to every built-in extension */
+  extensions?: ExtensionFactory[]
 }
 
-export interface Gateway {
-  loaded: LoadedManifest
-  board: Board
-  runtimeDir: string
-  broker: Broker
-  bus: CoreBus
-  modules: ModuleTable
-  log: CoreLog
+export interface Gateway extends GatewayContext {
   stop (): Promise<void>
 }
 
@@ -60,6 +58,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   writeFileSync(boardFile, JSON.stringify(gatewayBoard, null, 2))
 
   const credentials = createCredentials()
+  const events = new EventEmitter<CoreEvents>()
   const broker = await startBroker({
     moduleSocket: path.join(runtimeDir, 'broker.sock'),
     listeners: manifest.broker.listeners.map(l => (l.type === 'unix' ? { ...l, path: path.resolve(loaded.dir, l.path) } : l)),
@@ -67,6 +66,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     drainTimeoutMs: manifest.broker.drainTimeoutMs,
     hooks: {
       onDenied: ({ clientId, action, what, why }) => log.warn(`denied ${action} ${what}`, { client: clientId, why }),
+      onClientGone: (clientId, _identity, reason) => events.emit('client-gone', clientId, reason),
     },
   })
   log.info(`broker listening: modules on ${broker.moduleUrl}${broker.listeners.map(l => `, ${l.url}`).join('')}`)
@@ -74,7 +74,10 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
 
   const modules = createModuleTable({
     policyOf: (module: LoadedModule) => mergePolicy(manifest.defaults.restart, module.spec.restart),
-    onState: (runtime) => bus.publishRetained(topics.state(runtime.loaded.spec.name), describeState(runtime)),
+    onState: (runtime, instance, state) => {
+      bus.publishRetained(topics.state(runtime.loaded.spec.name), describeState(runtime))
+      events.emit('module-state', runtime, instance, state)
+    },
     hooksFor: (runtime, instance) => {
       const name = runtime.loaded.spec.name
       return {
@@ -98,8 +101,12 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
           }
         },
         onLine: (level, text) => log.record({ ts: Date.now(), source: name, instance, level, text }),
-        onSpawned: child => log.info(`started ${name}.${instance}`, { pid: child.pid }),
+        onSpawned: child => {
+          log.info(`started ${name}.${instance}`, { pid: child.pid })
+          events.emit('module-spawned', runtime, instance, child)
+        },
         onExit: (child, exit, reason) => {
+          events.emit('module-exit', runtime, instance, exit, reason)
           credentials.revoke(`${name}.${instance}`)
           const how = exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`
           log[reason === 'stopped' || (exit.code === 0 && reason === 'exit-code') ? 'info' : 'warn'](`${name}.${instance} exited with ${how}`, { pid: child.pid, reason })
@@ -125,27 +132,45 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     if (presence.state === 'ready' && presence.pid === instance.process?.pid) instance.ready()
   })
 
+  const ctx: GatewayContext = { manifestFile: loaded.file, loaded, board: gatewayBoard, runtimeDir, broker, bus, modules, credentials, log, events }
+  const started: Extension[] = []
+  const stopExtensions = async (): Promise<void> => {
+    for (const extension of started.reverse()) {
+      try {
+        await extension.stop()
+      } catch (err) {
+        log.error(`extension ${extension.name} failed to stop: ${(err as Error).message}`)
+      }
+    }
+  }
+  try {
+    for (const factory of options.extensions ?? builtinExtensions) {
+      const extension = factory(ctx)
+      await extension.start()
+      started.push(extension)
+    }
+  } catch (err) {
+    await stopExtensions()
+    await bus.stop()
+    await broker.close()
+    throw err
+  }
+
   log.info(`gateway ${manifest.gateway} on board ${gatewayBoard.name}: starting ${loaded.modules.length} module(s)`)
   await modules.startAll()
 
   let stopping: Promise<void> | undefined
-  return {
-    loaded,
-    board: gatewayBoard,
-    runtimeDir,
-    broker,
-    bus,
-    modules,
-    log,
+  return Object.assign(ctx, {
     stop () {
       stopping ??= (async () => {
         log.info('stopping modules')
         await modules.stopAll()
+        await stopExtensions()
         await bus.stop()
         await broker.close()
         log.info('gateway stopped')
       })()
       return stopping
     },
-  }
+  })
 }

@@ -1,0 +1,42 @@
+// Gateway features beyond the basics (management API, memory watch, RPC routing, …) are extensions in the
+// Zigbee2MQTT sense: constructed with one context object, doing their work in start(), removing everything
+// they added in stop(), and talking to the rest through the core bus and the events below.
+import type { EventEmitter } from 'node:events'
+import type { Broker } from './broker/broker.js'
+import type { Credentials } from './broker/credentials.js'
+import type { CoreBus } from './bus.js'
+import type { CoreLog } from './log.js'
+import type { LoadedManifest } from './manifest/load.js'
+import type { ModuleTable, ModuleRuntime } from './modules/table.js'
+import type { ExitInfo, ModuleProcess } from './modules/spawn.js'
+import type { ExitReason, ModuleRunState } from './supervisor/policy.js'
+import type { Board } from './boards/schema.js'
+
+export interface CoreEvents {
+  'module-state': [runtime: ModuleRuntime, instance: number, state: ModuleRunState]
+  'module-spawned': [runtime: ModuleRuntime, instance: number, process: ModuleProcess]
+  'module-exit': [runtime: ModuleRuntime, instance: number, exit: ExitInfo, reason: ExitReason]
+  'client-gone': [clientId: string, reason: 'disconnect' | 'keepalive-timeout' | 'error']
+}
+
+export interface GatewayContext {
+  manifestFile: string
+  /** the manifest in force; management replaces it when an operator changes the gateway */
+  loaded: LoadedManifest
+  board: Board
+  runtimeDir: string
+  broker: Broker
+  bus: CoreBus
+  modules: ModuleTable
+  credentials: Credentials
+  log: CoreLog
+  events: EventEmitter<CoreEvents>
+}
+
+export interface Extension {
+  name: string
+  start (): Promise<void> | void
+  stop (): Promise<void> | void
+}
+
+export type ExtensionFactory = (ctx: GatewayContext) => Extension
