@@ -8,6 +8,8 @@ import type { LoadedManifest, LoadedModule } from './manifest/load.js'
 import { startBroker } from './broker/broker.js'
 import type { Broker } from './broker/broker.js'
 import { createCredentials } from './broker/credentials.js'
+import { createRpcRouter } from './broker/rpc-router.js'
+import { parseClientId } from './protocol/topics.js'
 import { startCoreBus } from './bus.js'
 import type { CoreBus } from './bus.js'
 import { createCoreLog } from './log.js'
@@ -59,6 +61,13 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
 
   const credentials = createCredentials()
   const events = new EventEmitter<CoreEvents>()
+  // the router and the broker need each other: the router answers through the broker it sits in
+  let table: ModuleTable | undefined
+  let send = (_topic: string, _payload: Buffer): void => {}
+  const router = createRpcRouter({
+    moduleStatus: name => (table?.get(name) === undefined ? undefined : describeState(table.require(name)).state),
+    send: (topic, payload) => send(topic, payload),
+  })
   const broker = await startBroker({
     moduleSocket: path.join(runtimeDir, 'broker.sock'),
     listeners: manifest.broker.listeners.map(l => (l.type === 'unix' ? { ...l, path: path.resolve(loaded.dir, l.path) } : l)),
@@ -67,8 +76,11 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     hooks: {
       onDenied: ({ clientId, action, what, why }) => log.warn(`denied ${action} ${what}`, { client: clientId, why }),
       onClientGone: (clientId, _identity, reason) => events.emit('client-gone', clientId, reason),
+      forward: (identity, packet) => router.forward(identity, packet.topic, packet.payload as Buffer),
+      published: router.published,
     },
   })
+  send = (topic, payload) => broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => {})
   log.info(`broker listening: modules on ${broker.moduleUrl}${broker.listeners.map(l => `, ${l.url}`).join('')}`)
   const bus = await startCoreBus(broker.aedes, log)
 
@@ -106,6 +118,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
           events.emit('module-spawned', runtime, instance, child)
         },
         onExit: (child, exit, reason) => {
+          router.offline(`${name}.${instance}`, name, reason)
           events.emit('module-exit', runtime, instance, exit, reason)
           credentials.revoke(`${name}.${instance}`)
           const how = exit.signal === null ? `code ${exit.code}` : `signal ${exit.signal}`
@@ -115,7 +128,21 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       }
     },
   })
+  table = modules
   for (const module of loaded.modules) modules.add(module)
+
+  // Liveness: a module's event loop sends the MQTT keepalive; if the broker times the connection out while
+  // the process still exists, the module is hung (busy loop, blocked on a device) and is killed.
+  events.on('client-gone', (clientId, reason) => {
+    const id = parseClientId(clientId)
+    if (id === null) return
+    router.offline(clientId, id.module, reason)
+    if (reason !== 'keepalive-timeout') return
+    const instance = modules.get(id.module)?.instances[id.instance]
+    if (instance?.process === undefined) return
+    log.warn(`${clientId} missed its keepalive: hung`, { pid: instance.process.pid })
+    instance.condemn('hung')
+  })
 
   // A module is running once it says ready on its presence topic, from the process the core started.
   await bus.subscribe('presence/+/+', (topic, payload) => {
@@ -129,7 +156,10 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       log.warn(`malformed presence on ${topic}`)
       return
     }
-    if (presence.state === 'ready' && presence.pid === instance.process?.pid) instance.ready()
+    if (presence.state === 'ready' && presence.pid === instance.process?.pid) {
+      instance.ready()
+      router.online(`${name}.${instanceText}`, name ?? '')
+    } else if (presence.state === 'offline') router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
   })
 
   const ctx: GatewayContext = { manifestFile: loaded.file, loaded, board: gatewayBoard, runtimeDir, broker, bus, modules, credentials, log, events }
@@ -167,6 +197,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
         await modules.stopAll()
         await stopExtensions()
         await bus.stop()
+        router.stop()
         await broker.close()
         log.info('gateway stopped')
       })()

@@ -28,7 +28,9 @@ export interface Authenticator {
 
 export interface BrokerHooks {
   /** Picks, for a packet going to several subscribers, whether this client gets it (RPC to replicas). */
-  forward?: (client: Client, identity: Identity | undefined, packet: AedesPublishPacket) => boolean
+  forward?: (identity: Identity | undefined, packet: AedesPublishPacket) => boolean
+  /** Sees every publish the access rules allowed, before delivery. */
+  published?: (identity: Identity, topic: string, payload: Buffer) => void
   onDenied?: (event: { identity: Identity | undefined, clientId: string, action: 'publish' | 'subscribe' | 'connect', what: string, why: string }) => void
   onClientReady?: (clientId: string, identity: Identity) => void
   onClientGone?: (clientId: string, identity: Identity, reason: 'disconnect' | 'keepalive-timeout' | 'error') => void
@@ -131,7 +133,10 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   aedes.authorizePublish = (client, packet, callback) => {
     if (client === null) return callback(null) // a will published after its client is gone was checked at connect
     const identity = identities.get(client)
-    if (identity !== undefined && canPublish(identity, packet.topic)) return callback(null)
+    if (identity !== undefined && canPublish(identity, packet.topic)) {
+      hooks.published?.(identity, packet.topic, packet.payload as Buffer)
+      return callback(null)
+    }
     const why = identity === undefined ? 'not authenticated' : `${describe(identity)} may not publish here`
     deny(client, 'publish', packet.topic, why)
     // MQTT 3.1.1 has no negative acknowledgement for PUBLISH: the offender is disconnected.
@@ -147,7 +152,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
 
   if (hooks.forward !== undefined) {
     const forward = hooks.forward
-    aedes.authorizeForward = (client, packet) => (forward(client, identities.get(client), packet) ? packet : null)
+    aedes.authorizeForward = (client, packet) => (forward(identities.get(client), packet) ? packet : null)
   }
 
   aedes.on('clientReady', client => {

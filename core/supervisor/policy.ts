@@ -199,7 +199,9 @@ export function step (state: ModuleRunState, event: SupervisorEvent, ctx: StepCo
     case 'budget-breach':
       return state.status === 'starting' || state.status === 'running' ? kill(state, 'over-budget', ctx) : none
     case 'hang':
-      return state.status === 'starting' || state.status === 'running' ? kill(state, 'hung', ctx) : none
+      // a hung event loop cannot run a SIGTERM handler: kill outright
+      if (state.status !== 'starting' && state.status !== 'running') return none
+      return { state: enter(state, 'stopping', now), effects: [{ type: 'kill', signal: 'SIGKILL', reason: 'hung' }, { type: 'publish-state' }] }
     case 'timer':
       switch (event.timer) {
         case 'backoff':

@@ -1,0 +1,48 @@
+// instances: N — each call answered by exactly one live instance, spread fairly; a call held by an
+// instance that dies is answered UNAVAILABLE; calls to missing or stopped modules are answered at once.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startTestGateway, connectOperator, fixture, waitFor } from '../helpers/gateway.js'
+
+test('replicas share calls round robin, each call answered once', async (t) => {
+  const gw = await startTestGateway({ modules: [{ name: 'pool', entry: fixture('echo'), instances: 3 }] })
+  t.after(() => gw.stop())
+  const op = await connectOperator(gw.url)
+  t.after(() => op.end())
+  const replies: unknown[] = []
+  op.client.on('message', (topic) => { if (topic.startsWith('reply/')) replies.push(topic) })
+  const byPid = new Map<number, number>()
+  for (let i = 0; i < 30; i++) {
+    const who = (await op.call('pool', 'whoami')).result as { pid: number }
+    byPid.set(who.pid, (byPid.get(who.pid) ?? 0) + 1)
+  }
+  assert.equal(byPid.size, 3)
+  assert.deepEqual([...byPid.values()], [10, 10, 10])
+  assert.equal(replies.length, 30)
+})
+
+test('a call in flight to an instance that dies gets UNAVAILABLE; the other instance keeps serving', async (t) => {
+  const gw = await startTestGateway({ modules: [{ name: 'pool', entry: fixture('echo'), instances: 2 }] })
+  t.after(() => gw.stop())
+  const op = await connectOperator(gw.url)
+  t.after(() => op.end())
+  const pending = op.call('pool', 'slow', 30_000, 10_000)
+  const holder = await waitFor('the instance holding the call', () => gw.gateway.modules.require('pool').instances.find(i => i.process !== undefined && i.instance === 0))
+  // the first call goes to instance 0 (round robin from the start)
+  holder.process?.signal('SIGKILL')
+  const reply = await pending
+  assert.equal(reply.error?.code, 'UNAVAILABLE')
+  assert.match(reply.error?.message ?? '', /pool\.slow: instance pool\.0 stopped before replying/)
+  for (let i = 0; i < 5; i++) assert.equal((await op.call('pool', 'echo', i)).result, i)
+})
+
+test('no such module, and a stopped module, are answered at once', async (t) => {
+  const gw = await startTestGateway({ modules: [{ name: 'alpha', entry: fixture('echo') }, { name: 'idle', entry: fixture('echo'), enabled: false }] })
+  t.after(() => gw.stop())
+  const op = await connectOperator(gw.url)
+  t.after(() => op.end())
+  const missing = await op.call('ghost', 'anything', null, 2000)
+  assert.deepEqual(missing.error, { code: 'NO_SUCH_MODULE', message: 'no module named "ghost" on this gateway' })
+  const stopped = await op.call('idle', 'echo', 1, 2000)
+  assert.deepEqual(stopped.error, { code: 'UNAVAILABLE', message: 'module idle has no live instance (it is stopped)' })
+})
