@@ -1,0 +1,20 @@
+// gpio-input driver: emits `edge/<name>` on every debounced edge, answers `get` with the current level.
+import { runModule } from '../../core/sdk/index.js'
+import { readBoard } from '../lib/board/index.js'
+import { openLine } from '../lib/gpio/index.js'
+import type { Config } from './schema.js'
+
+runModule<Config>(async (m) => {
+  const { line: name, activeLow, debounceMs } = m.config
+  const line = openLine(readBoard(m.env.boardFile), name, { direction: 'input', activeLow, debounceMs, simRoot: m.env.simRoot })
+  let edges = 0
+  m.hooks(`edge/${m.config.name}`)
+  m.method('get', async () => ({ value: await line.read(), edges }))
+  m.onStop(() => line.close())
+  await m.start()
+  line.watch(edge => {
+    edges++
+    m.emit(`edge/${m.config.name}`, { line: name, value: edge.value, edge: edge.edge, ts: edge.ts })
+  })
+  m.log.info(`watching ${name}`, { activeLow, debounceMs })
+})
