@@ -94,3 +94,18 @@ test('a missing file and bad JSON say so, naming the file and the token', async 
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('two modules claiming the same line, even by different names, is an error naming both', async () => {
+  const err = await problemsOf({
+    gateway: 'g',
+    modules: [
+      { name: 'relay', entry: 'drivers/gpio-output', config: { line: 'GPIO17' } },
+      { name: 'button', entry: 'drivers/gpio-input', config: { line: 'pin11' } },
+      { name: 'ghost', entry: 'drivers/gpio-output', config: { line: 'GPIO99' } },
+      { name: 'probe', entry: 'drivers/ds18b20', config: { bus: 'w9' } },
+    ],
+  })
+  assert.match(err.message, /modules\[1\] \(button\)\.config: gpio sim-gpio:17 \(GPIO17\) is claimed by both relay and button/)
+  assert.match(err.message, /modules\[2\] \(ghost\)\.config: board sim has no GPIO line "GPIO99"/)
+  assert.match(err.message, /modules\[3\] \(probe\)\.config: board sim has no onewire "w9" \(it has: w1\)/)
+})
