@@ -11,10 +11,13 @@ runModule<Config>(async (m) => {
   m.hooks(`edge/${m.config.name}`)
   m.method('get', async () => ({ value: await line.read(), edges }))
   m.onStop(() => line.close())
-  await m.start()
+  // watch before saying ready, so no edge after `running` is missed; edges before the connection are counted only
+  let started = false
   line.watch(edge => {
     edges++
-    m.emit(`edge/${m.config.name}`, { line: name, value: edge.value, edge: edge.edge, ts: edge.ts })
+    if (started) m.emit(`edge/${m.config.name}`, { line: name, value: edge.value, edge: edge.edge, ts: edge.ts })
   })
+  await m.start()
+  started = true
   m.log.info(`watching ${name}`, { activeLow, debounceMs })
 })
