@@ -29,6 +29,7 @@ export const errorCodes = {
   NOT_CONNECTED: 'The module is not connected to the broker.',
   MODULE_ENV: 'A module process was started without the environment the core gives it.',
   HOOK_UNDECLARED: 'A module emitted a hook it did not declare.',
+  CGROUP_SETUP: 'A module\'s memory cgroup could not be created, configured or removed.',
 
   // ── Hardware layers ──
   GPIO_LINE_UNKNOWN: 'The board has no GPIO line of that name.',

@@ -1,8 +1,10 @@
 // The `restart` section of the manifest (gateway-wide under defaults, per module to override), every field
-// optional over DEFAULT_POLICY.
+// optional over DEFAULT_POLICY. Kept apart from policy.ts so the pure state machine does not load zod.
 import { z } from 'zod'
 import { DEFAULT_POLICY } from './policy.js'
 import type { RestartPolicy } from './policy.js'
+
+export { DEFAULT_POLICY }
 
 export const restartPolicySchema = z.object({
   restart: z.enum(['always', 'on-failure', 'never']).optional(),

@@ -1,6 +1,8 @@
-// The restart policy as a pure state machine, s6/OTP style: step(state, event) → (state, effects).
-// No timers and no I/O here: effects are data, run in one place (instance.ts), so a test drives the
-// whole policy with plain numbers for a clock.
+// The restart policy as a pure state machine, s6/OTP style: step(state, event) → (state, effects), looked
+// up in one table, `actions[status][event]`. No timers and no I/O here: effects are data, run in one place
+// (instance.ts), so a test drives the whole policy with plain numbers for a clock. docs/supervision.md.
+import { checkIntensity } from './intensity.js'
+import type { Intensity } from './intensity.js'
 
 export type Status = 'stopped' | 'starting' | 'running' | 'stopping' | 'backoff' | 'failed'
 export type TimerName = 'backoff' | 'stable' | 'stop-timeout' | 'ready-timeout'
@@ -12,21 +14,34 @@ export interface RestartPolicy {
   /** uptime after which the backoff starts again from initialMs */
   stableAfterMs: number
   /** crash-loop protection: more than maxRestarts within windowMs → failed, until an operator resets it */
-  intensity: { maxRestarts: number, windowMs: number }
+  intensity: Intensity
+  /** SIGTERM, then SIGKILL after this long */
   stopTimeoutMs: number
+  /** spawned but not ready after this long: killed and restarted */
   readyTimeoutMs: number
 }
 
-// A gateway wants a fast first retry (a relay driver that blips should be back before anyone notices),
-// unlike Azure IoT Edge's 10 s or Greengrass's: 100 ms, doubling to at most 30 s. Five restarts in a
-// minute is a crash loop: past that, restarting only burns the board's CPU and flash, so stop and say so.
+// Chosen for an unattended gateway (peers in docs/supervision.md):
+// - restart 'always': a module is a service; a clean exit nobody asked for is still an outage (a driver
+//   whose port closed "gracefully"), and the intensity limit still ends a module that keeps exiting 0.
+// - backoff from 100 ms (Azure IoT Edge waits 10 s): a relay driver that blips is back before anyone notices,
+//   doubling to 30 s so a broken module costs little; ±20% jitter spreads modules that failed together
+//   (a shared device vanished) so they do not restart in lock-step.
+// - a crash loop is more than 10 restarts in 120 s: with this backoff the verdict comes after ≈ 80 s of
+//   retrying (0.1 + 0.2 + … + 25.6 + 30 s), long enough for a USB adapter to re-enumerate or a network to
+//   come back, short enough not to flood the log and flash for hours. With a 30 s cap the window must be
+//   well over 30 s × maxRestarts / 3, or slow loops never add up.
+// - 60 s of uptime forgives earlier failures: the next crash restarts fast again.
+// - 5 s to stop: drivers must release hardware promptly; a stop stuck longer is SIGKILLed.
+// - 15 s to report ready: node with the SDK starts in ≈ 0.25 s here and ≈ 10× slower on a Pi Zero, and
+//   at boot modules compete for one core.
 export const DEFAULT_POLICY: RestartPolicy = {
-  restart: 'on-failure',
+  restart: 'always',
   backoff: { initialMs: 100, factor: 2, maxMs: 30_000, jitter: 0.2 },
   stableAfterMs: 60_000,
-  intensity: { maxRestarts: 5, windowMs: 60_000 },
+  intensity: { maxRestarts: 10, windowMs: 120_000 },
   stopTimeoutMs: 5_000,
-  readyTimeoutMs: 10_000,
+  readyTimeoutMs: 15_000,
 }
 
 /** Exit code 125 means "permanent failure, do not restart" (the s6 convention). */
@@ -41,6 +56,7 @@ export interface ExitRecord {
 
 export interface ModuleRunState {
   status: Status
+  /** when the status last changed */
   since: number
   pid: number | null
   /** restarts the supervisor made (not operator starts) */
@@ -49,11 +65,14 @@ export interface ModuleRunState {
   attempt: number
   /** times of recent restarts, for the crash-loop window */
   recentRestarts: number[]
+  /** the last EXIT_HISTORY exits, oldest first; a crash-loop verdict is a record of its own after the exit */
   exits: ExitRecord[]
   /** why the instance is failed, when it is */
   failure: string | null
-  /** set while an operator stop is in progress, so the exit is not treated as a crash */
+  /** what the operator asked for: an exit while 'down' is a stop, not a crash */
   wanted: 'up' | 'down'
+  /** why the supervisor is killing the process, so its exit is recorded for that reason */
+  killReason: ExitReason | null
 }
 
 export type SupervisorEvent =
@@ -88,61 +107,13 @@ export interface StepResult {
 const EXIT_HISTORY = 20
 
 export function initialState (now = 0): ModuleRunState {
-  return { status: 'stopped', since: now, pid: null, restarts: 0, attempt: 0, recentRestarts: [], exits: [], failure: null, wanted: 'down' }
+  return { status: 'stopped', since: now, pid: null, restarts: 0, attempt: 0, recentRestarts: [], exits: [], failure: null, wanted: 'down', killReason: null }
 }
 
 export function backoffDelay (attempt: number, policy: RestartPolicy, random: () => number): number {
   const { initialMs, factor, maxMs, jitter } = policy.backoff
   const base = Math.min(maxMs, initialMs * factor ** attempt)
-  // jitter spreads restarts of modules that failed together (e.g. after a shared device vanished)
   return Math.round(base * (1 - jitter + 2 * jitter * random()))
-}
-
-function isFailure (event: Extract<SupervisorEvent, { type: 'exit' }>): boolean {
-  return event.reason !== 'exit-code' || event.code !== 0
-}
-
-function enter (state: ModuleRunState, status: Status, now: number, extra: Partial<ModuleRunState> = {}): ModuleRunState {
-  return { ...state, ...extra, status, since: now }
-}
-
-function recordExit (state: ModuleRunState, record: ExitRecord): ExitRecord[] {
-  return [...state.exits, record].slice(-EXIT_HISTORY)
-}
-
-function onExit (state: ModuleRunState, event: Extract<SupervisorEvent, { type: 'exit' }>, ctx: StepContext): StepResult {
-  const { now, policy } = ctx
-  const cancelAll: Effect[] = [{ type: 'cancel', timer: 'stable' }, { type: 'cancel', timer: 'stop-timeout' }, { type: 'cancel', timer: 'ready-timeout' }]
-  const base = { at: now, code: event.code, signal: event.signal }
-  if (state.wanted === 'down') {
-    const exits = recordExit(state, { ...base, reason: 'stopped' })
-    return { state: enter(state, 'stopped', now, { pid: null, exits }), effects: [...cancelAll, { type: 'publish-state' }] }
-  }
-  if (event.reason === 'exit-code' && event.code === PERMANENT_FAILURE_EXIT) {
-    const exits = recordExit(state, { ...base, reason: 'permanent' })
-    return { state: enter(state, 'failed', now, { pid: null, exits, failure: `exited with code ${PERMANENT_FAILURE_EXIT}: permanent failure, not restarted` }), effects: [...cancelAll, { type: 'publish-state' }] }
-  }
-  const restart = policy.restart === 'always' || (policy.restart === 'on-failure' && isFailure(event))
-  if (!restart) {
-    const exits = recordExit(state, { ...base, reason: event.reason })
-    return { state: enter(state, 'stopped', now, { pid: null, exits, wanted: 'down' }), effects: [...cancelAll, { type: 'publish-state' }] }
-  }
-  const recentRestarts = state.recentRestarts.filter(t => now - t < policy.intensity.windowMs)
-  if (recentRestarts.length >= policy.intensity.maxRestarts) {
-    const exits = recordExit(recordExitState(state, { ...base, reason: event.reason }), { ...base, reason: 'crash-loop' })
-    const failure = `crash loop: ${recentRestarts.length + 1} failures within ${policy.intensity.windowMs} ms (last: ${describeExit(event)})`
-    return { state: enter(state, 'failed', now, { pid: null, exits, recentRestarts, failure }), effects: [...cancelAll, { type: 'publish-state' }] }
-  }
-  const exits = recordExit(state, { ...base, reason: event.reason })
-  const delay = backoffDelay(state.attempt, policy, ctx.random)
-  return {
-    state: enter(state, 'backoff', now, { pid: null, exits, recentRestarts, attempt: state.attempt + 1 }),
-    effects: [...cancelAll, { type: 'schedule', timer: 'backoff', afterMs: delay }, { type: 'publish-state' }],
-  }
-}
-
-function recordExitState (state: ModuleRunState, record: ExitRecord): ModuleRunState {
-  return { ...state, exits: recordExit(state, record) }
 }
 
 export function describeExit (exit: { code: number | null, signal: string | null, reason: string }): string {
@@ -150,70 +121,139 @@ export function describeExit (exit: { code: number | null, signal: string | null
   return exit.signal === null ? `exit code ${exit.code}` : `signal ${exit.signal}`
 }
 
-function spawnNow (state: ModuleRunState, now: number, extra: Partial<ModuleRunState> = {}): StepResult {
-  return { state: enter(state, 'starting', now, { ...extra, wanted: 'up' }), effects: [{ type: 'spawn' }, { type: 'publish-state' }] }
+// ── actions ──
+
+type ExitEvent = Extract<SupervisorEvent, { type: 'exit' }>
+type Action = (state: ModuleRunState, event: never, ctx: StepContext) => StepResult
+
+const enter = (state: ModuleRunState, status: Status, now: number, extra: Partial<ModuleRunState> = {}): ModuleRunState =>
+  ({ ...state, ...extra, status, since: now })
+
+const cancelRunTimers: Effect[] = [{ type: 'cancel', timer: 'stable' }, { type: 'cancel', timer: 'ready-timeout' }]
+
+function spawnNow (state: ModuleRunState, now: number, extra: Partial<ModuleRunState> = {}, before: Effect[] = []): StepResult {
+  return { state: enter(state, 'starting', now, { ...extra, wanted: 'up', killReason: null }), effects: [...before, { type: 'spawn' }, { type: 'publish-state' }] }
 }
 
-function kill (state: ModuleRunState, reason: ExitReason, ctx: StepContext): StepResult {
+/** operator start from stopped, or reset from failed: a fresh start, earlier failures forgotten */
+const fresh: Action = (state, _event, { now }) => spawnNow(state, now, { attempt: 0, recentRestarts: [], failure: null })
+
+const spawned = (state: ModuleRunState, event: Extract<SupervisorEvent, { type: 'spawned' }>, { policy }: StepContext): StepResult =>
+  ({ state: { ...state, pid: event.pid }, effects: [{ type: 'schedule', timer: 'ready-timeout', afterMs: policy.readyTimeoutMs }] })
+
+const ready: Action = (state, _event, { now, policy }) => ({
+  state: enter(state, 'running', now),
+  effects: [{ type: 'cancel', timer: 'ready-timeout' }, { type: 'schedule', timer: 'stable', afterMs: policy.stableAfterMs }, { type: 'publish-state' }],
+})
+
+/** a run this long forgives earlier failures: the next crash restarts fast again */
+const forgive: Action = (state) => ({ state: { ...state, attempt: 0 }, effects: [] })
+
+function terminate (state: ModuleRunState, reason: ExitReason, { now, policy }: StepContext): StepResult {
   return {
-    state: enter(state, 'stopping', ctx.now),
+    state: enter(state, 'stopping', now, { killReason: reason }),
     effects: [
       { type: 'kill', signal: 'SIGTERM', reason },
-      { type: 'schedule', timer: 'stop-timeout', afterMs: ctx.policy.stopTimeoutMs },
+      ...cancelRunTimers,
+      { type: 'schedule', timer: 'stop-timeout', afterMs: policy.stopTimeoutMs },
       { type: 'publish-state' },
     ],
   }
 }
 
-export function step (state: ModuleRunState, event: SupervisorEvent, ctx: StepContext): StepResult {
+const condemn = (reason: ExitReason): Action => (state, _event, ctx) => terminate(state, reason, ctx)
+
+const operatorStop: Action = (state, _event, ctx) => terminate({ ...state, wanted: 'down' }, 'stopped', ctx)
+
+/** escalation: the process ignored SIGTERM past the stop timeout, or grows past its budget while stopping */
+const killNow: Action = (state) => ({ state, effects: [{ type: 'kill', signal: 'SIGKILL' }] })
+
+const stopWaiting: Action = (state, _event, { now }) => ({
+  state: enter(state, 'stopped', now, { wanted: 'down', failure: null }),
+  effects: [{ type: 'cancel', timer: 'backoff' }, { type: 'publish-state' }],
+})
+
+const restartAfterBackoff: Action = (state, _event, { now }) =>
+  spawnNow(state, now, { restarts: state.restarts + 1, recentRestarts: [...state.recentRestarts, now] })
+
+/** an operator start while waiting out a backoff: go now, but keep the backoff exponent */
+const startNow: Action = (state, _event, { now }) => spawnNow(state, now, {}, [{ type: 'cancel', timer: 'backoff' }])
+
+/** an operator start while a stop is in progress: restart once the process is gone */
+const restartWhenGone: Action = (state) => ({ state: { ...state, wanted: 'up' }, effects: [] })
+
+const keepDown: Action = (state) => ({ state: { ...state, wanted: 'down' }, effects: [] })
+
+function exited (state: ModuleRunState, event: ExitEvent, ctx: StepContext): StepResult {
   const { now, policy } = ctx
-  const none: StepResult = { state, effects: [] }
-  switch (event.type) {
-    case 'start':
-      if (state.status === 'stopped') return spawnNow(state, now, { attempt: 0 })
-      if (state.status === 'backoff') return { ...spawnNow(state, now), effects: [{ type: 'cancel', timer: 'backoff' }, { type: 'spawn' }, { type: 'publish-state' }] }
-      return none
-    case 'reset':
-      if (state.status !== 'failed') return none
-      return spawnNow(state, now, { attempt: 0, recentRestarts: [], failure: null })
-    case 'stop':
-      if (state.status === 'backoff' || state.status === 'failed') {
-        return { state: enter(state, 'stopped', now, { wanted: 'down', failure: null }), effects: [{ type: 'cancel', timer: 'backoff' }, { type: 'publish-state' }] }
-      }
-      if (state.status === 'starting' || state.status === 'running') {
-        const result = kill({ ...state, wanted: 'down' }, 'stopped', ctx)
-        return { state: result.state, effects: [{ type: 'cancel', timer: 'ready-timeout' }, { type: 'cancel', timer: 'stable' }, ...result.effects] }
-      }
-      return state.status === 'stopping' ? { state: { ...state, wanted: 'down' }, effects: [] } : none
-    case 'spawned':
-      if (state.status !== 'starting') return none
-      return { state: { ...state, pid: event.pid }, effects: [{ type: 'schedule', timer: 'ready-timeout', afterMs: policy.readyTimeoutMs }] }
-    case 'ready':
-      if (state.status !== 'starting') return none
-      return {
-        state: enter(state, 'running', now),
-        effects: [{ type: 'cancel', timer: 'ready-timeout' }, { type: 'schedule', timer: 'stable', afterMs: policy.stableAfterMs }, { type: 'publish-state' }],
-      }
-    case 'exit':
-      return onExit(state, event, ctx)
-    case 'budget-breach':
-      return state.status === 'starting' || state.status === 'running' ? kill(state, 'over-budget', ctx) : none
-    case 'hang':
-      // a hung event loop cannot run a SIGTERM handler: kill outright
-      if (state.status !== 'starting' && state.status !== 'running') return none
-      return { state: enter(state, 'stopping', now), effects: [{ type: 'kill', signal: 'SIGKILL', reason: 'hung' }, { type: 'publish-state' }] }
-    case 'timer':
-      switch (event.timer) {
-        case 'backoff':
-          if (state.status !== 'backoff') return none
-          return spawnNow(state, now, { restarts: state.restarts + 1, recentRestarts: [...state.recentRestarts, now] })
-        case 'stable':
-          // a run this long forgives earlier failures: the next crash restarts fast again
-          return state.status === 'running' ? { state: { ...state, attempt: 0 }, effects: [] } : none
-        case 'ready-timeout':
-          return state.status === 'starting' ? kill(state, 'ready-timeout', ctx) : none
-        case 'stop-timeout':
-          return state.status === 'stopping' ? { state, effects: [{ type: 'kill', signal: 'SIGKILL' }] } : none
-      }
+  // how the process reacted to our kill (an exit code, SIGTERM) is less telling than why we killed it
+  const reason = state.killReason !== null && (event.reason === 'exit-code' || event.reason === 'signal') ? state.killReason : event.reason
+  const effects: Effect[] = [...cancelRunTimers, { type: 'cancel', timer: 'stop-timeout' }]
+  const record = (recorded: ExitRecord['reason']): ExitRecord => ({ at: now, code: event.code, signal: event.signal, reason: recorded })
+  const gone = (recorded: ExitRecord['reason'], extra: Partial<ModuleRunState> = {}, verdict: ExitRecord[] = []): Partial<ModuleRunState> => ({
+    pid: null,
+    killReason: null,
+    exits: [...state.exits, record(recorded), ...verdict].slice(-EXIT_HISTORY),
+    ...extra,
+  })
+  const settle = (status: Status, extra: Partial<ModuleRunState>): StepResult =>
+    ({ state: enter(state, status, now, extra), effects: [...effects, { type: 'publish-state' }] })
+
+  if (state.wanted === 'down') return settle('stopped', gone(reason))
+  if (reason === 'stopped') return spawnNow({ ...state, ...gone(reason) }, now, {}, effects)
+  if (reason === 'exit-code' && event.code === PERMANENT_FAILURE_EXIT) {
+    return settle('failed', gone('permanent', { failure: `exited with code ${PERMANENT_FAILURE_EXIT}: permanent failure, not restarted` }))
   }
+  const failure = reason !== 'exit-code' || event.code !== 0
+  if (policy.restart === 'never' || (policy.restart === 'on-failure' && !failure)) return settle('stopped', gone(reason, { wanted: 'down' }))
+  const { recent, exceeded } = checkIntensity(state.recentRestarts, now, policy.intensity)
+  if (exceeded) {
+    const why = `crash loop: ${recent.length + 1} failures within ${policy.intensity.windowMs} ms (last: ${describeExit({ ...event, reason })})`
+    // the exit keeps its own reason; the verdict follows it, so the last record says why nothing restarts
+    return settle('failed', gone(reason, { recentRestarts: recent, failure: why }, [record('crash-loop')]))
+  }
+  const delay = backoffDelay(state.attempt, policy, ctx.random)
+  return {
+    state: enter(state, 'backoff', now, gone(reason, { recentRestarts: recent, attempt: state.attempt + 1 })),
+    effects: [...effects, { type: 'schedule', timer: 'backoff', afterMs: delay }, { type: 'publish-state' }],
+  }
+}
+
+// ── the table: what each event does in each state; anything not listed is ignored ──
+
+type EventKey = Exclude<SupervisorEvent['type'], 'timer'> | `timer:${TimerName}`
+
+const actions: Record<Status, Partial<Record<EventKey, Action>>> = {
+  stopped: { start: fresh },
+  starting: {
+    spawned,
+    ready,
+    exit: exited,
+    stop: operatorStop,
+    'budget-breach': condemn('over-budget'),
+    hang: condemn('hung'),
+    'timer:ready-timeout': condemn('ready-timeout'),
+  },
+  running: {
+    exit: exited,
+    stop: operatorStop,
+    'budget-breach': condemn('over-budget'),
+    hang: condemn('hung'),
+    'timer:stable': forgive,
+  },
+  stopping: {
+    exit: exited,
+    start: restartWhenGone,
+    stop: keepDown,
+    'budget-breach': killNow,
+    'timer:stop-timeout': killNow,
+  },
+  backoff: { 'timer:backoff': restartAfterBackoff, start: startNow, stop: stopWaiting },
+  failed: { reset: fresh, stop: stopWaiting },
+}
+
+export function step (state: ModuleRunState, event: SupervisorEvent, ctx: StepContext): StepResult {
+  const key: EventKey = event.type === 'timer' ? `timer:${event.timer}` : event.type
+  const action = actions[state.status][key]
+  return action === undefined ? { state, effects: [] } : action(state, event as never, ctx)
 }

@@ -1,18 +1,26 @@
 // Node/V8 flags for a module process, derived from its memory budget (docs/supervision.md).
-// The old-space cap makes a leaking JavaScript module die early with "JavaScript heap out of memory"
-// (SIGABRT) instead of growing until the board swaps; it does not cover Buffers or native memory, which
-// the sampler and the kernel limit catch. The rest trims the start-up peak: a 1 MiB semi-space,
-// size-optimised code, one V8 platform thread. Not --jitless/--lite-mode: they disable WebAssembly,
-// which makes global fetch() crash, and slow start-up.
+// The old-space cap makes a leaking JavaScript module die early and legibly — SIGABRT with "JavaScript heap
+// out of memory" on stderr — instead of growing until the sampler or the kernel kills it without a word.
+// It does not cover Buffers or native memory: those the sampler and the kernel limit catch.
+// The rest trims the start-up peak: a 1 MiB semi-space, size-optimised code, one V8 platform thread.
+// Not --jitless/--lite-mode: they disable WebAssembly, which makes global fetch() crash, and slow start-up.
+// Every flag here exists on Node 20 and 24, and all are passed on the command line (NODE_OPTIONS refuses
+// --optimize-for-size).
 
-/** private memory a bare node process costs before any module code: not available to the JS heap */
-const NODE_BASELINE_MIB = 8
-/** the smallest heap cap that still lets the SDK start */
-const MIN_HEAP_MIB = 16
+/**
+ * Private memory a module costs outside the V8 heap (malloc'd state, libuv, the semi-spaces, thread stacks):
+ * measured on Node 24 with the SDK loaded, RssAnon ≈ 17 MiB with heapUsed ≈ 6.5 MiB; a JavaScript leak
+ * dies at RssAnon ≈ cap + 5–8 MiB.
+ */
+const OUTSIDE_HEAP_MIB = 8
+/** of what is left, the share kept for Buffers, native add-ons and code; the heap gets the rest */
+const BUFFER_SHARE = 0.25
+/** an SDK module uses ≈ 6.5 MiB of heap at rest; a 6 MiB cap crashes Node 24 at start-up (SIGSEGV) */
+const MIN_HEAP_MIB = 12
 
+/** the `--max-old-space-size` for a budget: a JavaScript leak hits it before the whole budget is spent */
 export function heapCapMiB (budgetMiB: number): number {
-  // three quarters of what is left after the baseline: the rest is for buffers, code space and the stack
-  return Math.max(MIN_HEAP_MIB, Math.floor((budgetMiB - NODE_BASELINE_MIB) * 0.75))
+  return Math.max(MIN_HEAP_MIB, Math.floor((budgetMiB - OUTSIDE_HEAP_MIB) * (1 - BUFFER_SHARE)))
 }
 
 export function moduleNodeFlags (budgetMiB: number): string[] {
