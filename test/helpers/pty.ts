@@ -14,6 +14,11 @@ export interface PtyPair {
   stop (signal?: NodeJS.Signals): Promise<void>
   /** stops socat if it runs, then starts it again on the same links */
   restart (): Promise<void>
+  /** freezes socat (SIGSTOP): nothing is carried either way, so a writer's buffers fill up like a device
+   * holding off with flow control */
+  pause (): void
+  /** lets a paused socat go on (SIGCONT) */
+  resume (): void
 }
 
 const READY = 'starting data transfer loop'
@@ -73,6 +78,8 @@ export async function startPtyPair (dir: string, names: { a?: string, b?: string
     child = undefined
     if (running === undefined) return
     running.kill(signal)
+    // a paused socat handles the signal only once it runs again
+    running.kill('SIGCONT')
     await waitForExit(running, STOP_TIMEOUT_MS)
   }
 
@@ -84,5 +91,7 @@ export async function startPtyPair (dir: string, names: { a?: string, b?: string
       await stop()
       child = await startSocat(pathA, pathB)
     },
+    pause () { child?.kill('SIGSTOP') },
+    resume () { child?.kill('SIGCONT') },
   }
 }

@@ -1,0 +1,2 @@
+export { parseNmea, nmeaChecksum } from './parse.js'
+export type { GgaSentence, NmeaResult, NmeaSentence, RmcSentence } from './types.js'
