@@ -11,6 +11,7 @@ import type { ModuleTable, ModuleRuntime } from './modules/table.js'
 import type { ExitInfo, ModuleProcess } from './modules/spawn.js'
 import type { ExitReason, ModuleRunState } from './supervisor/policy.js'
 import type { Board } from './boards/schema.js'
+import type { ModuleSample } from './supervisor/memory-sampler.js'
 
 export interface CoreEvents {
   'module-state': [runtime: ModuleRuntime, instance: number, state: ModuleRunState]
@@ -31,6 +32,8 @@ export interface GatewayContext {
   credentials: Credentials
   log: CoreLog
   events: EventEmitter<CoreEvents>
+  /** latest memory and CPU figures of a module instance (`<module>.<instance>`), once the memory watch runs */
+  usage: (clientId: string) => ModuleSample | undefined
 }
 
 export interface Extension {

@@ -1,4 +1,5 @@
 // The built-in extensions, in start order (stopped in reverse).
 import type { ExtensionFactory } from './extension.js'
+import { memoryWatch } from './supervisor/memory-watch.js'
 
-export const builtinExtensions: ExtensionFactory[] = []
+export const builtinExtensions: ExtensionFactory[] = [memoryWatch]

@@ -26,6 +26,7 @@ import { resolveBoard } from './boards/load.js'
 import type { Board } from './boards/schema.js'
 import { mergePolicy } from './supervisor/policy-schema.js'
 import { moduleNodeFlags } from './supervisor/v8-flags.js'
+import { createKernelLimits } from './supervisor/kernel-limits.js'
 import type { CoreEvents, Extension, ExtensionFactory, GatewayContext } from './extension.js'
 import { builtinExtensions } from './extensions.js'
 
@@ -84,6 +85,9 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   log.info(`broker listening: modules on ${broker.moduleUrl}${broker.listeners.map(l => `, ${l.url}`).join('')}`)
   const bus = await startCoreBus(broker.aedes, log)
 
+  // one group tree per core process: two gateways of one name (tests, a restart racing cleanup) never share
+  const kernel = createKernelLimits(`${manifest.gateway}-${process.pid}`, log)
+  const MiB = 1024 * 1024
   const modules = createModuleTable({
     policyOf: (module: LoadedModule) => mergePolicy(manifest.defaults.restart, module.spec.restart),
     onState: (runtime, instance, state) => {
@@ -100,6 +104,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
           return {
             entry,
             nodeFlags: moduleNodeFlags(budget),
+            prefix: kernel.prepare(`${name}.${instance}`, Math.round(budget * manifest.defaults.memory.kernelFactor * MiB)),
             env: moduleEnv({
               module: name,
               instance,
@@ -117,6 +122,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
           log.info(`started ${name}.${instance}`, { pid: child.pid })
           events.emit('module-spawned', runtime, instance, child)
         },
+        classifyExit: () => (kernel.oomKilled(`${name}.${instance}`) ? 'oom' : undefined),
         onExit: (child, exit, reason) => {
           router.offline(`${name}.${instance}`, name, reason)
           events.emit('module-exit', runtime, instance, exit, reason)
@@ -162,7 +168,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     } else if (presence.state === 'offline') router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
   })
 
-  const ctx: GatewayContext = { manifestFile: loaded.file, loaded, board: gatewayBoard, runtimeDir, broker, bus, modules, credentials, log, events }
+  const ctx: GatewayContext = { manifestFile: loaded.file, loaded, board: gatewayBoard, runtimeDir, broker, bus, modules, credentials, log, events, usage: () => undefined }
   const started: Extension[] = []
   const stopExtensions = async (): Promise<void> => {
     for (const extension of started.reverse()) {
@@ -195,6 +201,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       stopping ??= (async () => {
         log.info('stopping modules')
         await modules.stopAll()
+        await kernel.releaseAll()
         await stopExtensions()
         await bus.stop()
         router.stop()

@@ -27,7 +27,7 @@ export const moduleSchema = z.object({
   command: z.array(z.string().min(1)).min(1).optional(),
   enabled: z.boolean().default(true),
   instances: z.number().int().min(1).max(16).default(1),
-  memoryMiB: z.number().int().min(16).max(65536).optional(),
+  memoryMiB: z.number().int().min(24).max(65536).optional(),
   after: z.array(moduleName).default([]),
   /** modules this one may call; "*" (the default) is every module except `core` */
   calls: z.union([z.literal('*'), z.array(z.string())]).default('*'),
@@ -45,10 +45,18 @@ export const manifestSchema = z.object({
     drainTimeoutMs: z.number().int().min(100).default(5000),
   }).strict().default({ listeners: [{ type: 'tcp', host: '127.0.0.1', port: 1883, anonymous: false }], drainTimeoutMs: 5000 }),
   defaults: z.object({
-    memoryMiB: z.number().int().min(16).default(64),
+    memoryMiB: z.number().int().min(24).default(64),
     keepaliveSeconds: z.number().int().min(1).max(60).default(5),
     restart: restartPolicySchema.optional(),
-  }).strict().default({ memoryMiB: 64, keepaliveSeconds: 5 }),
+    memory: z.object({
+      /** how often each module's private memory is sampled */
+      sampleMs: z.number().int().min(10).max(500).default(250),
+      /** how long a module may stay over budget (a GC peak) before it is stopped */
+      graceMs: z.number().int().min(0).max(60_000).default(1000),
+      /** the kernel's hard limit as a multiple of the budget: the sampler acts first, the kernel is the backstop */
+      kernelFactor: z.number().min(1).max(4).default(1.25),
+    }).strict().default({ sampleMs: 250, graceMs: 1000, kernelFactor: 1.25 }),
+  }).strict().default({ memoryMiB: 64, keepaliveSeconds: 5, memory: { sampleMs: 250, graceMs: 1000, kernelFactor: 1.25 } }),
   modules: z.array(moduleSchema).default([]),
 }).strict()
 

@@ -26,6 +26,8 @@ export interface ModuleProcess {
   exited: Promise<ExitInfo>
   /** signals the whole process group */
   signal (signal: NodeJS.Signals): void
+  /** kills whatever is left of the process group once the module itself has exited (forked workers) */
+  reap (): void
 }
 
 export type LineHandler = (level: LogLevel, text: string) => void
@@ -80,6 +82,14 @@ export function spawnModule (request: SpawnRequest, onLine: LineHandler): Module
         process.kill(-child.pid, signal)
       } catch {
         // the group is already gone
+      }
+    },
+    reap () {
+      if (child.pid === undefined) return
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        // nothing left
       }
     },
   }

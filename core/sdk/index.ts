@@ -24,7 +24,8 @@ export function runModule<Config = unknown> (main: (m: OutpostModule<Config>) =>
     m = createModule<Config>()
   } catch (err) {
     process.stderr.write(`<3>${(err as Error).message}\n`)
-    process.exit(err instanceof OutpostError && err.code === 'MODULE_ENV' ? 2 : 1)
+    // without its environment a module can never start: 125 tells the supervisor not to retry
+    process.exit(err instanceof OutpostError && err.code === 'MODULE_ENV' ? 125 : 1)
   }
   const shutdown = (): void => {
     m.stop().then(() => process.exit(0), () => process.exit(1))

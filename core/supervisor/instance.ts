@@ -10,6 +10,8 @@ export interface InstanceHooks {
   prepare (): SpawnRequest
   onLine: LineHandler
   onSpawned? (process: ModuleProcess): void
+  /** a reason only the caller can know (the kernel's OOM killer), else undefined */
+  classifyExit? (exit: ExitInfo): ExitReason | undefined
   onExit? (process: ModuleProcess, exit: ExitInfo, reason: ExitReason): void
   onState (state: ModuleRunState): void
 }
@@ -24,7 +26,7 @@ export interface Instance {
   reset (): void
   ready (): void
   /** an external finding that ends the process: over-budget, oom, hung */
-  condemn (reason: 'over-budget' | 'hung', details?: Record<string, unknown>): void
+  condemn (reason: 'over-budget' | 'hung'): void
   /** resolves once the instance is running, failed or stopped */
   whenSettled (): Promise<void>
 }
@@ -34,7 +36,6 @@ const SETTLED = new Set(['running', 'failed', 'stopped'])
 export function createInstance (instance: number, policy: () => RestartPolicy, hooks: InstanceHooks, clock: { now: () => number, random: () => number } = { now: Date.now, random: Math.random }): Instance {
   let state = initialState()
   let current: ModuleProcess | undefined
-  let pendingReason: ExitReason | undefined
   const timers = new Map<TimerName, NodeJS.Timeout>()
   let stopWaiters: Array<() => void> = []
   let settleWaiters: Array<() => void> = []
@@ -66,14 +67,14 @@ export function createInstance (instance: number, policy: () => RestartPolicy, h
     }
     const child = spawnModule(request, hooks.onLine)
     current = child
-    pendingReason = undefined
     hooks.onSpawned?.(child)
     dispatch({ type: 'spawned', pid: child.pid })
     child.exited.then(exit => {
       if (current !== child) return
       current = undefined
-      const reason: ExitReason = pendingReason ?? (exit.signal !== null ? 'signal' : 'exit-code')
-      hooks.onExit?.(child, exit, reason)
+      child.reap()
+      const reason: ExitReason = hooks.classifyExit?.(exit) ?? (exit.signal !== null ? 'signal' : 'exit-code')
+      hooks.onExit?.(child, exit, state.killReason !== null && (reason === 'exit-code' || reason === 'signal') ? state.killReason : reason)
       dispatch({ type: 'exit', code: exit.code, signal: exit.signal, reason })
     })
   }
@@ -84,7 +85,6 @@ export function createInstance (instance: number, policy: () => RestartPolicy, h
         spawn()
         break
       case 'kill':
-        if (effect.reason !== undefined && pendingReason === undefined) pendingReason = effect.reason
         current?.signal(effect.signal)
         break
       case 'schedule': {
