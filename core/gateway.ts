@@ -56,7 +56,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const runtimeDir = path.resolve(options.runtimeDir ?? manifest.runtimeDir ?? path.join(os.tmpdir(), `outpost-${manifest.gateway}`))
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 })
   const simRoot = path.join(runtimeDir, 'sim')
-  const gatewayBoard = resolveBoard(definition ?? boardOf(manifest.board, log), simRoot)
+  const gatewayBoard = resolveBoard(definition ?? boardOf(manifest.board, log), { simRoot })
   const boardFile = path.join(runtimeDir, 'board.json')
   writeFileSync(boardFile, JSON.stringify(gatewayBoard, null, 2))
 

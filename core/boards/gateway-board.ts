@@ -1,17 +1,18 @@
 // The gateway's board: named in the manifest or detected, and the manifest checks that need it.
-import { boardsDir } from '../paths.js'
 import type { LoadedManifest } from '../manifest/load.js'
 import type { Problem } from '../manifest/errors.js'
 import type { CoreLog } from '../log.js'
-import { detectBoard, loadBoard } from './load.js'
+import { auditClaims, describeConflict } from './claims.js'
+import type { Claim } from './claims.js'
+import { detectBoard } from './detect.js'
+import { loadBoard } from './load.js'
 import type { Board } from './schema.js'
-import { canonicalResource } from './lines.js'
 
 export function boardOf (name: string, log: Pick<CoreLog, 'info' | 'warn'>): Board {
-  if (name !== 'auto') return loadBoard(name, boardsDir)
-  const detected = detectBoard(boardsDir)
-  if (detected.fallback) log.warn(`board auto-detection: ${detected.model} matches no board definition; using "generic"`)
-  else log.info(`board auto-detection: "${detected.model}" is ${detected.board.name}`)
+  if (name !== 'auto') return loadBoard(name)
+  const detected = detectBoard()
+  if (detected.fallback) log.warn(`board auto-detection: ${detected.detectedFrom}; using "generic"`)
+  else log.info(`board auto-detection: ${detected.detectedFrom}: board ${detected.board.name}`)
   return detected.board
 }
 
@@ -38,23 +39,16 @@ export function boardProblems (loaded: LoadedManifest, board: Board): Problem[] 
 
 /** Each pin, port or bus may be claimed by one module only; aliases (GPIO17, pin11) are the same line. */
 function claimProblems (loaded: LoadedManifest, board: Board): Problem[] {
-  const problems: Problem[] = []
-  const owners = new Map<string, string>()
-  loaded.modules.forEach(({ spec, schema }) => {
-    if (!spec.enabled || schema.claims === undefined) return
-    const i = loaded.manifest.modules.indexOf(spec)
-    for (const claim of schema.claims(spec.config)) {
-      let resource: string
-      try {
-        resource = canonicalResource(board, claim)
-      } catch (err) {
-        problems.push({ path: `modules[${i}] (${spec.name}).config`, message: (err as Error).message })
-        continue
-      }
-      const owner = owners.get(resource)
-      if (owner === undefined) owners.set(resource, spec.name)
-      else problems.push({ path: `modules[${i}] (${spec.name}).config`, message: `${resource} is claimed by both ${owner} and ${spec.name}` })
-    }
-  })
-  return problems
+  const claims: Claim[] = []
+  const where = new Map<string, string>()
+  for (const { spec, schema } of loaded.modules) {
+    if (!spec.enabled || schema.claims === undefined) continue
+    where.set(spec.name, `modules[${loaded.manifest.modules.indexOf(spec)}] (${spec.name}).config`)
+    for (const claim of schema.claims(spec.config)) claims.push({ module: spec.name, ...claim })
+  }
+  const { conflicts, unknown } = auditClaims(claims, board)
+  return [
+    ...unknown.map(u => ({ path: where.get(u.claim.module) ?? 'modules', message: u.message })),
+    ...conflicts.map(c => ({ path: where.get(c.modules[1]) ?? 'modules', message: describeConflict(c) })),
+  ]
 }

@@ -1,63 +1,61 @@
-// Loading, detecting and resolving board definitions.
+// Loading and resolving board definitions (boards/<name>.json).
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { OutpostError } from '../errors.js'
+import { boardsDir as shippedBoards } from '../paths.js'
 import { zodProblems } from '../manifest/errors.js'
 import { boardSchema } from './schema.js'
 import type { Board } from './schema.js'
 
-export function listBoards (boardsDir: string): string[] {
+/** `<repo>/boards`: this file runs as build/core/boards/load.js; the data stays at the repository root. */
+export function listBoards (boardsDir: string = shippedBoards): string[] {
   return readdirSync(boardsDir).filter(f => f.endsWith('.json')).map(f => f.slice(0, -'.json'.length)).sort()
 }
 
-export function loadBoard (name: string, boardsDir: string): Board {
+export interface BoardsOptions {
+  boardsDir?: string
+}
+
+export function loadBoard (name: string, { boardsDir = shippedBoards }: BoardsOptions = {}): Board {
   const file = path.join(boardsDir, `${name}.json`)
   let text: string
   try {
+    // a name is a file name, never a path
+    if (!/^[a-z0-9-]+$/.test(name)) throw new Error('not a board name')
     text = readFileSync(file, 'utf8')
-  } catch {
-    throw new OutpostError('BOARD_NOT_FOUND', `no board named "${name}" (boards: ${listBoards(boardsDir).join(', ')}, or "auto")`, { details: { name } })
+  } catch (err) {
+    let available: string
+    try {
+      available = listBoards(boardsDir).join(', ')
+    } catch {
+      available = `none: cannot read ${boardsDir}`
+    }
+    throw new OutpostError('BOARD_NOT_FOUND', `no board named "${name}" in ${boardsDir} (boards: ${available})`, { details: { name, boardsDir }, cause: err })
   }
   let input: unknown
   try {
     input = JSON.parse(text)
   } catch (err) {
-    throw new OutpostError('BOARD_INVALID', `board ${file}: not valid JSON: ${(err as Error).message}`)
+    throw new OutpostError('BOARD_INVALID', `invalid board ${file}: not valid JSON: ${(err as Error).message}`, { details: { file }, cause: err })
   }
   const parsed = boardSchema.safeParse(input)
-  if (!parsed.success) {
-    const problems = zodProblems(parsed.error, input).map(p => `  ${file}: ${p.path}: ${p.message}`)
-    throw new OutpostError('BOARD_INVALID', `invalid board ${file}:\n${problems.join('\n')}`)
+  const problems = parsed.success ? [] : zodProblems(parsed.error, input)
+  if (parsed.success && parsed.data.name !== name) problems.push({ path: 'name', message: `expected "${name}" (the file's name), found the text "${parsed.data.name}"` })
+  if (!parsed.success || problems.length > 0) {
+    throw new OutpostError('BOARD_INVALID', `invalid board ${file}:\n${problems.map(p => `  ${file}: ${p.path}: ${p.message}`).join('\n')}`, { details: { file, problems } })
   }
   return parsed.data
 }
 
-export interface Detection {
-  board: Board
-  /** the model string read, or why none was */
-  model: string
-  fallback: boolean
-}
-
-/** Identifies the board from the device tree's model string; falls back to `generic`, saying so. */
-export function detectBoard (boardsDir: string, deviceTreeRoot = '/proc/device-tree'): Detection {
-  let model: string
-  try {
-    model = readFileSync(path.join(deviceTreeRoot, 'model'), 'utf8').replace(/\0+$/, '').trim()
-  } catch {
-    return { board: loadBoard('generic', boardsDir), model: `no ${deviceTreeRoot}/model`, fallback: true }
-  }
-  for (const name of listBoards(boardsDir)) {
-    const board = loadBoard(name, boardsDir)
-    if (board.match.some(prefix => model.startsWith(prefix))) return { board, model, fallback: false }
-  }
-  return { board: loadBoard('generic', boardsDir), model, fallback: true }
-}
-
-/** Makes every device path of a simulated board absolute under simRoot. */
-export function resolveBoard (board: Board, simRoot: string): Board {
+/**
+ * The board with every device path absolute: a simulated board's paths are joined to the simulation root
+ * (the schema keeps them relative; other boards' paths are absolute already).
+ */
+export function resolveBoard (board: Board, { simRoot }: { simRoot?: string } = {}): Board {
   if (!board.simulated) return board
+  if (simRoot === undefined) throw new OutpostError('BOARD_INVALID', `board ${board.name} is simulated: its device paths need a simulation root`, { details: { board: board.name } })
+  const root = path.resolve(simRoot)
   const under = (devices: Board['uarts']): Board['uarts'] =>
-    Object.fromEntries(Object.entries(devices).map(([name, d]) => [name, { ...d, path: path.resolve(simRoot, d.path) }]))
+    Object.fromEntries(Object.entries(devices).map(([key, d]) => [key, { ...d, path: path.resolve(root, d.path) }]))
   return { ...board, uarts: under(board.uarts), i2c: under(board.i2c), onewire: under(board.onewire) }
 }

@@ -6,7 +6,7 @@ import type { Config } from './schema.js'
 
 runModule<Config>(async (m) => {
   const { line: name, activeLow, debounceMs } = m.config
-  const line = openLine(readBoard(m.env.boardFile), name, { direction: 'input', activeLow, debounceMs, simRoot: m.env.simRoot })
+  const line = await openLine(readBoard(m.env.boardFile), name, { direction: 'input', activeLow, debounceMs, simRoot: m.env.simRoot })
   let edges = 0
   m.hooks(`edge/${m.config.name}`)
   m.method('get', async () => ({ value: await line.read(), edges }))
@@ -15,7 +15,7 @@ runModule<Config>(async (m) => {
   let started = false
   line.watch(edge => {
     edges++
-    if (started) m.emit(`edge/${m.config.name}`, { line: name, value: edge.value, edge: edge.edge, ts: edge.ts })
+    if (started) m.emit(`edge/${m.config.name}`, { line: name, value: edge.value, edge: edge.edge, ts: Date.now() })
   })
   await m.start()
   started = true

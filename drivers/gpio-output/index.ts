@@ -13,7 +13,7 @@ function levelOf (args: unknown): Level {
 
 runModule<Config>(async (m) => {
   const { line: name, activeLow, safeState } = m.config
-  const line = openLine(readBoard(m.env.boardFile), name, { direction: 'output', activeLow, initial: safeState, simRoot: m.env.simRoot })
+  const line = await openLine(readBoard(m.env.boardFile), name, { direction: 'output', activeLow, initial: safeState, simRoot: m.env.simRoot })
   let value: Level = safeState
   let pulse: NodeJS.Timeout | undefined
   const set = async (next: Level): Promise<{ value: Level }> => {

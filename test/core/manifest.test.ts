@@ -8,13 +8,12 @@ import { loadManifest, validateManifest } from '../../core/manifest/load.js'
 import { OutpostError } from '../../core/errors.js'
 import { boardProblems } from '../../core/boards/gateway-board.js'
 import { loadBoard } from '../../core/boards/load.js'
-import { boardsDir } from '../../core/paths.js'
 
 const FILE = '/etc/outpost/gateway.json'
 
 async function problemsOf (manifest: unknown): Promise<OutpostError> {
   try {
-    await validateManifest(manifest, FILE, { checkBoard: loaded => boardProblems(loaded, loadBoard('sim', boardsDir)) })
+    await validateManifest(manifest, FILE, { checkBoard: loaded => boardProblems(loaded, loadBoard('sim')) })
   } catch (err) {
     assert.ok(err instanceof OutpostError)
     return err
