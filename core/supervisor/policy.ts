@@ -163,6 +163,12 @@ function terminate (state: ModuleRunState, reason: ExitReason, { now, policy }: 
 
 const condemn = (reason: ExitReason): Action => (state, _event, ctx) => terminate(state, reason, ctx)
 
+/** a hung event loop cannot run a SIGTERM handler: waiting out the stop timeout would only lengthen the outage */
+const killHung: Action = (state, _event, { now }) => ({
+  state: enter(state, 'stopping', now, { killReason: 'hung' }),
+  effects: [{ type: 'kill', signal: 'SIGKILL', reason: 'hung' }, ...cancelRunTimers, { type: 'publish-state' }],
+})
+
 const operatorStop: Action = (state, _event, ctx) => terminate({ ...state, wanted: 'down' }, 'stopped', ctx)
 
 /** escalation: the process ignored SIGTERM past the stop timeout, or grows past its budget while stopping */
@@ -231,14 +237,14 @@ const actions: Record<Status, Partial<Record<EventKey, Action>>> = {
     exit: exited,
     stop: operatorStop,
     'budget-breach': condemn('over-budget'),
-    hang: condemn('hung'),
+    hang: killHung,
     'timer:ready-timeout': condemn('ready-timeout'),
   },
   running: {
     exit: exited,
     stop: operatorStop,
     'budget-breach': condemn('over-budget'),
-    hang: condemn('hung'),
+    hang: killHung,
     'timer:stable': forgive,
   },
   stopping: {
