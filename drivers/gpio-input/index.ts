@@ -5,8 +5,8 @@ import { openLine } from '../lib/gpio/index.js'
 import type { Config } from './schema.js'
 
 runModule<Config>(async (m) => {
-  const { line: name, activeLow, debounceMs } = m.config
-  const line = await openLine(readBoard(m.env.boardFile), name, { direction: 'input', activeLow, debounceMs, simRoot: m.env.simRoot })
+  const { line: name, activeLow, bias, debounceMs } = m.config
+  const line = await openLine(readBoard(m.env.boardFile), name, { direction: 'input', activeLow, bias, debounceMs, simRoot: m.env.simRoot })
   let edges = 0
   m.hooks(`edge/${m.config.name}`)
   m.method('get', async () => ({ value: await line.read(), edges }))

@@ -6,6 +6,8 @@ export const config = z.object({
   line: z.string().min(1),
   /** a button to ground with a pull-up reads 0 when pressed: say activeLow so 1 means "pressed" */
   activeLow: z.boolean().default(false),
+  /** the SoC's internal resistor: `pull-up` for a button to ground (cdev backend; sysfs cannot set it) */
+  bias: z.enum(['pull-up', 'pull-down', 'disable', 'as-is']).default('as-is'),
   /** contacts bounce for a few ms; an edge counts once the level has held this long */
   debounceMs: z.number().int().min(0).max(1000).default(20),
   /** the hook name suffix: edges are emitted on hooks/<module>/edge/<name> */
