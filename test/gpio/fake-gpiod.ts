@@ -14,7 +14,7 @@ import { appendFileSync, copyFileSync, chmodSync, existsSync, mkdirSync, mkdtemp
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { gone } from './wait.js'
+import { gone } from '../helpers/wait.js'
 
 // the script is source, not build output: build/test/gpio/ → test/gpio/
 const SCRIPT = fileURLToPath(new URL('../../../test/gpio/fake-gpiod.sh', import.meta.url))

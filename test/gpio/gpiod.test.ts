@@ -11,7 +11,7 @@ import { OutpostError } from '../../core/errors.js'
 import { openLine } from '../../drivers/lib/gpio/index.js'
 import type { Edge } from '../../drivers/lib/gpio/index.js'
 import { fakeGpiod } from './fake-gpiod.js'
-import { gone, waitFor } from './wait.js'
+import { gone, waitFor } from '../helpers/wait.js'
 
 // a Pi 5 on a kernel where the RP1 header chip is gpiochip4: found by its label, not by a number
 const CHIPS = 'gpiochip0 [gpio-brcmstb@107d508500] (32 lines)\ngpiochip1 [gpio-brcmstb@107d508520] (4 lines)\ngpiochip4 [pinctrl-rp1] (54 lines)\n'

@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline'
 import { loadBoard } from '../../core/boards/load.js'
 import { openLine, simRead, simWrite } from '../../drivers/lib/gpio/index.js'
 import type { Edge, GpioLine } from '../../drivers/lib/gpio/index.js'
-import { waitFor } from './wait.js'
+import { waitFor } from '../helpers/wait.js'
 
 const sim = loadBoard('sim')
 const TIMEOUT = { timeout: 20_000 }

@@ -9,7 +9,7 @@ import { loadBoard } from '../../core/boards/load.js'
 import type { Board } from '../../core/boards/schema.js'
 import { openLine } from '../../drivers/lib/gpio/index.js'
 import type { Edge } from '../../drivers/lib/gpio/index.js'
-import { waitFor } from './wait.js'
+import { waitFor } from '../helpers/wait.js'
 
 const pi4 = loadBoard('rpi4b')
 const board: Board = { ...pi4, gpio: { ...pi4.gpio, backend: 'sysfs' } }

@@ -12,6 +12,8 @@ import { createCoreLog } from '../../core/log.js'
 import type { LogEntry } from '../../core/log.js'
 import { encodeCbor, decodeCbor } from '../../core/protocol/codec.js'
 
+export { waitFor, poll, gone } from './wait.js'
+
 /** compiled test fixtures: build/test/fixtures/modules/<name>.js */
 export function fixture (name: string): string {
   return fileURLToPath(new URL(`../fixtures/modules/${name}.js`, import.meta.url))
@@ -101,40 +103,4 @@ export async function connectOperator (url: string, options: { username?: string
     raw (topic, payload) { client.publish(topic, payload) },
     end: () => client.endAsync(),
   }
-}
-
-export function waitFor<T> (what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now()
-    const poll = setInterval(() => {
-      const value = check()
-      if (value !== undefined && value !== false) {
-        clearInterval(poll)
-        resolve(value)
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(poll)
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`))
-      }
-    }, 20)
-  })
-}
-
-/** true when no process with this pid exists any more */
-export function gone (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return false
-  } catch {
-    return true
-  }
-}
-
-/** Repeats an async check (e.g. an RPC) until it returns something, at most `tries` times. */
-export async function poll<T> (check: () => Promise<T | undefined>, tries = 100, everyMs = 100): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const value = await check()
-    if (value !== undefined) return value
-    await new Promise(resolve => setTimeout(resolve, everyMs))
-  }
-  throw new Error(`condition not met after ${tries} tries`)
 }

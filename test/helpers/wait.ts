@@ -1,4 +1,4 @@
-// Waiting in GPIO tests, without importing the gateway test helpers (which load the broker).
+// Bounded waiting in tests. Kept apart from gateway.ts so tests that need no broker do not load it.
 export function waitFor<T> (what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const started = Date.now()
@@ -23,4 +23,14 @@ export function gone (pid: number): boolean {
   } catch {
     return true
   }
+}
+
+/** Repeats an async check (e.g. an RPC) until it returns something, at most `tries` times. */
+export async function poll<T> (check: () => Promise<T | undefined>, tries = 100, everyMs = 100): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const value = await check()
+    if (value !== undefined) return value
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+  throw new Error(`condition not met after ${tries} tries`)
 }
