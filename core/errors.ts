@@ -29,6 +29,8 @@ export const errorCodes = {
   NOT_CONNECTED: 'The module is not connected to the broker.',
   MODULE_ENV: 'A module process was started without the environment the core gives it.',
   HOOK_UNDECLARED: 'A module emitted a hook it did not declare.',
+  MANIFEST_WRITE: 'A management change could not be written to the manifest on disk; nothing was changed.',
+  GATEWAY_UNREACHABLE: 'The CLI could not connect to the gateway, or the connection was lost.',
   CGROUP_SETUP: 'A module\'s memory cgroup could not be created, configured or removed.',
 
   // ── Hardware layers ──

@@ -1,5 +1,6 @@
 // The built-in extensions, in start order (stopped in reverse).
 import type { ExtensionFactory } from './extension.js'
 import { memoryWatch } from './supervisor/memory-watch.js'
+import { managementExtension } from './management/extension.js'
 
-export const builtinExtensions: ExtensionFactory[] = [memoryWatch]
+export const builtinExtensions: ExtensionFactory[] = [memoryWatch, managementExtension]

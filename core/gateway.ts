@@ -7,7 +7,7 @@ import { loadManifest } from './manifest/load.js'
 import type { LoadedManifest, LoadedModule } from './manifest/load.js'
 import { startBroker } from './broker/broker.js'
 import type { Broker } from './broker/broker.js'
-import { createCredentials } from './broker/credentials.js'
+import { createCredentials, operatorCheck } from './broker/credentials.js'
 import { createRpcRouter } from './broker/rpc-router.js'
 import { parseClientId } from './protocol/topics.js'
 import { startCoreBus } from './bus.js'
@@ -60,7 +60,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const boardFile = path.join(runtimeDir, 'board.json')
   writeFileSync(boardFile, JSON.stringify(gatewayBoard, null, 2))
 
-  const credentials = createCredentials()
+  const credentials = createCredentials(operatorCheck(manifest.operators))
   const events = new EventEmitter<CoreEvents>()
   // the router and the broker need each other: the router answers through the broker it sits in
   let table: ModuleTable | undefined

@@ -1,5 +1,6 @@
 // Who may do what on the bus. Pure functions over an Identity: the broker adapter (broker.ts) is the only
 // place that turns Aedes's callbacks into calls of these, so the rules are testable without a broker.
+import { decode, encode, sniffFormat } from '../protocol/codec.js'
 import { CORE_MODULE, matchTopic, parseTopic } from '../protocol/topics.js'
 
 export type Role = 'admin' | 'viewer'
@@ -58,4 +59,60 @@ export function canSubscribe (identity: Identity, filter: string): boolean {
   }
   // operators watch everything except other callers' replies and RPC requests in flight
   return !filter.startsWith('rpc/')
+}
+
+// ── Who called core ──
+// A request's `from` is self-declared. For requests to `core` the broker overwrites it with the
+// authenticated identity of the connection that published it, so the management API and its audit log act
+// on who really asked. The tag is plain text so it survives JSON and CBOR alike; user names cannot contain
+// ":" (manifest schema), so the client id is whatever follows the fixed fields.
+
+export type Caller =
+  | { kind: 'module', clientId: string }
+  | { kind: 'operator', role: Role, user: string, clientId: string }
+  | { kind: 'anonymous', role: Role, clientId: string }
+
+export function callerOf (identity: Identity): Caller {
+  switch (identity.kind) {
+    case 'module': return { kind: 'module', clientId: identity.clientId }
+    case 'operator': return { kind: 'operator', role: identity.role, user: identity.user, clientId: identity.clientId }
+    case 'anonymous': return { kind: 'anonymous', role: identity.role, clientId: identity.clientId }
+  }
+}
+
+export function callerTag (identity: Identity): string {
+  switch (identity.kind) {
+    case 'module': return `module:${identity.clientId}`
+    case 'operator': return `operator:${identity.role}:${identity.user}:${identity.clientId}`
+    case 'anonymous': return `anonymous:${identity.role}:${identity.clientId}`
+  }
+}
+
+function isRole (value: string | undefined): value is Role {
+  return value === 'admin' || value === 'viewer'
+}
+
+export function parseCallerTag (tag: string | undefined): Caller | null {
+  if (tag === undefined) return null
+  const [kind, a, b] = tag.split(':')
+  if (kind === 'module' && a !== undefined) return { kind, clientId: tag.slice('module:'.length) }
+  if (kind === 'anonymous' && isRole(a) && b !== undefined) return { kind, role: a, clientId: tag.slice(`anonymous:${a}:`.length) }
+  if (kind === 'operator' && isRole(a) && b !== undefined) {
+    const clientId = tag.slice(`operator:${a}:${b}:`.length)
+    return clientId === '' ? null : { kind, role: a, user: b, clientId }
+  }
+  return null
+}
+
+/** The request payload with `from` set to the caller's tag, in the request's own format; undefined if it is not a map. */
+export function stampCaller (payload: Buffer, identity: Identity): Buffer | undefined {
+  const format = sniffFormat(payload)
+  let request: unknown
+  try {
+    request = decode(payload, format)
+  } catch {
+    return undefined // the core drops undecodable requests and says so in its log
+  }
+  if (request === null || typeof request !== 'object' || Array.isArray(request) || request instanceof Uint8Array) return undefined
+  return encode({ ...request, from: callerTag(identity) }, format)
 }

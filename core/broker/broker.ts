@@ -1,19 +1,22 @@
 // The embedded Aedes broker and its listeners. This file is the one adapter between Aedes's callback hooks
 // and Outpost's access rules (access.ts) and RPC dispatch (dispatch hooks): the rest of the core sees plain
 // functions. Broker hooks run on every message, so everything here is synchronous and cheap.
+import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import tls from 'node:tls'
 import { readFileSync, rmSync, chmodSync } from 'node:fs'
 import { Aedes } from 'aedes'
-import type { Client, AedesPublishPacket, AuthenticateError } from 'aedes'
+import type { Client, AedesPublishPacket, AuthenticateError, PublishPacket } from 'aedes'
 import { OutpostError } from '../errors.js'
-import { canPublish, canSubscribe, describe } from './access.js'
+import { canPublish, canSubscribe, describe, stampCaller } from './access.js'
 import type { Identity } from './access.js'
+import { listenerLimits, moduleSocketLimits, packetSizeGuard, rateGate } from './limits.js'
+import type { LimitsInput, ListenerLimits, RateGate } from './limits.js'
 
 export type ListenerConfig =
-  | { type: 'tcp', host: string, port: number, anonymous?: boolean }
-  | { type: 'tls', host: string, port: number, cert: string, key: string, ca?: string, requireClientCert?: boolean }
-  | { type: 'unix', path: string, anonymous?: boolean }
+  | { type: 'tcp', host: string, port: number, anonymous?: boolean, limits?: LimitsInput }
+  | { type: 'tls', host: string, port: number, cert: string, key: string, ca?: string, requireClientCert?: boolean, limits?: LimitsInput }
+  | { type: 'unix', path: string, anonymous?: boolean, limits?: LimitsInput }
 
 export interface BoundListener {
   config: ListenerConfig
@@ -21,9 +24,19 @@ export interface BoundListener {
   url: string
 }
 
+export type AuthResult = Identity | { refused: 'bad-credentials' | 'not-authorised', why: string }
+
 export interface Authenticator {
-  /** Returns who the client is, or a reason for refusing it. */
-  authenticate (request: { clientId: string, username: string | undefined, password: string | undefined, listener: ListenerConfig }): Identity | { refused: 'bad-credentials' | 'not-authorised', why: string }
+  /** Returns who the client is, or a reason for refusing it (a promise when a password hash must be checked). */
+  authenticate (request: { clientId: string, username: string | undefined, password: string | undefined, listener: ListenerConfig }): AuthResult | Promise<AuthResult>
+}
+
+export interface DeniedEvent { identity: Identity | undefined, clientId: string, action: 'publish' | 'subscribe' | 'connect', what: string, why: string }
+
+/** What the broker tells extensions (management audits denied calls to core and logs throttling). */
+export interface BrokerEvents {
+  denied: [event: DeniedEvent]
+  throttled: [event: { identity: Identity, clientId: string, messagesPerSecond: number }]
 }
 
 export interface BrokerHooks {
@@ -31,7 +44,7 @@ export interface BrokerHooks {
   forward?: (identity: Identity | undefined, packet: AedesPublishPacket) => boolean
   /** Sees every publish the access rules allowed, before delivery. */
   published?: (identity: Identity, topic: string, payload: Buffer) => void
-  onDenied?: (event: { identity: Identity | undefined, clientId: string, action: 'publish' | 'subscribe' | 'connect', what: string, why: string }) => void
+  onDenied?: (event: DeniedEvent) => void
   onClientReady?: (clientId: string, identity: Identity) => void
   onClientGone?: (clientId: string, identity: Identity, reason: 'disconnect' | 'keepalive-timeout' | 'error') => void
 }
@@ -51,6 +64,7 @@ export interface Broker {
   moduleUrl: string
   listeners: BoundListener[]
   identityOf (client: Client): Identity | undefined
+  events: EventEmitter<BrokerEvents>
   close (): Promise<void>
 }
 
@@ -109,9 +123,36 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     keepaliveLimit: 0,
   })
 
+  const events = new EventEmitter<BrokerEvents>()
   const deny = (client: Client | null, action: 'publish' | 'subscribe' | 'connect', what: string, why: string): void => {
     const identity = client === null ? undefined : identities.get(client)
-    hooks.onDenied?.({ identity, clientId: client?.id ?? '', action, what, why })
+    const event = { identity, clientId: client?.id ?? '', action, what, why }
+    hooks.onDenied?.(event)
+    events.emit('denied', event)
+  }
+
+  // ── limits (limits.ts): per listener, looked up by the listener a connection came in on ──
+  const limitsOf = new Map<ListenerConfig, ListenerLimits>()
+  const admitted = new Map<ListenerConfig, Set<Client>>()
+  const gates = new WeakMap<Client, RateGate>()
+  const configured = options.listeners.map(l => listenerLimits(l.limits))
+  const moduleLimits = moduleSocketLimits(configured)
+  options.listeners.forEach((l, i) => limitsOf.set(l, configured[i] ?? listenerLimits(undefined)))
+  /** null when the client may connect; a reason when the listener is full (a takeover of a connected id is not a new client) */
+  const full = (listener: ListenerConfig, client: Client): string | null => {
+    const limits = limitsOf.get(listener) ?? moduleLimits
+    const clients = admitted.get(listener) ?? new Set()
+    if (clients.size < limits.maxClients || [...clients].some(c => c.id === client.id)) return null
+    return `the listener has its maximum of ${limits.maxClients} clients`
+  }
+  const admit = (listener: ListenerConfig, client: Client, identity: Identity): void => {
+    const limits = limitsOf.get(listener) ?? moduleLimits
+    let clients = admitted.get(listener)
+    if (clients === undefined) admitted.set(listener, clients = new Set())
+    clients.add(client)
+    client.conn.once('close', () => clients.delete(client))
+    if (limits.rate !== null) gates.set(client, rateGate(limits.rate))
+    identities.set(client, identity)
   }
 
   aedes.authenticate = (client, username, password, callback) => {
@@ -120,20 +161,30 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       callback(Object.assign(new Error('unknown listener'), { returnCode: 3 }) as AuthenticateError, false)
       return
     }
-    const result = options.authenticator.authenticate({ clientId: client.id, username, password: password?.toString('utf8'), listener })
-    if ('refused' in result) {
-      deny(client, 'connect', client.id, result.why)
-      callback(Object.assign(new Error(result.why), { returnCode: result.refused === 'bad-credentials' ? 4 : 5 }) as AuthenticateError, false)
-      return
+    const refuse = (returnCode: 3 | 4 | 5, why: string): void => {
+      deny(client, 'connect', client.id, why)
+      callback(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false)
     }
-    identities.set(client, result)
-    callback(null, true)
+    const tooMany = full(listener, client)
+    if (tooMany !== null) return refuse(3, tooMany) // before any password hashing: a full listener costs nothing
+    const settle = (result: AuthResult): void => {
+      if ('refused' in result) return refuse(result.refused === 'bad-credentials' ? 4 : 5, result.why)
+      const stillTooMany = full(listener, client)
+      if (stillTooMany !== null) return refuse(3, stillTooMany)
+      if (client.conn.destroyed) return refuse(3, 'connection closed while authenticating')
+      admit(listener, client, result)
+      callback(null, true)
+    }
+    const result = options.authenticator.authenticate({ clientId: client.id, username, password: password?.toString('utf8'), listener })
+    if (result instanceof Promise) result.then(settle, (err: Error) => refuse(3, `authentication failed: ${err.message}`))
+    else settle(result)
   }
 
-  aedes.authorizePublish = (client, packet, callback) => {
-    if (client === null) return callback(null) // a will published after its client is gone was checked at connect
+  const authorizePublish = (client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void => {
     const identity = identities.get(client)
     if (identity !== undefined && canPublish(identity, packet.topic)) {
+      // requests to core carry who really sent them, whatever `from` the client wrote (access.ts)
+      if (packet.topic.startsWith('rpc/core/')) packet.payload = stampCaller(packet.payload as Buffer, identity) ?? packet.payload
       hooks.published?.(identity, packet.topic, packet.payload as Buffer)
       return callback(null)
     }
@@ -141,6 +192,21 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     deny(client, 'publish', packet.topic, why)
     // MQTT 3.1.1 has no negative acknowledgement for PUBLISH: the offender is disconnected.
     callback(new Error(`publish to ${packet.topic} denied: ${why}`))
+  }
+  aedes.authorizePublish = (client, packet, callback) => {
+    if (client === null) return callback(null) // a will published after its client is gone was checked at connect
+    const gate = gates.get(client)
+    if (gate === undefined) return authorizePublish(client, packet, callback)
+    const wasThrottling = gate.throttling
+    if (!gate.admit(() => authorizePublish(client, packet, callback))) {
+      deny(client, 'publish', packet.topic, `over the listener's rate limit: the client is disconnected`)
+      return callback(new Error(`${client.id} is over its rate limit`))
+    }
+    const identity = identities.get(client)
+    const rate = (limitsOf.get((client.conn as unknown as { outpostListener: ListenerConfig }).outpostListener) ?? moduleLimits).rate
+    if (!wasThrottling && gate.throttling && identity !== undefined && rate !== null) {
+      events.emit('throttled', { identity, clientId: client.id, messagesPerSecond: rate.messagesPerSecond })
+    }
   }
 
   aedes.authorizeSubscribe = (client, subscription, callback) => {
@@ -172,10 +238,17 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
 
   const servers: net.Server[] = []
   const serve = async (config: ListenerConfig): Promise<BoundListener> => {
+    const { maxPacketBytes } = limitsOf.get(config) ?? moduleLimits
     const accept = (socket: net.Socket): void => {
       (socket as unknown as { outpostListener: ListenerConfig }).outpostListener = config
       if (config.type !== 'tls') socket.setNoDelay(true)
       aedes.handle(batchWrites(socket))
+      // a 'data' listener added after Aedes's 'readable' one sees each chunk as Aedes reads it, before parsing
+      socket.on('data', packetSizeGuard(maxPacketBytes, bytes => {
+        const client = (socket as unknown as { client?: Client }).client ?? null
+        deny(client, 'publish', `a packet of ${bytes} bytes`, `larger than the listener's maximum of ${maxPacketBytes} bytes: the client is disconnected`)
+        socket.destroy()
+      }))
     }
     const server = config.type === 'tls'
       ? tls.createServer({
@@ -199,6 +272,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       moduleUrl: moduleListener.url,
       listeners,
       identityOf: client => identities.get(client),
+      events,
       close: () => closeAll(aedes, servers),
     }
   } catch (err) {

@@ -1,7 +1,7 @@
 // Credentials: one random secret per module process, valid for that process's life only, plus the
 // manifest's operators (salted scrypt hashes) and anonymous access where a listener allows it.
-import { randomBytes, timingSafeEqual } from 'node:crypto'
-import type { Identity } from './access.js'
+import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import type { Identity, Role } from './access.js'
 import type { Authenticator, ListenerConfig } from './broker.js'
 import { parseClientId } from '../protocol/topics.js'
 
@@ -12,8 +12,57 @@ export interface Credentials extends Authenticator {
 }
 
 export interface OperatorCheck {
-  /** verifies an operator's password; returns the role or null */
-  verify (user: string, password: string): 'admin' | 'viewer' | null
+  /** verifies an operator's password; resolves to the role or null */
+  verify (user: string, password: string): Promise<Role | null>
+}
+
+// scrypt, N = 2^14, r = 8, p = 1: 16 MiB and ≈ 50 ms per check on a desktop core, a few hundred ms on a
+// Cortex-A53: cheap for an operator who connects once per command, costly for a guesser. It runs on the
+// libuv pool, so the broker keeps serving modules while a password is checked.
+const SCRYPT = { N: 16384, r: 8, p: 1 }
+const KEY_BYTES = 32
+
+function derive (password: string, salt: Buffer, params: { N: number, r: number, p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password, salt, KEY_BYTES, { ...params, maxmem: 256 * params.N * params.r }, (err, key) => (err === null ? resolve(key) : reject(err)))
+  })
+}
+
+/** `scrypt$N$r$p$<salt>$<key>` (base64url): what `outpost passwd` prints and the manifest stores. */
+export async function hashPassword (password: string): Promise<string> {
+  const salt = randomBytes(16)
+  const key = await derive(password, salt, SCRYPT)
+  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`
+}
+
+export async function verifyPassword (password: string, hash: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, key] = hash.split('$')
+  if (scheme !== 'scrypt' || salt === undefined || key === undefined) return false
+  const expected = Buffer.from(key, 'base64url')
+  const params = { N: Number(n), r: Number(r), p: Number(p) }
+  try {
+    const actual = await derive(password, Buffer.from(salt, 'base64url'), params)
+    return actual.length === expected.length && timingSafeEqual(actual, expected)
+  } catch {
+    return false // parameters scrypt refuses: not a hash we made
+  }
+}
+
+/** Operators from the manifest. An unknown user costs the same scrypt as a known one, so timing does not tell. */
+export function operatorCheck (operators: ReadonlyArray<{ user: string, role: Role, passwordHash: string }>): OperatorCheck {
+  const byUser = new Map(operators.map(op => [op.user, op]))
+  let decoy: Promise<string> | undefined
+  return {
+    async verify (user, password) {
+      const op = byUser.get(user)
+      if (op === undefined) {
+        decoy ??= hashPassword(randomBytes(12).toString('hex'))
+        await verifyPassword(password, await decoy)
+        return null
+      }
+      return (await verifyPassword(password, op.passwordHash)) ? op.role : null
+    },
+  }
 }
 
 function sameSecret (a: string, b: string): boolean {
@@ -26,7 +75,7 @@ function allowsAnonymous (listener: ListenerConfig): boolean {
   return listener.type !== 'tls' && listener.anonymous === true
 }
 
-export function createCredentials (operators: OperatorCheck = { verify: () => null }): Credentials {
+export function createCredentials (operators: OperatorCheck = { verify: async () => null }): Credentials {
   const modules = new Map<string, { password: string, identity: Identity }>()
   return {
     issue (module, instance, calls) {
@@ -51,9 +100,10 @@ export function createCredentials (operators: OperatorCheck = { verify: () => nu
         return module.identity
       }
       if (parseClientId(username) !== null) return { refused: 'bad-credentials', why: `no live module process ${username}` }
-      const role = password === undefined ? null : operators.verify(username, password)
-      if (role === null) return { refused: 'bad-credentials', why: `wrong user name or password for ${username}` }
-      return { kind: 'operator', clientId, user: username, role }
+      if (password === undefined) return { refused: 'bad-credentials', why: `no password given for ${username}` }
+      return operators.verify(username, password).then(role => (role === null
+        ? { refused: 'bad-credentials' as const, why: `wrong user name or password for ${username}` }
+        : { kind: 'operator' as const, clientId, user: username, role }))
     },
   }
 }

@@ -1,29 +1,53 @@
 #!/usr/bin/env node
-// The `outpost` command: runs a gateway and manages one over MQTT.
+// The `outpost` command: runs a gateway and manages one over MQTT (docs/management.md). Errors are one line
+// on stderr (JSON with --json) and an exit code scripts can trust (exit.ts); OUTPOST_DEBUG=1 adds stacks.
+import type { Command } from './command.js'
+import { editCommands } from './edit.js'
+import { EXIT, UsageError, describeError, exitCodeOf } from './exit.js'
+import { manageCommands } from './manage.js'
+import { passwd } from './passwd.js'
 import { run } from './run.js'
+import { top } from './top.js'
+import { watchCommands } from './watch.js'
 
-const USAGE = `usage: outpost <command> [arguments]
+const commands: Record<string, Command> = {
+  run: { usage: 'run [manifest]', summary: 'run a gateway (default: the simulated demo gateway)', run },
+  ...manageCommands,
+  ...editCommands,
+  ...watchCommands,
+  top,
+  passwd,
+}
 
-  run [manifest]      run a gateway (default: the simulated demo gateway)
-`
+function usage (): string {
+  const width = Math.max(...Object.values(commands).map(c => c.usage.split('  |')[0]?.split(' [')[0]?.length ?? 0))
+  const lines = Object.values(commands).map(c => `  ${(c.usage.split('  |')[0]?.split(' [')[0] ?? '').padEnd(width)}  ${c.summary}`)
+  return `usage: outpost <command> [arguments]   (outpost <command> --help for its options)\n\n${lines.join('\n')}\n`
+}
 
 async function main (argv: string[]): Promise<number> {
-  const [command, ...rest] = argv
-  switch (command) {
-    case 'run': return run(rest)
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(USAGE)
-      return command === undefined ? 2 : 0
-    default:
-      process.stderr.write(`outpost: unknown command "${command}"\n${USAGE}`)
-      return 2
+  const [name, ...rest] = argv
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage())
+    return name === undefined ? EXIT.usage : EXIT.ok
+  }
+  const command = commands[name]
+  if (command === undefined) {
+    process.stderr.write(`outpost: unknown command "${name}"\n${usage()}`)
+    return EXIT.usage
+  }
+  try {
+    return await command.run(rest)
+  } catch (err) {
+    const { code, message } = describeError(err)
+    if (rest.includes('--json')) process.stderr.write(JSON.stringify({ error: { code, message } }) + '\n')
+    else process.stderr.write(`outpost: ${message}\n${err instanceof UsageError ? `usage: outpost ${command.usage}\n` : ''}`)
+    if (process.env.OUTPOST_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
+    return exitCodeOf(err)
   }
 }
 
 main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
-  process.stderr.write(`outpost: ${(err as Error).stack ?? String(err)}\n`)
-  process.exitCode = 1
+  process.stderr.write(`outpost: ${(err as Error).message ?? String(err)}\n`)
+  process.exitCode = EXIT.failed
 })

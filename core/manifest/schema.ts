@@ -5,8 +5,29 @@ import { restartPolicySchema } from '../supervisor/policy-schema.js'
 
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a module name: lower-case letters, digits and "-", starting with a letter, at most 32 characters')
 
+// ── Operators, listener limits, audit (management: docs/management.md) ──
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
+
+/** Per listener, like Mosquitto's per-listener max_connections: every field optional over broker/limits.ts. */
+const listenerLimits = z.object({
+  maxClients: z.number().int().min(1).max(100_000).optional(),
+  maxPacketBytes: z.number().int().min(1024).max(268_435_455).optional(),
+  rate: z.object({
+    messagesPerSecond: z.number().positive().optional(),
+    burst: z.number().int().min(1).optional(),
+    action: z.enum(['throttle', 'disconnect']).optional(),
+  }).strict().optional(),
+}).strict()
+
+const operator = z.object({
+  user: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a user name: letters, digits, "_" or "-", starting with a letter (no dots: <name>.<n> is a module\'s client id)'),
+  role: z.enum(['admin', 'viewer']),
+  passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/, 'a hash made by `outpost passwd` (scrypt$…), never a password in clear'),
+}).strict()
+
 const listener = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('tcp'), host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535), anonymous: z.boolean().default(false) }).strict(),
+  z.object({ type: z.literal('tcp'), host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535), anonymous: z.boolean().default(false), limits: listenerLimits.optional() }).strict()
+    .refine(l => !l.anonymous || LOOPBACK.test(l.host), { path: ['anonymous'], message: 'anonymous access is only allowed on a loopback address (127.0.0.1, ::1): use operators with passwords on other addresses' }),
   z.object({
     type: z.literal('tls'),
     host: z.string().default('0.0.0.0'),
@@ -15,8 +36,9 @@ const listener = z.discriminatedUnion('type', [
     key: z.string(),
     ca: z.string().optional(),
     requireClientCert: z.boolean().default(false),
+    limits: listenerLimits.optional(),
   }).strict(),
-  z.object({ type: z.literal('unix'), path: z.string(), anonymous: z.boolean().default(false) }).strict(),
+  z.object({ type: z.literal('unix'), path: z.string(), anonymous: z.boolean().default(false), limits: listenerLimits.optional() }).strict(),
 ])
 
 export const moduleSchema = z.object({
@@ -58,9 +80,24 @@ export const manifestSchema = z.object({
     }).strict().default({ sampleMs: 250, graceMs: 1000, kernelFactor: 1.25 }),
   }).strict().default({ memoryMiB: 64, keepaliveSeconds: 5, memory: { sampleMs: 250, graceMs: 1000, kernelFactor: 1.25 } }),
   modules: z.array(moduleSchema).default([]),
+  operators: z.array(operator).default([]).superRefine((ops, ctx) => {
+    const seen = new Set<string>()
+    ops.forEach((op, i) => {
+      if (seen.has(op.user)) ctx.addIssue({ code: 'custom', path: [i, 'user'], message: `duplicate operator "${op.user}"` })
+      seen.add(op.user)
+    })
+  }),
+  /** the audit log of management operations; a relative file is relative to the manifest's folder */
+  audit: z.object({
+    file: z.string().min(1).default('audit.log'),
+    maxBytes: z.number().int().min(4096).default(1_048_576),
+    keep: z.number().int().min(1).max(100).default(5),
+  }).strict().default({ file: 'audit.log', maxBytes: 1_048_576, keep: 5 }),
 }).strict()
 
 export type Manifest = z.infer<typeof manifestSchema>
 export type ManifestInput = z.input<typeof manifestSchema>
 export type ModuleSpec = z.infer<typeof moduleSchema>
 export type ListenerSpec = z.infer<typeof listener>
+export type OperatorSpec = z.infer<typeof operator>
+export type ListenerLimitsSpec = z.infer<typeof listenerLimits>

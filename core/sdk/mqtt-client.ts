@@ -1,12 +1,14 @@
-// A thin MQTT 3.1.1 client for module processes, on mqtt-packet (the parser mqtt.js itself uses).
-// mqtt.js loads ws, socks, tls and its reconnect machinery even for a local socket, which costs a module
-// ≈ 7 MB of private memory; a module needs only: connect once (no reconnect — the core restarts a module
-// that lost the broker), subscribe, publish QoS 0/1, keepalive. Writes issued in the same tick are
-// coalesced into one system call (cork/uncork), which is where a broker round trip spends its time.
+// A thin MQTT 3.1.1 client for module processes. mqtt.js loads ws, socks, tls and its reconnect machinery
+// even for a local socket, which costs a module ≈ 7 MB of private memory; a module needs only: connect
+// once (no reconnect — the core restarts a module that lost the broker), subscribe, publish QoS 0/1,
+// keepalive. Writes issued in the same tick are coalesced into one system call (cork/uncork), which is
+// where a broker round trip spends its time.
+// The handful of packets involved are encoded and decoded here by hand, not with mqtt-packet: its first
+// encode builds a cache of 65 536 two-byte Buffers (≈ 7.5 MB of heap in every module process), and its
+// generic parser (a buffer list, a state machine, debug calls per packet) cost more CPU than the rest of
+// the SDK's receive path together (docs/benchmarks.md).
 import net from 'node:net'
 import { EventEmitter } from 'node:events'
-import mqttPacket from 'mqtt-packet'
-import type { Packet, IPublishPacket, IConnackPacket, ISubackPacket } from 'mqtt-packet'
 import { OutpostError } from '../errors.js'
 
 export interface Will {
@@ -55,7 +57,54 @@ export function parseBrokerUrl (url: string): net.NetConnectOpts {
   return { host: parsed.hostname, port: Number(parsed.port || 1883) }
 }
 
-/** Encodes a PUBLISH by hand: on the hot path this avoids mqtt-packet's generic generator. */
+/** A whole packet: fixed header byte, remaining length [MQTT-2.2.3], then the parts. */
+function encodePacket (header: number, parts: Buffer[]): Buffer {
+  let remaining = 0
+  for (const part of parts) remaining += part.length
+  const length: number[] = []
+  let n = remaining
+  do {
+    length.push((n % 128) | (n >= 128 ? 0x80 : 0))
+    n = Math.floor(n / 128)
+  } while (n > 0)
+  return Buffer.concat([Buffer.from([header, ...length]), ...parts], 1 + length.length + remaining)
+}
+
+/** A length-prefixed field [MQTT-1.5.3]: UTF-8 text or binary data. */
+function field (value: string | Buffer): Buffer {
+  const bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : value
+  const out = Buffer.allocUnsafe(2 + bytes.length)
+  out.writeUInt16BE(bytes.length, 0)
+  bytes.copy(out, 2)
+  return out
+}
+
+/** protocol name "MQTT" and level 4 (3.1.1) [MQTT-3.1.2] */
+const PROTOCOL = Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, 4])
+
+function encodeConnect (options: ClientOptions): Buffer {
+  const { will, username, password } = options
+  let flags = 0x02 // clean session
+  if (will !== undefined) flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0)
+  if (password !== undefined) flags |= 0x40
+  if (username !== undefined) flags |= 0x80
+  const parts: Buffer[] = [PROTOCOL, Buffer.from([flags, options.keepaliveSeconds >> 8, options.keepaliveSeconds & 0xff]), field(options.clientId)]
+  if (will !== undefined) parts.push(field(will.topic), field(will.payload))
+  if (username !== undefined) parts.push(field(username))
+  if (password !== undefined) parts.push(field(Buffer.from(password, 'utf8')))
+  return encodePacket(0x10, parts)
+}
+
+function encodeSubscribe (messageId: number, filters: string[]): Buffer {
+  const parts: Buffer[] = [Buffer.from([messageId >> 8, messageId & 0xff])]
+  for (const filter of filters) parts.push(field(filter), Buffer.from([0])) // requested QoS 0
+  return encodePacket(0x82, parts)
+}
+
+const PINGREQ = Buffer.from([0xc0, 0])
+const DISCONNECT = Buffer.from([0xe0, 0])
+
+/** Encodes a PUBLISH into one buffer: it is the hot path. */
 function encodePublish (topic: string, payload: Buffer, retain: boolean, qos: 0 | 1, messageId: number): Buffer {
   const topicLength = Buffer.byteLength(topic)
   const remaining = 2 + topicLength + (qos === 1 ? 2 : 0) + payload.length
@@ -82,10 +131,49 @@ function encodePublish (topic: string, payload: Buffer, retain: boolean, qos: 0 
   return out
 }
 
+function encodeAck (messageId: number): Buffer {
+  return Buffer.from([0x40, 2, messageId >> 8, messageId & 0xff])
+}
+
+/** Receives one whole packet: its first byte, and where its body lies in `bytes` (valid during the call only). */
+type PacketHandler = (header: number, bytes: Buffer, start: number, end: number) => void
+
+/**
+ * Splits a byte stream into MQTT packets [MQTT-2.2]: fixed header, remaining length (1–4 bytes of 7 bits),
+ * body. Returns the function to feed chunks to; calls `onError` once on a malformed length.
+ */
+function packetReader (onPacket: PacketHandler, onError: (message: string) => void): (chunk: Buffer) => void {
+  let rest: Buffer | null = null
+  return chunk => {
+    const bytes: Buffer = rest === null ? chunk : Buffer.concat([rest, chunk])
+    rest = null
+    let offset = 0
+    while (bytes.length - offset >= 2) {
+      let length = 0
+      let pos = offset + 1
+      let shift = 0
+      let byte: number
+      do {
+        if (pos === bytes.length) {
+          rest = bytes.subarray(offset)
+          return
+        }
+        byte = bytes[pos++] ?? 0
+        length += (byte & 0x7f) * 2 ** shift
+        shift += 7
+      } while ((byte & 0x80) !== 0 && shift < 28)
+      if ((byte & 0x80) !== 0) return onError('invalid remaining length')
+      if (bytes.length - pos < length) break
+      onPacket(bytes[offset] ?? 0, bytes, pos, pos + length)
+      offset = pos + length
+    }
+    if (offset < bytes.length) rest = bytes.subarray(offset)
+  }
+}
+
 export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
   const socket = net.connect(parseBrokerUrl(options.url))
   socket.setNoDelay(true)
-  const parser = mqttPacket.parser({ protocolVersion: 4 })
   const events = new EventEmitter()
   const pending = new Map<number, { resolve: () => void, reject: (err: Error) => void }>()
   let handler: MessageHandler = () => {}
@@ -143,7 +231,7 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
       const messageId = takeMessageId()
       return new Promise<void>((resolve, reject) => {
         pending.set(messageId, { resolve, reject })
-        write(mqttPacket.generate({ cmd: 'subscribe', messageId, subscriptions: filters.map(topic => ({ topic, qos: 0 })) }))
+        write(encodeSubscribe(messageId, filters))
       }).then(() => {}, (err: Error) => {
         throw new OutpostError(err instanceof OutpostError ? err.code : 'NOT_AUTHORISED', `subscribe ${filters.join(', ')}: ${err.message}`)
       })
@@ -151,7 +239,7 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
     end () {
       if (closed) return Promise.resolve()
       return new Promise(resolve => {
-        socket.end(mqttPacket.generate({ cmd: 'disconnect' }), () => {
+        socket.end(DISCONNECT, () => {
           close('client disconnected')
           resolve()
         })
@@ -165,40 +253,31 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
       close('connect timeout')
     }, options.connectTimeoutMs ?? 5000)
 
-    socket.on('connect', () => {
-      const connect: Packet = {
-        cmd: 'connect',
-        protocolId: 'MQTT',
-        protocolVersion: 4,
-        clientId: options.clientId,
-        clean: true,
-        keepalive: options.keepaliveSeconds,
-      }
-      if (options.username !== undefined) connect.username = options.username
-      if (options.password !== undefined) connect.password = Buffer.from(options.password)
-      if (options.will) connect.will = { ...options.will }
-      write(mqttPacket.generate(connect))
-    })
-    socket.on('data', (chunk: Buffer) => { parser.parse(chunk) })
+    socket.on('connect', () => { write(encodeConnect(options)) })
     socket.on('error', (err) => {
       clearTimeout(timeout)
       reject(new OutpostError('NOT_CONNECTED', `cannot reach broker at ${options.url}: ${err.message}`, { cause: err }))
       close(err.message)
     })
     socket.on('close', () => { close('socket closed') })
-    parser.on('error', (err: Error) => close(`protocol error: ${err.message}`))
-
-    parser.on('packet', (packet: Packet) => {
-      switch (packet.cmd) {
-        case 'publish': {
-          const publish = packet as IPublishPacket
-          if (publish.qos === 1 && publish.messageId !== undefined) write(mqttPacket.generate({ cmd: 'puback', messageId: publish.messageId }))
-          handler(publish.topic, publish.payload as Buffer)
+    const protocolError = (message: string): void => close(`protocol error: ${message}`)
+    const onPacket: PacketHandler = (header, bytes, start, end) => {
+      if (closed) return
+      switch (header >> 4) {
+        case 3: { // PUBLISH
+          const qos = (header >> 1) & 3
+          const topicEnd = end - start < 2 ? end + 1 : start + 2 + bytes.readUInt16BE(start)
+          const payloadStart = topicEnd + (qos > 0 ? 2 : 0)
+          if (qos === 3 || payloadStart > end) return protocolError('malformed PUBLISH')
+          const topic = bytes.toString('utf8', start + 2, topicEnd)
+          if (qos === 1) write(encodeAck(bytes.readUInt16BE(topicEnd)))
+          handler(topic, bytes.subarray(payloadStart, end))
           break
         }
-        case 'connack': {
+        case 2: { // CONNACK
+          if (end - start < 2) return protocolError('malformed CONNACK')
           clearTimeout(timeout)
-          const code = (packet as IConnackPacket).returnCode ?? 0
+          const code = bytes[start + 1] ?? 0
           if (code !== 0) {
             const reason = CONNACK_REASONS[code] ?? `return code ${code}`
             reject(new OutpostError(code === 4 || code === 5 ? 'NOT_AUTHORISED' : 'NOT_CONNECTED', `broker refused connection: ${reason}`))
@@ -206,31 +285,37 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
             return
           }
           if (options.keepaliveSeconds > 0) {
-            pingTimer = setInterval(() => write(mqttPacket.generate({ cmd: 'pingreq' })), options.keepaliveSeconds * 1000 * 0.75)
+            pingTimer = setInterval(() => write(PINGREQ), options.keepaliveSeconds * 1000 * 0.75)
             pingTimer.unref()
           }
           resolve(client)
           break
         }
-        case 'suback': {
-          const suback = packet as ISubackPacket
-          const waiter = pending.get(suback.messageId ?? 0)
-          pending.delete(suback.messageId ?? 0)
+        case 9: { // SUBACK
+          if (end - start < 3) return protocolError('malformed SUBACK')
+          const messageId = bytes.readUInt16BE(start)
+          const waiter = pending.get(messageId)
+          pending.delete(messageId)
           if (waiter === undefined) return
           // [MQTT-3.9.3-2] 0x80 in a SUBACK means the subscription was refused
-          if (suback.granted.some(g => g === 0x80 || (typeof g === 'object' && g !== null))) waiter.reject(new Error('refused by the broker'))
+          if (bytes.subarray(start + 2, end).includes(0x80)) waiter.reject(new Error('refused by the broker'))
           else waiter.resolve()
           break
         }
-        case 'puback': {
-          const messageId = packet.messageId ?? 0
+        case 4: { // PUBACK
+          if (end - start < 2) return protocolError('malformed PUBACK')
+          const messageId = bytes.readUInt16BE(start)
           pending.get(messageId)?.resolve()
           pending.delete(messageId)
           break
         }
-        default:
+        case 0:
+        case 15:
+          return protocolError(`reserved packet type ${header >> 4}`)
+        default: // PINGRESP, and nothing else a broker sends a client that never unsubscribes
           break
       }
-    })
+    }
+    socket.on('data', packetReader(onPacket, protocolError))
   })
 }

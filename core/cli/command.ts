@@ -1,0 +1,64 @@
+// What every CLI command shares: its usage text, its options, a session with the gateway that is always
+// closed, and output that is a table on a terminal or JSON with --json.
+import { connect } from './connect.js'
+import type { Session } from './connect.js'
+import { styleFor } from './format.js'
+import type { Style } from './format.js'
+import { CONNECTION_HELP, parseCommand } from './options.js'
+import type { Parsed } from './options.js'
+import type { ParseArgsConfig } from 'node:util'
+
+export interface Command {
+  /** arguments, e.g. "status <module>" */
+  usage: string
+  /** one line: what it does */
+  summary: string
+  run (argv: string[]): Promise<number>
+}
+
+export interface Io {
+  out (text: string): void
+  style: Style
+  json: boolean
+  /** prints `value` as JSON (with --json) or the readable text */
+  print (value: unknown, readable: () => string): void
+}
+
+export function io (json: boolean): Io {
+  const style = styleFor(process.stdout, json)
+  const out = (text: string): void => { process.stdout.write(text) }
+  return {
+    out,
+    style,
+    json,
+    print (value, readable) { out(json ? JSON.stringify(value, null, 2) + '\n' : readable()) },
+  }
+}
+
+export interface GatewayCommand {
+  usage: string
+  summary: string
+  options?: NonNullable<ParseArgsConfig['options']>
+  run (session: Session, parsed: Parsed, io: Io): Promise<number>
+}
+
+/** a command that talks to a gateway: parses, connects, runs, always disconnects */
+export function gatewayCommand (spec: GatewayCommand): Command {
+  return {
+    usage: spec.usage,
+    summary: spec.summary,
+    async run (argv) {
+      const parsed = parseCommand(argv, spec.options)
+      if (parsed.help) {
+        process.stdout.write(`usage: outpost ${spec.usage}\n\n${spec.summary}\n\n${CONNECTION_HELP}`)
+        return 0
+      }
+      const session = await connect(parsed.common.connection)
+      try {
+        return await spec.run(session, parsed, io(parsed.common.json))
+      } finally {
+        await session.end()
+      }
+    },
+  }
+}

@@ -1,0 +1,172 @@
+// The CLI's connection to a gateway: mqtt.js over MQTT 3.1.1 (the CLI is not a module process, so its
+// weight does not matter), calls as docs/protocol.md describes them, and every way a connection can fail
+// turned into one sentence that says what to do.
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import mqtt from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
+import { OutpostError } from '../errors.js'
+import { decodeCbor, encodeCbor } from '../protocol/codec.js'
+import { checkReply, fromErrorBody } from '../protocol/envelope.js'
+import type { ConnectionOptions } from './options.js'
+
+export interface Session {
+  clientId: string
+  /** calls `<module>.<method>`; rejects with the gateway's error (an OutpostError with its code) */
+  call<T = unknown> (module: string, method: string, args?: unknown): Promise<T>
+  subscribe (filters: string[], onMessage: (topic: string, payload: Buffer) => void): Promise<void>
+  /** resolves when the connection ends for any reason other than end() */
+  closed: Promise<OutpostError>
+  end (): Promise<void>
+}
+
+function readOption (file: string | undefined, what: string): Buffer | undefined {
+  if (file === undefined) return undefined
+  try {
+    return readFileSync(file)
+  } catch (err) {
+    throw new OutpostError('GATEWAY_UNREACHABLE', `cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
+function clientOptions (c: ConnectionOptions, clientId: string): IClientOptions {
+  const options: IClientOptions = {
+    protocolVersion: 4,
+    clientId,
+    clean: true,
+    reconnectPeriod: 0,
+    connectTimeout: Math.min(c.timeoutMs, 10_000),
+    keepalive: 30,
+  }
+  if (c.user !== undefined) options.username = c.user
+  if (c.password !== undefined) options.password = c.password
+  const ca = readOption(c.ca, 'CA certificate')
+  const cert = readOption(c.cert, 'client certificate')
+  const key = readOption(c.key, 'client key')
+  if (ca !== undefined) options.ca = ca
+  if (cert !== undefined) options.cert = cert
+  if (key !== undefined) options.key = key
+  if (c.insecure) options.rejectUnauthorized = false
+  if (c.url.startsWith('unix:')) Object.assign(options, { protocol: 'mqtt', unixSocket: true, path: c.url.slice('unix:'.length).replace(/^\/\//, '') })
+  return options
+}
+
+const CONNACK: Record<number, string> = {
+  3: 'the gateway is unavailable: its listener has as many clients as it allows',
+  4: 'user name or password refused',
+  5: 'not authorised: anonymous access is off on this listener (give --user and a password)',
+}
+
+/** one sentence for a failed connection, and whether it is about credentials */
+export function explainConnectError (err: Error & { code?: unknown }, url: string): OutpostError {
+  const code = err.code
+  if (typeof code === 'number' && CONNACK[code] !== undefined) {
+    return new OutpostError(code === 3 ? 'GATEWAY_UNREACHABLE' : 'NOT_AUTHORISED', `${url}: ${CONNACK[code]}`)
+  }
+  const text = typeof code === 'string' ? code : ''
+  let hint = err.message
+  if (text === 'ECONNREFUSED') hint = 'connection refused (is the gateway running, and is --url right?)'
+  else if (text === 'ENOENT') hint = 'no such socket (is the gateway running, and is --url right?)'
+  else if (text === 'ENOTFOUND' || text === 'EAI_AGAIN') hint = 'unknown host name'
+  else if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|ALERT|ECONNRESET/.test(text)) hint = `the TLS handshake was refused (${text}): does the listener require a client certificate (--cert, --key)?`
+  else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(text)) hint = `the gateway's TLS certificate is not trusted (${err.message.split('\n')[0]}): give --ca <file>`
+  return new OutpostError('GATEWAY_UNREACHABLE', `cannot connect to ${url}: ${hint}`)
+}
+
+export async function connect (c: ConnectionOptions): Promise<Session> {
+  const clientId = `outpost-${randomBytes(4).toString('hex')}`
+  const options = clientOptions(c, clientId)
+  const client: MqttClient = await new Promise((resolve, reject) => {
+    const target = c.url.startsWith('unix:') ? mqtt.connect(options) : mqtt.connect(c.url, options)
+    let last: Error | undefined
+    const onError = (err: Error): void => { last = err }
+    const onClose = (): void => fail(explainConnectError(last ?? new Error('the gateway closed the connection'), c.url))
+    const timer = setTimeout(() => fail(new OutpostError('GATEWAY_UNREACHABLE', `cannot connect to ${c.url}: no answer within ${options.connectTimeout} ms`)), options.connectTimeout)
+    const settle = (): void => {
+      clearTimeout(timer)
+      target.off('error', onError)
+      target.off('close', onClose)
+    }
+    const fail = (err: OutpostError): void => {
+      settle()
+      target.on('error', () => {})
+      target.end(true)
+      reject(err)
+    }
+    target.once('connect', () => {
+      settle()
+      resolve(target)
+    })
+    target.on('error', onError)
+    target.on('close', onClose)
+  })
+  client.on('error', () => {}) // the 'close' below says what matters
+
+  const replyTopic = `reply/${clientId}`
+  const waiting = new Map<number, { resolve: (value: any) => void, reject: (err: Error) => void, what: string }>()
+  let ending = false
+  let nextId = 1
+  const closed = new Promise<OutpostError>(resolve => {
+    client.once('close', () => {
+      if (ending) return
+      for (const { reject, what } of waiting.values()) {
+        // MQTT 3.1.1 cannot refuse one PUBLISH: the broker closes the connection of a client that publishes
+        // where it may not (a viewer asking for a change) or breaks a limit
+        reject(new OutpostError('NOT_AUTHORISED', `the gateway closed the connection instead of answering ${what}: this user may not do that (or the gateway stopped)`))
+      }
+      waiting.clear()
+      resolve(new OutpostError('GATEWAY_UNREACHABLE', `the connection to ${c.url} was lost`))
+    })
+  })
+  client.on('message', (topic, payload) => {
+    if (topic !== replyTopic) return
+    let reply
+    try {
+      reply = checkReply(decodeCbor(payload))
+    } catch {
+      return
+    }
+    if (!reply.ok) return
+    const id = reply.reply.id as number
+    const pending = waiting.get(id)
+    if (pending === undefined) return
+    waiting.delete(id)
+    if ('error' in reply.reply) pending.reject(fromErrorBody(reply.reply.error, pending.what))
+    else pending.resolve(reply.reply.result)
+  })
+  const granted = await client.subscribeAsync(replyTopic)
+  if (granted.some(g => g.qos === 128)) throw new OutpostError('NOT_AUTHORISED', `the gateway refused the subscription to ${replyTopic}`)
+
+  return {
+    clientId,
+    closed,
+    call (module, method, args = null) {
+      const id = nextId++
+      const what = `${module}.${method}`
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiting.delete(id)
+          reject(new OutpostError('TIMEOUT', `${what}: no reply within ${c.timeoutMs} ms`))
+        }, c.timeoutMs)
+        waiting.set(id, {
+          what,
+          resolve: value => { clearTimeout(timer); resolve(value) },
+          reject: err => { clearTimeout(timer); reject(err) },
+        })
+        client.publish(`rpc/${module}/${method}`, encodeCbor({ id, reply: replyTopic, args, from: clientId, timeout: c.timeoutMs }))
+      })
+    },
+    async subscribe (filters, onMessage) {
+      client.on('message', (topic, payload) => { if (topic !== replyTopic) onMessage(topic, payload) })
+      const result = await client.subscribeAsync(filters)
+      const refused = result.filter(g => g.qos === 128).map(g => g.topic)
+      if (refused.length > 0) throw new OutpostError('NOT_AUTHORISED', `the gateway refused the subscription to ${refused.join(', ')}`)
+    },
+    async end () {
+      ending = true
+      for (const { reject, what } of waiting.values()) reject(new OutpostError('GATEWAY_UNREACHABLE', `${what}: the session ended before the reply`))
+      waiting.clear()
+      await client.endAsync()
+    },
+  }
+}

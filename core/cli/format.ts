@@ -1,0 +1,67 @@
+// Terminal output for the CLI: colours only on a terminal (and never with NO_COLOR or --json), aligned tables,
+// readable sizes and durations.
+
+export interface Style {
+  colour: boolean
+  paint (code: number, text: string): string
+  state (state: string): string
+}
+
+const STATE_COLOURS: Record<string, number> = { running: 32, starting: 36, stopping: 33, backoff: 33, stopped: 90, failed: 31 }
+
+export function styleFor (stream: NodeJS.WriteStream, json: boolean): Style {
+  const colour = !json && stream.isTTY === true && process.env.NO_COLOR === undefined
+  const paint = (code: number, text: string): string => (colour ? `\x1b[${code}m${text}\x1b[0m` : text)
+  return { colour, paint, state: state => paint(STATE_COLOURS[state] ?? 37, state) }
+}
+
+const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g
+
+/** printed width: escape sequences take no room */
+export function visibleLength (text: string): number {
+  return text.replace(ESCAPES, '').length
+}
+
+export function pad (text: string, width: number, right = false): string {
+  const room = Math.max(0, width - visibleLength(text))
+  return right ? ' '.repeat(room) + text : text + ' '.repeat(room)
+}
+
+/** Columns sized to their widest cell; `right` lists columns aligned right (numbers). */
+export function table (header: string[], rows: string[][], options: { right?: number[], style?: Style } = {}): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map(r => visibleLength(r[i] ?? ''))))
+  const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i] ?? 0, options.right?.includes(i))).join('  ').trimEnd()
+  const head = line(header)
+  return [options.style === undefined ? head : options.style.paint(1, head), ...rows.map(line)].join('\n') + '\n'
+}
+
+export function bytes (value: number | null | undefined): string {
+  if (value === null || value === undefined) return '-'
+  const mib = value / (1024 * 1024)
+  if (mib >= 1024) return `${(mib / 1024).toFixed(1)} GiB`
+  if (mib >= 10) return `${mib.toFixed(0)} MiB`
+  return `${mib.toFixed(1)} MiB`
+}
+
+export function duration (ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '-'
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`
+  const h = Math.floor(m / 60)
+  if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`
+}
+
+export interface ExitDoc { at: number, code: number | null, signal: string | null, reason: string }
+
+export function lastExit (exit: ExitDoc | null | undefined, now = Date.now()): string {
+  if (exit === null || exit === undefined) return '-'
+  const how = exit.reason === 'exit-code' ? `exit ${exit.code}` : exit.reason === 'signal' ? `${exit.signal}` : exit.reason
+  return `${how}, ${duration(now - exit.at)} ago`
+}
+
+export function clock (ts: number): string {
+  return new Date(ts).toISOString().slice(11, 23)
+}

@@ -1,0 +1,124 @@
+// `outpost logs`, `outpost call`, `outpost sub`: reading what modules say, calling any module method.
+import { decode, encode, sniffFormat } from '../protocol/codec.js'
+import { checkHook } from '../protocol/envelope.js'
+import type { LogLine } from '../management/log-store.js'
+import { gatewayCommand } from './command.js'
+import type { Command, Io } from './command.js'
+import type { Session } from './connect.js'
+import { UsageError } from './exit.js'
+import { clock, pad } from './format.js'
+import { numberOption, parseJson } from './options.js'
+
+const LEVEL_COLOURS: Record<string, number> = { error: 31, warn: 33, info: 0, debug: 90 }
+
+function logLine (line: LogLine, io: Io): string {
+  if (io.json) return JSON.stringify(line) + '\n'
+  const who = line.instance === undefined ? line.source : `${line.source}.${line.instance}`
+  const level = line.level === 'info' ? '' : io.style.paint(LEVEL_COLOURS[line.level] ?? 0, `${line.level} `)
+  return `${io.style.paint(90, clock(line.ts))} ${pad(io.style.paint(36, who), 14)} ${level}${line.text}\n`
+}
+
+/** resolves on Ctrl-C / SIGTERM, or rejects when the connection is lost */
+function untilInterrupted (session: Session): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (): void => resolve()
+    process.once('SIGINT', done)
+    process.once('SIGTERM', done)
+    session.closed.then(reject)
+  })
+}
+
+const logs = gatewayCommand({
+  usage: 'logs [<module>] [-n <lines>] [-f] [--level error|warn|info|debug]',
+  summary: 'recent log lines of a module (or of the whole gateway); -f follows new lines until Ctrl-C',
+  options: { lines: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, level: { type: 'string' } },
+  async run (session, parsed, io) {
+    const [module, extra] = parsed.positionals
+    if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`)
+    const level = parsed.values.level
+    const args = { ...(module === undefined ? {} : { module }), lines: numberOption(parsed.values, 'lines') ?? 100, ...(typeof level === 'string' ? { level } : {}) }
+    let last = 0
+    const show = (line: LogLine): void => {
+      if (line.seq <= last) return
+      last = line.seq
+      io.out(logLine(line, io))
+    }
+    const early: LogLine[] = []
+    let following = false
+    if (parsed.values.follow === true) {
+      // subscribe before asking for the tail, so no line falls between the two
+      await session.subscribe([`hooks/core/log/${module ?? '+'}`], (_topic, payload) => {
+        const hook = checkHook(readable(payload))
+        if (hook === null) return
+        if (following) show(hook.data as LogLine)
+        else early.push(hook.data as LogLine)
+      })
+    }
+    const tail = await session.call<{ lines: LogLine[] }>('core', 'logs', args)
+    for (const line of tail.lines) show(line)
+    if (parsed.values.follow !== true) return 0
+    following = true
+    for (const line of early) show(line)
+    await untilInterrupted(session)
+    return 0
+  },
+})
+
+const call = gatewayCommand({
+  usage: 'call <module>.<method> [<json args>]',
+  summary: 'call any module method and print its result as JSON',
+  async run (session, parsed, io) {
+    const [target, json, extra] = parsed.positionals
+    if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" (quote the JSON arguments)`)
+    const dot = target?.indexOf('.') ?? -1
+    if (target === undefined || dot <= 0 || dot === target.length - 1) throw new UsageError('expected <module>.<method>, e.g. heater.set')
+    const args = json === undefined ? null : parseJson(json, 'the arguments')
+    const result = await session.call(target.slice(0, dot), target.slice(dot + 1), args)
+    io.out(jsonText(result, !io.json) + '\n')
+    return 0
+  },
+})
+
+/** JSON text; byte strings print as base64, as in a JSON reply from the gateway */
+function jsonText (value: unknown, pretty = false): string {
+  const text = encode(value, 'json').toString()
+  return pretty ? JSON.stringify(JSON.parse(text), null, 2) : text
+}
+
+function readable (payload: Buffer): unknown {
+  if (payload.length === 0) return null // a cleared retained message
+  try {
+    return decode(payload, sniffFormat(payload))
+  } catch {
+    return { undecodable: payload.toString('base64') }
+  }
+}
+
+const FAMILIES = ['hooks/', 'state/', 'presence/', '#', '+/']
+
+const sub = gatewayCommand({
+  usage: 'sub <pattern> [-n <count>]',
+  summary: 'print messages as readable JSON: a hook pattern <module>/<hook> (+ and # allowed), or a topic filter under hooks/, state/, presence/',
+  options: { count: { type: 'string', short: 'n' } },
+  async run (session, parsed, io) {
+    const [pattern, extra] = parsed.positionals
+    if (pattern === undefined) throw new UsageError('expected a pattern, e.g. "temperature/+" or "state/+"')
+    if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`)
+    const filter = FAMILIES.some(f => pattern.startsWith(f)) ? pattern : `hooks/${pattern}`
+    const count = numberOption(parsed.values, 'count')
+    let seen = 0
+    let stop = (): void => {}
+    const enough = new Promise<void>(resolve => { stop = resolve })
+    await session.subscribe([filter], (topic, payload) => {
+      if (count !== undefined && seen >= count) return
+      seen++
+      const value = readable(payload)
+      io.out(io.json ? jsonText({ topic, payload: value }) + '\n' : `${io.style.paint(36, topic)} ${jsonText(value)}\n`)
+      if (count !== undefined && seen >= count) stop()
+    })
+    await Promise.race([enough, untilInterrupted(session)])
+    return 0
+  },
+})
+
+export const watchCommands: Record<string, Command> = { logs, call, sub }

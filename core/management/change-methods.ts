@@ -1,0 +1,174 @@
+// The management methods that change the gateway. One at a time (a queue), each audited with the caller the
+// broker stamped on the request; manifest changes go through the store (validate, write atomically) before
+// anything runs, and are applied by restarting that module alone.
+import { parseCallerTag } from '../broker/access.js'
+import type { Caller } from '../broker/access.js'
+import { OutpostError } from '../errors.js'
+import { describeState } from '../modules/state.js'
+import type { ModuleRuntime } from '../modules/table.js'
+import type { CallInfo, MethodHandler } from '../protocol/serve.js'
+import { topics } from '../protocol/topics.js'
+import { addArgs, configureArgs, moduleArgs, parseArgs } from './args.js'
+import type { AuditRecord } from './audit.js'
+import type { Management } from './context.js'
+import { summarise } from './describe.js'
+import type { ModuleSummary } from './describe.js'
+import { mergePatch } from './manifest-store.js'
+import type { RawModule } from './manifest-store.js'
+
+/** what an audit record says was asked for: config field names only (values may be secrets) */
+function changeOf (op: string, args: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (op === 'configure') {
+    const { module: _module, config, ...rest } = args
+    return config !== null && typeof config === 'object' ? { ...rest, config: Object.keys(config) } : rest
+  }
+  if (op === 'add') {
+    const { config: _config, ...spec } = (args.spec ?? {}) as Record<string, unknown>
+    return spec
+  }
+  return undefined
+}
+
+function targetOf (args: Record<string, unknown>): string | undefined {
+  if (typeof args.module === 'string') return args.module
+  const name = (args.spec as { name?: unknown } | undefined)?.name
+  return typeof name === 'string' ? name : undefined
+}
+
+export function changeMethods (m: Management): Record<string, MethodHandler> {
+  const { gw } = m
+  let tail: Promise<unknown> = Promise.resolve()
+  const serial = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = tail.then(run, run)
+    tail = next.catch(() => {})
+    return next
+  }
+  const summary = (runtime: ModuleRuntime): ModuleSummary => summarise(runtime, gw.loaded.manifest.defaults.memoryMiB, m.usage)
+
+  const change = (op: string, run: (args: unknown) => Promise<unknown>): MethodHandler => (args: unknown, call: CallInfo) => serial(async () => {
+    const caller = parseCallerTag(call.from)
+    const loose = (args !== null && typeof args === 'object' ? args : {}) as Record<string, unknown>
+    const module = targetOf(loose)
+    const record = (rest: Pick<AuditRecord, 'result' | 'error' | 'change'>): void => {
+      const who: AuditRecord['who'] = caller ?? { kind: 'unknown', from: call.from ?? null }
+      m.audit.record({ ts: Date.now(), who, op, ...(module === undefined ? {} : { module }), ...rest })
+    }
+    try {
+      authorise(caller, op)
+      const result = await run(args)
+      const change = changeOf(op, loose)
+      record({ result: 'ok', ...(change === undefined ? {} : { change }) })
+      return result
+    } catch (err) {
+      const error = err instanceof OutpostError ? { code: err.code, message: err.message } : { code: 'HANDLER_FAILED', message: (err as Error).message }
+      record({ result: 'error', error })
+      throw err
+    }
+  })
+
+  const clearRetained = (topic: string): void => {
+    gw.broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false }, () => {})
+  }
+
+  /** stops the module, swaps in its new manifest entry (and instance count), starts it again if wanted */
+  const replace = async (name: string, run: boolean): Promise<ModuleRuntime> => {
+    const before = gw.modules.require(name).instances.length
+    await gw.modules.stop(name)
+    const loaded = gw.loaded.modules.find(l => l.spec.name === name)
+    if (loaded === undefined) throw new OutpostError('NO_SUCH_MODULE', `no module named "${name}" in the manifest`)
+    const runtime = gw.modules.add(loaded) // same name: replaces the stopped runtime in place
+    for (let i = loaded.spec.instances; i < before; i++) clearRetained(topics.presence(name, i))
+    gw.bus.publishRetained(topics.state(name), describeState(runtime))
+    if (run) await gw.modules.start(name)
+    return runtime
+  }
+
+  return {
+    start: change('start', async args => {
+      const { module } = parseArgs('start', moduleArgs, args)
+      const runtime = gw.modules.require(module)
+      const states = runtime.instances.map(i => i.state.status)
+      if (states.includes('failed')) throw new OutpostError('CONFLICT', `module ${module} has failed; reset it to start it again (outpost reset ${module})`, { details: { states } })
+      if (!states.some(s => s === 'stopped' || s === 'backoff')) throw new OutpostError('CONFLICT', `module ${module} is already ${describeState(runtime).state}`, { details: { states } })
+      await gw.modules.start(module)
+      return summary(runtime)
+    }),
+
+    stop: change('stop', async args => {
+      const { module } = parseArgs('stop', moduleArgs, args)
+      const runtime = gw.modules.require(module)
+      if (runtime.instances.every(i => i.state.status === 'stopped')) throw new OutpostError('CONFLICT', `module ${module} is already stopped`)
+      await gw.modules.stop(module)
+      return summary(runtime)
+    }),
+
+    restart: change('restart', async args => {
+      const { module } = parseArgs('restart', moduleArgs, args)
+      const runtime = gw.modules.require(module)
+      await gw.modules.stop(module)
+      await gw.modules.start(module)
+      return summary(runtime)
+    }),
+
+    reset: change('reset', async args => {
+      const { module } = parseArgs('reset', moduleArgs, args)
+      const runtime = gw.modules.require(module)
+      const failed = runtime.instances.filter(i => i.state.status === 'failed')
+      if (failed.length === 0) throw new OutpostError('CONFLICT', `module ${module} has not failed (it is ${describeState(runtime).state}); reset is for failed modules`)
+      for (const instance of failed) instance.reset()
+      await Promise.all(failed.map(instance => instance.whenSettled()))
+      return summary(runtime)
+    }),
+
+    add: change('add', async args => {
+      const { spec, start } = parseArgs('add', addArgs, args)
+      if (gw.modules.get(spec.name) !== undefined) throw new OutpostError('CONFLICT', `a module named "${spec.name}" already exists`)
+      gw.loaded = await m.store.change(doc => { doc.modules?.push(spec as RawModule) })
+      const loaded = gw.loaded.modules.find(l => l.spec.name === spec.name)
+      if (loaded === undefined) throw new OutpostError('NO_SUCH_MODULE', `module "${spec.name}" is not in the validated manifest`)
+      const runtime = gw.modules.add(loaded)
+      gw.bus.publishRetained(topics.state(spec.name), describeState(runtime))
+      if (start ?? loaded.spec.enabled) await gw.modules.start(spec.name)
+      return summary(runtime)
+    }),
+
+    remove: change('remove', async args => {
+      const { module } = parseArgs('remove', moduleArgs, args)
+      const instances = gw.modules.require(module).instances.length
+      gw.loaded = await m.store.change(doc => { doc.modules = doc.modules?.filter(raw => raw.name !== module) })
+      await gw.modules.remove(module)
+      m.logs.drop(module)
+      clearRetained(topics.state(module))
+      for (let i = 0; i < instances; i++) clearRetained(topics.presence(module, i))
+      return { module, removed: true }
+    }),
+
+    configure: change('configure', async args => {
+      const a = parseArgs('configure', configureArgs, args)
+      const runtime = gw.modules.require(a.module)
+      // a failed module was meant to run: a new config may be what it needed
+      const wasUp = runtime.instances.some(i => i.state.status !== 'stopped')
+      gw.loaded = await m.store.change(doc => {
+        const raw = doc.modules?.find(r => r.name === a.module)
+        if (raw === undefined) throw new OutpostError('NO_SUCH_MODULE', `module ${a.module} is not in ${m.store.file}`)
+        if (a.config !== undefined) raw.config = mergePatch(raw.config ?? {}, a.config)
+        if (a.memoryMiB === null) delete raw.memoryMiB
+        else if (a.memoryMiB !== undefined) raw.memoryMiB = a.memoryMiB
+        if (a.instances !== undefined) raw.instances = a.instances
+        if (a.restart === null) delete raw.restart
+        else if (a.restart !== undefined) raw.restart = mergePatch(raw.restart ?? {}, a.restart)
+        if (a.enabled !== undefined) raw.enabled = a.enabled
+      })
+      return summary(await replace(a.module, a.enabled ?? wasUp))
+    }),
+  }
+}
+
+/**
+ * The broker already refuses viewers' changes (access.ts); this second check stands on the same stamp, so a
+ * request that reached core some other way (in-process, unstamped) changes nothing.
+ */
+function authorise (caller: Caller | null, op: string): void {
+  if (caller === null) throw new OutpostError('NOT_AUTHORISED', `core.${op}: the request carries no caller identity from the broker`)
+  if (caller.kind !== 'module' && caller.role !== 'admin') throw new OutpostError('NOT_AUTHORISED', `core.${op}: ${caller.kind === 'operator' ? `operator ${caller.user}` : 'this client'} is a ${caller.role} and may not change the gateway`)
+}

@@ -1,0 +1,15 @@
+// What the management methods share: the gateway, the manifest on disk, the audit log, the log history.
+import type { GatewayContext } from '../extension.js'
+import type { AuditLog } from './audit.js'
+import type { LogStore } from './log-store.js'
+import type { ManifestStore } from './manifest-store.js'
+import type { InstanceUsage } from './describe.js'
+
+export interface Management {
+  gw: GatewayContext
+  store: ManifestStore
+  audit: AuditLog
+  logs: LogStore
+  usage: InstanceUsage
+  startedAt: number
+}

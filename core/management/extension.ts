@@ -1,0 +1,62 @@
+// The management API as a core extension: the core answers `rpc/core/<method>` (docs/management.md), keeps
+// recent log lines and publishes each as `hooks/core/log/<source>`, audits every change and every refused
+// attempt to call core, and logs clients the broker throttles.
+import path from 'node:path'
+import { boardOf, boardProblems } from '../boards/gateway-board.js'
+import { callerOf } from '../broker/access.js'
+import type { BrokerEvents } from '../broker/broker.js'
+import type { ExtensionFactory } from '../extension.js'
+import { validateManifest } from '../manifest/load.js'
+import { createAuditLog } from './audit.js'
+import type { AuditLog } from './audit.js'
+import { changeMethods } from './change-methods.js'
+import type { Management } from './context.js'
+import { createLogStore } from './log-store.js'
+import { createManifestStore } from './manifest-store.js'
+import { readMethods } from './read-methods.js'
+import { processUsage } from './usage.js'
+
+export const managementExtension: ExtensionFactory = gw => {
+  const cleanups: Array<() => void> = []
+  let audit: AuditLog | undefined
+
+  return {
+    name: 'management',
+    start () {
+      const quiet = { info () {}, warn () {} }
+      const board = boardOf(gw.loaded.manifest.board, quiet)
+      const store = createManifestStore(gw.manifestFile, doc => validateManifest(doc, gw.manifestFile, { checkBoard: loaded => boardProblems(loaded, board) }))
+      const config = gw.loaded.manifest.audit
+      audit = createAuditLog({
+        file: path.resolve(gw.loaded.dir, config.file),
+        maxBytes: config.maxBytes,
+        keep: config.keep,
+        publish: record => gw.bus.emit('audit', record),
+        warn: text => gw.log.warn(text),
+      })
+      const logs = createLogStore()
+      cleanups.push(gw.log.addSink(entry => gw.bus.emit(`log/${entry.source}`, logs.add(entry))))
+
+      // usage.ts reads /proc; the supervisor's memory sampler, once wired, can answer here by client id instead
+      const m: Management = { gw, store, audit, logs, usage: (_clientId, pid) => processUsage(pid), startedAt: Date.now() }
+      for (const [name, handler] of Object.entries({ ...readMethods(m), ...changeMethods(m) })) gw.bus.method(name, handler)
+
+      // a call to core the broker refused (a viewer's change, a module without `core` in its calls) is audited too
+      const onDenied = (...[event]: BrokerEvents['denied']): void => {
+        if (event.action !== 'publish' || !event.what.startsWith('rpc/core/')) return
+        const who = event.identity === undefined ? { kind: 'unknown' as const, from: event.clientId } : callerOf(event.identity)
+        audit?.record({ ts: Date.now(), who, op: event.what.slice('rpc/core/'.length), result: 'denied', error: { code: 'NOT_AUTHORISED', message: event.why } })
+      }
+      const onThrottled = (...[event]: BrokerEvents['throttled']): void => {
+        gw.log.warn(`${event.clientId} publishes faster than ${event.messagesPerSecond} messages/s: throttled`)
+      }
+      gw.broker.events.on('denied', onDenied)
+      gw.broker.events.on('throttled', onThrottled)
+      cleanups.push(() => gw.broker.events.off('denied', onDenied), () => gw.broker.events.off('throttled', onThrottled))
+    },
+    async stop () {
+      for (const cleanup of cleanups.splice(0)) cleanup()
+      await audit?.flush()
+    },
+  }
+}

@@ -1,0 +1,56 @@
+// The recent log lines of the core and of every module, kept in memory for `logs`, numbered so a caller
+// that polls (a shell script with mosquitto_pub) can ask for what came after the last line it saw.
+import type { LogEntry } from '../log.js'
+import type { LogLevel } from '../sdk/log.js'
+
+export interface LogLine extends LogEntry {
+  /** gateway-wide line number, increasing */
+  seq: number
+}
+
+export interface LogQuery {
+  /** `core` or a module name; all sources when absent */
+  source?: string
+  /** at most this many of the newest matching lines */
+  lines: number
+  /** only lines with seq greater than this */
+  since?: number
+  /** this level and more severe */
+  level?: LogLevel
+}
+
+export interface LogStore {
+  add (entry: LogEntry): LogLine
+  tail (query: LogQuery): { lines: LogLine[], next: number }
+  /** forgets a removed module's lines */
+  drop (source: string): void
+}
+
+const RANK: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 }
+
+/** keeps the newest `perSource` lines of each source: a chatty module cannot push out another's history */
+export function createLogStore (perSource = 500): LogStore {
+  const bySource = new Map<string, LogLine[]>()
+  let seq = 0
+  return {
+    add (entry) {
+      const line: LogLine = { ...entry, seq: ++seq }
+      let lines = bySource.get(entry.source)
+      if (lines === undefined) bySource.set(entry.source, lines = [])
+      lines.push(line)
+      if (lines.length > perSource * 1.25) lines.splice(0, lines.length - perSource) // trim in batches
+      return line
+    },
+    tail ({ source, lines, since, level }) {
+      const pools = source === undefined ? [...bySource.values()] : [bySource.get(source) ?? []]
+      const threshold = RANK[level ?? 'debug']
+      const matching = pools.flat()
+        .filter(l => (since === undefined || l.seq > since) && RANK[l.level] <= threshold)
+        .sort((a, b) => a.seq - b.seq)
+      return { lines: matching.slice(-lines), next: seq }
+    },
+    drop (source) {
+      bySource.delete(source)
+    },
+  }
+}

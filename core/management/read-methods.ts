@@ -1,0 +1,90 @@
+// The read-only management methods: a viewer may call these (broker/access.ts READ_ONLY_CORE_METHODS).
+import { readFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { installRoot } from '../paths.js'
+import type { MethodHandler } from '../protocol/serve.js'
+import { mergePolicy } from '../supervisor/policy-schema.js'
+import { logsArgs, moduleArgs, parseArgs } from './args.js'
+import type { Management } from './context.js'
+import { summarise } from './describe.js'
+import { processUsage } from './usage.js'
+
+const OUTPOST_VERSION = (JSON.parse(readFileSync(path.join(installRoot, 'package.json'), 'utf8')) as { version: string }).version
+
+function availableMemory (): number {
+  try {
+    const match = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))
+    if (match !== null) return Number(match[1]) * 1024
+  } catch {
+    // not Linux
+  }
+  return os.freemem()
+}
+
+export function readMethods (m: Management): Record<string, MethodHandler> {
+  const { gw } = m
+  const defaultBudget = (): number => gw.loaded.manifest.defaults.memoryMiB
+  const summaries = () => gw.modules.list().map(runtime => summarise(runtime, defaultBudget(), m.usage))
+
+  return {
+    list: () => summaries(),
+
+    status (args) {
+      const { module } = parseArgs('status', moduleArgs, args)
+      const runtime = gw.modules.require(module)
+      const { spec, entry } = runtime.loaded
+      return {
+        ...summarise(runtime, defaultBudget(), m.usage),
+        spec: m.store.rawModule(module) ?? null,
+        program: entry.script ?? entry.command ?? null,
+        policy: mergePolicy(gw.loaded.manifest.defaults.restart, spec.restart),
+        calls: spec.calls,
+        after: spec.after,
+      }
+    },
+
+    info () {
+      const modules = summaries()
+      const core = processUsage(process.pid)
+      return {
+        gateway: gw.loaded.manifest.gateway,
+        board: { name: gw.board.name, title: gw.board.title, ramMiB: gw.board.ramMiB, simulated: gw.board.simulated },
+        versions: { outpost: OUTPOST_VERSION, node: process.version, aedes: (gw.broker.aedes as unknown as { version: string }).version, os: `${os.type()} ${os.release()} ${os.arch()}` },
+        startedAt: m.startedAt,
+        uptimeMs: Date.now() - m.startedAt,
+        memory: {
+          totalBytes: os.totalmem(),
+          availableBytes: availableMemory(),
+          coreBytes: core?.memoryBytes ?? null,
+          modulesBytes: modules.reduce((total, s) => total + (s.memoryBytes ?? 0), 0),
+        },
+        load: os.loadavg(),
+        listeners: [
+          { type: 'unix', url: gw.broker.moduleUrl, for: 'modules' },
+          ...gw.broker.listeners.map(({ config, url }) => ({
+            type: config.type,
+            url,
+            for: 'operators',
+            anonymous: config.type !== 'tls' && config.anonymous === true,
+            clientCertificates: config.type === 'tls' && config.requireClientCert === true,
+          })),
+        ],
+        manifest: gw.manifestFile,
+        modules: { total: modules.length, running: modules.filter(s => s.state === 'running').length },
+      }
+    },
+
+    logs (args) {
+      const query = parseArgs('logs', logsArgs, args)
+      if (query.module !== undefined && query.module !== 'core') gw.modules.require(query.module)
+      const tail = m.logs.tail({
+        lines: query.lines,
+        ...(query.module === undefined ? {} : { source: query.module }),
+        ...(query.since === undefined ? {} : { since: query.since }),
+        ...(query.level === undefined ? {} : { level: query.level }),
+      })
+      return { ...tail, follow: `hooks/core/log/${query.module ?? '+'}` }
+    },
+  }
+}

@@ -1,0 +1,116 @@
+// Operators: passwords checked against salted scrypt hashes, roles enforced in the broker, refusals audited.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import mqtt from 'mqtt'
+import { startTestGateway, connectOperator, fixture, waitFor } from '../helpers/gateway.js'
+import type { TestGateway, Operator } from '../helpers/gateway.js'
+import { hashPassword, verifyPassword } from '../../core/broker/credentials.js'
+import { callerTag, parseCallerTag, stampCaller } from '../../core/broker/access.js'
+import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
+import { PASSWORDS, auditRecords, operators } from './helpers.js'
+
+let gw: TestGateway
+let admin: Operator
+let viewer: Operator
+
+before(async () => {
+  gw = await startTestGateway({
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }] },
+    operators: await operators(),
+    modules: [{ name: 'alpha', entry: fixture('echo') }],
+  })
+  admin = await connectOperator(gw.url, { username: 'admin', password: PASSWORDS.admin })
+  viewer = await connectOperator(gw.url, { username: 'viewer', password: PASSWORDS.viewer })
+})
+
+after(async () => {
+  await admin?.end()
+  await viewer?.end()
+  await gw?.stop()
+})
+
+/** the CONNACK return code a connection attempt gets (0: accepted) */
+async function connackCode (options: mqtt.IClientOptions): Promise<number> {
+  try {
+    const client = await mqtt.connectAsync(gw.url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options }, false)
+    await client.endAsync()
+    return 0
+  } catch (err) {
+    return (err as { code?: number }).code ?? -1
+  }
+}
+
+test('password hashes: salted (two hashes of one password differ), verified, never the password', async () => {
+  const a = await hashPassword('correct horse')
+  const b = await hashPassword('correct horse')
+  assert.notEqual(a, b)
+  assert.match(a, /^scrypt\$16384\$8\$1\$[\w-]+\$[\w-]+$/)
+  assert.ok(!a.includes('correct'))
+  assert.equal(await verifyPassword('correct horse', a), true)
+  assert.equal(await verifyPassword('correct horsE', a), false)
+  assert.equal(await verifyPassword('x', 'scrypt$1$1$1$AA$AA'), false)
+})
+
+test('the broker\'s caller stamp: overwrites `from` in JSON and CBOR, keeps the rest, reads back exactly', () => {
+  const operator = { kind: 'operator' as const, clientId: 'ops:laptop', user: 'ops', role: 'viewer' as const }
+  assert.equal(callerTag(operator), 'operator:viewer:ops:ops:laptop')
+  assert.deepEqual(parseCallerTag(callerTag(operator)), { kind: 'operator', role: 'viewer', user: 'ops', clientId: 'ops:laptop' })
+  assert.deepEqual(parseCallerTag('module:heater.0'), { kind: 'module', clientId: 'heater.0' })
+  assert.equal(parseCallerTag('ops'), null)
+  assert.equal(parseCallerTag(undefined), null)
+  const json = stampCaller(Buffer.from(' {"id":1,"reply":"reply/me","from":"admin"}'), operator)
+  assert.deepEqual(JSON.parse(String(json)), { id: 1, reply: 'reply/me', from: 'operator:viewer:ops:ops:laptop' })
+  const cbor = stampCaller(encodeCbor({ id: 2, reply: 'reply/me', args: { b: Buffer.from([1]) } }), operator)
+  assert.deepEqual(decodeCbor(cbor ?? Buffer.alloc(0)), { id: 2, reply: 'reply/me', args: { b: Buffer.from([1]) }, from: 'operator:viewer:ops:ops:laptop' })
+  assert.equal(stampCaller(Buffer.from([0xff]), operator), undefined)
+  assert.equal(stampCaller(encodeCbor([1, 2]), operator), undefined)
+})
+
+test('a wrong password, an unknown user and no credentials are refused', async () => {
+  assert.equal(await connackCode({ username: 'admin', password: 'wrong' }), 4)
+  assert.equal(await connackCode({ username: 'nobody', password: PASSWORDS.admin }), 4)
+  assert.equal(await connackCode({ username: 'alpha.0', password: 'guess' }), 4)
+  assert.equal(await connackCode({}), 5)
+  assert.equal(await connackCode({ username: 'viewer', password: PASSWORDS.viewer }), 0)
+  const refusals = gw.logs.filter(l => /denied connect/.test(l.text))
+  assert.ok(refusals.some(l => /wrong user name or password for admin/.test(l.text)))
+  assert.ok(refusals.some(l => /anonymous access is off/.test(l.text)))
+})
+
+test('a viewer reads state, logs and hooks', async () => {
+  const list = await viewer.call('core', 'list')
+  assert.equal((list.result as any[])[0].state, 'running')
+  assert.equal((await viewer.call('core', 'status', { module: 'alpha' })).error, undefined)
+  assert.equal((await viewer.call('core', 'info')).error, undefined)
+  assert.equal((await viewer.call('core', 'logs', { module: 'alpha' })).error, undefined)
+  const granted = await viewer.client.subscribeAsync(['hooks/#', 'state/+'])
+  assert.deepEqual(granted.map(g => g.qos), [0, 0])
+})
+
+test('a viewer cannot change anything: the broker drops the request and disconnects it; others carry on', async () => {
+  const pid = gw.gateway.modules.require('alpha').instances[0]?.process?.pid
+  const closed = new Promise<void>(resolve => viewer.client.once('close', () => resolve()))
+  viewer.raw('rpc/core/stop', encodeCbor({ id: 1, reply: `reply/${viewer.clientId}`, args: { module: 'alpha' } }))
+  await closed
+  assert.ok(gw.logs.some(l => /denied publish rpc\/core\/stop/.test(l.text) && l.text.includes('operator viewer (viewer)')))
+  assert.equal(gw.gateway.modules.require('alpha').instances[0]?.process?.pid, pid)
+  assert.equal((await admin.call('alpha', 'echo', 'fine')).result, 'fine')
+  const denied = await waitFor('the audit record of the refusal', () => auditRecords(gw.dir).find(r => r.result === 'denied'))
+  assert.deepEqual(denied.who, { kind: 'operator', role: 'viewer', user: 'viewer', clientId: viewer.clientId })
+  assert.equal(denied.op, 'stop')
+  // a viewer may not subscribe to another caller's replies either
+  viewer = await connectOperator(gw.url, { username: 'viewer', password: PASSWORDS.viewer })
+  await assert.rejects(viewer.client.subscribeAsync(`reply/${admin.clientId}`), /Subscribe error/)
+})
+
+test('an admin changes the gateway, and the audit log names the operator', async () => {
+  const stopped = await admin.call('core', 'stop', { module: 'alpha' }, 15_000)
+  assert.equal((stopped.result as { state: string }).state, 'stopped')
+  assert.equal(((await admin.call('core', 'start', { module: 'alpha' }, 15_000)).result as { state: string }).state, 'running')
+  const records = await waitFor('both records on disk', () => {
+    const ok = auditRecords(gw.dir).filter(r => r.result === 'ok')
+    return ok.length === 2 ? ok : undefined
+  })
+  assert.deepEqual(records.map(r => r.op), ['stop', 'start'])
+  assert.deepEqual(records[0]?.who, { kind: 'operator', role: 'admin', user: 'admin', clientId: admin.clientId })
+})

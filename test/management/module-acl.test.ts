@@ -1,0 +1,93 @@
+// What a module process may not do, tried by a real module process with its own real credential.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import mqtt from 'mqtt'
+import { startTestGateway, connectOperator, fixture, waitFor } from '../helpers/gateway.js'
+import type { TestGateway, Operator } from '../helpers/gateway.js'
+import { decodeCbor } from '../../core/protocol/codec.js'
+import { auditRecords, managementFixture } from './helpers.js'
+
+let gw: TestGateway
+let op: Operator
+
+before(async () => {
+  gw = await startTestGateway({
+    modules: [
+      { name: 'alpha', entry: fixture('echo') },
+      { name: 'intruder', entry: managementFixture('intruder') },
+    ],
+  })
+  op = await connectOperator(gw.url)
+})
+
+after(async () => {
+  await op?.end()
+  await gw?.stop()
+})
+
+const intruder = () => gw.gateway.modules.require('intruder').instances[0]
+const alphaPid = (): number | undefined => gw.gateway.modules.require('alpha').instances[0]?.process?.pid
+
+async function attempt (action: 'publish' | 'subscribe', topic: string, data?: unknown): Promise<string> {
+  const reply = await op.call('intruder', 'try', { action, topic, data }, 10_000)
+  return reply.result as string
+}
+
+/** the intruder was disconnected for publishing `topic`, and restarted as a new process */
+async function disconnectedFor (topic: string, before: number | undefined): Promise<void> {
+  await waitFor(`a denial of ${topic}`, () => gw.logs.find(l => l.text.includes(`denied publish ${topic}`) && l.text.includes('client=intruder.0')))
+  await waitFor('the intruder to be back', () => intruder()?.state.status === 'running' && intruder()?.process?.pid !== before)
+}
+
+test('a module cannot subscribe to another module\'s requests (so cannot answer for it) or replies', async () => {
+  assert.equal(await attempt('subscribe', 'rpc/alpha/+'), 'refused')
+  assert.equal(await attempt('subscribe', 'rpc/alpha/echo'), 'refused')
+  assert.equal(await attempt('subscribe', `reply/${op.clientId}`), 'refused')
+  assert.equal(await attempt('subscribe', '#'), 'refused')
+  assert.equal(await attempt('subscribe', 'hooks/#'), 'granted')
+  assert.ok(gw.logs.some(l => /denied subscribe rpc\/alpha\/\+/.test(l.text)))
+  assert.equal((await op.call('alpha', 'echo', 1)).result, 1)
+})
+
+test('a module cannot publish another module\'s hooks: dropped, the module disconnected, subscribers untouched', async () => {
+  const seen: string[] = []
+  const onMessage = (topic: string, payload: Buffer): void => {
+    if (topic === 'hooks/alpha/ping') seen.push(String((decodeCbor(payload) as { data: unknown }).data))
+  }
+  op.client.on('message', onMessage)
+  await op.client.subscribeAsync('hooks/alpha/ping')
+  const before = intruder()?.process?.pid
+  assert.equal(await attempt('publish', 'hooks/alpha/ping', 'forged'), 'sent')
+  await disconnectedFor('hooks/alpha/ping', before)
+  // a real ping from alpha, after the forged one: the first (and only) one the subscriber sees
+  await op.call('alpha', 'emit', { hook: 'ping', data: 'real' })
+  await waitFor('the real ping', () => seen.length > 0)
+  op.client.off('message', onMessage)
+  assert.deepEqual(seen, ['real'])
+})
+
+test('a module cannot call core management methods', async () => {
+  const pid = alphaPid()
+  const before = intruder()?.process?.pid
+  assert.equal(await attempt('publish', 'rpc/core/stop', { module: 'alpha' }), 'sent')
+  await disconnectedFor('rpc/core/stop', before)
+  assert.equal(alphaPid(), pid)
+  assert.equal(gw.gateway.modules.require('alpha').instances[0]?.state.status, 'running')
+  const denied = await waitFor('the audit record', () => auditRecords(gw.dir).find(r => r.result === 'denied' && r.op === 'stop'))
+  assert.deepEqual(denied.who, { kind: 'module', clientId: 'intruder.0' })
+})
+
+test('a module cannot connect with the credential of its previous process', async () => {
+  const pid = intruder()?.process?.pid
+  assert.ok(pid !== undefined)
+  const env = Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map(kv => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  assert.equal(env.OUTPOST_USERNAME, 'intruder.0')
+  const restarted = await op.call('core', 'restart', { module: 'intruder' }, 15_000)
+  assert.equal((restarted.result as { state: string }).state, 'running')
+  const code = await mqtt.connectAsync(gw.url, { protocolVersion: 4, clientId: 'intruder.0', username: env.OUTPOST_USERNAME, password: env.OUTPOST_PASSWORD, reconnectPeriod: 0 }, false)
+    .then(async client => { await client.endAsync(); return 0 }, (err: { code?: number }) => err.code)
+  assert.equal(code, 4)
+  assert.ok(gw.logs.some(l => /wrong or stale credential for module intruder\.0/.test(l.text)))
+  assert.equal(intruder()?.state.status, 'running')
+})
