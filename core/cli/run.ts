@@ -1,13 +1,29 @@
 // `outpost run [manifest]`: runs a gateway in the foreground until SIGINT/SIGTERM, then stops every module
 // in order and exits 0. A bad manifest starts nothing and exits 2 with the problems listed.
+import { copyFileSync, mkdirSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { OutpostError } from '../errors.js'
 import { startGateway } from '../gateway.js'
 import { createCoreLog } from '../log.js'
 import { defaultManifest } from '../paths.js'
 
+/**
+ * The demo runs from a fresh copy of the embedded default manifest, so management changes made while it
+ * runs (which are written to the manifest) never touch the installed file, and every start is the same demo.
+ */
+function demoManifest (): string {
+  const dir = path.join(os.tmpdir(), 'outpost-demo')
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const file = path.join(dir, 'gateway.json')
+  copyFileSync(defaultManifest, file)
+  return file
+}
+
 export async function run (args: string[]): Promise<number> {
-  const manifestFile = args[0] ?? defaultManifest
   const log = createCoreLog({ level: process.env.OUTPOST_LOG_LEVEL === 'debug' ? 'debug' : 'info' })
+  const manifestFile = args[0] ?? demoManifest()
+  if (args[0] === undefined) log.info(`no manifest given: running the demo from ${manifestFile}, a copy of ${defaultManifest}`)
   let gateway
   try {
     gateway = await startGateway({ manifestFile, log })

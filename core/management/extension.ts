@@ -37,8 +37,12 @@ export const managementExtension: ExtensionFactory = gw => {
       const logs = createLogStore()
       cleanups.push(gw.log.addSink(entry => gw.bus.emit(`log/${entry.source}`, logs.add(entry))))
 
-      // usage.ts reads /proc; the supervisor's memory sampler, once wired, can answer here by client id instead
-      const m: Management = { gw, store, audit, logs, usage: (_clientId, pid) => processUsage(pid), startedAt: Date.now() }
+      // the memory watch's samples cover the module's whole process tree; /proc is read only before its first sample
+      const usage = (clientId: string, pid: number): ReturnType<typeof processUsage> => {
+        const sample = gw.usage(clientId)
+        return sample === undefined ? processUsage(pid) : { memoryBytes: sample.bytes, cpuMs: sample.cpuMs }
+      }
+      const m: Management = { gw, store, audit, logs, usage, startedAt: Date.now() }
       for (const [name, handler] of Object.entries({ ...readMethods(m), ...changeMethods(m) })) gw.bus.method(name, handler)
 
       // a call to core the broker refused (a viewer's change, a module without `core` in its calls) is audited too

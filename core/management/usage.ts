@@ -1,6 +1,5 @@
-// Memory and CPU of one module process, for `list` and `top`. One function on purpose: when the
-// supervisor's memory sampler is wired into the gateway, this is the one place to point at its samples.
-// Until then it reads /proc directly: two small files per process, only when an operator asks.
+// Memory and CPU of one process read from /proc: for the core itself in `info`, and for a module instance
+// the memory watch has not sampled yet. Two small files, only when an operator asks.
 import { readFileSync } from 'node:fs'
 
 export interface ProcessUsage {

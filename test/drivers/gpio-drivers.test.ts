@@ -26,9 +26,10 @@ test('gpio-output: set, get, toggle, pulse, bad arguments, and the safe state wh
   assert.equal(bad.error?.code, 'BAD_ARGUMENTS')
   await op.call('relay', 'set', { value: 1 })
   assert.equal(simRead(simRoot, 'sim-gpio', 17), 0)
-  stopped = true
   await gw.gateway.stop()
   assert.equal(simRead(simRoot, 'sim-gpio', 17), 1, 'the relay returned to its safe state (logical 0, active-low)')
+  stopped = true
+  await gw.stop()
 })
 
 test('gpio-input: debounced edges as hooks, active-low applied', async (t) => {

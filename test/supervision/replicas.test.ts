@@ -27,12 +27,14 @@ test('a call in flight to an instance that dies gets UNAVAILABLE; the other inst
   const op = await connectOperator(gw.url)
   t.after(() => op.end())
   const pending = op.call('pool', 'slow', 30_000, 10_000)
-  const holder = await waitFor('the instance holding the call', () => gw.gateway.modules.require('pool').instances.find(i => i.process !== undefined && i.instance === 0))
-  // the first call goes to instance 0 (round robin from the start)
-  holder.process?.signal('SIGKILL')
+  // the call is in flight once an instance has started handling it
+  const started = await waitFor('an instance to start the slow call', () => gw.logs.find(l => l.source === 'pool' && l.text.startsWith('slow call started')))
+  const holder = gw.gateway.modules.require('pool').instances[started.instance ?? -1]
+  assert.ok(holder?.process)
+  holder.process.signal('SIGKILL')
   const reply = await pending
   assert.equal(reply.error?.code, 'UNAVAILABLE')
-  assert.match(reply.error?.message ?? '', /pool\.slow: instance pool\.0 stopped before replying/)
+  assert.match(reply.error?.message ?? '', new RegExp(`pool\\.slow: instance pool\\.${started.instance} stopped before replying`))
   for (let i = 0; i < 5; i++) assert.equal((await op.call('pool', 'echo', i)).result, i)
 })
 
