@@ -3,22 +3,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { startTestGateway, connectOperator, waitFor } from '../helpers/gateway.js'
-import type { Operator, TestGateway } from '../helpers/gateway.js'
+import { startTestGateway, connectOperator, waitFor, watchHooks } from '../helpers/gateway.js'
+import type { TestGateway } from '../helpers/gateway.js'
 import { ptyPair } from '../serial/sim.js'
 import { registersAnswer, startFakeSlave, startPythonSlave } from '../modbus/slaves.js'
-import { decodeCbor } from '../../core/protocol/codec.js'
 import { decodeRegisters } from '../../drivers/modbus-rtu/decode.js'
-
-async function watchHooks (op: Operator, module: string): Promise<{ of (hook: string): any[] }> {
-  const prefix = `hooks/${module}/`
-  const seen: Array<{ hook: string, data: any }> = []
-  op.client.on('message', (topic, payload) => {
-    if (topic.startsWith(prefix)) seen.push({ hook: topic.slice(prefix.length), data: (decodeCbor(payload) as { data: unknown }).data })
-  })
-  await op.client.subscribeAsync(`${prefix}#`)
-  return { of: hook => seen.filter(h => h.hook === hook).map(h => h.data) }
-}
 
 /** a gateway running the driver (started once the test listens to its hooks) on `portPath` */
 async function startDriver (t: TestContext, config: Record<string, unknown>) {

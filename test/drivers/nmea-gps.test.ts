@@ -2,26 +2,14 @@
 // through a socat PTY pair in uneven chunks, as a receiver on a serial port would deliver them.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startTestGateway, connectOperator, waitFor } from '../helpers/gateway.js'
-import type { Operator } from '../helpers/gateway.js'
+import { startTestGateway, connectOperator, waitFor, watchHooks } from '../helpers/gateway.js'
 import { openDevice, ptyPair } from '../serial/sim.js'
 import type { SimDevice } from '../serial/sim.js'
 import { logBytes } from '../nmea/logs.js'
-import { decodeCbor } from '../../core/protocol/codec.js'
 import { combine, groupEpochs } from '../../drivers/nmea-gps/epoch.js'
 import type { Epoch } from '../../drivers/nmea-gps/epoch.js'
 import { parseNmea } from '../../drivers/lib/nmea/index.js'
 import type { GgaSentence, NmeaSentence, RmcSentence } from '../../drivers/lib/nmea/index.js'
-
-async function watchHooks (op: Operator, module: string): Promise<{ of (hook: string): any[] }> {
-  const prefix = `hooks/${module}/`
-  const seen: Array<{ hook: string, data: any }> = []
-  op.client.on('message', (topic, payload) => {
-    if (topic.startsWith(prefix)) seen.push({ hook: topic.slice(prefix.length), data: (decodeCbor(payload) as { data: unknown }).data })
-  })
-  await op.client.subscribeAsync(`${prefix}#`)
-  return { of: hook => seen.filter(h => h.hook === hook).map(h => h.data) }
-}
 
 async function replay (receiver: SimDevice, name: string): Promise<void> {
   const bytes = logBytes(name)

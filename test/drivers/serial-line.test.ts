@@ -5,28 +5,12 @@ import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
-import { startTestGateway, connectOperator, waitFor, poll } from '../helpers/gateway.js'
+import { startTestGateway, connectOperator, waitFor, poll, watchHooks } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
 import { startPtyPair } from '../helpers/pty.js'
 import { openDevice, ptyPair, tempDir } from '../serial/sim.js'
 import type { SimDevice } from '../serial/sim.js'
-import { decodeCbor } from '../../core/protocol/codec.js'
 import { createLineParser, toValue } from '../../drivers/serial-line/parse.js'
-
-interface Hooks {
-  of (hook: string): any[]
-}
-
-/** every hook the module emits from now on, in order */
-async function watchHooks (op: Operator, module: string): Promise<Hooks> {
-  const prefix = `hooks/${module}/`
-  const seen: Array<{ hook: string, data: any }> = []
-  op.client.on('message', (topic, payload) => {
-    if (topic.startsWith(prefix)) seen.push({ hook: topic.slice(prefix.length), data: (decodeCbor(payload) as { data: unknown }).data })
-  })
-  await op.client.subscribeAsync(`${prefix}#`)
-  return { of: hook => seen.filter(h => h.hook === hook).map(h => h.data) }
-}
 
 async function gatewayWith (t: TestContext, modules: unknown[]): Promise<{ gw: TestGateway, op: Operator }> {
   const gw = await startTestGateway({ modules })

@@ -3,7 +3,6 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { startTestGateway, connectOperator, fixture, waitFor, gone } from '../helpers/gateway.js'
 import type { TestGateway, Operator } from '../helpers/gateway.js'
-import { encodeCbor, decodeCbor } from '../../core/protocol/codec.js'
 
 let gw: TestGateway
 let op: Operator
@@ -62,19 +61,7 @@ test('module to module: a call through the SDK, and its timeout', async () => {
 })
 
 test('a malformed request with a reply topic gets BAD_REQUEST; without one, a log line; the module keeps serving', async () => {
-  const replyTopic = `reply/${op.clientId}`
-  const got = new Promise<any>(resolve => {
-    const onMessage = (topic: string, payload: Buffer): void => {
-      const reply = decodeCbor(payload) as { id: unknown }
-      if (topic === replyTopic && reply.id === 'bad-1') {
-        op.client.off('message', onMessage)
-        resolve(reply)
-      }
-    }
-    op.client.on('message', onMessage)
-  })
-  op.raw('rpc/alpha/echo', encodeCbor({ id: 'bad-1', reply: replyTopic, timeout: -5 }))
-  const reply = await got
+  const reply = await op.rawRequest('rpc/alpha/echo', { id: 'bad-1', reply: `reply/${op.clientId}`, timeout: -5 })
   assert.equal(reply.error.code, 'BAD_REQUEST')
   assert.match(reply.error.message, /timeout/)
 

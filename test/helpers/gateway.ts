@@ -66,6 +66,8 @@ export interface Operator {
   clientId: string
   call (module: string, method: string, args?: unknown, timeoutMs?: number): Promise<{ result?: unknown, error?: { code: string, message: string } }>
   raw (topic: string, payload: Buffer | string): void
+  /** publishes a hand-made request envelope and resolves with the reply carrying its id */
+  rawRequest (topic: string, envelope: { id: string | number, [key: string]: unknown }): Promise<any>
   end (): Promise<void>
 }
 
@@ -101,6 +103,36 @@ export async function connectOperator (url: string, options: { username?: string
       })
     },
     raw (topic, payload) { client.publish(topic, payload) },
+    rawRequest (topic, envelope) {
+      const reply = new Promise<any>(resolve => {
+        const onMessage = (t: string, payload: Buffer): void => {
+          const body = decodeCbor(payload) as { id: unknown }
+          if (t === replyTopic && body.id === envelope.id) {
+            client.off('message', onMessage)
+            resolve(body)
+          }
+        }
+        client.on('message', onMessage)
+      })
+      client.publish(topic, encodeCbor(envelope))
+      return reply
+    },
     end: () => client.endAsync(),
   }
+}
+
+export interface HookLog {
+  /** data of every `hooks/<module>/<hook>` received so far, in order */
+  of (hook: string): any[]
+}
+
+/** Records every hook a module emits from now on. */
+export async function watchHooks (op: Operator, module: string): Promise<HookLog> {
+  const prefix = `hooks/${module}/`
+  const seen: Array<{ hook: string, data: any }> = []
+  op.client.on('message', (topic, payload) => {
+    if (topic.startsWith(prefix)) seen.push({ hook: topic.slice(prefix.length), data: (decodeCbor(payload) as { data: unknown }).data })
+  })
+  await op.client.subscribeAsync(`${prefix}#`)
+  return { of: hook => seen.filter(h => h.hook === hook).map(h => h.data) }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { startTestGateway, connectOperator, fixture, waitFor, gone } from '../helpers/gateway.js'
 import type { TestGateway, Operator } from '../helpers/gateway.js'
-import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
+import { decodeCbor } from '../../core/protocol/codec.js'
 import { DEFAULT_POLICY } from '../../core/supervisor/policy.js'
 import { auditRecords, manifestOnDisk } from './helpers.js'
 
@@ -201,18 +201,7 @@ test('logs: the tail, a cursor, and new lines as hooks', async () => {
 })
 
 test('the audit log records the authenticated caller, not the `from` the request claims', async () => {
-  const replyTopic = `reply/${op.clientId}`
-  const reply = new Promise<any>(resolve => {
-    const onMessage = (topic: string, payload: Buffer): void => {
-      const body = decodeCbor(payload) as { id: unknown }
-      if (topic === replyTopic && body.id === 'forged') {
-        op.client.off('message', onMessage)
-        resolve(body)
-      }
-    }
-    op.client.on('message', onMessage)
-  })
-  op.raw('rpc/core/restart', encodeCbor({ id: 'forged', reply: replyTopic, args: { module: 'fragile' }, from: 'operator:admin:mallory:x' }))
+  const reply = op.rawRequest('rpc/core/restart', { id: 'forged', reply: `reply/${op.clientId}`, args: { module: 'fragile' }, from: 'operator:admin:mallory:x' })
   assert.equal((await reply).result.state, 'running')
   const records = await waitFor('the audit record', () => {
     const found = auditRecords(gw.dir).filter(r => r.op === 'restart' && r.module === 'fragile')
