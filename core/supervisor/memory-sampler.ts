@@ -233,7 +233,9 @@ export function createMemorySampler (options: MemorySamplerOptions): MemorySampl
     } else {
       entry.overSince ??= now
       const overForMs = now - entry.overSince
-      if (!entry.breached && overForMs >= entry.limit.graceMs) {
+      // judged in whole intervals, not in ms: timer jitter would otherwise turn a 500 ms grace measured
+      // at 250 ms into 499.8 ms and push the verdict a whole interval later
+      if (!entry.breached && Math.round(overForMs / intervalMs) * intervalMs >= entry.limit.graceMs) {
         entry.breached = true
         options.onBreach({ id: entry.id, pid: entry.root.pid, limitBytes: entry.limit.limitBytes, measuredBytes: bytes, overForMs: Math.round(overForMs) })
       }
