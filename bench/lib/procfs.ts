@@ -1,0 +1,43 @@
+// Process memory from /proc: RSS (what `ps` shows, including the node binary's shared pages) and USS
+// (private pages only: what the process alone costs the board).
+import { readFileSync } from 'node:fs'
+
+function field (text: string, name: string): number {
+  const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)
+  if (match === null) throw new Error(`no ${name} in /proc output`)
+  return Number(match[1])
+}
+
+export function rssMiB (pid: number): number {
+  return field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') / 1024
+}
+
+/** USS = Private_Clean + Private_Dirty from smaps_rollup (too dear to poll often: for one-off readings) */
+export function ussMiB (pid: number): number {
+  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+  return (field(text, 'Private_Clean') + field(text, 'Private_Dirty')) / 1024
+}
+
+export interface RssSampler {
+  /** highest RSS seen since start */
+  peak (): number
+  stop (): void
+}
+
+/** Samples one process's RSS every `everyMs` (reading /proc/<pid>/status is cheap; see FIELD-NOTES). */
+export function sampleRss (pid: number, everyMs: number): RssSampler {
+  let peak = 0
+  const take = (): void => {
+    try {
+      peak = Math.max(peak, rssMiB(pid))
+    } catch {
+      // the process is gone; the caller notices elsewhere
+    }
+  }
+  take()
+  const timer = setInterval(take, everyMs)
+  return {
+    peak: () => { take(); return peak },
+    stop: () => clearInterval(timer),
+  }
+}

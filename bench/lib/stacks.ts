@@ -1,0 +1,161 @@
+// The systems under test, each a broker with the benchmark modules connected: the Outpost core started the
+// way `npm start` starts it (its own process, modules spawned and supervised by it), or Mosquitto with the
+// same module programs spawned by the benchmark with the environment and V8 flags the core would give them.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { installRoot } from '../../core/paths.js'
+import { moduleNodeFlags } from '../../core/supervisor/v8-flags.js'
+import type { Cleanup } from './cleanup.js'
+import { connectControl } from './control.js'
+import type { Control } from './control.js'
+import { killGroup, startProc } from './proc.js'
+import type { Proc } from './proc.js'
+
+export interface BenchModule {
+  name: string
+  /** compiled program under build/bench/modules/ */
+  program: string
+  config: Record<string, unknown>
+}
+
+/** every module gets the manifest's default budget, so the same V8 flags on both brokers */
+export const MODULE_BUDGET_MIB = 64
+const START_TIMEOUT_MS = 20_000
+
+export function benchProgram (name: string): string {
+  return fileURLToPath(new URL(`../${name}`, import.meta.url))
+}
+
+/**
+ * The benchmark modules' names on one broker. Two cores running at once must not use the same names: the
+ * core names a module's memory cgroup after it (<root>/outpost/<module>.<instance>), so same-named
+ * modules of two gateways on one machine would share one group and its limit.
+ */
+export interface BenchNames {
+  echo: string
+  caller: string
+  pub: string
+  sub: string
+  idle: string
+}
+
+export function benchNames (suffix: string): BenchNames {
+  return { echo: `bench-echo${suffix}`, caller: `bench-caller${suffix}`, pub: `bench-pub${suffix}`, sub: `bench-sub${suffix}`, idle: `bench-idle${suffix}` }
+}
+
+/** the subscriber reports its count this often; the publisher stays within its window of it */
+export const PROGRESS_EVERY = 250
+export const MESSAGE_BYTES = 64
+
+/** Every benchmark module: RPC echo and caller, hook publisher and subscriber, and one that only idles. */
+export function benchModules (names: BenchNames): BenchModule[] {
+  return [
+    { name: names.echo, program: 'modules/echo.js', config: {} },
+    { name: names.caller, program: 'modules/caller.js', config: {} },
+    { name: names.pub, program: 'modules/publisher.js', config: { subscriber: names.sub, messageBytes: MESSAGE_BYTES } },
+    { name: names.sub, program: 'modules/subscriber.js', config: { publisher: names.pub, every: PROGRESS_EVERY } },
+    { name: names.idle, program: 'modules/idle.js', config: {} },
+  ]
+}
+
+export interface Stack {
+  label: string
+  names: BenchNames
+  /** the broker process (the core, or mosquitto) */
+  broker: Proc
+  control: Control
+  /** pid of each module process */
+  pids: Record<string, number>
+}
+
+/** The flags `npm start` passes to node before the core's script (none, unless package.json says so). */
+export function npmStartFlags (): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(installRoot, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
+  const last = (pkg.scripts?.start ?? '').split('&&').pop() ?? ''
+  const words = last.trim().split(/\s+/).filter(word => word !== 'exec')
+  const script = words.findIndex(word => word.endsWith('core/cli/main.js'))
+  if (words[0] !== 'node' || script < 0) throw new Error(`cannot read how npm start runs the core from "${pkg.scripts?.start}"`)
+  return words.slice(1, script)
+}
+
+export async function startCore (label: string, dir: string, coreFlags: string[], names: BenchNames, cleanup: Cleanup): Promise<Stack> {
+  const modules = benchModules(names)
+  mkdirSync(dir, { recursive: true })
+  const control = path.join(dir, 'control.sock')
+  const manifestFile = path.join(dir, 'gateway.json')
+  writeFileSync(manifestFile, JSON.stringify({
+    gateway: 'bench',
+    board: 'sim',
+    runtimeDir: path.join(dir, 'run'),
+    broker: { listeners: [{ type: 'unix', path: control, anonymous: true }] },
+    defaults: { memoryMiB: MODULE_BUDGET_MIB },
+    modules: modules.map(m => ({ name: m.name, entry: benchProgram(m.program), config: m.config })),
+  }, null, 2))
+  const broker = startProc(`core (${label})`, [process.execPath, ...coreFlags, path.join(installRoot, 'build/core/cli/main.js'), 'run', manifestFile], { cwd: installRoot }, cleanup)
+  await broker.waitLine(/broker listening/, START_TIMEOUT_MS)
+  return connectStack(label, broker, `unix:${control}`, names, cleanup)
+}
+
+async function connectStack (label: string, broker: Proc, url: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
+  const modules = benchModules(names)
+  const control = await connectControl(url, `bench-control-${process.pid}`)
+  cleanup.add(`control connection to ${label}`, () => control.end())
+  const pids = await control.ready(modules.map(m => m.name), START_TIMEOUT_MS).catch((err: Error) => {
+    throw new Error(`${label}: ${err.message}; broker output:\n${broker.tail()}`)
+  })
+  // the core stops its modules itself; this catches any it could not stop before it was killed
+  cleanup.add(`module processes of ${label}`, () => { for (const pid of Object.values(pids)) killGroup(pid, 'SIGKILL') })
+  return { label, names, broker, control, pids }
+}
+
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+export const MOSQUITTO = '/usr/sbin/mosquitto'
+
+/** Mosquitto on a free loopback port with anonymous access, the module programs connected to it over TCP. */
+export async function startMosquitto (label: string, dir: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
+  mkdirSync(dir, { recursive: true })
+  const port = await freePort()
+  const config = path.join(dir, 'mosquitto.conf')
+  writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'))
+  const broker = startProc(label, [MOSQUITTO, '-c', config], {}, cleanup)
+  await waitConnectable(port, START_TIMEOUT_MS, broker)
+  const url = `mqtt://127.0.0.1:${port}`
+  for (const m of benchModules(names)) {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      OUTPOST_MODULE: m.name,
+      OUTPOST_INSTANCE: '0',
+      OUTPOST_BROKER: url,
+      OUTPOST_KEEPALIVE: '5',
+      OUTPOST_CONFIG: JSON.stringify(m.config),
+    }
+    startProc(`${m.name} on ${label}`, [process.execPath, ...moduleNodeFlags(MODULE_BUDGET_MIB), benchProgram(m.program)], { env }, cleanup)
+  }
+  return connectStack(label, broker, url, names, cleanup)
+}
+
+async function waitConnectable (port: number, timeoutMs: number, broker: Proc): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>(resolve => {
+      const socket = net.connect(port, '127.0.0.1')
+      socket.once('connect', () => { socket.destroy(); resolve(true) })
+      socket.once('error', () => resolve(false))
+    })
+    if (ok) return
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`${broker.name} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms; output:\n${broker.tail()}`)
+}

@@ -1,0 +1,61 @@
+// Benchmark 3: memory. The core's RSS at rest and under the throughput load, and the private memory (USS)
+// of one idle connected module against a bare `node` process with the same V8 flags, both in this run.
+import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
+import type { Cleanup } from './lib/cleanup.js'
+import { startProc } from './lib/proc.js'
+import { rssMiB, sampleRss, ussMiB } from './lib/procfs.js'
+import { MODULE_BUDGET_MIB } from './lib/stacks.js'
+import type { Stack } from './lib/stacks.js'
+
+/**
+ * Flags for the core process that this benchmark compares against the way `npm start` runs it today:
+ * a small young generation and V8's memory-over-speed heuristics (heap growth, code).
+ */
+export const CANDIDATE_CORE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size']
+
+/** how long processes rest before the idle readings (V8 settles its heap after start-up) */
+export const SETTLE_MS = 4000
+
+export interface BareNode {
+  withFlags: number
+  withoutFlags: number
+}
+
+/** Two bare node processes doing nothing: one with a module's V8 flags, one without. Returns their pids. */
+export async function startBareNodes (cleanup: Cleanup): Promise<BareNode> {
+  const idle = ['-e', 'setInterval(() => {}, 60_000)']
+  const withFlags = startProc('bare node (module flags)', [process.execPath, ...moduleNodeFlags(MODULE_BUDGET_MIB), ...idle], {}, cleanup)
+  const withoutFlags = startProc('bare node', [process.execPath, ...idle], {}, cleanup)
+  return { withFlags: withFlags.pid, withoutFlags: withoutFlags.pid }
+}
+
+export interface IdleMemory {
+  coreRssMiB: number
+  coreUssMiB: number
+  moduleUssMiB: number
+  bareUssMiB: number
+  bareNoFlagsUssMiB: number
+}
+
+export function idleMemory (core: Stack, bare: BareNode): IdleMemory {
+  const modulePid = core.pids[core.names.idle]
+  if (modulePid === undefined) throw new Error(`${core.label} has no ${core.names.idle} module`)
+  return {
+    coreRssMiB: rssMiB(core.broker.pid),
+    coreUssMiB: ussMiB(core.broker.pid),
+    moduleUssMiB: ussMiB(modulePid),
+    bareUssMiB: ussMiB(bare.withFlags),
+    bareNoFlagsUssMiB: ussMiB(bare.withoutFlags),
+  }
+}
+
+/** Runs `work` while sampling the broker's RSS every 50 ms; returns the work's result and the peak. */
+export async function withPeakRss<T> (stack: Stack, work: () => Promise<T>): Promise<{ result: T, peakMiB: number }> {
+  const sampler = sampleRss(stack.broker.pid, 50)
+  try {
+    const result = await work()
+    return { result, peakMiB: sampler.peak() }
+  } finally {
+    sampler.stop()
+  }
+}

@@ -1,0 +1,178 @@
+// The benchmark report: docs/benchmarks.md, also printed. Every target is a ratio against a baseline
+// measured in the same run, so a slow or noisy machine moves both sides.
+import { execFileSync } from 'node:child_process'
+import os from 'node:os'
+import { SETTLE_MS } from './memory.js'
+import type { IdleMemory } from './memory.js'
+import type { RpcPathResult, RpcSettings } from './rpc.js'
+import type { ThroughputResult, ThroughputSettings } from './throughput.js'
+import { MOSQUITTO } from './lib/stacks.js'
+
+export interface Target {
+  what: string
+  measured: string
+  baseline: string
+  ratio: string
+  target: string
+  pass: boolean
+}
+
+/** One Outpost core, with the flags it ran with: the first is the core as `npm start` runs it. */
+export interface CoreRun {
+  label: string
+  flags: string[]
+  idle: IdleMemory
+  peakRssMiB: number
+  rpc: RpcPathResult
+  throughput: ThroughputResult
+}
+
+export interface Results {
+  startedAt: Date
+  durationS: number
+  cores: CoreRun[]
+  rpc: { settings: RpcSettings, requestBytes: number, raw: RpcPathResult, mosquitto: RpcPathResult }
+  throughput: { settings: ThroughputSettings, mosquitto: ThroughputResult }
+  mosquittoPeakRssMiB: number
+}
+
+const us = (n: number): string => `${n.toFixed(0)} µs`
+const mib = (n: number): string => `${n.toFixed(1)} MiB`
+const rate = (n: number): string => n.toFixed(0)
+const times = (n: number): string => `${n.toFixed(2)}×`
+const flagsText = (flags: string[]): string => (flags.length === 0 ? '(none)' : flags.map(f => `\`${f}\``).join(' '))
+
+function table (head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map(r => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+function targetTable (targets: Target[]): string {
+  return table(['target', 'measured', 'baseline', 'ratio', 'goal', 'result'], targets.map(t => [t.what, t.measured, t.baseline, t.ratio, t.target, t.pass ? 'PASS' : '**MISS**']))
+}
+
+/** The targets, judged on the core as `npm start` runs it (the first core run). */
+export function targets (r: Results): { rpc: Target[], throughput: Target[], memory: Target[] } {
+  const core = r.cores[0]
+  if (core === undefined) throw new Error('no core was measured')
+  const { raw, mosquitto } = r.rpc
+  const ours = core.rpc
+  const inflight = r.rpc.settings.parallel.inflight
+  const latency = (mode: 'sequential' | 'parallel', name: string): Target[] => [
+    { what: `${name} p50 vs raw socket`, measured: us(ours[mode].p50Us), baseline: us(raw[mode].p50Us), ratio: times(ours[mode].p50Us / raw[mode].p50Us), target: '≤ 3×', pass: ours[mode].p50Us <= 3 * raw[mode].p50Us },
+    { what: `${name} p50 vs Mosquitto`, measured: us(ours[mode].p50Us), baseline: us(mosquitto[mode].p50Us), ratio: times(ours[mode].p50Us / mosquitto[mode].p50Us), target: '≤ 1×', pass: ours[mode].p50Us <= mosquitto[mode].p50Us },
+  ]
+  const ourRate = core.throughput.run.perSec
+  const theirRate = r.throughput.mosquitto.run.perSec
+  const { idle } = core
+  return {
+    rpc: [
+      ...latency('sequential', 'sequential'),
+      ...latency('parallel', `${inflight} in flight`),
+      { what: `${inflight} in flight calls/s vs Mosquitto`, measured: rate(ours.parallel.callsPerSec), baseline: rate(mosquitto.parallel.callsPerSec), ratio: times(ours.parallel.callsPerSec / mosquitto.parallel.callsPerSec), target: '≥ 1×', pass: ours.parallel.callsPerSec >= mosquitto.parallel.callsPerSec },
+    ],
+    throughput: [
+      { what: 'hook messages/s vs Mosquitto', measured: rate(ourRate), baseline: rate(theirRate), ratio: times(ourRate / theirRate), target: '≥ 1×', pass: ourRate >= theirRate },
+    ],
+    memory: [
+      { what: 'core RSS at rest', measured: mib(idle.coreRssMiB), baseline: '—', ratio: '—', target: '< 60 MiB', pass: idle.coreRssMiB < 60 },
+      { what: 'core RSS peak under the throughput load', measured: mib(core.peakRssMiB), baseline: '—', ratio: '—', target: '< 60 MiB', pass: core.peakRssMiB < 60 },
+      { what: 'idle module USS vs bare node (same flags)', measured: mib(idle.moduleUssMiB), baseline: mib(idle.bareUssMiB), ratio: `+${mib(idle.moduleUssMiB - idle.bareUssMiB)}`, target: '≤ +8 MiB', pass: idle.moduleUssMiB - idle.bareUssMiB <= 8 },
+    ],
+  }
+}
+
+function mosquittoVersion (): string {
+  // `mosquitto -h` prints its version and exits with status 3
+  let text: string
+  try {
+    text = execFileSync(MOSQUITTO, ['-h'], { encoding: 'utf8' })
+  } catch (err) {
+    text = String((err as { stdout?: unknown }).stdout ?? '')
+  }
+  return /mosquitto version (\S+)/.exec(text)?.[1] ?? 'unknown'
+}
+
+function machine (r: Results): string {
+  const cpus = os.cpus()
+  return table(['machine', ''], [
+    ['date', r.startedAt.toISOString()],
+    ['node', process.version],
+    ['CPUs', `${cpus.length} × ${cpus[0]?.model ?? 'unknown'}`],
+    ['memory', `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`],
+    ['kernel', `${os.type()} ${os.release()} ${os.arch()}`],
+    ['Mosquitto', mosquittoVersion()],
+    ['bench duration', `${r.durationS.toFixed(0)} s`],
+  ])
+}
+
+export function renderReport (r: Results): string {
+  const t = targets(r)
+  const all = [...t.rpc, ...t.throughput, ...t.memory]
+  const { settings: rs, raw, mosquitto } = r.rpc
+  const ts = r.throughput.settings
+  const rpcRow = (p: RpcPathResult): string[] => [p.label, us(p.sequential.p50Us), us(p.sequential.p99Us), rate(p.sequential.callsPerSec), us(p.parallel.p50Us), us(p.parallel.p99Us), rate(p.parallel.callsPerSec)]
+  const tpRow = (x: ThroughputResult): string[] => [x.label, rate(x.run.perSec), x.rounds.map(rate).join(', '), `${x.run.received} / ${x.run.sent}`, `${x.run.messageBytes} B`]
+  const core = r.cores[0]
+  if (core === undefined) throw new Error('no core was measured')
+  const { idle } = core
+  const settle = `${SETTLE_MS / 1000} s`
+  return `# Benchmarks
+
+Written by \`npm run bench\` (bench/run.ts); do not edit by hand. **${all.filter(x => x.pass).length} of ${all.length} targets met.**
+Every target is a ratio against a baseline measured in the same run: on this kind of machine figures move
+±20% from run to run. Rounds alternate between the paths compared; each figure is the median round.
+Targets are judged on the core as \`npm start\` runs it (${flagsText(core.flags)}); a core with the candidate
+flags of section 3 runs alongside for comparison.
+
+${machine(r)}
+
+## 1. RPC round trip, module → module
+
+A caller module calls \`echo\` on another module with the SDK (\`m.call\`); both are real module processes
+with the V8 flags the core gives modules. On Outpost the core spawns both and they reach its embedded
+broker over its Unix socket; on Mosquitto the same programs connect over loopback TCP. The raw baseline
+is a length-prefixed echo of a request of the same size (${r.rpc.requestBytes} bytes) between two Node processes over a
+Unix socket, timed by the same loop. Sequential: one call at a time, ${rs.sequential.count} calls; in flight:
+${rs.parallel.inflight} calls at once, ${rs.parallel.count} calls; ${rs.rounds} rounds after ${rs.warmupRounds} warm-up round.
+
+${table(['path', 'sequential p50', 'p99', 'calls/s', `${rs.parallel.inflight} in flight p50`, 'p99', 'calls/s'], [raw, ...r.cores.map(c => c.rpc), mosquitto].map(rpcRow))}
+
+${targetTable(t.rpc)}
+
+## 2. Hook throughput, one publisher → one subscriber
+
+A publisher module emits a hook (QoS 0, ${r.throughput.mosquitto.run.messageBytes}-byte CBOR message) that a subscriber module counts;
+the rate is the subscriber's, from its first message to its last. The publisher stays at most ${ts.window}
+messages ahead of what the subscriber has reported (it reports every 250): an unbounded QoS 0 producer
+only fills buffers, and Mosquitto drops QoS 0 messages beyond its queue. ${ts.count} messages per round,
+${ts.rounds} rounds after ${ts.warmupRounds} warm-up round.
+
+${table(['broker', 'messages/s', 'rounds', 'received / sent', 'message'], [...r.cores.map(c => c.throughput), r.throughput.mosquitto].map(tpRow))}
+
+${targetTable(t.throughput)}
+
+## 3. Memory
+
+Readings after ${settle} at rest with every benchmark module connected, and each broker's peak RSS (sampled
+every 50 ms) over the whole throughput benchmark. USS is Private_Clean + Private_Dirty from
+/proc/<pid>/smaps_rollup; the rest of a Node process's RSS is mostly the node binary's pages, shared by
+every node process on the board.
+
+${table(['process', 'RSS', 'USS'], [
+    ...r.cores.flatMap(c => [
+      [`${c.label} at rest`, mib(c.idle.coreRssMiB), mib(c.idle.coreUssMiB)],
+      [`${c.label}, peak under load`, mib(c.peakRssMiB), '—'],
+    ]),
+    ['idle module (SDK, connected)', '—', mib(idle.moduleUssMiB)],
+    ['bare `node -e` (module flags)', '—', mib(idle.bareUssMiB)],
+    ['bare `node -e` (no flags)', '—', mib(idle.bareNoFlagsUssMiB)],
+    ['Mosquitto, peak under load', mib(r.mosquittoPeakRssMiB), '—'],
+  ])}
+
+${targetTable(t.memory)}
+
+### The core's V8 flags
+
+${table(['core', 'node flags', 'RSS at rest', 'USS at rest', 'RSS peak under load', 'hook messages/s', 'sequential RPC p50'], r.cores.map(c => [c.label, flagsText(c.flags), mib(c.idle.coreRssMiB), mib(c.idle.coreUssMiB), mib(c.peakRssMiB), rate(c.throughput.run.perSec), us(c.rpc.sequential.p50Us)]))}
+`
+}

@@ -1,0 +1,81 @@
+// Benchmark 1: RPC round trip, module → module, with the real SDK in two module processes, against a raw
+// length-prefixed echo between two Node processes over a Unix socket. Rounds alternate between the paths
+// so that drift in the machine's speed hits all of them alike; each figure is the median round.
+import path from 'node:path'
+import { encodeCbor } from '../core/protocol/codec.js'
+import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
+import type { Cleanup } from './lib/cleanup.js'
+import type { LoopSpec } from './lib/loop.js'
+import { startProc } from './lib/proc.js'
+import type { Proc } from './lib/proc.js'
+import { benchProgram, MODULE_BUDGET_MIB } from './lib/stacks.js'
+import type { Stack } from './lib/stacks.js'
+import { medianRun } from './lib/stats.js'
+import type { LatencyRun } from './lib/stats.js'
+
+export interface RpcSettings {
+  /** unmeasured rounds first, so that every process's JIT has seen the path */
+  warmupRounds: number
+  rounds: number
+  sequential: LoopSpec
+  parallel: LoopSpec
+}
+
+export interface RpcPathResult {
+  label: string
+  sequential: LatencyRun
+  parallel: LatencyRun
+}
+
+interface RpcPath {
+  label: string
+  run (spec: LoopSpec): Promise<LatencyRun>
+}
+
+/** the request the caller module sends, for sizing the raw baseline's frames alike */
+export function requestBytes (): number {
+  return encodeCbor({ id: 1000, reply: 'reply/bench-caller.0', args: { sensor: '28-00000a1b2c3d', celsius: 21.5, seq: 1 }, from: 'bench-caller.0', timeout: 5000 }).length
+}
+
+export function sdkPath (stack: Stack): RpcPath {
+  return {
+    label: stack.label,
+    run: spec => stack.control.call<LatencyRun>(stack.names.caller, 'run', { target: stack.names.echo, ...spec }, spec.maxMs + 10_000),
+  }
+}
+
+/** The raw baseline: an echo server and a client process, run with the module processes' V8 flags. */
+export async function rawPath (dir: string, cleanup: Cleanup): Promise<RpcPath> {
+  const socket = path.join(dir, 'raw-echo.sock')
+  const flags = moduleNodeFlags(MODULE_BUDGET_MIB)
+  const server = startProc('raw echo server', [process.execPath, ...flags, benchProgram('raw/echo-server.js'), socket], {}, cleanup)
+  await server.waitLine(/^listening$/, 10_000)
+  const client: Proc = startProc('raw echo client', [process.execPath, ...flags, benchProgram('raw/client.js'), socket], {}, cleanup)
+  await client.waitLine(/^connected$/, 10_000)
+  const bytes = requestBytes()
+  return {
+    label: 'raw Unix socket (length-prefixed echo)',
+    async run (spec) {
+      const line = client.waitLine(/^result /, spec.maxMs + 10_000, true)
+      client.child.stdin?.write(`${JSON.stringify({ ...spec, bytes })}\n`)
+      return JSON.parse((await line).slice('result '.length)) as LatencyRun
+    },
+  }
+}
+
+export async function runRpc (paths: RpcPath[], settings: RpcSettings, progress: (line: string) => void): Promise<RpcPathResult[]> {
+  const sequential = new Map<string, LatencyRun[]>()
+  const parallel = new Map<string, LatencyRun[]>()
+  for (let round = 1 - settings.warmupRounds; round <= settings.rounds; round++) {
+    for (const p of paths) {
+      const seq = await p.run(settings.sequential)
+      const par = await p.run(settings.parallel)
+      const name = round < 1 ? 'warm-up' : `round ${round}/${settings.rounds}`
+      progress(`rpc ${name} ${p.label}: sequential p50 ${seq.p50Us.toFixed(0)} µs, ${settings.parallel.inflight} in flight p50 ${par.p50Us.toFixed(0)} µs, ${par.callsPerSec.toFixed(0)} calls/s`)
+      if (round < 1) continue
+      sequential.set(p.label, [...(sequential.get(p.label) ?? []), seq])
+      parallel.set(p.label, [...(parallel.get(p.label) ?? []), par])
+    }
+  }
+  return paths.map(p => ({ label: p.label, sequential: medianRun(sequential.get(p.label) ?? []), parallel: medianRun(parallel.get(p.label) ?? []) }))
+}

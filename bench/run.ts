@@ -1,0 +1,131 @@
+// `npm run bench`: starts the systems under test (the Outpost core as `npm start` runs it, the same core
+// with candidate V8 flags, Mosquitto, a raw-socket echo), runs the three benchmarks, writes
+// docs/benchmarks.md and prints it. Everything it starts is stopped again, whatever happens; the whole
+// run is bounded in time.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { installRoot } from '../core/paths.js'
+import { createCleanup } from './lib/cleanup.js'
+import { sampleRss } from './lib/procfs.js'
+import { MOSQUITTO, benchNames, npmStartFlags, startCore, startMosquitto } from './lib/stacks.js'
+import type { Stack } from './lib/stacks.js'
+import { CANDIDATE_CORE_FLAGS, SETTLE_MS, idleMemory, startBareNodes } from './memory.js'
+import type { IdleMemory } from './memory.js'
+import { renderReport } from './report.js'
+import type { CoreRun, Results } from './report.js'
+import { rawPath, requestBytes, runRpc, sdkPath } from './rpc.js'
+import type { RpcSettings } from './rpc.js'
+import { runThroughput } from './throughput.js'
+import { runSupervision } from './supervision.js'
+import type { SupervisionResults, SupervisionSettings } from './supervision.js'
+import { renderSupervision } from './supervision-report.js'
+import { DEFAULT_POLICY } from '../core/supervisor/policy.js'
+import type { ThroughputSettings } from './throughput.js'
+
+const RPC: RpcSettings = {
+  warmupRounds: 1,
+  rounds: 3,
+  sequential: { count: 3000, inflight: 1, maxMs: 3000, warmup: 300 },
+  parallel: { count: 20_000, inflight: 32, maxMs: 3000, warmup: 2000 },
+}
+const THROUGHPUT: ThroughputSettings = { warmupRounds: 1, rounds: 3, count: 100_000, window: 4000, maxMs: 6000 }
+const SUPERVISION: SupervisionSettings = { kills: 15, breaches: 5, samplerModules: 20, samplerWindowMs: 10_000, sampleMs: 250, graceMs: 500 }
+/** the whole benchmark, start to finish */
+const TIME_LIMIT_MS = 8 * 60_000
+const REPORT = path.join(installRoot, 'docs', 'benchmarks.md')
+
+const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`) }
+
+async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): Promise<Results> {
+  const startedAt = new Date()
+  if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is missing: install the Debian package mosquitto`)
+  const asNpmStart = npmStartFlags()
+  const variants = [{ label: 'outpost', flags: asNpmStart }]
+  if (!CANDIDATE_CORE_FLAGS.every(flag => asNpmStart.includes(flag))) {
+    variants.push({ label: 'outpost (candidate flags)', flags: [...asNpmStart, ...CANDIDATE_CORE_FLAGS] })
+  }
+
+  const cores: Stack[] = []
+  for (const [i, v] of variants.entries()) {
+    log(`starting ${v.label}: node ${v.flags.join(' ')} build/core/cli/main.js run`)
+    cores.push(await startCore(v.label, path.join(dir, `core-${i}`), v.flags, benchNames(i === 0 ? '' : `-${i}`), cleanup))
+  }
+  log('starting mosquitto and the raw-socket echo')
+  const mosquitto = await startMosquitto('mosquitto', path.join(dir, 'mosquitto'), benchNames(''), cleanup)
+  const raw = await rawPath(dir, cleanup)
+  const bare = await startBareNodes(cleanup)
+
+  log(`resting ${SETTLE_MS / 1000} s before the idle memory readings`)
+  await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
+  const idle = cores.map(core => idleMemory(core, bare))
+
+  const rpc = await runRpc([raw, ...cores.map(sdkPath), sdkPath(mosquitto)], RPC, log)
+  const samplers = [...cores, mosquitto].map(stack => sampleRss(stack.broker.pid, 50))
+  cleanup.add('RSS samplers', () => { for (const sampler of samplers) sampler.stop() })
+  const throughput = await runThroughput([...cores, mosquitto], THROUGHPUT, log)
+  const peaks = samplers.map(sampler => sampler.peak())
+
+  const find = <T extends { label: string }>(list: T[], label: string): T => {
+    const found = list.find(x => x.label === label)
+    if (found === undefined) throw new Error(`no result for ${label}`)
+    return found
+  }
+  const coreRuns: CoreRun[] = variants.map((v, i) => ({
+    label: v.label,
+    flags: v.flags,
+    idle: idle[i] as IdleMemory,
+    peakRssMiB: peaks[i] as number,
+    rpc: find(rpc, v.label),
+    throughput: find(throughput, v.label),
+  }))
+  return {
+    startedAt,
+    durationS: (Date.now() - startedAt.getTime()) / 1000,
+    cores: coreRuns,
+    rpc: { settings: RPC, requestBytes: requestBytes(), raw: find(rpc, raw.label), mosquitto: find(rpc, mosquitto.label) },
+    throughput: { settings: THROUGHPUT, mosquitto: find(throughput, mosquitto.label) },
+    mosquittoPeakRssMiB: peaks[peaks.length - 1] ?? 0,
+  }
+}
+
+async function main (): Promise<number> {
+  const cleanup = createCleanup(line => log(line))
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-bench-'))
+  cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
+  let stopping = false
+  const stop = async (why: string, code: number): Promise<never> => {
+    if (!stopping) {
+      stopping = true
+      log(`${why}: stopping everything`)
+      await cleanup.run()
+    }
+    process.exit(code)
+  }
+  const limit = setTimeout(() => { void stop(`time limit of ${TIME_LIMIT_MS / 60_000} min reached`, 1) }, TIME_LIMIT_MS)
+  process.once('SIGINT', () => { void stop('SIGINT', 130) })
+  process.once('SIGTERM', () => { void stop('SIGTERM', 143) })
+  try {
+    const results = await bench(dir, cleanup)
+    // after the broker benchmarks, with their processes stopped: the supervision figures want a quiet machine
+    await cleanup.run()
+    const supervision: SupervisionResults = await runSupervision(SUPERVISION, log)
+    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}`
+    mkdirSync(path.dirname(REPORT), { recursive: true })
+    writeFileSync(REPORT, report)
+    process.stdout.write(report)
+    log(`wrote ${path.relative(installRoot, REPORT)}`)
+    return 0
+  } catch (err) {
+    log(`failed: ${(err as Error).stack ?? String(err)}`)
+    return 1
+  } finally {
+    clearTimeout(limit)
+    if (!stopping) await cleanup.run()
+  }
+}
+
+main().then(code => { process.exitCode = code }, (err: unknown) => {
+  log(`failed: ${String(err)}`)
+  process.exitCode = 1
+})
