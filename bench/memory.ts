@@ -3,15 +3,16 @@
 import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
 import type { Cleanup } from './lib/cleanup.js'
 import { startProc } from './lib/proc.js'
-import { rssMiB, sampleRss, ussMiB } from './lib/procfs.js'
+import { rssFileMiB, rssMiB, ussMiB } from './lib/procfs.js'
 import { MODULE_BUDGET_MIB } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
 
 /**
- * Flags for the core process that this benchmark compares against the way `npm start` runs it today:
- * a small young generation and V8's memory-over-speed heuristics (heap growth, code).
+ * Flags for the core process that this benchmark compares against the way `npm start` runs it. A cap on
+ * the young generation's semi-spaces: by default V8 grows them to tens of MiB under a message load and
+ * keeps them. 8 MiB kept the throughput; 1–4 MiB and --optimize-for-size cost 20–50% of it.
  */
-export const CANDIDATE_CORE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size']
+export const CANDIDATE_CORE_FLAGS = ['--max-semi-space-size=8']
 
 /** how long processes rest before the idle readings (V8 settles its heap after start-up) */
 export const SETTLE_MS = 4000
@@ -31,6 +32,8 @@ export async function startBareNodes (cleanup: Cleanup): Promise<BareNode> {
 
 export interface IdleMemory {
   coreRssMiB: number
+  /** the part of the RSS that is file-backed: the node binary and shared libraries */
+  coreRssFileMiB: number
   coreUssMiB: number
   moduleUssMiB: number
   bareUssMiB: number
@@ -42,20 +45,10 @@ export function idleMemory (core: Stack, bare: BareNode): IdleMemory {
   if (modulePid === undefined) throw new Error(`${core.label} has no ${core.names.idle} module`)
   return {
     coreRssMiB: rssMiB(core.broker.pid),
+    coreRssFileMiB: rssFileMiB(core.broker.pid),
     coreUssMiB: ussMiB(core.broker.pid),
     moduleUssMiB: ussMiB(modulePid),
     bareUssMiB: ussMiB(bare.withFlags),
     bareNoFlagsUssMiB: ussMiB(bare.withoutFlags),
-  }
-}
-
-/** Runs `work` while sampling the broker's RSS every 50 ms; returns the work's result and the peak. */
-export async function withPeakRss<T> (stack: Stack, work: () => Promise<T>): Promise<{ result: T, peakMiB: number }> {
-  const sampler = sampleRss(stack.broker.pid, 50)
-  try {
-    const result = await work()
-    return { result, peakMiB: sampler.peak() }
-  } finally {
-    sampler.stop()
   }
 }

@@ -12,6 +12,11 @@ export function rssMiB (pid: number): number {
   return field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') / 1024
 }
 
+/** RssFile: pages mapped from files (the node binary, libraries), shared with every process mapping them */
+export function rssFileMiB (pid: number): number {
+  return field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'RssFile') / 1024
+}
+
 /** USS = Private_Clean + Private_Dirty from smaps_rollup (too dear to poll often: for one-off readings) */
 export function ussMiB (pid: number): number {
   const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
