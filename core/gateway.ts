@@ -45,7 +45,8 @@ export interface Gateway extends GatewayContext {
 
 export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? createCoreLog()
-  let definition: Board | undefined
+  // set by checkBoard, which runs for every manifest that passed its own checks (any other throws first)
+  let definition!: Board
   const loaded = await loadManifest(options.manifestFile, {
     checkBoard: manifest => {
       definition = boardOf(manifest.manifest.board, log)
@@ -56,7 +57,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const runtimeDir = path.resolve(options.runtimeDir ?? manifest.runtimeDir ?? path.join(os.tmpdir(), `outpost-${manifest.gateway}`))
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 })
   const simRoot = path.join(runtimeDir, 'sim')
-  const gatewayBoard = resolveBoard(definition ?? boardOf(manifest.board, log), { simRoot })
+  const gatewayBoard = resolveBoard(definition, { simRoot })
   const boardFile = path.join(runtimeDir, 'board.json')
   writeFileSync(boardFile, JSON.stringify(gatewayBoard, null, 2))
 

@@ -2,7 +2,7 @@
 // in this one place. The decisions themselves are made by the pure policy in policy.ts.
 import type { ModuleProcess, SpawnRequest, ExitInfo, LineHandler } from '../modules/spawn.js'
 import { spawnModule } from '../modules/spawn.js'
-import { initialState, step } from './policy.js'
+import { exitReason, initialState, step } from './policy.js'
 import type { Effect, ExitReason, ModuleRunState, RestartPolicy, SupervisorEvent, TimerName } from './policy.js'
 
 export interface InstanceHooks {
@@ -74,7 +74,7 @@ export function createInstance (instance: number, policy: () => RestartPolicy, h
       current = undefined
       child.reap()
       const reason: ExitReason = hooks.classifyExit?.(exit) ?? (exit.signal !== null ? 'signal' : 'exit-code')
-      hooks.onExit?.(child, exit, state.killReason !== null && (reason === 'exit-code' || reason === 'signal') ? state.killReason : reason)
+      hooks.onExit?.(child, exit, exitReason(state, reason))
       dispatch({ type: 'exit', code: exit.code, signal: exit.signal, reason })
     })
   }

@@ -190,10 +190,14 @@ const restartWhenGone: Action = (state) => ({ state: { ...state, wanted: 'up' },
 
 const keepDown: Action = (state) => ({ state: { ...state, wanted: 'down' }, effects: [] })
 
+/** Why a process ended: how it reacted to our kill (an exit code, SIGTERM) is less telling than why we killed it. */
+export function exitReason (state: Pick<ModuleRunState, 'killReason'>, observed: ExitReason): ExitReason {
+  return state.killReason !== null && (observed === 'exit-code' || observed === 'signal') ? state.killReason : observed
+}
+
 function exited (state: ModuleRunState, event: ExitEvent, ctx: StepContext): StepResult {
   const { now, policy } = ctx
-  // how the process reacted to our kill (an exit code, SIGTERM) is less telling than why we killed it
-  const reason = state.killReason !== null && (event.reason === 'exit-code' || event.reason === 'signal') ? state.killReason : event.reason
+  const reason = exitReason(state, event.reason)
   const effects: Effect[] = [...cancelRunTimers, { type: 'cancel', timer: 'stop-timeout' }]
   const record = (recorded: ExitRecord['reason']): ExitRecord => ({ at: now, code: event.code, signal: event.signal, reason: recorded })
   const gone = (recorded: ExitRecord['reason'], extra: Partial<ModuleRunState> = {}, verdict: ExitRecord[] = []): Partial<ModuleRunState> => ({
