@@ -1,6 +1,7 @@
 // The core on the bus, as the reserved module `core`: it serves `rpc/core/<method>`, emits
 // `hooks/core/<hook>` and publishes retained `state/<module>`, all inside the broker process (no socket hop).
-import type { Aedes, AedesPublishPacket } from 'aedes'
+import type { AedesPublishPacket } from 'aedes'
+import type { Broker } from './broker/broker.js'
 import { encodeCbor } from './protocol/codec.js'
 import { serveRequest } from './protocol/serve.js'
 import type { MethodHandler } from './protocol/serve.js'
@@ -19,7 +20,8 @@ export interface CoreBusLog {
   warn (message: string, fields: Record<string, unknown>): void
 }
 
-export async function startCoreBus (aedes: Aedes, log: CoreBusLog): Promise<CoreBus> {
+export async function startCoreBus (broker: Pick<Broker, 'aedes' | 'subscribe' | 'unsubscribe'>, log: CoreBusLog): Promise<CoreBus> {
+  const { aedes } = broker
   const methods = new Map<string, MethodHandler>()
   const subscriptions: Array<{ filter: string, deliver: (packet: AedesPublishPacket, cb: () => void) => void }> = []
 
@@ -33,7 +35,7 @@ export async function startCoreBus (aedes: Aedes, log: CoreBusLog): Promise<Core
       cb()
     }
     subscriptions.push({ filter, deliver })
-    return new Promise(resolve => aedes.subscribe(filter, deliver, () => resolve()))
+    return broker.subscribe(filter, deliver)
   }
 
   const ctx = {
@@ -52,7 +54,7 @@ export async function startCoreBus (aedes: Aedes, log: CoreBusLog): Promise<Core
     publishRetained (topic, data) { publish(topic, encodeCbor(data), true) },
     subscribe,
     async stop () {
-      await Promise.all(subscriptions.map(({ filter, deliver }) => new Promise<void>(resolve => aedes.unsubscribe(filter, deliver, () => resolve()))))
+      await Promise.all(subscriptions.map(({ filter, deliver }) => broker.unsubscribe(filter, deliver)))
     },
   }
 }

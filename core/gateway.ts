@@ -78,13 +78,16 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     hooks: {
       onDenied: ({ clientId, action, what, why }) => log.warn(`denied ${action} ${what}`, { client: clientId, why }),
       onClientGone: (clientId, _identity, reason) => events.emit('client-gone', clientId, reason),
-      forward: (identity, packet) => router.forward(identity, packet.topic, packet.payload as Buffer),
-      published: router.published,
+      recipient: router.recipient,
+      replied: router.replied,
+      onBacklog: event => log.warn(event.state === 'dropping'
+        ? `${event.clientId} is not reading: dropping its QoS 0 messages (${event.unsentBytes} bytes unsent)`
+        : `${event.clientId} ${event.state === 'recovered' ? 'caught up' : 'did not catch up: disconnected'} after ${event.dropped} dropped message(s)`),
     },
   })
   send = (topic, payload) => broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => {})
   log.info(`broker listening: modules on ${broker.moduleUrl}${broker.listeners.map(l => `, ${l.url}`).join('')}`)
-  const bus = await startCoreBus(broker.aedes, log)
+  const bus = await startCoreBus(broker, log)
 
   // one group tree per core process: two gateways of one name (tests, a restart racing cleanup) never share
   const kernel = createKernelLimits(`${manifest.gateway}-${process.pid}`, log)

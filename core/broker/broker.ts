@@ -1,6 +1,7 @@
 // The embedded Aedes broker and its listeners. This file is the one adapter between Aedes's callback hooks
-// and Outpost's access rules (access.ts) and RPC dispatch (dispatch hooks): the rest of the core sees plain
-// functions. Broker hooks run on every message, so everything here is synchronous and cheap.
+// and Outpost's connection rules (authentication, limits.ts, subscriptions by access.ts) and its publishing
+// (publishing.ts: access, RPC routing, the direct path): the rest of the core sees plain functions. Broker
+// hooks run on every message, so everything here is synchronous and cheap.
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import tls from 'node:tls'
@@ -9,10 +10,13 @@ import { Aedes } from 'aedes'
 import mqttPacket from 'mqtt-packet'
 import type { Client, AedesPublishPacket, AuthenticateError, PublishPacket } from 'aedes'
 import { OutpostError } from '../errors.js'
-import { canPublish, canSubscribe, describe, stampCaller } from './access.js'
+import { canSubscribe, describe } from './access.js'
 import type { Identity } from './access.js'
-import { listenerLimits, moduleSocketLimits, packetSizeGuard, rateGate } from './limits.js'
+import { listenerLimits, moduleSocketLimits, rateGate } from './limits.js'
 import type { LimitsInput, ListenerLimits, RateGate } from './limits.js'
+import { createPublishing } from './publishing.js'
+import { readThrough } from './reader.js'
+import { batchWrites } from './writes.js'
 
 export type ListenerConfig =
   | { type: 'tcp', host: string, port: number, anonymous?: boolean, limits?: LimitsInput }
@@ -41,14 +45,23 @@ export interface BrokerEvents {
 }
 
 export interface BrokerHooks {
-  /** Picks, for a packet going to several subscribers, whether this client gets it (RPC to replicas). */
-  forward?: (identity: Identity | undefined, packet: AedesPublishPacket) => boolean
-  /** Sees every publish the access rules allowed, before delivery. */
-  published?: (identity: Identity, topic: string, payload: Buffer) => void
+  /**
+   * A request to a module (rpc/<module>/<method>, not core) that the access rules allowed: the client id of
+   * the one instance that gets it, or null for no one (RPC to replicas, docs/supervision.md).
+   */
+  recipient?: (topic: string, payload: Buffer) => string | null
+  /** A module's reply that the access rules allowed, before delivery. */
+  replied?: (identity: Identity, topic: string, payload: Buffer) => void
   onDenied?: (event: DeniedEvent) => void
   onClientReady?: (clientId: string, identity: Identity) => void
   onClientGone?: (clientId: string, identity: Identity, reason: 'disconnect' | 'keepalive-timeout' | 'error') => void
+  /** a subscriber fell behind on QoS 0 messages, caught up again, or was disconnected for it (direct.ts) */
+  onBacklog?: (event: BacklogEvent) => void
 }
+
+export type BacklogEvent =
+  | { clientId: string, state: 'dropping', unsentBytes: number }
+  | { clientId: string, state: 'recovered' | 'disconnected', dropped: number }
 
 export interface BrokerOptions {
   moduleSocket: string
@@ -62,31 +75,14 @@ export interface BrokerOptions {
 
 export interface Broker {
   aedes: Aedes
+  /** in-process subscription (the core's own): delivered by Aedes, so the direct path leaves its topics to it */
+  subscribe (filter: string, deliver: (packet: AedesPublishPacket, done: () => void) => void): Promise<void>
+  unsubscribe (filter: string, deliver: (packet: AedesPublishPacket, done: () => void) => void): Promise<void>
   moduleUrl: string
   listeners: BoundListener[]
   identityOf (client: Client): Identity | undefined
   events: EventEmitter<BrokerEvents>
   close (): Promise<void>
-}
-
-// Batches the broker's writes to one socket within a loop turn into one writev: Aedes writes every
-// outgoing packet on its own, and the system call, not the MQTT encoding, is where a fan-out spends time.
-function batchWrites (socket: net.Socket): net.Socket {
-  const write = socket.write
-  let corked = false
-  const uncork = (): void => {
-    corked = false
-    socket.uncork()
-  }
-  socket.write = function batchedWrite (this: net.Socket, ...args: any[]) {
-    if (!corked) {
-      corked = true
-      socket.cork()
-      setImmediate(uncork)
-    }
-    return (write as (...a: any[]) => boolean).apply(this, args)
-  } as typeof socket.write
-  return socket
 }
 
 function listen (server: net.Server, config: ListenerConfig): Promise<BoundListener> {
@@ -120,8 +116,9 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   mqttPacket.writeToStream.cacheNumbers = false
   const identities = new WeakMap<Client, Identity>()
   const hooks = options.hooks ?? {}
+  const drainTimeoutMs = options.drainTimeoutMs ?? 5000
   const aedes = await Aedes.createBroker({
-    drainTimeout: options.drainTimeoutMs ?? 5000,
+    drainTimeout: drainTimeoutMs,
     concurrency: options.concurrency ?? 200,
     connectTimeout: 5000,
     keepaliveLimit: 0,
@@ -184,18 +181,25 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     else settle(result)
   }
 
+  // ── publishing.ts: who gets each publish, and which path delivers it ──
+  const publishing = createPublishing({
+    aedes,
+    identityOf: client => identities.get(client),
+    recipient: hooks.recipient,
+    replied: hooks.replied,
+    drainTimeoutMs,
+    backlog: {
+      dropping: (clientId, unsentBytes) => hooks.onBacklog?.({ clientId, state: 'dropping', unsentBytes }),
+      recovered: (clientId, dropped) => hooks.onBacklog?.({ clientId, state: 'recovered', dropped }),
+      stuck: (clientId, dropped) => hooks.onBacklog?.({ clientId, state: 'disconnected', dropped }),
+    },
+  })
   const authorizePublish = (client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void => {
-    const identity = identities.get(client)
-    if (identity !== undefined && canPublish(identity, packet.topic)) {
-      // requests to core carry who really sent them, whatever `from` the client wrote (access.ts)
-      if (packet.topic.startsWith('rpc/core/')) packet.payload = stampCaller(packet.payload as Buffer, identity) ?? packet.payload
-      hooks.published?.(identity, packet.topic, packet.payload as Buffer)
-      return callback(null)
-    }
-    const why = identity === undefined ? 'not authenticated' : `${describe(identity)} may not publish here`
-    deny(client, 'publish', packet.topic, why)
+    const refused = publishing.authorize(client, packet)
+    if (refused === null) return callback(null)
+    deny(client, 'publish', packet.topic, refused)
     // MQTT 3.1.1 has no negative acknowledgement for PUBLISH: the offender is disconnected.
-    callback(new Error(`publish to ${packet.topic} denied: ${why}`))
+    callback(new Error(`publish to ${packet.topic} denied: ${refused}`))
   }
   aedes.authorizePublish = (client, packet, callback) => {
     if (client === null) return callback(null) // a will published after its client is gone was checked at connect
@@ -220,10 +224,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     callback(null, null) // SUBACK 0x80 [MQTT-3.9.3-2]
   }
 
-  if (hooks.forward !== undefined) {
-    const forward = hooks.forward
-    aedes.authorizeForward = (client, packet) => (forward(identities.get(client), packet) ? packet : null)
-  }
+  aedes.authorizeForward = (client, packet) => (publishing.forward(client, packet) ? packet : null)
 
   aedes.on('clientReady', client => {
     const identity = identities.get(client)
@@ -246,13 +247,16 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     const accept = (socket: net.Socket): void => {
       (socket as unknown as { outpostListener: ListenerConfig }).outpostListener = config
       if (config.type !== 'tls') socket.setNoDelay(true)
-      aedes.handle(batchWrites(socket))
-      // a 'data' listener added after Aedes's 'readable' one sees each chunk as Aedes reads it, before parsing
-      socket.on('data', packetSizeGuard(maxPacketBytes, bytes => {
-        const client = (socket as unknown as { client?: Client }).client ?? null
-        deny(client, 'publish', `a packet of ${bytes} bytes`, `larger than the listener's maximum of ${maxPacketBytes} bytes: the client is disconnected`)
-        socket.destroy()
-      }))
+      const client = aedes.handle(batchWrites(socket))
+      readThrough(socket, {
+        maxPacketBytes,
+        tooLarge: bytes => {
+          deny(client, 'publish', `a packet of ${bytes} bytes`, `larger than the listener's maximum of ${maxPacketBytes} bytes: the client is disconnected`)
+          socket.destroy()
+        },
+        offering: () => client.connected && !gates.has(client),
+        take: publishing.takeDirect(client),
+      })
     }
     const server = config.type === 'tls'
       ? tls.createServer({
@@ -273,6 +277,8 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     for (const config of options.listeners) listeners.push(await serve(config))
     return {
       aedes,
+      subscribe: publishing.subscribe,
+      unsubscribe: publishing.unsubscribe,
       moduleUrl: moduleListener.url,
       listeners,
       identityOf: client => identities.get(client),

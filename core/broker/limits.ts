@@ -54,46 +54,6 @@ function stripUndefined<T extends object> (value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
 }
 
-/**
- * Watches the bytes Aedes reads from one connection and calls `tooLarge` as soon as a packet's fixed header
- * announces more than `max` bytes, before the body is buffered. A packet is: one type byte, a remaining
- * length of 1–4 bytes (7 bits each, high bit = more), then that many bytes.
- */
-export function packetSizeGuard (max: number, tooLarge: (bytes: number) => void): (chunk: Buffer) => void {
-  let skip = 0 // body bytes of the current packet still to pass
-  let state: 'type' | 'length' = 'type'
-  let length = 0
-  let lengthBytes = 0
-  let tripped = false
-  return chunk => {
-    let i = 0
-    while (i < chunk.length && !tripped) {
-      if (skip > 0) {
-        const n = Math.min(skip, chunk.length - i)
-        skip -= n
-        i += n
-        continue
-      }
-      const byte = chunk[i++] ?? 0
-      if (state === 'type') {
-        state = 'length'
-        length = 0
-        lengthBytes = 0
-        continue
-      }
-      length += (byte & 0x7f) * 128 ** lengthBytes
-      lengthBytes++
-      if ((byte & 0x80) !== 0 && lengthBytes < 4) continue
-      const total = 1 + lengthBytes + length
-      state = 'type'
-      if (total > max) {
-        tripped = true
-        tooLarge(total)
-      } else skip = length
-    }
-  }
-}
-
 export interface RateGate {
   /** calls `go` now, or later when throttling; returns false if the client is over its rate and must go */
   admit (go: () => void): boolean

@@ -1,14 +1,15 @@
 // RPC routing inside the broker. Aedes has no shared subscriptions, so when a module runs N instances,
-// every instance subscribes to rpc/<module>/+ and this router, from the broker's forward hook, lets
-// exactly one live instance have each request (round robin). It also remembers which requests each
-// instance holds, so that an instance dying mid-call is answered with UNAVAILABLE instead of silence,
-// and it answers at once for a module that does not exist (NO_SUCH_MODULE) or has no live instance
-// (UNAVAILABLE). All of it runs on the broker's hot path: synchronous, one small decode per message.
+// every instance subscribes to rpc/<module>/+ and this router names, for each request, the one live
+// instance that gets it (round robin); the broker delivers it to that instance alone. The router also
+// remembers which requests each instance holds, so that an instance dying mid-call is answered with
+// UNAVAILABLE instead of silence, and it answers at once for a module that does not exist
+// (NO_SUCH_MODULE) or has no live instance (UNAVAILABLE). All of it runs on the broker's hot path:
+// synchronous, one small decode per message.
 import { decode, encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
-import { checkRequest, errorReply } from '../protocol/envelope.js'
+import { checkRequest, errorReply, isCorrelationId } from '../protocol/envelope.js'
+import { readEnvelopeHead } from '../protocol/envelope-head.js'
 import type { CorrelationId } from '../protocol/envelope.js'
-import { CORE_MODULE } from '../protocol/topics.js'
 import type { ErrorCode } from '../errors.js'
 import type { Identity } from './access.js'
 
@@ -16,8 +17,6 @@ interface Route {
   reply: string
   id: CorrelationId
   format: WireFormat
-  /** the chosen instance's client id, once chosen */
-  target: string | undefined
   method: string
   expires: number
 }
@@ -35,20 +34,37 @@ export interface RpcRouter {
   online (clientId: string, module: string): void
   /** an instance is gone (exit, disconnect, hang): its calls in flight get UNAVAILABLE */
   offline (clientId: string, module: string, why: string): void
-  /** authorizePublish side, after the publish is allowed */
-  published (identity: Identity, topic: string, payload: Buffer): void
-  /** authorizeForward side: may this client have this request? */
-  forward (identity: Identity | undefined, topic: string, payload: Buffer): boolean
+  /**
+   * A request to a module (rpc/<module>/<method>, not core) was published: the client id of the instance
+   * that gets it, or null when no one does (the router answered it, or there is no instance to give it to).
+   */
+  recipient (topic: string, payload: Buffer): string | null
+  /** A module published a reply: the request it answers is no longer held. */
+  replied (identity: Identity, topic: string, payload: Buffer): void
   stop (): void
 }
 
 const DEFAULT_HOLD_MS = 60_000
 
+/** What routing needs of a request: from the envelope's head when it comes first (as the SDK writes it). */
+function routingFields (payload: Buffer, format: WireFormat): { id: CorrelationId, reply: string, timeout: number | undefined } | null {
+  const head = format === 'cbor' ? readEnvelopeHead(payload) : null
+  if (head !== null && isCorrelationId(head.id) && typeof head.reply === 'string' && head.reply.startsWith('reply/')) {
+    return { id: head.id, reply: head.reply, timeout: typeof head.timeout === 'number' ? head.timeout : undefined }
+  }
+  let checked
+  try {
+    checked = checkRequest(decode(payload, format))
+  } catch {
+    return null
+  }
+  return checked.ok ? { id: checked.request.id, reply: checked.request.reply, timeout: checked.request.timeout } : null
+}
+
 export function createRpcRouter (deps: RouterDeps): RpcRouter {
   const now = deps.now ?? Date.now
   const live = new Map<string, string[]>() // module → ready client ids, in order
   const turn = new Map<string, number>()
-  const routes = new WeakMap<Buffer, Route>() // by request payload: Aedes forwards the same buffer to every subscriber
   const held = new Map<string, Map<string, Route>>() // client id → reply+id → route
 
   const answer = (route: { reply: string, id: CorrelationId, format: WireFormat }, code: ErrorCode, message: string): void => {
@@ -89,59 +105,45 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       }
     },
 
-    published (identity, topic, payload) {
-      if (topic.startsWith('rpc/')) {
-        const slash = topic.indexOf('/', 4)
-        const module = topic.slice(4, slash)
-        if (module === CORE_MODULE || slash === -1) return
-        const format = sniffFormat(payload)
-        let checked
-        try {
-          checked = checkRequest(decode(payload, format))
-        } catch {
-          return // the callee logs undecodable requests
-        }
-        if (!checked.ok) return // the callee answers BAD_REQUEST
-        const { request } = checked
-        const method = topic.slice(slash + 1)
-        const status = deps.moduleStatus(module)
-        if (status === undefined) {
-          answer({ reply: request.reply, id: request.id, format }, 'NO_SUCH_MODULE', `no module named "${module}" on this gateway`)
-          return
-        }
-        if ((live.get(module)?.length ?? 0) === 0) {
-          answer({ reply: request.reply, id: request.id, format }, 'UNAVAILABLE', `module ${module} has no live instance (it is ${status})`)
-          return
-        }
-        routes.set(payload, { reply: request.reply, id: request.id, format, target: undefined, method, expires: now() + (request.timeout ?? DEFAULT_HOLD_MS) })
-        return
+    recipient (topic, payload) {
+      const slash = topic.indexOf('/', 4)
+      const module = topic.slice(4, slash)
+      const format = sniffFormat(payload)
+      const request = routingFields(payload, format)
+      // a request that does not decode or has no usable envelope still goes to one instance, which reports it
+      if (request === null) return choose(module) ?? null
+      const status = deps.moduleStatus(module)
+      if (status === undefined) {
+        answer({ reply: request.reply, id: request.id, format }, 'NO_SUCH_MODULE', `no module named "${module}" on this gateway`)
+        return null
       }
-      if (identity.kind === 'module' && topic.startsWith('reply/')) {
-        const routesOf = held.get(identity.clientId)
-        if (routesOf === undefined || routesOf.size === 0) return
-        let id: unknown
-        try {
-          id = (decode(payload, sniffFormat(payload)) as { id?: unknown } | null)?.id
-        } catch {
-          return
-        }
-        routesOf.delete(`${topic} ${String(id)}`)
+      const target = choose(module)
+      if (target === undefined) {
+        answer({ reply: request.reply, id: request.id, format }, 'UNAVAILABLE', `module ${module} has no live instance (it is ${status})`)
+        return null
       }
-    },
-
-    forward (identity, topic, payload) {
-      if (identity?.kind !== 'module' || !topic.startsWith('rpc/')) return true
-      const route = routes.get(payload)
-      if (route === undefined) return true // not a routed request (e.g. undecodable): the callee reports it
-      route.target ??= choose(identity.module)
-      if (route.target !== identity.clientId) return false
-      let routesOf = held.get(identity.clientId)
+      let routesOf = held.get(target)
       if (routesOf === undefined) {
         routesOf = new Map()
-        held.set(identity.clientId, routesOf)
+        held.set(target, routesOf)
       }
-      routesOf.set(`${route.reply} ${String(route.id)}`, route)
-      return true
+      routesOf.set(`${request.reply} ${String(request.id)}`, { reply: request.reply, id: request.id, format, method: topic.slice(slash + 1), expires: now() + (request.timeout ?? DEFAULT_HOLD_MS) })
+      return target
+    },
+
+    replied (identity, topic, payload) {
+      const routesOf = held.get(identity.clientId)
+      if (routesOf === undefined || routesOf.size === 0) return
+      const format = sniffFormat(payload)
+      let id = format === 'cbor' ? readEnvelopeHead(payload)?.id : undefined
+      if (id === undefined) {
+        try {
+          id = (decode(payload, format) as { id?: CorrelationId } | null)?.id
+        } catch {
+          return
+        }
+      }
+      routesOf.delete(`${topic} ${String(id)}`)
     },
 
     stop () {

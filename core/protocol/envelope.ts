@@ -46,7 +46,7 @@ function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
 }
 
-function isCorrelationId (value: unknown): value is CorrelationId {
+export function isCorrelationId (value: unknown): value is CorrelationId {
   return (typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'string' && value.length > 0 && value.length <= 128)
 }
 

@@ -81,16 +81,29 @@ export function hookFilter (pattern: string): string {
   return `hooks/${pattern}`
 }
 
-/** MQTT topic filter matching with `+` and `#` [MQTT-4.7.1]. */
+/**
+ * MQTT topic filter matching with `+` and `#` [MQTT-4.7.1]. Runs for every message the broker delivers
+ * itself, so it walks both strings in place instead of splitting them.
+ */
 export function matchTopic (filter: string, topic: string): boolean {
-  if (filter === topic) return true
-  const f = filter.split('/')
-  const t = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    const part = f[i]
-    if (part === '#') return true
-    if (i >= t.length) return false
-    if (part !== '+' && part !== t[i]) return false
+  const SLASH = 47
+  let f = 0
+  let t = 0
+  while (f < filter.length) {
+    const c = filter.charCodeAt(f)
+    if (c === 35) return true // '#': this level and everything below (also the parent: a/# matches a)
+    if (c === 43) { // '+': exactly one level, possibly empty
+      while (t < topic.length && topic.charCodeAt(t) !== SLASH) t++
+      f++
+      continue
+    }
+    if (t < topic.length && topic.charCodeAt(t) === c) {
+      f++
+      t++
+      continue
+    }
+    // the topic ended where the filter goes on with "/#"
+    return t === topic.length && c === SLASH && f + 2 === filter.length && filter.charCodeAt(f + 1) === 35
   }
-  return f.length === t.length
+  return t === topic.length
 }

@@ -10,6 +10,7 @@
 import net from 'node:net'
 import { EventEmitter } from 'node:events'
 import { OutpostError } from '../errors.js'
+import { encodePublish } from '../protocol/mqtt-publish.js'
 
 export interface Will {
   topic: string
@@ -103,33 +104,6 @@ function encodeSubscribe (messageId: number, filters: string[]): Buffer {
 
 const PINGREQ = Buffer.from([0xc0, 0])
 const DISCONNECT = Buffer.from([0xe0, 0])
-
-/** Encodes a PUBLISH into one buffer: it is the hot path. */
-function encodePublish (topic: string, payload: Buffer, retain: boolean, qos: 0 | 1, messageId: number): Buffer {
-  const topicLength = Buffer.byteLength(topic)
-  const remaining = 2 + topicLength + (qos === 1 ? 2 : 0) + payload.length
-  let lengthBytes = 1
-  for (let n = remaining; n > 127; n = Math.floor(n / 128)) lengthBytes++
-  const out = Buffer.allocUnsafe(1 + lengthBytes + remaining)
-  out[0] = 0x30 | (qos << 1) | (retain ? 1 : 0)
-  let offset = 1
-  let n = remaining
-  do {
-    let byte = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) byte |= 0x80
-    out[offset++] = byte
-  } while (n > 0)
-  out.writeUInt16BE(topicLength, offset)
-  offset += 2
-  offset += out.write(topic, offset)
-  if (qos === 1) {
-    out.writeUInt16BE(messageId, offset)
-    offset += 2
-  }
-  payload.copy(out, offset)
-  return out
-}
 
 function encodeAck (messageId: number): Buffer {
   return Buffer.from([0x40, 2, messageId >> 8, messageId & 0xff])

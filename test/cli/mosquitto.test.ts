@@ -59,7 +59,8 @@ async function mosquitto (method: string, args?: unknown, options: Options = {})
   let errors = ''
   sub.stdout.on('data', chunk => { text += chunk })
   sub.stderr.on('data', chunk => { errors += chunk })
-  const done = new Promise<number | null>(resolve => sub.once('exit', code => resolve(code)))
+  // 'close', not 'exit': only then has all of its output been read
+  const done = new Promise<number | null>(resolve => sub.once('close', code => resolve(code)))
   try {
     // a subscriber that cannot connect exits: fail at once rather than wait for the test timeout
     await Promise.race([subscribed, done.then(code => { throw new Error(`mosquitto_sub exited with ${code} before subscribing: ${errors}`) })])

@@ -27,7 +27,7 @@ test('outpost run starts a gateway that outpost manages, and stops it on SIGTERM
   let out = ''
   core.stdout.on('data', chunk => { out += chunk })
   core.stderr.on('data', chunk => { out += chunk })
-  const exited = new Promise<number | null>(resolve => core.once('exit', code => resolve(code)))
+  const exited = new Promise<number | null>(resolve => core.once('close', code => resolve(code))) // all output read
   try {
     const url = await waitFor('the broker to listen', () => /broker listening: .*, (mqtt:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 20_000)
     await waitFor('alpha to start', () => out.includes('echo ready'), 20_000)

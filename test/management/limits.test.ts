@@ -6,7 +6,7 @@ import mqtt from 'mqtt'
 import type { MqttClient } from 'mqtt'
 import { startTestGateway, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
-import { DEFAULT_LIMITS, listenerLimits, moduleSocketLimits, packetSizeGuard, rateGate } from '../../core/broker/limits.js'
+import { DEFAULT_LIMITS, listenerLimits, moduleSocketLimits, rateGate } from '../../core/broker/limits.js'
 
 let gw: TestGateway
 let strict: string // maxClients 2, 4 KiB packets, 5 messages at once then disconnect
@@ -48,17 +48,6 @@ test('defaults, and the module socket: no rate limit, packets as large as any li
   const modules = moduleSocketLimits([listenerLimits({ maxPacketBytes: 4 * 1024 * 1024 })])
   assert.equal(modules.rate, null)
   assert.equal(modules.maxPacketBytes, 4 * 1024 * 1024)
-})
-
-test('the packet size guard reads MQTT lengths across chunk boundaries', () => {
-  const seen: number[] = []
-  const guard = packetSizeGuard(200, bytes => seen.push(bytes))
-  // PUBLISH, remaining length 100 (one byte), then a PUBLISH of remaining length 300 (two bytes: 0xAC 0x02)
-  const small = Buffer.concat([Buffer.from([0x30, 100]), Buffer.alloc(100)])
-  const large = Buffer.concat([Buffer.from([0x30, 0xac, 0x02]), Buffer.alloc(10)])
-  const stream = Buffer.concat([small, large])
-  for (let i = 0; i < stream.length; i += 7) guard(stream.subarray(i, i + 7))
-  assert.deepEqual(seen, [303])
 })
 
 test('the rate gate: a burst at once, then one message per token, throttled or refused', () => {

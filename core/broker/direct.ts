@@ -1,0 +1,151 @@
+// Direct delivery: the broker's fast path for QoS 0 messages that are not retained (hooks, RPC requests,
+// replies: nearly all module traffic). Through Aedes each such message costs a parse into a packet object,
+// a subscription match and a deferred callback per subscriber, which is most of an RPC round trip and most
+// of the broker's memory churn under load (docs/benchmarks.md). Here the broker takes the message as it is
+// read (reader.ts), before Aedes sees it, finds the subscribed connections from a per-topic cache, and
+// writes one encoded frame to each. Aedes still owns connections, sessions, subscriptions and their access
+// checks, QoS 1 and 2, retained messages, wills and in-process subscribers; any message the fast path is
+// not sure of goes on through Aedes as before.
+import type { Aedes, Client } from 'aedes'
+import type net from 'node:net'
+import { encodePublish } from '../protocol/mqtt-publish.js'
+import { matchTopic } from '../protocol/topics.js'
+import { writeSoon } from './writes.js'
+
+/** past this many unsent bytes to one subscriber, QoS 0 messages for it are dropped until it catches up */
+const BACKLOG_BYTES = 4 << 20
+/** distinct topics whose subscribers are remembered at once; the cache starts over beyond it */
+const CACHE_TOPICS = 4096
+
+interface AedesClientInternals {
+  _keepaliveInterval: number
+  _keepaliveTimer: NodeJS.Timeout | null
+  connected: boolean
+  subscriptions: Record<string, unknown>
+  conn: net.Socket
+}
+
+const internalsOf = (client: Client): AedesClientInternals => client as unknown as AedesClientInternals
+
+/** Aedes counts every packet it handles as a sign of life; a packet the direct path took counts as well. */
+export function keepAlive (client: Client): void {
+  const internals = internalsOf(client)
+  if (internals._keepaliveInterval > 0) internals._keepaliveTimer?.refresh()
+}
+
+function subscribed (internals: AedesClientInternals, topic: string): boolean {
+  const subscriptions = internals.subscriptions
+  if (subscriptions[topic] !== undefined) return true
+  for (const filter in subscriptions) if (matchTopic(filter, topic)) return true
+  return false
+}
+
+export interface DirectDelivery {
+  /**
+   * Delivers to every connected client subscribed to `topic`. False when Aedes must deliver it instead
+   * (a `$` topic, or an in-process subscriber wants it).
+   */
+  publish (topic: string, payload: Buffer): boolean
+  /** Delivers to one client, if it is connected and subscribed; false otherwise. */
+  publishTo (client: Client | undefined, topic: string, payload: Buffer): boolean
+  /** in-process subscribers get their messages from Aedes: topics they match are left to it */
+  addInProcessFilter (filter: string): void
+  removeInProcessFilter (filter: string): void
+}
+
+export interface BacklogEvents {
+  /** a subscriber stopped reading: its QoS 0 messages are dropped from now on */
+  dropping (clientId: string, unsentBytes: number): void
+  /** it caught up: how many were dropped meanwhile */
+  recovered (clientId: string, dropped: number): void
+  /** it did not catch up within the drain timeout: its connection is closed */
+  stuck (clientId: string, dropped: number): void
+}
+
+/**
+ * A subscriber that stops reading must not make the broker hold its messages without bound, nor stall
+ * anyone else: past BACKLOG_BYTES its messages are dropped (QoS 0 is at most once), and if it has not
+ * caught up `drainTimeoutMs` later it is disconnected, as Aedes does for what it delivers itself.
+ */
+export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, backlog: BacklogEvents): DirectDelivery {
+  const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
+  const inProcess: string[] = []
+  const cache = new Map<string, Client[] | null>() // topic → subscribers; null: in-process, Aedes delivers
+  const drops = new Map<net.Socket, number>() // sockets in a backlog episode → messages dropped
+  const forget = (): void => cache.clear()
+  // every change to who is subscribed to what; Aedes updates a client's subscriptions before emitting
+  aedes.on('client', forget)
+  aedes.on('clientDisconnect', forget)
+  aedes.on('subscribe', forget)
+  aedes.on('unsubscribe', forget)
+
+  const subscribersOf = (topic: string): Client[] | null => {
+    let found = cache.get(topic)
+    if (found !== undefined) return found
+    found = inProcess.some(filter => matchTopic(filter, topic)) ? null : []
+    if (found !== null) {
+      for (const id in clients) {
+        const client = clients[id]
+        if (client !== undefined && subscribed(internalsOf(client), topic)) found.push(client)
+      }
+    }
+    if (cache.size >= CACHE_TOPICS) cache.clear()
+    cache.set(topic, found)
+    return found
+  }
+
+  const startDropping = (client: Client, socket: net.Socket): void => {
+    drops.set(socket, 1)
+    backlog.dropping(client.id, socket.writableLength)
+    const timer = setTimeout(() => {
+      socket.off('drain', recovered)
+      backlog.stuck(client.id, drops.get(socket) ?? 0)
+      drops.delete(socket)
+      socket.destroy()
+    }, drainTimeoutMs)
+    timer.unref()
+    const recovered = (): void => {
+      clearTimeout(timer)
+      backlog.recovered(client.id, drops.get(socket) ?? 0)
+      drops.delete(socket)
+    }
+    socket.once('drain', recovered)
+  }
+
+  const write = (client: Client, frame: Buffer): void => {
+    const socket = internalsOf(client).conn
+    if (socket.destroyed) return
+    const dropped = drops.get(socket)
+    if (dropped !== undefined) drops.set(socket, dropped + 1)
+    else if (socket.writableLength > BACKLOG_BYTES) startDropping(client, socket)
+    else writeSoon(socket, frame)
+  }
+
+  return {
+    publish (topic, payload) {
+      if (topic.startsWith('$')) return false
+      const subscribers = subscribersOf(topic)
+      if (subscribers === null) return false
+      if (subscribers.length === 0) return true
+      const frame = encodePublish(topic, payload, false, 0, 0)
+      for (const client of subscribers) if (internalsOf(client).connected) write(client, frame)
+      return true
+    },
+    publishTo (client, topic, payload) {
+      if (client === undefined) return false
+      const internals = internalsOf(client)
+      if (!internals.connected || !subscribed(internals, topic)) return false
+      write(client, encodePublish(topic, payload, false, 0, 0))
+      return true
+    },
+    addInProcessFilter (filter) {
+      inProcess.push(filter)
+      forget()
+    },
+    removeInProcessFilter (filter) {
+      const i = inProcess.indexOf(filter)
+      if (i >= 0) inProcess.splice(i, 1)
+      forget()
+    },
+  }
+}

@@ -1,0 +1,129 @@
+// Who gets a publish, and which path delivers it. One decision per message: the access rules (access.ts),
+// the caller stamp on requests to core, and the RPC router's choice of the one instance that gets a request
+// (or the caller that owns a reply topic). QoS 0 messages that are not retained are then delivered by the
+// direct path (direct.ts, fed by reader.ts); everything else, and anything the direct path cannot deliver
+// itself, by Aedes, which asks the same questions through its authorizePublish and authorizeForward hooks.
+import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
+import { canPublish, describe, stampCaller } from './access.js'
+import type { Identity } from './access.js'
+import { createDirectDelivery, keepAlive } from './direct.js'
+import type { BacklogEvents } from './direct.js'
+import type { QoS0Publish } from './reader.js'
+
+export interface PublishingOptions {
+  aedes: Aedes
+  identityOf (client: Client): Identity | undefined
+  /** the RPC router: the instance that gets a request to a module (null: no one, it was answered) */
+  recipient?: (topic: string, payload: Buffer) => string | null
+  /** the RPC router: a module replied */
+  replied?: (identity: Identity, topic: string, payload: Buffer) => void
+  drainTimeoutMs: number
+  backlog: BacklogEvents
+}
+
+type InProcessDeliver = (packet: AedesPublishPacket, done: () => void) => void
+
+export interface Publishing {
+  /** for Aedes's hook: why the publish is refused, or null (a request to core gets its caller stamped) */
+  authorize (client: Client, packet: PublishPacket): string | null
+  /** for Aedes's hook: whether this client gets this packet (only the chosen instance gets a request) */
+  forward (client: Client, packet: AedesPublishPacket): boolean
+  /** for the reader: delivers a QoS 0 publish itself and returns true, or false to leave it to Aedes */
+  takeDirect (client: Client): (publish: QoS0Publish) => boolean
+  /** in-process subscriptions (the core's own) are served by Aedes, so the direct path leaves their topics to it */
+  subscribe (filter: string, deliver: InProcessDeliver): Promise<void>
+  unsubscribe (filter: string, deliver: InProcessDeliver): Promise<void>
+}
+
+/** why a publish is refused, or the one client that gets it (undefined: every subscriber) */
+type Decision = { refused: string } | { recipient: string | null | undefined }
+const EVERY_SUBSCRIBER: Decision = { recipient: undefined }
+/** distinct topics whose access decision is remembered per client */
+const REMEMBERED_TOPICS = 256
+
+export function createPublishing (options: PublishingOptions): Publishing {
+  const { aedes } = options
+  const connected = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
+  const direct = createDirectDelivery(aedes, options.drainTimeoutMs, options.backlog)
+  // what Aedes delivers of a request with one recipient, by payload (Aedes hands every subscriber that buffer)
+  const recipients = new WeakMap<Buffer, string | null>()
+
+  // a client publishes on a few topics, again and again: its access decisions are remembered
+  const refusals = new WeakMap<Client, Map<string, string | null>>()
+  const refusal = (client: Client, identity: Identity, topic: string): string | null => {
+    let byTopic = refusals.get(client)
+    if (byTopic === undefined) refusals.set(client, byTopic = new Map())
+    let why = byTopic.get(topic)
+    if (why === undefined) {
+      why = canPublish(identity, topic) ? null : `${describe(identity)} may not publish here`
+      if (byTopic.size >= REMEMBERED_TOPICS) byTopic.clear()
+      byTopic.set(topic, why)
+    }
+    return why
+  }
+
+  const decide = (client: Client, topic: string, payload: Buffer): Decision => {
+    const identity = options.identityOf(client)
+    if (identity === undefined) return { refused: 'not authenticated' }
+    const refused = refusal(client, identity, topic)
+    if (refused !== null) return { refused }
+    if (topic.startsWith('rpc/core/')) return EVERY_SUBSCRIBER
+    if (topic.startsWith('rpc/')) return { recipient: options.recipient?.(topic, payload) }
+    if (topic.startsWith('reply/')) {
+      if (identity.kind === 'module') options.replied?.(identity, topic, payload)
+      return { recipient: topic.slice('reply/'.length) }
+    }
+    return EVERY_SUBSCRIBER
+  }
+
+  /** a message decided on here that the direct path cannot deliver: Aedes delivers it, to the same recipients */
+  const viaAedes = ({ topic, payload }: QoS0Publish, recipient: string | undefined): void => {
+    const copy = Buffer.from(payload) // the reader's view is only valid during the call
+    if (recipient !== undefined) recipients.set(copy, recipient)
+    aedes.publish({ cmd: 'publish', topic, payload: copy, qos: 0, retain: false, dup: false }, () => {})
+  }
+
+  return {
+    authorize (client, packet) {
+      const decision = decide(client, packet.topic, packet.payload as Buffer)
+      if ('refused' in decision) return decision.refused
+      if (decision.recipient !== undefined) recipients.set(packet.payload as Buffer, decision.recipient)
+      else if (packet.topic.startsWith('rpc/core/')) {
+        // requests to core carry who really sent them, whatever `from` the client wrote (access.ts)
+        const identity = options.identityOf(client) as Identity
+        packet.payload = stampCaller(packet.payload as Buffer, identity) ?? packet.payload
+      }
+      return null
+    },
+
+    forward (client, packet) {
+      const recipient = recipients.get(packet.payload as Buffer)
+      return recipient === undefined || recipient === client.id
+    },
+
+    takeDirect: client => publish => {
+      const { topic, payload } = publish
+      if (topic.startsWith('rpc/core/') || topic.startsWith('$')) return false // served in-process; broker topics
+      const decision = decide(client, topic, payload)
+      if ('refused' in decision) return false // Aedes refuses it and closes the connection
+      keepAlive(client)
+      const { recipient } = decision
+      if (recipient === null) return true // no one gets it: the router answered
+      const delivered = recipient === undefined ? direct.publish(topic, payload) : direct.publishTo(connected[recipient], topic, payload)
+      if (!delivered) viaAedes(publish, recipient)
+      return true
+    },
+
+    subscribe (filter, deliver) {
+      direct.addInProcessFilter(filter)
+      return new Promise(resolve => aedes.subscribe(filter, deliver, () => resolve()))
+    },
+
+    unsubscribe (filter, deliver) {
+      return new Promise(resolve => aedes.unsubscribe(filter, deliver, () => {
+        direct.removeInProcessFilter(filter)
+        resolve()
+      }))
+    },
+  }
+}

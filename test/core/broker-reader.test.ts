@@ -1,0 +1,74 @@
+// The broker's read path (core/broker/reader.ts): every byte a client sends reaches Aedes unchanged and in
+// order, except the QoS 0 publishes the direct path took, whatever the chunk boundaries; and an oversized
+// packet is refused from its fixed header.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { PassThrough } from 'node:stream'
+import type net from 'node:net'
+import { readThrough } from '../../core/broker/reader.js'
+import type { QoS0Publish } from '../../core/broker/reader.js'
+import { encodePublish } from '../../core/protocol/mqtt-publish.js'
+
+const SUBSCRIBE = Buffer.from([0x82, 8, 0, 1, 0, 3, 0x61, 0x2f, 0x62, 0]) // SUBSCRIBE id 1, "a/b" QoS 0
+const PINGREQ = Buffer.from([0xc0, 0])
+const qos1 = encodePublish('hooks/m/h', Buffer.from('kept'), false, 1, 7)
+const retained = encodePublish('state/m', Buffer.from('kept'), true, 0, 0)
+const taken = encodePublish('hooks/m/taken', Buffer.alloc(300, 1), false, 0, 0) // a two-byte remaining length
+const declined = encodePublish('hooks/m/declined', Buffer.from('x'), false, 0, 0)
+const wildcard = encodePublish('hooks/+/h', Buffer.from('x'), false, 0, 0)
+
+/** Feeds `chunks` to a stream, reads it the way Aedes does (socket.read), and returns what Aedes saw. */
+function run (chunks: Buffer[], options: { offering?: boolean, maxPacketBytes?: number } = {}): { aedes: Buffer, took: QoS0Publish[], tooLarge: number[] } {
+  const stream = new PassThrough()
+  const took: QoS0Publish[] = []
+  const tooLarge: number[] = []
+  readThrough(stream as unknown as net.Socket, {
+    maxPacketBytes: options.maxPacketBytes ?? 1 << 20,
+    tooLarge: bytes => tooLarge.push(bytes),
+    offering: () => options.offering ?? true,
+    take: publish => {
+      if (publish.topic.endsWith('declined')) return false
+      took.push({ topic: publish.topic, payload: Buffer.from(publish.payload) })
+      return true
+    },
+  })
+  const seen: Buffer[] = []
+  for (const chunk of chunks) {
+    stream.write(chunk)
+    for (let read = stream.read() as Buffer | null; read !== null; read = stream.read() as Buffer | null) seen.push(read)
+  }
+  return { aedes: Buffer.concat(seen), took, tooLarge }
+}
+
+test('the reader takes whole QoS 0 publishes and passes everything else on in order, at any chunk boundary', () => {
+  const stream = Buffer.concat([SUBSCRIBE, taken, qos1, declined, PINGREQ, taken, retained, wildcard])
+  const expected = Buffer.concat([SUBSCRIBE, qos1, declined, PINGREQ, retained, wildcard])
+  for (let size = 1; size <= stream.length; size += size < 16 ? 1 : 37) {
+    const chunks: Buffer[] = []
+    for (let at = 0; at < stream.length; at += size) chunks.push(stream.subarray(at, at + size))
+    const { aedes, took } = run(chunks)
+    assert.deepEqual(aedes, expected, `chunks of ${size} bytes`)
+    assert.deepEqual(took.map(p => p.topic), ['hooks/m/taken', 'hooks/m/taken'], `chunks of ${size} bytes`)
+    assert.deepEqual(took[1]?.payload, Buffer.alloc(300, 1))
+  }
+})
+
+test('before the client may publish directly (not connected yet, or rate limited) everything goes to Aedes', () => {
+  const stream = Buffer.concat([taken, PINGREQ])
+  const { aedes, took } = run([stream], { offering: false })
+  assert.deepEqual(aedes, stream)
+  assert.equal(took.length, 0)
+})
+
+test('an oversized packet is refused from its fixed header, before its body arrives', () => {
+  const header = taken.subarray(0, 3) // type byte and the two length bytes announcing 300 + topic bytes
+  const { tooLarge, took } = run([PINGREQ, header], { maxPacketBytes: 200 })
+  assert.deepEqual(tooLarge, [taken.length])
+  assert.equal(took.length, 0)
+})
+
+test('a malformed remaining length goes to Aedes at once, which closes the connection', () => {
+  const malformed = Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])
+  const { aedes } = run([PINGREQ, malformed])
+  assert.deepEqual(aedes, Buffer.concat([PINGREQ, malformed]))
+})
