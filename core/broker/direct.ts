@@ -6,7 +6,7 @@
 // writes one encoded frame to each. Aedes still owns connections, sessions, subscriptions and their access
 // checks, QoS 1 and 2, retained messages, wills and in-process subscribers; any message the fast path is
 // not sure of goes on through Aedes as before.
-import type { Aedes, Client } from 'aedes'
+import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type net from 'node:net'
 import { encodePublish } from '../protocol/mqtt-publish.js'
 import { matchTopic } from '../protocol/topics.js'
@@ -40,17 +40,21 @@ function subscribed (internals: AedesClientInternals, topic: string): boolean {
   return false
 }
 
+export type InProcessDeliver = (packet: AedesPublishPacket, done: () => void) => void
+
+interface Subscribers {
+  clients: Client[]
+  inProcess: InProcessDeliver[]
+}
+
 export interface DirectDelivery {
-  /**
-   * Delivers to every connected client subscribed to `topic`. False when Aedes must deliver it instead
-   * (a `$` topic, or an in-process subscriber wants it).
-   */
-  publish (topic: string, payload: Buffer): boolean
+  /** Delivers to every connected client, and every in-process subscriber, subscribed to `topic`. */
+  publish (topic: string, payload: Buffer): void
   /** Delivers to one client, if it is connected and subscribed; false otherwise. */
   publishTo (client: Client | undefined, topic: string, payload: Buffer): boolean
-  /** in-process subscribers get their messages from Aedes: topics they match are left to it */
-  addInProcessFilter (filter: string): void
-  removeInProcessFilter (filter: string): void
+  /** the core's own subscriptions, which Aedes serves as well (for what it delivers itself) */
+  addInProcess (filter: string, deliver: InProcessDeliver): void
+  removeInProcess (filter: string, deliver: InProcessDeliver): void
 }
 
 export interface BacklogEvents {
@@ -69,8 +73,8 @@ export interface BacklogEvents {
  */
 export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, backlog: BacklogEvents): DirectDelivery {
   const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
-  const inProcess: string[] = []
-  const cache = new Map<string, Client[] | null>() // topic → subscribers; null: in-process, Aedes delivers
+  const inProcess: Array<{ filter: string, deliver: InProcessDeliver }> = []
+  const cache = new Map<string, Subscribers>()
   const drops = new Map<net.Socket, number>() // sockets in a backlog episode → messages dropped
   const forget = (): void => cache.clear()
   // every change to who is subscribed to what; Aedes updates a client's subscriptions before emitting
@@ -79,15 +83,13 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
   aedes.on('subscribe', forget)
   aedes.on('unsubscribe', forget)
 
-  const subscribersOf = (topic: string): Client[] | null => {
+  const subscribersOf = (topic: string): Subscribers => {
     let found = cache.get(topic)
     if (found !== undefined) return found
-    found = inProcess.some(filter => matchTopic(filter, topic)) ? null : []
-    if (found !== null) {
-      for (const id in clients) {
-        const client = clients[id]
-        if (client !== undefined && subscribed(internalsOf(client), topic)) found.push(client)
-      }
+    found = { clients: [], inProcess: inProcess.filter(s => matchTopic(s.filter, topic)).map(s => s.deliver) }
+    for (const id in clients) {
+      const client = clients[id]
+      if (client !== undefined && subscribed(internalsOf(client), topic)) found.clients.push(client)
     }
     if (cache.size >= CACHE_TOPICS) cache.clear()
     cache.set(topic, found)
@@ -123,13 +125,16 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
 
   return {
     publish (topic, payload) {
-      if (topic.startsWith('$')) return false
       const subscribers = subscribersOf(topic)
-      if (subscribers === null) return false
-      if (subscribers.length === 0) return true
-      const frame = encodePublish(topic, payload, false, 0, 0)
-      for (const client of subscribers) if (internalsOf(client).connected) write(client, frame)
-      return true
+      if (subscribers.clients.length > 0) {
+        const frame = encodePublish(topic, payload, false, 0, 0)
+        for (const client of subscribers.clients) if (internalsOf(client).connected) write(client, frame)
+      }
+      if (subscribers.inProcess.length > 0) {
+        // the reader's view of the payload is only valid during this call; an in-process handler may keep it
+        const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false, messageId: 0, brokerId: aedes.id, brokerCounter: 0 } as AedesPublishPacket
+        for (const deliver of subscribers.inProcess) deliver(packet, noop)
+      }
     },
     publishTo (client, topic, payload) {
       if (client === undefined) return false
@@ -138,14 +143,16 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
       write(client, encodePublish(topic, payload, false, 0, 0))
       return true
     },
-    addInProcessFilter (filter) {
-      inProcess.push(filter)
+    addInProcess (filter, deliver) {
+      inProcess.push({ filter, deliver })
       forget()
     },
-    removeInProcessFilter (filter) {
-      const i = inProcess.indexOf(filter)
+    removeInProcess (filter, deliver) {
+      const i = inProcess.findIndex(s => s.filter === filter && s.deliver === deliver)
       if (i >= 0) inProcess.splice(i, 1)
       forget()
     },
   }
 }
+
+function noop (): void {}

@@ -7,7 +7,7 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
 import { canPublish, describe, stampCaller } from './access.js'
 import type { Identity } from './access.js'
 import { createDirectDelivery, keepAlive } from './direct.js'
-import type { BacklogEvents } from './direct.js'
+import type { BacklogEvents, InProcessDeliver } from './direct.js'
 import type { QoS0Publish } from './reader.js'
 
 export interface PublishingOptions {
@@ -21,8 +21,6 @@ export interface PublishingOptions {
   backlog: BacklogEvents
 }
 
-type InProcessDeliver = (packet: AedesPublishPacket, done: () => void) => void
-
 export interface Publishing {
   /** for Aedes's hook: why the publish is refused, or null (a request to core gets its caller stamped) */
   authorize (client: Client, packet: PublishPacket): string | null
@@ -30,7 +28,7 @@ export interface Publishing {
   forward (client: Client, packet: AedesPublishPacket): boolean
   /** for the reader: delivers a QoS 0 publish itself and returns true, or false to leave it to Aedes */
   takeDirect (client: Client): (publish: QoS0Publish) => boolean
-  /** in-process subscriptions (the core's own) are served by Aedes, so the direct path leaves their topics to it */
+  /** in-process subscriptions (the core's own), served by both paths */
   subscribe (filter: string, deliver: InProcessDeliver): Promise<void>
   unsubscribe (filter: string, deliver: InProcessDeliver): Promise<void>
 }
@@ -76,10 +74,10 @@ export function createPublishing (options: PublishingOptions): Publishing {
     return EVERY_SUBSCRIBER
   }
 
-  /** a message decided on here that the direct path cannot deliver: Aedes delivers it, to the same recipients */
-  const viaAedes = ({ topic, payload }: QoS0Publish, recipient: string | undefined): void => {
+  /** a message with one recipient that the direct path cannot reach now: Aedes delivers it, to that recipient only */
+  const viaAedes = ({ topic, payload }: QoS0Publish, recipient: string): void => {
     const copy = Buffer.from(payload) // the reader's view is only valid during the call
-    if (recipient !== undefined) recipients.set(copy, recipient)
+    recipients.set(copy, recipient)
     aedes.publish({ cmd: 'publish', topic, payload: copy, qos: 0, retain: false, dup: false }, () => {})
   }
 
@@ -103,27 +101,26 @@ export function createPublishing (options: PublishingOptions): Publishing {
 
     takeDirect: client => publish => {
       const { topic, payload } = publish
-      if (topic.startsWith('rpc/core/') || topic.startsWith('$')) return false // served in-process; broker topics
+      // requests to core get their caller stamped on Aedes's path; $ topics are the broker's own
+      if (topic.startsWith('rpc/core/') || topic.startsWith('$')) return false
       const decision = decide(client, topic, payload)
       if ('refused' in decision) return false // Aedes refuses it and closes the connection
       keepAlive(client)
       const { recipient } = decision
       if (recipient === null) return true // no one gets it: the router answered
-      const delivered = recipient === undefined ? direct.publish(topic, payload) : direct.publishTo(connected[recipient], topic, payload)
-      if (!delivered) viaAedes(publish, recipient)
+      if (recipient === undefined) direct.publish(topic, payload)
+      else if (!direct.publishTo(connected[recipient], topic, payload)) viaAedes(publish, recipient)
       return true
     },
 
     subscribe (filter, deliver) {
-      direct.addInProcessFilter(filter)
+      direct.addInProcess(filter, deliver)
       return new Promise(resolve => aedes.subscribe(filter, deliver, () => resolve()))
     },
 
     unsubscribe (filter, deliver) {
-      return new Promise(resolve => aedes.unsubscribe(filter, deliver, () => {
-        direct.removeInProcessFilter(filter)
-        resolve()
-      }))
+      direct.removeInProcess(filter, deliver)
+      return new Promise(resolve => aedes.unsubscribe(filter, deliver, () => resolve()))
     },
   }
 }
