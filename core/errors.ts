@@ -19,6 +19,7 @@ export const errorCodes = {
   MANIFEST_NOT_FOUND: 'The manifest file does not exist or cannot be read.',
   MANIFEST_SYNTAX: 'The manifest file is not valid JSON.',
   MANIFEST_INVALID: 'The manifest does not match its schema.',
+  CHECKER_FAILED: 'The manifest checker process failed to run or gave no usable answer; the manifest was not checked.',
   BOARD_NOT_FOUND: 'The manifest names a board that has no definition.',
   BOARD_INVALID: 'A board definition does not match its schema.',
   RESOURCE_UNKNOWN: 'A module names a pin, port or bus the board does not have.',

@@ -21,10 +21,8 @@ import { describeState } from './modules/state.js'
 import { decodeCbor } from './protocol/codec.js'
 import type { Presence } from './protocol/envelope.js'
 import { topics } from './protocol/topics.js'
-import { boardOf, boardProblems } from './boards/gateway-board.js'
-import { resolveBoard } from './boards/load.js'
-import type { Board } from './boards/schema.js'
-import { mergePolicy } from './supervisor/policy-schema.js'
+import { resolveBoard } from './boards/resolve.js'
+import { mergePolicy } from './supervisor/merge-policy.js'
 import { moduleNodeFlags } from './supervisor/v8-flags.js'
 import { createKernelLimits } from './supervisor/kernel-limits.js'
 import type { CoreEvents, Extension, ExtensionFactory, GatewayContext } from './extension.js'
@@ -45,19 +43,12 @@ export interface Gateway extends GatewayContext {
 
 export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? createCoreLog()
-  // set by checkBoard, which runs for every manifest that passed its own checks (any other throws first)
-  let definition!: Board
-  const loaded = await loadManifest(options.manifestFile, {
-    checkBoard: manifest => {
-      definition = boardOf(manifest.manifest.board, log)
-      return boardProblems(manifest, definition)
-    },
-  })
+  const loaded = await loadManifest(options.manifestFile, { log })
   const { manifest } = loaded
   const runtimeDir = path.resolve(options.runtimeDir ?? manifest.runtimeDir ?? path.join(os.tmpdir(), `outpost-${manifest.gateway}`))
   mkdirSync(runtimeDir, { recursive: true, mode: 0o700 })
   const simRoot = path.join(runtimeDir, 'sim')
-  const gatewayBoard = resolveBoard(definition, { simRoot })
+  const gatewayBoard = resolveBoard(loaded.board, { simRoot })
   const boardFile = path.join(runtimeDir, 'board.json')
   writeFileSync(boardFile, JSON.stringify(gatewayBoard, null, 2))
 

@@ -1,4 +1,4 @@
-// Loading and resolving board definitions (boards/<name>.json).
+// Loading board definitions (boards/<name>.json) and checking them against the schema.
 import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { OutpostError } from '../errors.js'
@@ -45,17 +45,4 @@ export function loadBoard (name: string, { boardsDir = shippedBoards }: BoardsOp
     throw new OutpostError('BOARD_INVALID', `invalid board ${file}:\n${problems.map(p => `  ${file}: ${p.path}: ${p.message}`).join('\n')}`, { details: { file, problems } })
   }
   return parsed.data
-}
-
-/**
- * The board with every device path absolute: a simulated board's paths are joined to the simulation root
- * (the schema keeps them relative; other boards' paths are absolute already).
- */
-export function resolveBoard (board: Board, { simRoot }: { simRoot?: string } = {}): Board {
-  if (!board.simulated) return board
-  if (simRoot === undefined) throw new OutpostError('BOARD_INVALID', `board ${board.name} is simulated: its device paths need a simulation root`, { details: { board: board.name } })
-  const root = path.resolve(simRoot)
-  const under = (devices: Board['uarts']): Board['uarts'] =>
-    Object.fromEntries(Object.entries(devices).map(([key, d]) => [key, { ...d, path: path.resolve(root, d.path) }]))
-  return { ...board, uarts: under(board.uarts), i2c: under(board.i2c), onewire: under(board.onewire) }
 }

@@ -3,7 +3,6 @@
 // turned into one sentence that says what to do.
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import mqtt from 'mqtt'
 import type { IClientOptions, MqttClient } from 'mqtt'
 import { OutpostError } from '../errors.js'
 import { decodeCbor, encodeCbor } from '../protocol/codec.js'
@@ -76,6 +75,8 @@ export function explainConnectError (err: Error & { code?: unknown }, url: strin
 export async function connect (c: ConnectionOptions): Promise<Session> {
   const clientId = `outpost-${randomBytes(4).toString('hex')}`
   const options = clientOptions(c, clientId)
+  // loaded here, not with this file: `outpost run`, the gateway itself, is this program too and never connects
+  const { default: mqtt } = await import('mqtt')
   const client: MqttClient = await new Promise((resolve, reject) => {
     const target = c.url.startsWith('unix:') ? mqtt.connect(options) : mqtt.connect(c.url, options)
     let last: Error | undefined

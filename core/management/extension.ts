@@ -2,7 +2,6 @@
 // recent log lines and publishes each as `hooks/core/log/<source>`, audits every change and every refused
 // attempt to call core, and logs clients the broker throttles.
 import path from 'node:path'
-import { boardOf, boardProblems } from '../boards/gateway-board.js'
 import { callerOf } from '../broker/access.js'
 import type { BrokerEvents } from '../broker/broker.js'
 import type { ExtensionFactory } from '../extension.js'
@@ -23,9 +22,7 @@ export const managementExtension: ExtensionFactory = gw => {
   return {
     name: 'management',
     start () {
-      const quiet = { info () {}, warn () {} }
-      const board = boardOf(gw.loaded.manifest.board, quiet)
-      const store = createManifestStore(gw.manifestFile, doc => validateManifest(doc, gw.manifestFile, { checkBoard: loaded => boardProblems(loaded, board) }))
+      const store = createManifestStore(gw.manifestFile, doc => validateManifest(doc, gw.manifestFile))
       const config = gw.loaded.manifest.audit
       audit = createAuditLog({
         file: path.resolve(gw.loaded.dir, config.file),

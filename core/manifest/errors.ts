@@ -26,7 +26,8 @@ export function formatPath (segments: ReadonlyArray<PropertyKey>, root?: unknown
   return out === '' ? '(top level)' : out
 }
 
-function describeValue (value: unknown): string {
+/** How a problem names what it found: "the text \"64\"", "number 8", "nothing". */
+export function describeValue (value: unknown): string {
   if (value === undefined) return 'nothing'
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'

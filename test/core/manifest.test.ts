@@ -6,14 +6,12 @@ import os from 'node:os'
 import path from 'node:path'
 import { loadManifest, validateManifest } from '../../core/manifest/load.js'
 import { OutpostError } from '../../core/errors.js'
-import { boardProblems } from '../../core/boards/gateway-board.js'
-import { loadBoard } from '../../core/boards/load.js'
 
 const FILE = '/etc/outpost/gateway.json'
 
 async function problemsOf (manifest: unknown): Promise<OutpostError> {
   try {
-    await validateManifest(manifest, FILE, { checkBoard: loaded => boardProblems(loaded, loadBoard('sim')) })
+    await validateManifest({ board: 'sim', ...manifest as object }, FILE)
   } catch (err) {
     assert.ok(err instanceof OutpostError)
     return err
@@ -107,4 +105,20 @@ test('two modules claiming the same line, even by different names, is an error n
   assert.match(err.message, /modules\[1\] \(button\)\.config: gpio sim-gpio:17 \(GPIO17\) is claimed by both relay and button/)
   assert.match(err.message, /modules\[2\] \(ghost\)\.config: board sim has no GPIO line "GPIO99"/)
   assert.match(err.message, /modules\[3\] \(probe\)\.config: board sim has no onewire "w9" \(it has: w1\)/)
+})
+
+test('a checker that does not start, fails or answers something else is CHECKER_FAILED, naming the manifest', async () => {
+  const node = process.execPath
+  try {
+    for (const [program, why] of [
+      ['/nonexistent/node', /the checker process \(\/nonexistent\/node .*check-process\.js\) failed: spawn \/nonexistent\/node ENOENT$/],
+      ['/bin/false', /the checker process exited with code 1$/],
+      ['/bin/echo', /the checker process answered ".*check-process\.js\\n", not a result$/],
+    ] as const) {
+      process.execPath = program
+      await assert.rejects(validateManifest({ gateway: 'g' }, FILE), (err: OutpostError) => err.code === 'CHECKER_FAILED' && err.message.startsWith(`cannot check manifest ${FILE}: `) && why.test(err.message))
+    }
+  } finally {
+    process.execPath = node
+  }
 })

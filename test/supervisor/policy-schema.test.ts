@@ -1,7 +1,9 @@
 // The manifest's `restart` section: every field optional over the defaults, layered gateway then module.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { DEFAULT_POLICY, mergePolicy, restartPolicySchema } from '../../core/supervisor/policy-schema.js'
+import { mergePolicy } from '../../core/supervisor/merge-policy.js'
+import { DEFAULT_POLICY } from '../../core/supervisor/policy.js'
+import { restartPolicySchema } from '../../core/supervisor/policy-schema.js'
 
 test('an empty section is the defaults; layers override field by field', () => {
   assert.deepEqual(mergePolicy(restartPolicySchema.parse({})), DEFAULT_POLICY)
