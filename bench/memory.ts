@@ -8,11 +8,11 @@ import { MODULE_BUDGET_MIB } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
 
 /**
- * Flags for the core process that this benchmark compares against the way `npm start` runs it. A cap on
- * the young generation's semi-spaces: by default V8 grows them to tens of MiB under a message load and
- * keeps them. 8 MiB kept the throughput; 1–4 MiB and --optimize-for-size cost 20–50% of it.
+ * Flags added, for comparison, to the way `npm start` runs the core. Without V8's optimizing compilers the
+ * core never pages in their code (≈ 8 MiB of the node binary): the price of that memory, in speed, is
+ * measured here in every run.
  */
-export const CANDIDATE_CORE_FLAGS = ['--max-semi-space-size=8']
+export const CANDIDATE_CORE_FLAGS = ['--no-opt', '--no-maglev']
 
 /** how long processes rest before the idle readings (V8 settles its heap after start-up) */
 export const SETTLE_MS = 4000

@@ -1,6 +1,8 @@
-// Benchmark 1: RPC round trip, module → module, with the real SDK in two module processes, against a raw
-// length-prefixed echo between two Node processes over a Unix socket. Rounds alternate between the paths
-// so that drift in the machine's speed hits all of them alike; each figure is the median round.
+// Benchmark 1: RPC round trip, module → module, with the real SDK in two module processes, against two
+// baselines over Unix sockets: a raw length-prefixed echo between two Node processes (two hops), and the
+// same echo through a Node process that relays the frames (four hops, as through a broker, with no MQTT
+// work: the floor for any broker here). Rounds alternate between the paths so that drift in the machine's
+// speed hits all of them alike; each figure is the median round.
 import path from 'node:path'
 import { encodeCbor } from '../core/protocol/codec.js'
 import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
@@ -8,7 +10,7 @@ import type { Cleanup } from './lib/cleanup.js'
 import type { LoopSpec } from './lib/loop.js'
 import { startProc } from './lib/proc.js'
 import type { Proc } from './lib/proc.js'
-import { benchProgram, MODULE_BUDGET_MIB } from './lib/stacks.js'
+import { benchProgram, MODULE_BUDGET_MIB, npmStartFlags } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
 import { medianRun } from './lib/stats.js'
 import type { LatencyRun } from './lib/stats.js'
@@ -34,7 +36,7 @@ interface RpcPath {
 
 /** the request the caller module sends, for sizing the raw baseline's frames alike */
 export function requestBytes (): number {
-  return encodeCbor({ id: 1000, reply: 'reply/bench-caller.0', args: { sensor: '28-00000a1b2c3d', celsius: 21.5, seq: 1 }, from: 'bench-caller.0', timeout: 5000 }).length
+  return encodeCbor({ id: 1000, reply: 'reply/bench-caller.0', timeout: 5000, from: 'bench-caller.0', args: { sensor: '28-00000a1b2c3d', celsius: 21.5, seq: 1 } }).length
 }
 
 export function sdkPath (stack: Stack): RpcPath {
@@ -44,22 +46,37 @@ export function sdkPath (stack: Stack): RpcPath {
   }
 }
 
-/** The raw baseline: an echo server and a client process, run with the module processes' V8 flags. */
-export async function rawPath (dir: string, cleanup: Cleanup): Promise<RpcPath> {
-  const socket = path.join(dir, 'raw-echo.sock')
-  const flags = moduleNodeFlags(MODULE_BUDGET_MIB)
-  const server = startProc('raw echo server', [process.execPath, ...flags, benchProgram('raw/echo-server.js'), socket], {}, cleanup)
-  await server.waitLine(/^listening$/, 10_000)
-  const client: Proc = startProc('raw echo client', [process.execPath, ...flags, benchProgram('raw/client.js'), socket], {}, cleanup)
+/** A raw client process on `socket`: times frames the size of the caller module's requests. */
+async function rawClient (label: string, name: string, socket: string, flags: string[], cleanup: Cleanup): Promise<RpcPath> {
+  const client: Proc = startProc(name, [process.execPath, ...flags, benchProgram('raw/client.js'), socket], {}, cleanup)
   await client.waitLine(/^connected$/, 10_000)
   const bytes = requestBytes()
   return {
-    label: 'raw Unix socket (length-prefixed echo)',
+    label,
     async run (spec) {
       const line = client.waitLine(/^result /, spec.maxMs + 10_000, true)
       client.child.stdin?.write(`${JSON.stringify({ ...spec, bytes })}\n`)
       return JSON.parse((await line).slice('result '.length)) as LatencyRun
     },
+  }
+}
+
+/**
+ * The baselines: an echo server, a client straight to it (raw), and a client through a relay (relay
+ * floor). The echo server and the clients run with the module processes' V8 flags, the relay with the
+ * core's as `npm start` runs it.
+ */
+export async function rawPaths (dir: string, cleanup: Cleanup): Promise<{ raw: RpcPath, relay: RpcPath }> {
+  const echoSocket = path.join(dir, 'raw-echo.sock')
+  const relaySocket = path.join(dir, 'raw-relay.sock')
+  const flags = moduleNodeFlags(MODULE_BUDGET_MIB)
+  const server = startProc('raw echo server', [process.execPath, ...flags, benchProgram('raw/echo-server.js'), echoSocket], {}, cleanup)
+  await server.waitLine(/^listening$/, 10_000)
+  const relay = startProc('relay', [process.execPath, ...npmStartFlags(), benchProgram('raw/relay.js'), relaySocket, echoSocket], {}, cleanup)
+  await relay.waitLine(/^listening$/, 10_000)
+  return {
+    raw: await rawClient('raw Unix socket (length-prefixed echo)', 'raw echo client', echoSocket, flags, cleanup),
+    relay: await rawClient('relay floor (the echo through a frame relay)', 'relay client', relaySocket, flags, cleanup),
   }
 }
 

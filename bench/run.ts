@@ -1,7 +1,7 @@
 // `npm run bench`: starts the systems under test (the Outpost core as `npm start` runs it, the same core
-// with candidate V8 flags, Mosquitto, a raw-socket echo), runs the three benchmarks, writes
-// docs/benchmarks.md and prints it. Everything it starts is stopped again, whatever happens; the whole
-// run is bounded in time.
+// with candidate V8 flags, Mosquitto, a raw-socket echo and a frame relay in front of it), runs the three
+// benchmarks, writes docs/benchmarks.md and prints it. Everything it starts is stopped again, whatever
+// happens; the whole run is bounded in time.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -14,7 +14,7 @@ import { CANDIDATE_CORE_FLAGS, SETTLE_MS, idleMemory, startBareNodes } from './m
 import type { IdleMemory } from './memory.js'
 import { renderReport } from './report.js'
 import type { CoreRun, Results } from './report.js'
-import { rawPath, requestBytes, runRpc, sdkPath } from './rpc.js'
+import { rawPaths, requestBytes, runRpc, sdkPath } from './rpc.js'
 import type { RpcSettings } from './rpc.js'
 import { runThroughput } from './throughput.js'
 import { runSupervision } from './supervision.js'
@@ -51,16 +51,16 @@ async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): P
     log(`starting ${v.label}: node ${v.flags.join(' ')} build/core/cli/main.js run`)
     cores.push(await startCore(v.label, path.join(dir, `core-${i}`), v.flags, benchNames(i === 0 ? '' : `-${i}`), cleanup))
   }
-  log('starting mosquitto and the raw-socket echo')
+  log('starting mosquitto, the raw-socket echo and the relay')
   const mosquitto = await startMosquitto('mosquitto', path.join(dir, 'mosquitto'), benchNames(''), cleanup)
-  const raw = await rawPath(dir, cleanup)
+  const { raw, relay } = await rawPaths(dir, cleanup)
   const bare = await startBareNodes(cleanup)
 
   log(`resting ${SETTLE_MS / 1000} s before the idle memory readings`)
   await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
   const idle = cores.map(core => idleMemory(core, bare))
 
-  const rpc = await runRpc([raw, ...cores.map(sdkPath), sdkPath(mosquitto)], RPC, log)
+  const rpc = await runRpc([raw, relay, ...cores.map(sdkPath), sdkPath(mosquitto)], RPC, log)
   const samplers = [...cores, mosquitto].map(stack => sampleRss(stack.broker.pid, 50))
   cleanup.add('RSS samplers', () => { for (const sampler of samplers) sampler.stop() })
   const throughput = await runThroughput([...cores, mosquitto], THROUGHPUT, log)
@@ -83,7 +83,7 @@ async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): P
     startedAt,
     durationS: (Date.now() - startedAt.getTime()) / 1000,
     cores: coreRuns,
-    rpc: { settings: RPC, requestBytes: requestBytes(), raw: find(rpc, raw.label), mosquitto: find(rpc, mosquitto.label) },
+    rpc: { settings: RPC, requestBytes: requestBytes(), raw: find(rpc, raw.label), relay: find(rpc, relay.label), mosquitto: find(rpc, mosquitto.label) },
     throughput: { settings: THROUGHPUT, mosquitto: find(throughput, mosquitto.label) },
     mosquittoPeakRssMiB: peaks[peaks.length - 1] ?? 0,
   }

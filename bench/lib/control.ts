@@ -67,7 +67,7 @@ export async function connectControl (url: string, clientId: string): Promise<Co
           if (reply.error !== undefined) reject(new Error(`${module}.${method}: ${reply.error.code}: ${reply.error.message}`))
           else resolve(reply.result as T)
         })
-        client.publish(`rpc/${module}/${method}`, encodeCbor({ id, reply: replyTopic, args, from: clientId, timeout: timeoutMs }))
+        client.publish(`rpc/${module}/${method}`, encodeCbor({ id, reply: replyTopic, timeout: timeoutMs, from: clientId, args }))
           .catch((err: Error) => {
             clearTimeout(timer)
             replies.delete(id)

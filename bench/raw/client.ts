@@ -1,6 +1,6 @@
-// Raw baseline, client side: for each JSON line on stdin (a LoopSpec plus `bytes`), times request/response
-// frames of that size over the Unix socket with the same loop as the SDK caller, and prints the result as
-// one JSON line. Usage: client.js <socket path>
+// Raw baselines, client side: for each JSON line on stdin (a LoopSpec plus `bytes`), times request/response
+// frames of that size over the Unix socket (to the echo server, or to the relay in front of it) with the
+// same loop as the SDK caller, and prints the result as one JSON line. Usage: client.js <socket path>
 import net from 'node:net'
 import { createInterface } from 'node:readline'
 import { runLoop } from '../lib/loop.js'

@@ -4,7 +4,6 @@
 // hooks run on every message, so everything here is synchronous and cheap.
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
-import tls from 'node:tls'
 import { readFileSync, rmSync, chmodSync } from 'node:fs'
 import { Aedes } from 'aedes'
 import mqttPacket from 'mqtt-packet'
@@ -258,8 +257,9 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         take: publishing.takeDirect(client),
       })
     }
+    // node:tls costs the core ≈ 3 MB: loaded only for a TLS listener
     const server = config.type === 'tls'
-      ? tls.createServer({
+      ? (await import('node:tls')).createServer({
         cert: readFileSync(config.cert),
         key: readFileSync(config.key),
         ...(config.ca === undefined ? {} : { ca: readFileSync(config.ca) }),

@@ -3,7 +3,7 @@
 import { OutpostError } from '../errors.js'
 import { encodeCbor, decode, sniffFormat } from '../protocol/codec.js'
 import { checkReply, checkHook, fromErrorBody } from '../protocol/envelope.js'
-import type { CorrelationId, Presence } from '../protocol/envelope.js'
+import type { Presence } from '../protocol/envelope.js'
 import { serveRequest } from '../protocol/serve.js'
 import type { MethodHandler, ServeContext } from '../protocol/serve.js'
 import { topics, clientIdOf, hookFilter, isHookName, isMethodName, matchTopic, parseTopic } from '../protocol/topics.js'
@@ -13,6 +13,7 @@ import { readModuleEnv } from './env.js'
 import type { ModuleEnv } from './env.js'
 import { createLogger } from './log.js'
 import type { Logger } from './log.js'
+import { pendingCalls } from './pending-calls.js'
 
 export const SDK_VERSION = 'outpost-js/0.1.0'
 const DEFAULT_CALL_TIMEOUT_MS = 5000
@@ -57,8 +58,10 @@ export interface OutpostModule<Config = unknown> {
 interface PendingCall {
   resolve: (value: any) => void
   reject: (err: Error) => void
-  timer: NodeJS.Timeout
-  where: string
+  module: string
+  method: string
+  timeout: number
+  deadline: number
 }
 
 export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()): OutpostModule<Config> {
@@ -69,20 +72,23 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   const declaredHooks: string[] = []
   const listeners: Array<{ filter: string, handler: HookHandler }> = []
   const stopHandlers: Array<() => unknown> = []
-  const pending = new Map<CorrelationId, PendingCall>()
+  const pending = pendingCalls<PendingCall>(({ reject, module, method, timeout }) => {
+    reject(new OutpostError('TIMEOUT', `${module}.${method}: no reply within ${timeout} ms`, { details: { module, method, timeout } }))
+  })
   let client: MqttClient | undefined
   let nextId = 1
   let stopping: Promise<void> | undefined
 
-  const send = (topic: string, value: unknown): void => {
+  /** QoS 0; false once the connection is closed (the module is stopping or about to exit) */
+  const send = (topic: string, value: unknown): boolean => {
     if (client === undefined) throw new OutpostError('NOT_CONNECTED', `module ${env.module} is not started`)
-    client.publish(topic, encodeCbor(value)).catch(() => {})
+    return client.send(topic, encodeCbor(value))
   }
 
   const serveContext: ServeContext = {
     owner: env.module,
     methods,
-    send: (topic, payload) => { client?.publish(topic, payload).catch(() => {}) },
+    send: (topic, payload) => { client?.send(topic, payload) },
     warn: (message, fields) => log.warn(message, fields),
   }
 
@@ -99,11 +105,9 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       log.warn('dropped malformed reply', { reason: checked.message })
       return
     }
-    const call = pending.get(checked.reply.id)
+    const call = pending.take(checked.reply.id)
     if (call === undefined) return // late reply after a timeout
-    pending.delete(checked.reply.id)
-    clearTimeout(call.timer)
-    if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, call.where))
+    if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, `${call.module}.${call.method}`))
     else call.resolve(checked.reply.result)
   }
 
@@ -129,12 +133,16 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     }
   }
 
+  // the module's subscriptions are its reply topic, rpc/<module>/+ and hook filters: the first two are told
+  // apart by comparison, without taking the topic apart
+  const rpcPrefix = topics.rpc(env.module, '')
   const onMessage = (topic: string, payload: Buffer): void => {
-    const parsed = parseTopic(topic)
-    if (parsed === null) return
-    if (parsed.kind === 'rpc' && parsed.owner === env.module) serveRequest(serveContext, parsed.name, payload)
-    else if (parsed.kind === 'reply') onReply(payload)
-    else if (parsed.kind === 'hook') onHook(topic, parsed.owner, parsed.name, payload)
+    if (topic === replyTopic) onReply(payload)
+    else if (topic.startsWith(rpcPrefix)) serveRequest(serveContext, topic.slice(rpcPrefix.length), payload)
+    else {
+      const parsed = parseTopic(topic)
+      if (parsed?.kind === 'hook') onHook(topic, parsed.owner, parsed.name, payload)
+    }
   }
 
   const self: OutpostModule<Config> = {
@@ -208,20 +216,13 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     call (module, method, args, options = {}) {
       const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS
       const id = nextId++
-      const where = `${module}.${method}`
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id)
-          reject(new OutpostError('TIMEOUT', `${where}: no reply within ${timeout} ms`, { details: { module, method, timeout } }))
-        }, timeout)
-        pending.set(id, { resolve, reject, timer, where })
-        try {
-          send(topics.rpc(module, method), { id, reply: replyTopic, args: args ?? null, from: clientId, timeout })
-        } catch (err) {
-          clearTimeout(timer)
-          pending.delete(id)
-          reject(err)
+        // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
+        if (!send(topics.rpc(module, method), { id, reply: replyTopic, timeout, from: clientId, args: args ?? null })) {
+          throw new OutpostError('NOT_CONNECTED', `${module}.${method}: module ${env.module} is not connected to the broker`)
         }
+        // a timeout that is not a positive number (NaN included) expires at once, as setTimeout would have it
+        pending.add(id, { resolve, reject, module, method, timeout, deadline: performance.now() + (timeout > 0 ? timeout : 0) })
       })
     },
 
@@ -233,11 +234,9 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
         if (Array.isArray(results)) {
           for (const r of results) if (r.status === 'rejected') log.error('stop handler failed', { error: r.reason as Error })
         } else log.warn(`stop handlers did not finish within ${STOP_HANDLERS_TIMEOUT_MS} ms`)
-        for (const call of pending.values()) {
-          clearTimeout(call.timer)
-          call.reject(new OutpostError('NOT_CONNECTED', `${call.where}: module ${env.module} is stopping`))
+        for (const call of pending.drain()) {
+          call.reject(new OutpostError('NOT_CONNECTED', `${call.module}.${call.method}: module ${env.module} is stopping`))
         }
-        pending.clear()
         if (client !== undefined) {
           const offline: Presence = { state: 'offline' }
           await client.publish(topics.presence(env.module, env.instance), encodeCbor(offline), { retain: true, qos: 1 }).catch(() => {})

@@ -1,5 +1,5 @@
 // The SDK's hand-written MQTT 3.1.1 client against the real embedded broker, with mqtt.js as the peer:
-// CONNECT with will and credentials, SUBACK refusals, QoS 1, large payloads, keepalive and the will.
+// CONNECT with will and credentials, SUBACK refusals, QoS 0 and 1, large payloads, keepalive and the will.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connectMqtt } from '../../core/sdk/mqtt-client.js'
@@ -32,15 +32,22 @@ test('the thin client talks MQTT 3.1.1 to Aedes and to mqtt.js peers', async (t)
   await peer.client.publishAsync('hooks/peer/big', big, { qos: 1 })
   await waitFor('the large message', () => received.find(r => r.topic === 'hooks/peer/big'))
   assert.equal(received.find(r => r.topic === 'hooks/peer/big')?.payload.equals(big), true)
+  // a handler owns its payload: later reads do not overwrite it
+  await peer.client.publishAsync('hooks/peer/first', Buffer.from('first'))
+  await waitFor('the first message', () => received.find(r => r.topic === 'hooks/peer/first'))
+  await peer.client.publishAsync('hooks/peer/second', Buffer.from('SECOND'))
+  await waitFor('the second message', () => received.find(r => r.topic === 'hooks/peer/second'))
+  assert.equal(received.find(r => r.topic === 'hooks/peer/first')?.payload.toString(), 'first')
 
   // outbound: QoS 0 and QoS 1 (resolved by the PUBACK) reach the peer intact
   const seen: Array<{ topic: string, payload: Buffer }> = []
   peer.client.on('message', (topic, payload) => seen.push({ topic, payload }))
   await peer.client.subscribeAsync('hooks/probe/#')
   await client.publish('hooks/probe/q0', Buffer.from([1, 2, 3]))
+  assert.equal(client.send('hooks/probe/sent', Buffer.from([4])), true)
   await client.publish('hooks/probe/q1', Buffer.from('héllo'), { qos: 1 })
-  await waitFor('both publishes', () => seen.length >= 2)
-  assert.deepEqual(seen.map(s => [s.topic, [...s.payload]]), [['hooks/probe/q0', [1, 2, 3]], ['hooks/probe/q1', [...Buffer.from('héllo')]]])
+  await waitFor('the three publishes', () => seen.length >= 3)
+  assert.deepEqual(seen.map(s => [s.topic, [...s.payload]]), [['hooks/probe/q0', [1, 2, 3]], ['hooks/probe/sent', [4]], ['hooks/probe/q1', [...Buffer.from('héllo')]]])
 
   // a refused subscription (SUBACK 0x80) rejects with NOT_AUTHORISED and the connection stays usable
   await assert.rejects(client.subscribe(['reply/somebody-else']), (err: OutpostError) => err.code === 'NOT_AUTHORISED' && /reply\/somebody-else/.test(err.message))
@@ -58,6 +65,7 @@ test('the thin client talks MQTT 3.1.1 to Aedes and to mqtt.js peers', async (t)
   })
   await peer.client.subscribeAsync(['presence/probe/0', 'presence/alpha/0'])
   await client.end()
+  assert.equal(client.send('hooks/probe/late', Buffer.from('x')), false, 'nothing is sent on a closed connection')
   gw.gateway.credentials.revoke(credential.username)
   await waitFor('the retained ready presence of alpha', () => wills.includes('ready'))
   const alpha = gw.gateway.modules.require('alpha').instances[0]
