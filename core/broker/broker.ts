@@ -13,6 +13,7 @@ import { canSubscribe, describe } from './access.js'
 import type { Identity } from './access.js'
 import { listenerLimits, moduleSocketLimits, rateGate } from './limits.js'
 import type { LimitsInput, ListenerLimits, RateGate } from './limits.js'
+import { keepAlive } from './direct.js'
 import { createPublishing } from './publishing.js'
 import { readThrough } from './reader.js'
 import { batchWrites } from './writes.js'
@@ -255,6 +256,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         },
         offering: () => client.connected && !gates.has(client),
         take: publishing.takeDirect(client),
+        tookSome: () => keepAlive(client),
       })
     }
     // node:tls costs the core ≈ 3 MB: loaded only for a TLS listener

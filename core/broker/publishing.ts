@@ -6,7 +6,7 @@
 import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
 import { canPublish, describe, stampCaller } from './access.js'
 import type { Identity } from './access.js'
-import { createDirectDelivery, keepAlive } from './direct.js'
+import { createDirectDelivery } from './direct.js'
 import type { BacklogEvents, InProcessDeliver } from './direct.js'
 import type { QoS0Publish } from './reader.js'
 
@@ -105,7 +105,6 @@ export function createPublishing (options: PublishingOptions): Publishing {
       if (topic.startsWith('rpc/core/') || topic.startsWith('$')) return false
       const decision = decide(client, topic, payload)
       if ('refused' in decision) return false // Aedes refuses it and closes the connection
-      keepAlive(client)
       const { recipient } = decision
       if (recipient === null) return true // no one gets it: the router answered
       if (recipient === undefined) direct.publish(topic, payload)

@@ -1,10 +1,12 @@
 // Every read from a client's socket passes through here before Aedes parses it. Whole QoS 0 PUBLISH packets
 // that are not retained are offered to the direct path (direct.ts) and, when it takes them, never reach
-// Aedes; every other byte goes on to Aedes unchanged, in order. Aedes keeps its own flow control: it
+// Aedes; every other byte goes on to Aedes unchanged, in order. What the direct path writes while a read is
+// handled leaves when it is done (writes.ts). Aedes keeps its own flow control: it
 // reads (socket.read) only when it has handled what it read before, and this wraps that very call.
 // Packet boundaries come from the fixed header [MQTT-2.2], which also lets an oversized packet be refused
 // from its first bytes, before its body is buffered.
 import type net from 'node:net'
+import { holdingWrites } from './writes.js'
 
 /** A QoS 0 PUBLISH read whole from the socket: views into the read, valid during the call only. */
 export interface QoS0Publish {
@@ -21,6 +23,8 @@ export interface ReaderOptions {
   offering (): boolean
   /** true when the publish was delivered and Aedes must not see it */
   take (publish: QoS0Publish): boolean
+  /** a read held packets that were taken: they count as signs of life, as those Aedes handles do */
+  tookSome (): void
 }
 
 const PUBLISH_QOS0 = 0x30 // type 3, no DUP, QoS 0, no RETAIN
@@ -53,6 +57,7 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
     const offer = options.offering()
     const passed: Buffer[] = [] // runs of bytes for Aedes
     let runStart = 0
+    let took = false
     let at = 0
     while (at < bytes.length) {
       const header = fixedHeader(bytes, at)
@@ -71,10 +76,12 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
         if (validTopic(topic) && options.take({ topic, payload: bytes.subarray(topicEnd, end) })) {
           if (at > runStart) passed.push(bytes.subarray(runStart, at))
           runStart = end
+          took = true
         }
       }
       at = end
     }
+    if (took) options.tookSome()
     if (at > runStart) passed.push(bytes.subarray(runStart, at))
     if (at < bytes.length) {
       // an unfinished packet waits for its end here (Aedes will see it whole), unless Aedes must see it now
@@ -88,6 +95,6 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
 
   socket.read = function readFiltered (this: net.Socket, size?: number) {
     const chunk = read.call(this, size) as Buffer | null
-    return chunk === null || chunk.length === 0 ? chunk : filter(chunk)
+    return chunk === null || chunk.length === 0 ? chunk : holdingWrites(() => filter(chunk))
   }
 }

@@ -18,14 +18,16 @@ const declined = encodePublish('hooks/m/declined', Buffer.from('x'), false, 0, 0
 const wildcard = encodePublish('hooks/+/h', Buffer.from('x'), false, 0, 0)
 
 /** Feeds `chunks` to a stream, reads it the way Aedes does (socket.read), and returns what Aedes saw. */
-function run (chunks: Buffer[], options: { offering?: boolean, maxPacketBytes?: number } = {}): { aedes: Buffer, took: QoS0Publish[], tooLarge: number[] } {
+function run (chunks: Buffer[], options: { offering?: boolean, maxPacketBytes?: number } = {}): { aedes: Buffer, took: QoS0Publish[], tooLarge: number[], alive: number } {
   const stream = new PassThrough()
   const took: QoS0Publish[] = []
   const tooLarge: number[] = []
+  let alive = 0
   readThrough(stream as unknown as net.Socket, {
     maxPacketBytes: options.maxPacketBytes ?? 1 << 20,
     tooLarge: bytes => tooLarge.push(bytes),
     offering: () => options.offering ?? true,
+    tookSome: () => { alive++ },
     take: publish => {
       if (publish.topic.endsWith('declined')) return false
       took.push({ topic: publish.topic, payload: Buffer.from(publish.payload) })
@@ -37,7 +39,7 @@ function run (chunks: Buffer[], options: { offering?: boolean, maxPacketBytes?: 
     stream.write(chunk)
     for (let read = stream.read() as Buffer | null; read !== null; read = stream.read() as Buffer | null) seen.push(read)
   }
-  return { aedes: Buffer.concat(seen), took, tooLarge }
+  return { aedes: Buffer.concat(seen), took, tooLarge, alive }
 }
 
 test('the reader takes whole QoS 0 publishes and passes everything else on in order, at any chunk boundary', () => {
@@ -46,8 +48,9 @@ test('the reader takes whole QoS 0 publishes and passes everything else on in or
   for (let size = 1; size <= stream.length; size += size < 16 ? 1 : 37) {
     const chunks: Buffer[] = []
     for (let at = 0; at < stream.length; at += size) chunks.push(stream.subarray(at, at + size))
-    const { aedes, took } = run(chunks)
+    const { aedes, took, alive } = run(chunks)
     assert.deepEqual(aedes, expected, `chunks of ${size} bytes`)
+    assert.ok(alive >= 1 && alive <= 2, `a sign of life per read that took something (chunks of ${size} bytes)`)
     assert.deepEqual(took.map(p => p.topic), ['hooks/m/taken', 'hooks/m/taken'], `chunks of ${size} bytes`)
     assert.deepEqual(took[1]?.payload, Buffer.alloc(300, 1))
   }
@@ -55,9 +58,10 @@ test('the reader takes whole QoS 0 publishes and passes everything else on in or
 
 test('before the client may publish directly (not connected yet, or rate limited) everything goes to Aedes', () => {
   const stream = Buffer.concat([taken, PINGREQ])
-  const { aedes, took } = run([stream], { offering: false })
+  const { aedes, took, alive } = run([stream], { offering: false })
   assert.deepEqual(aedes, stream)
   assert.equal(took.length, 0)
+  assert.equal(alive, 0)
 })
 
 test('an oversized packet is refused from its fixed header, before its body arrives', () => {
