@@ -50,8 +50,8 @@ export interface BrokerHooks {
    * the one instance that gets it, or null for no one (RPC to replicas, docs/supervision.md).
    */
   recipient?: (topic: string, payload: Buffer) => string | null
-  /** A module's reply that the access rules allowed, before delivery. */
-  replied?: (identity: Identity, topic: string, payload: Buffer) => void
+  /** A module's reply that the access rules allowed: whether it answers a request that module holds (else it is dropped). */
+  replied?: (identity: Identity, topic: string, payload: Buffer) => boolean
   onDenied?: (event: DeniedEvent) => void
   onClientReady?: (clientId: string, identity: Identity) => void
   onClientGone?: (clientId: string, identity: Identity, reason: 'disconnect' | 'keepalive-timeout' | 'error') => void

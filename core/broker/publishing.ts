@@ -15,8 +15,8 @@ export interface PublishingOptions {
   identityOf (client: Client): Identity | undefined
   /** the RPC router: the instance that gets a request to a module (null: no one, it was answered) */
   recipient?: (topic: string, payload: Buffer) => string | null
-  /** the RPC router: a module replied */
-  replied?: (identity: Identity, topic: string, payload: Buffer) => void
+  /** the RPC router: whether a module's reply answers a request that module holds */
+  replied?: (identity: Identity, topic: string, payload: Buffer) => boolean
   drainTimeoutMs: number
   backlog: BacklogEvents
 }
@@ -36,6 +36,7 @@ export interface Publishing {
 /** why a publish is refused, or the one client that gets it (undefined: every subscriber) */
 type Decision = { refused: string } | { recipient: string | null | undefined }
 const EVERY_SUBSCRIBER: Decision = { recipient: undefined }
+const NO_ONE: Decision = { recipient: null }
 /** distinct topics whose access decision is remembered per client */
 const REMEMBERED_TOPICS = 256
 
@@ -68,7 +69,8 @@ export function createPublishing (options: PublishingOptions): Publishing {
     if (topic.startsWith('rpc/core/')) return EVERY_SUBSCRIBER
     if (topic.startsWith('rpc/')) return { recipient: options.recipient?.(topic, payload) }
     if (topic.startsWith('reply/')) {
-      if (identity.kind === 'module') options.replied?.(identity, topic, payload)
+      // a module answers only the calls it was given; anything else it sends there goes nowhere
+      if (identity.kind === 'module' && options.replied?.(identity, topic, payload) === false) return NO_ONE
       return { recipient: topic.slice('reply/'.length) }
     }
     return EVERY_SUBSCRIBER
@@ -106,7 +108,7 @@ export function createPublishing (options: PublishingOptions): Publishing {
       const decision = decide(client, topic, payload)
       if ('refused' in decision) return false // Aedes refuses it and closes the connection
       const { recipient } = decision
-      if (recipient === null) return true // no one gets it: the router answered
+      if (recipient === null) return true // no one gets it: answered by the router, or a reply not owed
       if (recipient === undefined) direct.publish(topic, payload)
       else if (!direct.publishTo(connected[recipient], topic, payload)) viaAedes(publish, recipient)
       return true

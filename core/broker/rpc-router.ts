@@ -2,7 +2,7 @@
 // every instance subscribes to rpc/<module>/+ and this router names, for each request, the one live
 // instance that gets it (round robin); the broker delivers it to that instance alone. The router also
 // remembers which requests each instance holds, so that an instance dying mid-call is answered with
-// UNAVAILABLE instead of silence, and it answers at once for a module that does not exist
+// UNAVAILABLE instead of silence (and so that only that instance's reply reaches the caller), and it answers at once for a module that does not exist
 // (NO_SUCH_MODULE) or has no live instance (UNAVAILABLE). All of it runs on the broker's hot path:
 // synchronous, one small decode per message.
 import { decode, encode, sniffFormat } from '../protocol/codec.js'
@@ -39,14 +39,21 @@ export interface RpcRouter {
    * that gets it, or null when no one does (the router answered it, or there is no instance to give it to).
    */
   recipient (topic: string, payload: Buffer): string | null
-  /** A module published a reply: the request it answers is no longer held. */
-  replied (identity: Identity, topic: string, payload: Buffer): void
+  /**
+   * A module published a reply: true when it answers a request that this very instance holds (which is
+   * then released). Any other reply (forged, duplicated, or later than the caller waits) goes nowhere.
+   */
+  replied (identity: Identity, topic: string, payload: Buffer): boolean
   stop (): void
 }
 
 const DEFAULT_HOLD_MS = 60_000
 
-/** What routing needs of a request: from the envelope's head when it comes first (as the SDK writes it). */
+/**
+ * What routing needs of a request: from the envelope's head when it comes first (as the SDK writes it).
+ * A bad envelope that still names a reply topic is routed too: the callee answers it BAD_REQUEST, with the
+ * id it could read or 0 (serve.ts), and that reply must be let through. Null: nothing to answer on.
+ */
 function routingFields (payload: Buffer, format: WireFormat): { id: CorrelationId, reply: string, timeout: number | undefined } | null {
   const head = format === 'cbor' ? readEnvelopeHead(payload) : null
   if (head !== null && isCorrelationId(head.id) && typeof head.reply === 'string' && head.reply.startsWith('reply/')) {
@@ -58,7 +65,8 @@ function routingFields (payload: Buffer, format: WireFormat): { id: CorrelationI
   } catch {
     return null
   }
-  return checked.ok ? { id: checked.request.id, reply: checked.request.reply, timeout: checked.request.timeout } : null
+  if (checked.ok) return { id: checked.request.id, reply: checked.request.reply, timeout: checked.request.timeout }
+  return checked.reply === null ? null : { id: checked.id ?? 0, reply: checked.reply, timeout: undefined }
 }
 
 export function createRpcRouter (deps: RouterDeps): RpcRouter {
@@ -110,7 +118,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const module = topic.slice(4, slash)
       const format = sniffFormat(payload)
       const request = routingFields(payload, format)
-      // a request that does not decode or has no usable envelope still goes to one instance, which reports it
+      // a request with nothing to answer on still goes to one instance, which logs it
       if (request === null) return choose(module) ?? null
       const status = deps.moduleStatus(module)
       if (status === undefined) {
@@ -133,17 +141,17 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
 
     replied (identity, topic, payload) {
       const routesOf = held.get(identity.clientId)
-      if (routesOf === undefined || routesOf.size === 0) return
+      if (routesOf === undefined || routesOf.size === 0) return false
       const format = sniffFormat(payload)
       let id = format === 'cbor' ? readEnvelopeHead(payload)?.id : undefined
       if (id === undefined) {
         try {
           id = (decode(payload, format) as { id?: CorrelationId } | null)?.id
         } catch {
-          return
+          return false
         }
       }
-      routesOf.delete(`${topic} ${String(id)}`)
+      return routesOf.delete(`${topic} ${String(id)}`)
     },
 
     stop () {

@@ -67,6 +67,17 @@ test('a module cannot publish another module\'s hooks: dropped, the module disco
   assert.deepEqual(seen, ['real'])
 })
 
+test('a module cannot answer a call it was not given: its forged reply goes nowhere, the real one arrives', async () => {
+  const id = `forgery-${Date.now()}`
+  const real = op.rawRequest('rpc/alpha/slow', { id, reply: `reply/${op.clientId}`, args: 400 })
+  const before = intruder()?.process?.pid
+  assert.equal(await attempt('publish', `reply/${op.clientId}`, { id, result: 'forged' }), 'sent')
+  assert.deepEqual(await real, { id, result: 400 })
+  // not a denial the connection pays for: a late or duplicate reply from a slow module looks the same
+  assert.equal(intruder()?.process?.pid, before)
+  assert.equal(intruder()?.state.status, 'running')
+})
+
 test('a module cannot call core management methods', async () => {
   const pid = alphaPid()
   const before = intruder()?.process?.pid
