@@ -151,7 +151,11 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
           return false
         }
       }
-      return routesOf.delete(`${topic} ${String(id)}`)
+      const key = `${topic} ${String(id)}`
+      const route = routesOf.get(key)
+      if (route === undefined) return false
+      routesOf.delete(key)
+      return route.expires >= now()
     },
 
     stop () {
