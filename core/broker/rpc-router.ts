@@ -120,14 +120,12 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const request = routingFields(payload, format)
       // a request with nothing to answer on still goes to one instance, which logs it
       if (request === null) return choose(module) ?? null
-      const status = deps.moduleStatus(module)
-      if (status === undefined) {
-        answer({ reply: request.reply, id: request.id, format }, 'NO_SUCH_MODULE', `no module named "${module}" on this gateway`)
-        return null
-      }
       const target = choose(module)
       if (target === undefined) {
-        answer({ reply: request.reply, id: request.id, format }, 'UNAVAILABLE', `module ${module} has no live instance (it is ${status})`)
+        // the module's state only for the answer: it is not cheap to describe, and most requests find an instance
+        const status = deps.moduleStatus(module)
+        if (status === undefined) answer({ reply: request.reply, id: request.id, format }, 'NO_SUCH_MODULE', `no module named "${module}" on this gateway`)
+        else answer({ reply: request.reply, id: request.id, format }, 'UNAVAILABLE', `module ${module} has no live instance (it is ${status})`)
         return null
       }
       let routesOf = held.get(target)
