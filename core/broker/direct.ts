@@ -4,8 +4,8 @@
 // of the broker's memory churn under load (docs/benchmarks.md). Here the broker takes the message as it is
 // read (reader.ts), before Aedes sees it, finds the subscribed connections from a per-topic cache, and
 // writes one encoded frame to each. Aedes still owns connections, sessions, subscriptions and their access
-// checks, QoS 1 and 2, retained messages, wills and in-process subscribers; any message the fast path is
-// not sure of goes on through Aedes as before.
+// checks, QoS 1 and 2, retained messages and wills; the core's in-process subscribers are served by both
+// paths. Any message the fast path is not sure of goes on through Aedes as before.
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type net from 'node:net'
 import { encodePublish } from '../protocol/mqtt-publish.js'
@@ -50,8 +50,8 @@ interface Subscribers {
 export interface DirectDelivery {
   /** Delivers to every connected client, and every in-process subscriber, subscribed to `topic`. */
   publish (topic: string, payload: Buffer): void
-  /** Delivers to one client, if it is connected and subscribed; false otherwise. */
-  publishTo (client: Client | undefined, topic: string, payload: Buffer): boolean
+  /** Delivers to one client, by id, if it is connected and subscribed; false otherwise. */
+  publishTo (clientId: string, topic: string, payload: Buffer): boolean
   /** the core's own subscriptions, which Aedes serves as well (for what it delivers itself) */
   addInProcess (filter: string, deliver: InProcessDeliver): void
   removeInProcess (filter: string, deliver: InProcessDeliver): void
@@ -136,7 +136,8 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
         for (const deliver of subscribers.inProcess) deliver(packet, noop)
       }
     },
-    publishTo (client, topic, payload) {
+    publishTo (clientId, topic, payload) {
+      const client = clients[clientId]
       if (client === undefined) return false
       const internals = internalsOf(client)
       if (!internals.connected || !subscribed(internals, topic)) return false

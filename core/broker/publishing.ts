@@ -42,7 +42,6 @@ const REMEMBERED_TOPICS = 256
 
 export function createPublishing (options: PublishingOptions): Publishing {
   const { aedes } = options
-  const connected = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
   const direct = createDirectDelivery(aedes, options.drainTimeoutMs, options.backlog)
   // what Aedes delivers of a request with one recipient, by payload (Aedes hands every subscriber that buffer)
   const recipients = new WeakMap<Buffer, string | null>()
@@ -110,7 +109,7 @@ export function createPublishing (options: PublishingOptions): Publishing {
       const { recipient } = decision
       if (recipient === null) return true // no one gets it: answered by the router, or a reply not owed
       if (recipient === undefined) direct.publish(topic, payload)
-      else if (!direct.publishTo(connected[recipient], topic, payload)) viaAedes(publish, recipient)
+      else if (!direct.publishTo(recipient, topic, payload)) viaAedes(publish, recipient)
       return true
     },
 
