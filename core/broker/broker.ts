@@ -14,6 +14,7 @@ import type { Identity } from './access.js'
 import { listenerLimits, moduleSocketLimits, rateGate } from './limits.js'
 import type { LimitsInput, ListenerLimits, RateGate } from './limits.js'
 import { keepAlive } from './direct.js'
+import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
 import { createPublishing } from './publishing.js'
 import { readThrough } from './reader.js'
 import { batchWrites } from './writes.js'
@@ -156,6 +157,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     identities.set(client, identity)
   }
 
+  const logins = createLoginThrottle()
   aedes.authenticate = (client, username, password, callback) => {
     const listener = (client.conn as unknown as { outpostListener?: ListenerConfig }).outpostListener
     if (listener === undefined) {
@@ -168,8 +170,22 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     }
     const tooMany = full(listener, client)
     if (tooMany !== null) return refuse(3, tooMany) // before any password hashing: a full listener costs nothing
+    // TCP and TLS connections have an address; on a Unix socket, file permissions decide who may try
+    const address = (client.conn as Partial<net.Socket>).remoteAddress
+    const blocked = address === undefined ? null : logins.refusedFor(address)
+    if (blocked !== null) {
+      // refused unheard and unlogged: the block's start was logged once
+      callback(Object.assign(new Error('too many failed logins'), { returnCode: 5 }) as AuthenticateError, false)
+      return
+    }
     const settle = (result: AuthResult): void => {
-      if ('refused' in result) return refuse(result.refused === 'bad-credentials' ? 4 : 5, result.why)
+      if ('refused' in result) {
+        if (result.refused === 'bad-credentials' && address !== undefined && logins.failed(address)) {
+          const { failures, windowMs, blockMs } = LOGIN_THROTTLE
+          deny(client, 'connect', client.id, `${failures} failed logins from ${address} within ${windowMs / 1000} s: its connections are refused for ${blockMs / 1000} s`)
+        }
+        return refuse(result.refused === 'bad-credentials' ? 4 : 5, result.why)
+      }
       const stillTooMany = full(listener, client)
       if (stillTooMany !== null) return refuse(3, stillTooMany)
       if (client.conn.destroyed) return refuse(3, 'connection closed while authenticating')

@@ -1,7 +1,9 @@
 // Operators: passwords checked against salted scrypt hashes, roles enforced in the broker, refusals audited.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import mqtt from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { startTestGateway, connectOperator, fixture, waitFor } from '../helpers/gateway.js'
 import type { TestGateway, Operator } from '../helpers/gateway.js'
 import { hashPassword, verifyPassword } from '../../core/broker/credentials.js'
@@ -39,6 +41,33 @@ async function connackCode (options: mqtt.IClientOptions): Promise<number> {
     return (err as { code?: number }).code ?? -1
   }
 }
+
+/** The CONNACK code for a login from another loopback address, by hand: mqtt.js cannot pick its source address. */
+async function connackFrom (localAddress: string, username: string, password: string): Promise<number> {
+  const { hostname, port } = new URL(gw.url)
+  const socket = net.connect({ host: hostname, port: Number(port), localAddress })
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      const parser = mqttPacket.parser({ protocolVersion: 4 })
+      parser.on('packet', packet => { if (packet.cmd === 'connack') resolve(packet.returnCode ?? -1) })
+      socket.on('data', chunk => parser.parse(chunk))
+      socket.once('error', reject)
+      socket.once('close', () => reject(new Error('closed without a CONNACK')))
+      socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: `guess-${localAddress}`, clean: true, keepalive: 0, username, password: Buffer.from(password) }))
+    })
+  } finally {
+    socket.destroy()
+  }
+}
+
+test('password guessing: five failed logins block the address for a minute, even with the right password; other addresses are not touched', async () => {
+  for (let i = 0; i < 5; i++) assert.equal(await connackFrom('127.0.0.2', 'admin', `guess-${i}`), 4)
+  assert.equal(await connackFrom('127.0.0.2', 'admin', PASSWORDS.admin), 5)
+  assert.equal(await connackFrom('127.0.0.2', 'viewer', PASSWORDS.viewer), 5)
+  assert.equal(await connackFrom('127.0.0.3', 'admin', PASSWORDS.admin), 0)
+  const blocks = gw.logs.filter(l => /5 failed logins from 127\.0\.0\.2 within 60 s: its connections are refused for 60 s/.test(l.text))
+  assert.equal(blocks.length, 1, 'one line for the block, none for each refused attempt')
+})
 
 test('password hashes: salted (two hashes of one password differ), verified, never the password', async () => {
   const a = await hashPassword('correct horse')
