@@ -54,7 +54,9 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
   const filter = (chunk: Buffer): Buffer | null => {
     const bytes = rest === null ? chunk : Buffer.concat([rest, chunk])
     rest = null
-    const offer = options.offering()
+    // Aedes handles what it is given after this read, so once a packet goes to it, the rest of the read
+    // goes too: a SUBSCRIBE followed by a publish in one read takes effect first, as MQTT orders it
+    let offer = options.offering()
     const passed: Buffer[] = [] // runs of bytes for Aedes
     let runStart = 0
     let took = false
@@ -77,8 +79,8 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
           if (at > runStart) passed.push(bytes.subarray(runStart, at))
           runStart = end
           took = true
-        }
-      }
+        } else offer = false
+      } else offer = false
       at = end
     }
     if (took) options.tookSome()

@@ -14,6 +14,7 @@ const PINGREQ = Buffer.from([0xc0, 0])
 const qos1 = encodePublish('hooks/m/h', Buffer.from('kept'), false, 1, 7)
 const retained = encodePublish('state/m', Buffer.from('kept'), true, 0, 0)
 const taken = encodePublish('hooks/m/taken', Buffer.alloc(300, 1), false, 0, 0) // a two-byte remaining length
+const alsoTaken = encodePublish('hooks/m/also', Buffer.from('y'), false, 0, 0)
 const declined = encodePublish('hooks/m/declined', Buffer.from('x'), false, 0, 0)
 const wildcard = encodePublish('hooks/+/h', Buffer.from('x'), false, 0, 0)
 
@@ -43,17 +44,29 @@ function run (chunks: Buffer[], options: { offering?: boolean, maxPacketBytes?: 
 }
 
 test('the reader takes whole QoS 0 publishes and passes everything else on in order, at any chunk boundary', () => {
-  const stream = Buffer.concat([SUBSCRIBE, taken, qos1, declined, PINGREQ, taken, retained, wildcard])
-  const expected = Buffer.concat([SUBSCRIBE, qos1, declined, PINGREQ, retained, wildcard])
+  const packets = [taken, SUBSCRIBE, alsoTaken, qos1, declined, PINGREQ, retained, wildcard]
+  const stream = Buffer.concat(packets)
   for (let size = 1; size <= stream.length; size += size < 16 ? 1 : 37) {
     const chunks: Buffer[] = []
     for (let at = 0; at < stream.length; at += size) chunks.push(stream.subarray(at, at + size))
     const { aedes, took, alive } = run(chunks)
-    assert.deepEqual(aedes, expected, `chunks of ${size} bytes`)
-    assert.ok(alive >= 1 && alive <= 2, `a sign of life per read that took something (chunks of ${size} bytes)`)
-    assert.deepEqual(took.map(p => p.topic), ['hooks/m/taken', 'hooks/m/taken'], `chunks of ${size} bytes`)
-    assert.deepEqual(took[1]?.payload, Buffer.alloc(300, 1))
+    const topics = took.map(p => p.topic)
+    // whatever was not taken reaches Aedes whole and in order
+    assert.deepEqual(aedes, Buffer.concat(packets.filter(p => !(p === taken && topics.includes('hooks/m/taken')) && !(p === alsoTaken && topics.includes('hooks/m/also')))), `chunks of ${size} bytes`)
+    assert.deepEqual(topics[0], 'hooks/m/taken', 'the first packet is always taken')
+    assert.ok(topics.every(t => t === 'hooks/m/taken' || t === 'hooks/m/also'), 'only plain QoS 0 publishes are taken')
+    assert.deepEqual(took[0]?.payload, Buffer.alloc(300, 1))
+    assert.ok(alive >= 1 && alive <= topics.length, `a sign of life per read that took something (chunks of ${size} bytes)`)
   }
+})
+
+test('after a packet for Aedes, the rest of that read goes to Aedes too: a SUBSCRIBE takes effect before a publish after it', () => {
+  const oneRead = run([Buffer.concat([SUBSCRIBE, alsoTaken])])
+  assert.deepEqual(oneRead.aedes, Buffer.concat([SUBSCRIBE, alsoTaken]))
+  assert.equal(oneRead.took.length, 0)
+  const twoReads = run([SUBSCRIBE, alsoTaken])
+  assert.deepEqual(twoReads.aedes, SUBSCRIBE)
+  assert.deepEqual(twoReads.took.map(p => p.topic), ['hooks/m/also'])
 })
 
 test('before the client may publish directly (not connected yet, or rate limited) everything goes to Aedes', () => {
