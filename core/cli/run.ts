@@ -34,13 +34,18 @@ export async function run (args: string[]): Promise<number> {
     }
     throw err
   }
+  // One stop, however many signals ask for it. A terminal's Ctrl-C reaches `npm start` too, which forwards
+  // it: the core gets SIGINT twice at once, and the second must not kill it halfway through stopping.
   await new Promise<void>(resolve => {
-    const stop = (signal: string): void => {
+    let stopping = false
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return log.debug(`${signal} received: already stopping`)
+      stopping = true
       log.info(`${signal} received`)
       resolve()
     }
-    process.once('SIGINT', () => stop('SIGINT'))
-    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
   })
   await gateway.stop()
   return 0

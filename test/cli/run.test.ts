@@ -1,5 +1,5 @@
 // `outpost run` as the one binary that both runs and manages a gateway: a real core process, managed by the
-// same binary, stopped cleanly by SIGTERM; a bad manifest starts nothing.
+// same binary, stopped cleanly by SIGTERM or by SIGINT however often it comes; a bad manifest starts nothing.
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -39,6 +39,33 @@ test('outpost run starts a gateway that outpost manages, and stops it on SIGTERM
     assert.equal(await exited, 0)
     assert.match(out, /gateway stopped/)
     assert.ok(gone(alpha?.instances[0]?.pid ?? 0))
+  } finally {
+    core.kill('SIGKILL')
+  }
+})
+
+test('Ctrl-C under npm: SIGINT twice (the terminal\'s, then the one npm forwards) still stops cleanly, exit 0', async () => {
+  const file = manifest('twice.json', {
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true }] },
+    modules: [{ name: 'alpha', entry: fixture('echo') }],
+  })
+  const core = spawn(process.execPath, [CLI, 'run', file], { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' } })
+  let out = ''
+  core.stdout.on('data', chunk => { out += chunk })
+  core.stderr.on('data', chunk => { out += chunk })
+  const exited = new Promise<number | null>(resolve => core.once('close', code => resolve(code)))
+  try {
+    await waitFor('alpha to start', () => /started alpha\.0 pid=(\d+)/.exec(out)?.[1], 20_000)
+    await waitFor('alpha to be ready', () => out.includes('echo ready'), 20_000)
+    const pid = Number(/started alpha\.0 pid=(\d+)/.exec(out)?.[1])
+    core.kill('SIGINT')
+    // npm forwards its own SIGINT once its handler has run: the core is already stopping by then
+    await waitFor('the first SIGINT to be handled', () => out.includes('SIGINT received'))
+    core.kill('SIGINT')
+    assert.equal(await exited, 0)
+    assert.match(out, /alpha\.0 exited with code 0 pid=\d+ reason=stopped/)
+    assert.match(out, /gateway stopped/)
+    assert.ok(gone(pid))
   } finally {
     core.kill('SIGKILL')
   }
