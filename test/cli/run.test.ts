@@ -3,6 +3,7 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -18,26 +19,32 @@ function manifest (name: string, body: Record<string, unknown>): string {
   return file
 }
 
-test('outpost run starts a gateway that outpost manages, and stops it on SIGTERM', async () => {
-  const file = manifest('gateway.json', {
+/** `outpost run` in its own process, on a gateway with one echo module: its output so far, and its exit code */
+function runCore (name: string): { core: ChildProcess, out: () => string, exited: Promise<number | null> } {
+  const file = manifest(name, {
     broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true }] },
     modules: [{ name: 'alpha', entry: fixture('echo') }],
   })
   const core = spawn(process.execPath, [CLI, 'run', file], { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' } })
   let out = ''
-  core.stdout.on('data', chunk => { out += chunk })
-  core.stderr.on('data', chunk => { out += chunk })
+  core.stdout?.on('data', chunk => { out += chunk })
+  core.stderr?.on('data', chunk => { out += chunk })
   const exited = new Promise<number | null>(resolve => core.once('close', code => resolve(code))) // all output read
+  return { core, out: () => out, exited }
+}
+
+test('outpost run starts a gateway that outpost manages, and stops it on SIGTERM', async () => {
+  const { core, out, exited } = runCore('gateway.json')
   try {
-    const url = await waitFor('the broker to listen', () => /broker listening: .*, (mqtt:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 20_000)
-    await waitFor('alpha to start', () => out.includes('echo ready'), 20_000)
+    const url = await waitFor('the broker to listen', () => /broker listening: .*, (mqtt:\/\/127\.0\.0\.1:\d+)/.exec(out())?.[1], 20_000)
+    await waitFor('alpha to start', () => out().includes('echo ready'), 20_000)
     const ls = await cli(['ls', '--json', '--url', url])
     assert.equal(ls.code, 0, ls.stderr)
     const [alpha] = JSON.parse(ls.stdout) as Array<{ module: string, state: string, instances: Array<{ pid: number }> }>
     assert.equal(alpha?.state, 'running')
     core.kill('SIGTERM')
     assert.equal(await exited, 0)
-    assert.match(out, /gateway stopped/)
+    assert.match(out(), /gateway stopped/)
     assert.ok(gone(alpha?.instances[0]?.pid ?? 0))
   } finally {
     core.kill('SIGKILL')
@@ -45,26 +52,17 @@ test('outpost run starts a gateway that outpost manages, and stops it on SIGTERM
 })
 
 test('Ctrl-C under npm: SIGINT twice (the terminal\'s, then the one npm forwards) still stops cleanly, exit 0', async () => {
-  const file = manifest('twice.json', {
-    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true }] },
-    modules: [{ name: 'alpha', entry: fixture('echo') }],
-  })
-  const core = spawn(process.execPath, [CLI, 'run', file], { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' } })
-  let out = ''
-  core.stdout.on('data', chunk => { out += chunk })
-  core.stderr.on('data', chunk => { out += chunk })
-  const exited = new Promise<number | null>(resolve => core.once('close', code => resolve(code)))
+  const { core, out, exited } = runCore('twice.json')
   try {
-    await waitFor('alpha to start', () => /started alpha\.0 pid=(\d+)/.exec(out)?.[1], 20_000)
-    await waitFor('alpha to be ready', () => out.includes('echo ready'), 20_000)
-    const pid = Number(/started alpha\.0 pid=(\d+)/.exec(out)?.[1])
+    await waitFor('alpha to be ready', () => out().includes('echo ready'), 20_000)
+    const pid = Number(/started alpha\.0 pid=(\d+)/.exec(out())?.[1])
     core.kill('SIGINT')
     // npm forwards its own SIGINT once its handler has run: the core is already stopping by then
-    await waitFor('the first SIGINT to be handled', () => out.includes('SIGINT received'))
+    await waitFor('the first SIGINT to be handled', () => out().includes('SIGINT received'))
     core.kill('SIGINT')
     assert.equal(await exited, 0)
-    assert.match(out, /alpha\.0 exited with code 0 pid=\d+ reason=stopped/)
-    assert.match(out, /gateway stopped/)
+    assert.match(out(), /alpha\.0 exited with code 0 pid=\d+ reason=stopped/)
+    assert.match(out(), /gateway stopped/)
     assert.ok(gone(pid))
   } finally {
     core.kill('SIGKILL')
