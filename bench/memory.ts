@@ -1,5 +1,6 @@
-// Benchmark 3: memory. The core's RSS at rest and under the throughput load, and the private memory (USS)
-// of one idle connected module against a bare `node` process with the same V8 flags, both in this run.
+// Benchmark 3: memory. The core's RSS at rest and under the throughput load against a bare Aedes's, and the
+// private memory (USS) of one idle connected module against a bare `node` process with the same V8 flags,
+// all in this run.
 import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
 import type { Cleanup } from './lib/cleanup.js'
 import { startProc } from './lib/proc.js'
@@ -30,11 +31,21 @@ export async function startBareNodes (cleanup: Cleanup): Promise<BareNode> {
   return { withFlags: withFlags.pid, withoutFlags: withoutFlags.pid }
 }
 
-export interface IdleMemory {
-  coreRssMiB: number
+/** one broker process at rest */
+export interface BrokerMemory {
+  rssMiB: number
   /** the part of the RSS that is file-backed: the node binary and shared libraries */
-  coreRssFileMiB: number
-  coreUssMiB: number
+  rssFileMiB: number
+  ussMiB: number
+}
+
+export function brokerMemory (stack: Stack): BrokerMemory {
+  const { pid } = stack.broker
+  return { rssMiB: rssMiB(pid), rssFileMiB: rssFileMiB(pid), ussMiB: ussMiB(pid) }
+}
+
+export interface IdleMemory {
+  core: BrokerMemory
   moduleUssMiB: number
   bareUssMiB: number
   bareNoFlagsUssMiB: number
@@ -44,9 +55,7 @@ export function idleMemory (core: Stack, bare: BareNode): IdleMemory {
   const modulePid = core.pids[core.names.idle]
   if (modulePid === undefined) throw new Error(`${core.label} has no ${core.names.idle} module`)
   return {
-    coreRssMiB: rssMiB(core.broker.pid),
-    coreRssFileMiB: rssFileMiB(core.broker.pid),
-    coreUssMiB: ussMiB(core.broker.pid),
+    core: brokerMemory(core),
     moduleUssMiB: ussMiB(modulePid),
     bareUssMiB: ussMiB(bare.withFlags),
     bareNoFlagsUssMiB: ussMiB(bare.withoutFlags),

@@ -1,9 +1,12 @@
 // The benchmark report: docs/benchmarks.md, also printed. Every target is a ratio against a baseline
 // measured in the same run, so a slow or noisy machine moves both sides.
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
+import { installRoot } from '../core/paths.js'
 import { SETTLE_MS } from './memory.js'
-import type { IdleMemory } from './memory.js'
+import type { BrokerMemory, IdleMemory } from './memory.js'
 import type { RpcPathResult, RpcSettings } from './rpc.js'
 import type { ThroughputResult, ThroughputSettings } from './throughput.js'
 import { MOSQUITTO } from './lib/stacks.js'
@@ -37,6 +40,8 @@ export interface Results {
   rpc: { settings: RpcSettings, requestBytes: number, raw: RpcPathResult, relay: RpcPathResult, mosquitto: RpcPathResult }
   throughput: { settings: ThroughputSettings, mosquitto: ThroughputResult }
   mosquittoPeakRssMiB: number
+  /** Aedes with its defaults and nothing of the core: the floor of any Aedes-based broker */
+  aedes: { label: string, idle: BrokerMemory, peakRssMiB: number, rpc: RpcPathResult, throughput: ThroughputResult }
 }
 
 const us = (n: number): string => `${n.toFixed(0)} µs`
@@ -57,7 +62,7 @@ function targetTable (targets: Target[], comparisons: Comparison[] = []): string
 }
 
 /** The targets, judged on the core as `npm start` runs it (the first core run). */
-export function targets (r: Results): { rpc: Target[], rpcFloor: Comparison[], throughput: Target[], memory: Target[] } {
+export function targets (r: Results): { rpc: Target[], rpcFloor: Comparison[], throughput: Target[], throughputAedes: Comparison[], memory: Target[] } {
   const core = r.cores[0]
   if (core === undefined) throw new Error('no core was measured')
   const { raw, relay, mosquitto } = r.rpc
@@ -70,6 +75,7 @@ export function targets (r: Results): { rpc: Target[], rpcFloor: Comparison[], t
   const ourRate = core.throughput.run.perSec
   const theirRate = r.throughput.mosquitto.run.perSec
   const { idle } = core
+  const { aedes } = r
   return {
     rpc: [
       ...latency('sequential', 'sequential'),
@@ -79,13 +85,17 @@ export function targets (r: Results): { rpc: Target[], rpcFloor: Comparison[], t
     rpcFloor: [
       { what: 'sequential p50 vs the relay floor', measured: us(ours.sequential.p50Us), baseline: us(relay.sequential.p50Us), ratio: times(ours.sequential.p50Us / relay.sequential.p50Us) },
       { what: 'Mosquitto\'s sequential p50 vs the relay floor', measured: us(mosquitto.sequential.p50Us), baseline: us(relay.sequential.p50Us), ratio: times(mosquitto.sequential.p50Us / relay.sequential.p50Us) },
+      { what: 'sequential p50 vs bare Aedes', measured: us(ours.sequential.p50Us), baseline: us(aedes.rpc.sequential.p50Us), ratio: times(ours.sequential.p50Us / aedes.rpc.sequential.p50Us) },
     ],
     throughput: [
       { what: 'hook messages/s vs Mosquitto', measured: rate(ourRate), baseline: rate(theirRate), ratio: times(ourRate / theirRate), target: '≥ 1×', pass: ourRate >= theirRate },
     ],
+    throughputAedes: [
+      { what: 'hook messages/s vs bare Aedes', measured: rate(ourRate), baseline: rate(aedes.throughput.run.perSec), ratio: times(ourRate / aedes.throughput.run.perSec) },
+    ],
     memory: [
-      { what: 'core RSS at rest', measured: mib(idle.coreRssMiB), baseline: '—', ratio: '—', target: '< 60 MiB', pass: idle.coreRssMiB < 60 },
-      { what: 'core RSS peak under the throughput load', measured: mib(core.peakRssMiB), baseline: '—', ratio: '—', target: '< 60 MiB', pass: core.peakRssMiB < 60 },
+      { what: 'core RSS at rest (baseline: bare Aedes)', measured: mib(idle.core.rssMiB), baseline: mib(aedes.idle.rssMiB), ratio: times(idle.core.rssMiB / aedes.idle.rssMiB), target: '< 60 MiB', pass: idle.core.rssMiB < 60 },
+      { what: 'core RSS peak under the throughput load (baseline: bare Aedes)', measured: mib(core.peakRssMiB), baseline: mib(aedes.peakRssMiB), ratio: times(core.peakRssMiB / aedes.peakRssMiB), target: '< 60 MiB', pass: core.peakRssMiB < 60 },
       { what: 'idle module USS vs bare node (same flags)', measured: mib(idle.moduleUssMiB), baseline: mib(idle.bareUssMiB), ratio: `+${mib(idle.moduleUssMiB - idle.bareUssMiB)}`, target: '≤ +8 MiB', pass: idle.moduleUssMiB - idle.bareUssMiB <= 8 },
     ],
   }
@@ -102,6 +112,18 @@ function mosquittoVersion (): string {
   return /mosquitto version (\S+)/.exec(text)?.[1] ?? 'unknown'
 }
 
+/** how the 60 MiB goal compares with the bare Aedes's own RSS */
+function floorText (restMiB: number, loadMiB: number): string {
+  const over = [restMiB >= 60 ? 'at rest' : '', loadMiB >= 60 ? 'under load' : ''].filter(Boolean)
+  if (over.length === 0) return 'both under the 60 MiB goal'
+  return `already at or over the 60 MiB goal ${over.join(' and ')}, before any of the core's own work`
+}
+
+function aedesVersion (): string {
+  const pkg = JSON.parse(readFileSync(path.join(installRoot, 'node_modules/aedes/package.json'), 'utf8')) as { version?: string }
+  return pkg.version ?? 'unknown'
+}
+
 function machine (r: Results): string {
   const cpus = os.cpus()
   return table(['machine', ''], [
@@ -111,6 +133,7 @@ function machine (r: Results): string {
     ['memory', `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`],
     ['kernel', `${os.type()} ${os.release()} ${os.arch()}`],
     ['Mosquitto', mosquittoVersion()],
+    ['Aedes', aedesVersion()],
     ['sections 1–3 took', `${r.durationS.toFixed(0)} s`],
   ])
 }
@@ -140,7 +163,9 @@ ${machine(r)}
 
 A caller module calls \`echo\` on another module with the SDK (\`m.call\`); both are real module processes
 with the V8 flags the core gives modules. On Outpost the core spawns both and they reach its embedded
-broker over its Unix socket; on Mosquitto the same programs connect over loopback TCP. The raw baseline
+broker over its Unix socket; on Mosquitto the same programs connect over loopback TCP, and on the bare
+Aedes (Aedes ${aedesVersion()} with its defaults and none of the core, run with the core's node flags) over a Unix
+socket. The bare Aedes is for information: it shows what the core's own broker work adds or saves. The raw baseline
 is a length-prefixed echo of a request of the same size (${r.rpc.requestBytes} bytes) between two Node processes over a
 Unix socket, timed by the same loop. The relay floor is that echo through a third Node process that
 forwards the frames between client and echo server: four socket hops, as through any broker, with no MQTT
@@ -148,7 +173,7 @@ parsing or routing, so the least a broker can take on this machine; its ratios b
 and have no goal. Sequential: one call at a time, ${rs.sequential.count} calls; in flight: ${rs.parallel.inflight} calls at once,
 ${rs.parallel.count} calls; ${rs.rounds} rounds after ${rs.warmupRounds} warm-up round.
 
-${table(['path', 'sequential p50', 'p99', 'calls/s', `${rs.parallel.inflight} in flight p50`, 'p99', 'calls/s'], [raw, relay, ...r.cores.map(c => c.rpc), mosquitto].map(rpcRow))}
+${table(['path', 'sequential p50', 'p99', 'calls/s', `${rs.parallel.inflight} in flight p50`, 'p99', 'calls/s'], [raw, relay, ...r.cores.map(c => c.rpc), mosquitto, r.aedes.rpc].map(rpcRow))}
 
 ${targetTable(t.rpc, t.rpcFloor)}
 
@@ -160,22 +185,25 @@ messages ahead of what the subscriber has reported (it reports every 250): an un
 only fills buffers, and Mosquitto drops QoS 0 messages beyond its queue. ${ts.count} messages per round,
 ${ts.rounds} rounds after ${ts.warmupRounds} warm-up round.
 
-${table(['broker', 'messages/s', 'rounds', 'received / sent', 'message'], [...r.cores.map(c => c.throughput), r.throughput.mosquitto].map(tpRow))}
+${table(['broker', 'messages/s', 'rounds', 'received / sent', 'message'], [...r.cores.map(c => c.throughput), r.throughput.mosquitto, r.aedes.throughput].map(tpRow))}
 
-${targetTable(t.throughput)}
+${targetTable(t.throughput, t.throughputAedes)}
 
 ## 3. Memory
 
 Readings after ${settle} at rest with every benchmark module connected, and each broker's peak RSS (sampled
 every 50 ms) over the whole throughput benchmark. USS is Private_Clean + Private_Dirty from
 /proc/<pid>/smaps_rollup; the rest of a Node process's RSS is mostly the node binary's pages, shared by
-every node process on the board.
+every node process on the board. The core's RSS is measured against the bare Aedes of sections 1 and 2,
+which served the same load with the same node flags: what any core built on Aedes in Node starts from.
 
 ${table(['process', 'RSS', 'of which file-backed', 'USS'], [
     ...r.cores.flatMap(c => [
-      [`${c.label} at rest`, mib(c.idle.coreRssMiB), mib(c.idle.coreRssFileMiB), mib(c.idle.coreUssMiB)],
+      [`${c.label} at rest`, mib(c.idle.core.rssMiB), mib(c.idle.core.rssFileMiB), mib(c.idle.core.ussMiB)],
       [`${c.label}, peak under load`, mib(c.peakRssMiB), '—', '—'],
     ]),
+    [`${r.aedes.label} at rest`, mib(r.aedes.idle.rssMiB), mib(r.aedes.idle.rssFileMiB), mib(r.aedes.idle.ussMiB)],
+    [`${r.aedes.label}, peak under load`, mib(r.aedes.peakRssMiB), '—', '—'],
     ['idle module (SDK, connected)', '—', '—', mib(idle.moduleUssMiB)],
     ['bare `node -e` (module flags)', '—', '—', mib(idle.bareUssMiB)],
     ['bare `node -e` (no flags)', '—', '—', mib(idle.bareNoFlagsUssMiB)],
@@ -188,7 +216,7 @@ ${targetTable(t.memory)}
 
 The same core, started with the candidate flags of bench/memory.ts, ran alongside in every benchmark above.
 
-${table(['core', 'node flags', 'RSS at rest', 'USS at rest', 'RSS peak under load', 'hook messages/s', 'sequential RPC p50'], r.cores.map(c => [c.label, flagsText(c.flags), mib(c.idle.coreRssMiB), mib(c.idle.coreUssMiB), mib(c.peakRssMiB), rate(c.throughput.run.perSec), us(c.rpc.sequential.p50Us)]))}
+${table(['core', 'node flags', 'RSS at rest', 'USS at rest', 'RSS peak under load', 'hook messages/s', 'sequential RPC p50'], r.cores.map(c => [c.label, flagsText(c.flags), mib(c.idle.core.rssMiB), mib(c.idle.core.ussMiB), mib(c.peakRssMiB), rate(c.throughput.run.perSec), us(c.rpc.sequential.p50Us)]))}
 
 ## What limits these figures
 
@@ -201,12 +229,14 @@ ${table(['core', 'node flags', 'RSS at rest', 'USS at rest', 'RSS peak under loa
   Mosquitto is the embedded broker's. Hooks, requests and replies (QoS 0) take the core's direct path: one
   pass over each read, one access and routing decision, one encoded frame written to each subscriber. What
   remains per message is mostly Node's own: waking the event loop, a stream read and a write system call,
-  which Mosquitto's C does with less. With many messages per read, the writes to one socket leave in one
+  which Mosquitto's C does with less; the bare Aedes pays the same, on top of its own parsing and
+  matching. With many messages per read, the writes to one socket leave in one
   writev, which is why throughput and 32 in flight fare better than one call at a time.
 - **RSS of a Node process.** The file-backed column is mostly the node binary's pages: shared with every
   other node process on the board, but counted in each one's RSS. About 8 MiB of it is V8's optimizing
-  compilers, paged in once the core's hot code is optimized; the core without them (the candidate flags
-  above) shows what leaving them out saves in memory and costs in speed. The private memory (USS) is the
-  figure that adds up on a board.
+  compilers, paged in once hot code is optimized (the bare Aedes pages them in too); the core without them
+  (the candidate flags above) shows what leaving them out saves in memory and costs in speed. In this run
+  the bare Aedes, with none of the core, takes ${mib(r.aedes.idle.rssMiB)} at rest and ${mib(r.aedes.peakRssMiB)} under the same load
+  (${floorText(r.aedes.idle.rssMiB, r.aedes.peakRssMiB)}). The private memory (USS) is the figure that adds up on a board.
 `
 }

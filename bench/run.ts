@@ -1,5 +1,5 @@
 // `npm run bench`: starts the systems under test (the Outpost core as `npm start` runs it, the same core
-// with candidate V8 flags, Mosquitto, a raw-socket echo and a frame relay in front of it), runs the three
+// with candidate V8 flags, Mosquitto, a bare Aedes, a raw-socket echo and a frame relay in front of it), runs the three
 // benchmarks, writes docs/benchmarks.md and prints it. Everything it starts is stopped again, whatever
 // happens; the whole run is bounded in time.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs'
@@ -8,9 +8,9 @@ import path from 'node:path'
 import { installRoot } from '../core/paths.js'
 import { createCleanup } from './lib/cleanup.js'
 import { sampleRss } from './lib/procfs.js'
-import { MOSQUITTO, benchNames, npmStartFlags, startCore, startMosquitto } from './lib/stacks.js'
+import { MOSQUITTO, benchNames, npmStartFlags, startBareAedes, startCore, startMosquitto } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
-import { CANDIDATE_CORE_FLAGS, SETTLE_MS, idleMemory, startBareNodes } from './memory.js'
+import { CANDIDATE_CORE_FLAGS, SETTLE_MS, brokerMemory, idleMemory, startBareNodes } from './memory.js'
 import type { IdleMemory } from './memory.js'
 import { renderReport } from './report.js'
 import type { CoreRun, Results } from './report.js'
@@ -51,20 +51,24 @@ async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): P
     log(`starting ${v.label}: node ${v.flags.join(' ')} build/core/cli/main.js run`)
     cores.push(await startCore(v.label, path.join(dir, `core-${i}`), v.flags, benchNames(i === 0 ? '' : `-${i}`), cleanup))
   }
-  log('starting mosquitto, the raw-socket echo and the relay')
+  log('starting mosquitto, a bare Aedes, the raw-socket echo and the relay')
   const mosquitto = await startMosquitto('mosquitto', path.join(dir, 'mosquitto'), benchNames(''), cleanup)
+  const aedes = await startBareAedes('bare Aedes', path.join(dir, 'aedes'), benchNames(''), cleanup)
   const { raw, relay } = await rawPaths(dir, cleanup)
   const bare = await startBareNodes(cleanup)
 
   log(`resting ${SETTLE_MS / 1000} s before the idle memory readings`)
   await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
   const idle = cores.map(core => idleMemory(core, bare))
+  const aedesIdle = brokerMemory(aedes)
 
-  const rpc = await runRpc([raw, relay, ...cores.map(sdkPath), sdkPath(mosquitto)], RPC, log)
-  const samplers = [...cores, mosquitto].map(stack => sampleRss(stack.broker.pid, 50))
+  const rpc = await runRpc([raw, relay, ...cores.map(sdkPath), sdkPath(mosquitto), sdkPath(aedes)], RPC, log)
+  const brokers = [...cores, mosquitto, aedes]
+  const samplers = brokers.map(stack => sampleRss(stack.broker.pid, 50))
   cleanup.add('RSS samplers', () => { for (const sampler of samplers) sampler.stop() })
-  const throughput = await runThroughput([...cores, mosquitto], THROUGHPUT, log)
+  const throughput = await runThroughput(brokers, THROUGHPUT, log)
   const peaks = samplers.map(sampler => sampler.peak())
+  const peakOf = (stack: Stack): number => peaks[brokers.indexOf(stack)] ?? 0
 
   const find = <T extends { label: string }>(list: T[], label: string): T => {
     const found = list.find(x => x.label === label)
@@ -75,7 +79,7 @@ async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): P
     label: v.label,
     flags: v.flags,
     idle: idle[i] as IdleMemory,
-    peakRssMiB: peaks[i] as number,
+    peakRssMiB: peakOf(cores[i] as Stack),
     rpc: find(rpc, v.label),
     throughput: find(throughput, v.label),
   }))
@@ -85,7 +89,8 @@ async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): P
     cores: coreRuns,
     rpc: { settings: RPC, requestBytes: requestBytes(), raw: find(rpc, raw.label), relay: find(rpc, relay.label), mosquitto: find(rpc, mosquitto.label) },
     throughput: { settings: THROUGHPUT, mosquitto: find(throughput, mosquitto.label) },
-    mosquittoPeakRssMiB: peaks[peaks.length - 1] ?? 0,
+    mosquittoPeakRssMiB: peakOf(mosquitto),
+    aedes: { label: aedes.label, idle: aedesIdle, peakRssMiB: peakOf(aedes), rpc: find(rpc, aedes.label), throughput: find(throughput, aedes.label) },
   }
 }
 

@@ -1,6 +1,7 @@
 // The systems under test, each a broker with the benchmark modules connected: the Outpost core started the
-// way `npm start` starts it (its own process, modules spawned and supervised by it), or Mosquitto with the
-// same module programs spawned by the benchmark with the environment and V8 flags the core would give them.
+// way `npm start` starts it (its own process, modules spawned and supervised by it), or Mosquitto or a bare
+// Aedes with the same module programs spawned by the benchmark with the environment and V8 flags the core
+// would give them.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
@@ -131,7 +132,23 @@ export async function startMosquitto (label: string, dir: string, names: BenchNa
   writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'))
   const broker = startProc(label, [MOSQUITTO, '-c', config], {}, cleanup)
   await waitConnectable(port, START_TIMEOUT_MS, broker)
-  const url = `mqtt://127.0.0.1:${port}`
+  return startModulesOn(label, broker, `mqtt://127.0.0.1:${port}`, names, cleanup)
+}
+
+/**
+ * Aedes with its defaults and nothing of the core (bench/raw/aedes-broker.ts), run with the core's node
+ * flags, the module programs connected to it over a Unix socket as they are to the core.
+ */
+export async function startBareAedes (label: string, dir: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
+  mkdirSync(dir, { recursive: true })
+  const socket = path.join(dir, 'aedes.sock')
+  const broker = startProc(label, [process.execPath, ...npmStartFlags(), benchProgram('raw/aedes-broker.js'), socket], {}, cleanup)
+  await broker.waitLine(/^listening$/, START_TIMEOUT_MS)
+  return startModulesOn(label, broker, `unix:${socket}`, names, cleanup)
+}
+
+/** The benchmark's module programs started by the benchmark itself, with the environment and V8 flags the core would give them. */
+async function startModulesOn (label: string, broker: Proc, url: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
   for (const m of benchModules(names)) {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
