@@ -3,13 +3,13 @@
 // a subscription match and a deferred callback per subscriber, which is most of an RPC round trip and most
 // of the broker's memory churn under load (docs/benchmarks.md). Here the broker takes the message as it is
 // read (reader.ts), before Aedes sees it, finds the subscribed connections from a per-topic cache, and
-// writes one encoded frame to each. Aedes still owns connections, sessions, subscriptions and their access
+// writes the packet to each as it was read (a QoS 0 PUBLISH goes out byte for byte as it came in). Aedes still owns connections, sessions, subscriptions and their access
 // checks, QoS 1 and 2, retained messages and wills; the core's in-process subscribers are served by both
 // paths. Any message the fast path is not sure of goes on through Aedes as before.
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type net from 'node:net'
-import { encodePublish } from '../protocol/mqtt-publish.js'
 import { matchTopic } from '../protocol/topics.js'
+import type { QoS0Publish } from './reader.js'
 import { writeSoon } from './writes.js'
 
 /** past this many unsent bytes to one subscriber, QoS 0 messages for it are dropped until it catches up */
@@ -49,9 +49,9 @@ interface Subscribers {
 
 export interface DirectDelivery {
   /** Delivers to every connected client, and every in-process subscriber, subscribed to `topic`. */
-  publish (topic: string, payload: Buffer): void
+  publish (publish: QoS0Publish): void
   /** Delivers to one client, by id, if it is connected and subscribed; false otherwise. */
-  publishTo (clientId: string, topic: string, payload: Buffer): boolean
+  publishTo (clientId: string, publish: QoS0Publish): boolean
   /** the core's own subscriptions, which Aedes serves as well (for what it delivers itself) */
   addInProcess (filter: string, deliver: InProcessDeliver): void
   removeInProcess (filter: string, deliver: InProcessDeliver): void
@@ -120,29 +120,30 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     const dropped = drops.get(socket)
     if (dropped !== undefined) drops.set(socket, dropped + 1)
     else if (socket.writableLength > BACKLOG_BYTES) startDropping(client, socket)
-    else writeSoon(socket, frame)
+    // the frame is a view into a whole read: queued behind unsent bytes it would keep all of that read
+    // alive, so it is copied then (a socket keeps up, and the write leaves at once, nearly always)
+    else writeSoon(socket, socket.writableLength > 0 ? Buffer.from(frame) : frame)
   }
 
   return {
-    publish (topic, payload) {
+    publish ({ topic, payload, frame }) {
       const subscribers = subscribersOf(topic)
-      if (subscribers.clients.length > 0) {
-        const frame = encodePublish(topic, payload, false, 0, 0)
-        for (const client of subscribers.clients) if (internalsOf(client).connected) write(client, frame)
-      }
+      for (const client of subscribers.clients) if (internalsOf(client).connected) write(client, frame)
       if (subscribers.inProcess.length > 0) {
         // the reader's view of the payload is only valid during this call; an in-process handler may keep it
         const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false, messageId: 0, brokerId: aedes.id, brokerCounter: 0 } as AedesPublishPacket
         for (const deliver of subscribers.inProcess) deliver(packet, noop)
       }
     },
-    publishTo (clientId, topic, payload) {
-      const client = clients[clientId]
-      if (client === undefined) return false
-      const internals = internalsOf(client)
-      if (!internals.connected || !subscribed(internals, topic)) return false
-      write(client, encodePublish(topic, payload, false, 0, 0))
-      return true
+    publishTo (clientId, { topic, frame }) {
+      // among the topic's subscribers, already found: no lookup by id in Aedes's table of clients
+      for (const client of subscribersOf(topic).clients) {
+        if (client.id !== clientId) continue
+        if (!internalsOf(client).connected) return false
+        write(client, frame)
+        return true
+      }
+      return false
     },
     addInProcess (filter, deliver) {
       inProcess.push({ filter, deliver })

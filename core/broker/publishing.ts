@@ -108,8 +108,8 @@ export function createPublishing (options: PublishingOptions): Publishing {
       if ('refused' in decision) return false // Aedes refuses it and closes the connection
       const { recipient } = decision
       if (recipient === null) return true // no one gets it: answered by the router, or a reply not owed
-      if (recipient === undefined) direct.publish(topic, payload)
-      else if (!direct.publishTo(recipient, topic, payload)) viaAedes(publish, recipient)
+      if (recipient === undefined) direct.publish(publish)
+      else if (!direct.publishTo(recipient, publish)) viaAedes(publish, recipient)
       return true
     },
 

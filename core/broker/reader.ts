@@ -12,6 +12,8 @@ import { holdingWrites } from './writes.js'
 export interface QoS0Publish {
   topic: string
   payload: Buffer
+  /** the whole packet, which is byte for byte what a subscriber gets, so it is sent on as read */
+  frame: Buffer
 }
 
 export interface ReaderOptions {
@@ -47,9 +49,29 @@ function validTopic (topic: string): boolean {
   return topic.length > 0 && !topic.includes('+') && !topic.includes('#')
 }
 
+/** the bytes the remaining length takes when written as short as it can be [MQTT-2.2.3], as encodePublish does */
+function shortestLengthBytes (length: number): number {
+  return length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4
+}
+
 export function readThrough (socket: net.Socket, options: ReaderOptions): void {
   const read = socket.read
   let rest: Buffer | null = null // the start of a packet whose end has not arrived yet
+  // a client publishes on a few topics, again and again: the last one is kept as a string, so that the
+  // string (and its hash, which every lookup by topic needs) is made once, not once per message
+  let lastTopic = ''
+  let lastTopicBytes = Buffer.alloc(0)
+  const topicOf = (bytes: Buffer, start: number, end: number): string => {
+    const length = end - start
+    if (length === lastTopicBytes.length) {
+      let i = 0
+      while (i < length && bytes[start + i] === lastTopicBytes[i]) i++
+      if (i === length) return lastTopic
+    }
+    lastTopic = bytes.toString('utf8', start, end)
+    lastTopicBytes = Buffer.from(bytes.subarray(start, end))
+    return lastTopic
+  }
 
   const filter = (chunk: Buffer): Buffer | null => {
     const bytes = rest === null ? chunk : Buffer.concat([rest, chunk])
@@ -73,9 +95,10 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
       if (header.length < 0 || end > bytes.length) break
       if (offer && bytes[at] === PUBLISH_QOS0 && header.length >= 2) {
         const topicEnd = header.body + 2 + bytes.readUInt16BE(header.body)
-        const topic = topicEnd <= end ? bytes.toString('utf8', header.body + 2, topicEnd) : ''
+        const topic = topicEnd <= end ? topicOf(bytes, header.body + 2, topicEnd) : ''
         // an empty topic or one with wildcards is a protocol error [MQTT-3.3.2-2]: Aedes closes the connection
-        if (validTopic(topic) && options.take({ topic, payload: bytes.subarray(topicEnd, end) })) {
+        if (validTopic(topic) && header.body - at - 1 === shortestLengthBytes(header.length) &&
+          options.take({ topic, payload: bytes.subarray(topicEnd, end), frame: bytes.subarray(at, end) })) {
           if (at > runStart) passed.push(bytes.subarray(runStart, at))
           runStart = end
           took = true

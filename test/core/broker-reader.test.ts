@@ -31,7 +31,7 @@ function run (chunks: Buffer[], options: { offering?: boolean, maxPacketBytes?: 
     tookSome: () => { alive++ },
     take: publish => {
       if (publish.topic.endsWith('declined')) return false
-      took.push({ topic: publish.topic, payload: Buffer.from(publish.payload) })
+      took.push({ topic: publish.topic, payload: Buffer.from(publish.payload), frame: Buffer.from(publish.frame) })
       return true
     },
   })
@@ -56,6 +56,9 @@ test('the reader takes whole QoS 0 publishes and passes everything else on in or
     assert.deepEqual(topics[0], 'hooks/m/taken', 'the first packet is always taken')
     assert.ok(topics.every(t => t === 'hooks/m/taken' || t === 'hooks/m/also'), 'only plain QoS 0 publishes are taken')
     assert.deepEqual(took[0]?.payload, Buffer.alloc(300, 1))
+    // what subscribers get is the packet as read, byte for byte
+    assert.deepEqual(took[0]?.frame, taken)
+    for (const p of took.slice(1)) assert.deepEqual(p.frame, alsoTaken)
     assert.ok(alive >= 1 && alive <= topics.length, `a sign of life per read that took something (chunks of ${size} bytes)`)
   }
 })
@@ -88,4 +91,20 @@ test('a malformed remaining length goes to Aedes at once, which closes the conne
   const malformed = Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])
   const { aedes } = run([PINGREQ, malformed])
   assert.deepEqual(aedes, Buffer.concat([PINGREQ, malformed]))
+})
+
+test('a publish whose remaining length is not written as short as it can be goes to Aedes, which re-encodes what it sends', () => {
+  // "hooks/m/also" with the payload "y": a remaining length of 15, written in two bytes (0x8f 0x00)
+  const long = Buffer.from([0x30, 0x8f, 0x00, 0x00, 0x0c, ...Buffer.from('hooks/m/also'), 0x79])
+  assert.equal(long.length, 3 + 15)
+  const { aedes, took } = run([long, PINGREQ])
+  assert.equal(took.length, 0)
+  assert.deepEqual(aedes, Buffer.concat([long, PINGREQ]))
+})
+
+test('a topic read again, and then another of the same length, each come out right (the reader keeps the last topic)', () => {
+  const other = encodePublish('hooks/m/othr', Buffer.from('z'), false, 0, 0) // as long as hooks/m/also
+  const { took } = run([alsoTaken, alsoTaken, other, alsoTaken])
+  assert.deepEqual(took.map(p => p.topic), ['hooks/m/also', 'hooks/m/also', 'hooks/m/othr', 'hooks/m/also'])
+  assert.deepEqual(took.map(p => p.frame), [alsoTaken, alsoTaken, other, alsoTaken])
 })
