@@ -175,6 +175,10 @@ ${rs.parallel.count} calls; ${rs.rounds} rounds after ${rs.warmupRounds} warm-up
 
 ${table(['path', 'sequential p50', 'p99', 'calls/s', `${rs.parallel.inflight} in flight p50`, 'p99', 'calls/s'], [raw, relay, ...r.cores.map(c => c.rpc), mosquitto, r.aedes.rpc].map(rpcRow))}
 
+Each round's p50, in the order run (the figures above are the median rounds):
+
+${table(['path', 'sequential p50 by round (µs)', `${rs.parallel.inflight} in flight p50 by round (µs)`], [raw, relay, ...r.cores.map(c => c.rpc), mosquitto, r.aedes.rpc].map(p => [p.label, p.rounds.sequentialP50Us.map(rate).join(', '), p.rounds.parallelP50Us.map(rate).join(', ')]))}
+
 ${targetTable(t.rpc, t.rpcFloor)}
 
 ## 2. Hook throughput, one publisher → one subscriber

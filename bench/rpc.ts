@@ -25,8 +25,11 @@ export interface RpcSettings {
 
 export interface RpcPathResult {
   label: string
+  /** the median round of each mode */
   sequential: LatencyRun
   parallel: LatencyRun
+  /** every round's p50, in the order run, to show the spread */
+  rounds: { sequentialP50Us: number[], parallelP50Us: number[] }
 }
 
 interface RpcPath {
@@ -94,5 +97,14 @@ export async function runRpc (paths: RpcPath[], settings: RpcSettings, progress:
       parallel.set(p.label, [...(parallel.get(p.label) ?? []), par])
     }
   }
-  return paths.map(p => ({ label: p.label, sequential: medianRun(sequential.get(p.label) ?? []), parallel: medianRun(parallel.get(p.label) ?? []) }))
+  return paths.map(p => {
+    const seq = sequential.get(p.label) ?? []
+    const par = parallel.get(p.label) ?? []
+    return {
+      label: p.label,
+      sequential: medianRun(seq),
+      parallel: medianRun(par),
+      rounds: { sequentialP50Us: seq.map(r => r.p50Us), parallelP50Us: par.map(r => r.p50Us) },
+    }
+  })
 }
