@@ -231,7 +231,7 @@ ${table(['core', 'node flags', 'RSS at rest', 'USS at rest', 'RSS peak under loa
   within 3× the raw socket; Mosquitto's sequential p50 is ${times(mosquitto.sequential.p50Us / raw.sequential.p50Us)} the raw socket's.
 - **The broker's work per message.** The same module programs run on both brokers, so the gap to
   Mosquitto is the embedded broker's. Hooks, requests and replies (QoS 0) take the core's direct path: one
-  pass over each read, one access and routing decision, one encoded frame written to each subscriber. What
+  pass over each read, one access and routing decision, the packet written on to each subscriber as read. What
   remains per message is mostly Node's own: waking the event loop, a stream read and a write system call,
   which Mosquitto's C does with less; the bare Aedes pays the same, on top of its own parsing and
   matching. With many messages per read, the writes to one socket leave in one
