@@ -120,9 +120,7 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     const dropped = drops.get(socket)
     if (dropped !== undefined) drops.set(socket, dropped + 1)
     else if (socket.writableLength > BACKLOG_BYTES) startDropping(client, socket)
-    // the frame is a view into a whole read: queued behind unsent bytes it would keep all of that read
-    // alive, so it is copied then (a socket keeps up, and the write leaves at once, nearly always)
-    else writeSoon(socket, socket.writableLength > 0 ? Buffer.from(frame) : frame)
+    else writeSoon(socket, frame)
   }
 
   return {

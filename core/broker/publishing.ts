@@ -33,10 +33,15 @@ export interface Publishing {
   unsubscribe (filter: string, deliver: InProcessDeliver): Promise<void>
 }
 
-/** why a publish is refused, or the one client that gets it (undefined: every subscriber) */
-type Decision = { refused: string } | { recipient: string | null | undefined }
-const EVERY_SUBSCRIBER: Decision = { recipient: undefined }
-const NO_ONE: Decision = { recipient: null }
+/**
+ * The one client that gets a publish (a client id), no one (null), every subscriber (undefined), or why it
+ * is refused: one decision per message, so only a refusal is an object.
+ */
+type Decision = string | null | undefined | Refusal
+interface Refusal { refused: string }
+const EVERY_SUBSCRIBER = undefined
+const NO_ONE = null
+const isRefusal = (decision: Decision): decision is Refusal => typeof decision === 'object' && decision !== null
 /** distinct topics whose access decision is remembered per client */
 const REMEMBERED_TOPICS = 256
 
@@ -60,17 +65,29 @@ export function createPublishing (options: PublishingOptions): Publishing {
     return why
   }
 
+  // reply/<client id>: a caller's reply topic comes again with every call, and so does its client id
+  const replyRecipients = new Map<string, string>()
+  const replyRecipient = (topic: string): string => {
+    let recipient = replyRecipients.get(topic)
+    if (recipient === undefined) {
+      recipient = topic.slice('reply/'.length)
+      if (replyRecipients.size >= REMEMBERED_TOPICS) replyRecipients.clear()
+      replyRecipients.set(topic, recipient)
+    }
+    return recipient
+  }
+
   const decide = (client: Client, topic: string, payload: Buffer): Decision => {
     const identity = options.identityOf(client)
     if (identity === undefined) return { refused: 'not authenticated' }
     const refused = refusal(client, identity, topic)
     if (refused !== null) return { refused }
     if (topic.startsWith('rpc/core/')) return EVERY_SUBSCRIBER
-    if (topic.startsWith('rpc/')) return { recipient: options.recipient?.(topic, payload) }
+    if (topic.startsWith('rpc/')) return options.recipient?.(topic, payload)
     if (topic.startsWith('reply/')) {
       // a module answers only the calls it was given; anything else it sends there goes nowhere
       if (identity.kind === 'module' && options.replied?.(identity, topic, payload) === false) return NO_ONE
-      return { recipient: topic.slice('reply/'.length) }
+      return replyRecipient(topic)
     }
     return EVERY_SUBSCRIBER
   }
@@ -85,8 +102,8 @@ export function createPublishing (options: PublishingOptions): Publishing {
   return {
     authorize (client, packet) {
       const decision = decide(client, packet.topic, packet.payload as Buffer)
-      if ('refused' in decision) return decision.refused
-      if (decision.recipient !== undefined) recipients.set(packet.payload as Buffer, decision.recipient)
+      if (isRefusal(decision)) return decision.refused
+      if (decision !== undefined) recipients.set(packet.payload as Buffer, decision)
       else if (packet.topic.startsWith('rpc/core/')) {
         // requests to core carry who really sent them, whatever `from` the client wrote (access.ts)
         const identity = options.identityOf(client) as Identity
@@ -104,9 +121,8 @@ export function createPublishing (options: PublishingOptions): Publishing {
       const { topic, payload } = publish
       // requests to core get their caller stamped on Aedes's path; $ topics are the broker's own
       if (topic.startsWith('rpc/core/') || topic.startsWith('$')) return false
-      const decision = decide(client, topic, payload)
-      if ('refused' in decision) return false // Aedes refuses it and closes the connection
-      const { recipient } = decision
+      const recipient = decide(client, topic, payload)
+      if (isRefusal(recipient)) return false // Aedes refuses it and closes the connection
       if (recipient === null) return true // no one gets it: answered by the router, or a reply not owed
       if (recipient === undefined) direct.publish(publish)
       else if (!direct.publishTo(recipient, publish)) viaAedes(publish, recipient)

@@ -8,7 +8,7 @@
 import type net from 'node:net'
 import { holdingWrites } from './writes.js'
 
-/** A QoS 0 PUBLISH read whole from the socket: views into the read, valid during the call only. */
+/** A QoS 0 PUBLISH read whole from the socket: views into the read, and the object itself, valid during the call only. */
 export interface QoS0Publish {
   topic: string
   payload: Buffer
@@ -30,19 +30,32 @@ export interface ReaderOptions {
 }
 
 const PUBLISH_QOS0 = 0x30 // type 3, no DUP, QoS 0, no RETAIN
+const NOTHING = Buffer.alloc(0)
 
-/** The body length and where the body starts; null until the whole fixed header has arrived, -1 length if malformed. */
-function fixedHeader (bytes: Buffer, at: number): { length: number, body: number } | null {
+// what fixedHeader read last (module state rather than an object per packet: this runs for every packet)
+/** the body's length, -1 when the remaining length is malformed */
+let bodyLength = 0
+/** where the body starts */
+let bodyStart = 0
+
+/** Reads the fixed header at `at` into bodyLength and bodyStart; false until the whole header has arrived. */
+function fixedHeader (bytes: Buffer, at: number): boolean {
   let length = 0
   let multiplier = 1
   for (let i = at + 1; i < at + 5; i++) {
-    if (i >= bytes.length) return null
+    if (i >= bytes.length) return false
     const byte = bytes[i] as number
     length += (byte & 0x7f) * multiplier
-    if ((byte & 0x80) === 0) return { length, body: i + 1 }
+    if ((byte & 0x80) === 0) {
+      bodyLength = length
+      bodyStart = i + 1
+      return true
+    }
     multiplier *= 128
   }
-  return { length: -1, body: at + 5 } // a fifth length byte [MQTT-2.2.3]: Aedes reports the malformed packet
+  bodyLength = -1 // a fifth length byte [MQTT-2.2.3]: Aedes reports the malformed packet
+  bodyStart = at + 5
+  return true
 }
 
 function validTopic (topic: string): boolean {
@@ -60,7 +73,7 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
   // a client publishes on a few topics, again and again: the last one is kept as a string, so that the
   // string (and its hash, which every lookup by topic needs) is made once, not once per message
   let lastTopic = ''
-  let lastTopicBytes = Buffer.alloc(0)
+  let lastTopicBytes = NOTHING
   const topicOf = (bytes: Buffer, start: number, end: number): string => {
     const length = end - start
     if (length === lastTopicBytes.length) {
@@ -73,33 +86,41 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
     return lastTopic
   }
 
+  // one object for every publish this connection offers (its fields are only valid during `take`)
+  const publish: QoS0Publish = { topic: '', payload: NOTHING, frame: NOTHING }
+  const offerPublish = (bytes: Buffer, topic: string, topicEnd: number, at: number, end: number): boolean => {
+    publish.topic = topic
+    publish.payload = bytes.subarray(topicEnd, end)
+    // one packet per read is the common case: then the read itself is the frame
+    publish.frame = at === 0 && end === bytes.length ? bytes : bytes.subarray(at, end)
+    return options.take(publish)
+  }
+
   const filter = (chunk: Buffer): Buffer | null => {
     const bytes = rest === null ? chunk : Buffer.concat([rest, chunk])
     rest = null
     // Aedes handles what it is given after this read, so once a packet goes to it, the rest of the read
     // goes too: a SUBSCRIBE followed by a publish in one read takes effect first, as MQTT orders it
     let offer = options.offering()
-    const passed: Buffer[] = [] // runs of bytes for Aedes
+    let passed: Buffer[] | null = null // runs of bytes for Aedes
     let runStart = 0
     let took = false
     let at = 0
     while (at < bytes.length) {
-      const header = fixedHeader(bytes, at)
-      if (header === null) break
-      const total = header.body - at + header.length
+      if (!fixedHeader(bytes, at)) break
+      const total = bodyStart - at + bodyLength
       if (total > options.maxPacketBytes) {
         options.tooLarge(total)
         return null
       }
-      const end = header.body + header.length
-      if (header.length < 0 || end > bytes.length) break
-      if (offer && bytes[at] === PUBLISH_QOS0 && header.length >= 2) {
-        const topicEnd = header.body + 2 + bytes.readUInt16BE(header.body)
-        const topic = topicEnd <= end ? topicOf(bytes, header.body + 2, topicEnd) : ''
+      const end = bodyStart + bodyLength
+      if (bodyLength < 0 || end > bytes.length) break
+      if (offer && bytes[at] === PUBLISH_QOS0 && bodyLength >= 2) {
+        const topicEnd = bodyStart + 2 + bytes.readUInt16BE(bodyStart)
+        const topic = topicEnd <= end ? topicOf(bytes, bodyStart + 2, topicEnd) : ''
         // an empty topic or one with wildcards is a protocol error [MQTT-3.3.2-2]: Aedes closes the connection
-        if (validTopic(topic) && header.body - at - 1 === shortestLengthBytes(header.length) &&
-          options.take({ topic, payload: bytes.subarray(topicEnd, end), frame: bytes.subarray(at, end) })) {
-          if (at > runStart) passed.push(bytes.subarray(runStart, at))
+        if (validTopic(topic) && bodyStart - at - 1 === shortestLengthBytes(bodyLength) && offerPublish(bytes, topic, topicEnd, at, end)) {
+          if (at > runStart) (passed ??= []).push(bytes.subarray(runStart, at))
           runStart = end
           took = true
         } else offer = false
@@ -107,14 +128,13 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
       at = end
     }
     if (took) options.tookSome()
-    if (at > runStart) passed.push(bytes.subarray(runStart, at))
+    if (at > runStart) (passed ??= []).push(bytes.subarray(runStart, at))
     if (at < bytes.length) {
       // an unfinished packet waits for its end here (Aedes will see it whole), unless Aedes must see it now
-      const header = fixedHeader(bytes, at)
-      if (header !== null && header.length < 0) passed.push(bytes.subarray(at))
+      if (fixedHeader(bytes, at) && bodyLength < 0) (passed ??= []).push(bytes.subarray(at))
       else rest = Buffer.from(bytes.subarray(at))
     }
-    if (passed.length === 0) return null
+    if (passed === null) return null
     return passed.length === 1 ? passed[0] as Buffer : Buffer.concat(passed)
   }
 

@@ -8,7 +8,7 @@
 import { decode, encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
 import { checkRequest, errorReply, isCorrelationId } from '../protocol/envelope.js'
-import { readEnvelopeHead } from '../protocol/envelope-head.js'
+import { readEnvelopeHead, readEnvelopeId } from '../protocol/envelope-head.js'
 import type { CorrelationId } from '../protocol/envelope.js'
 import type { ErrorCode } from '../errors.js'
 import type { Identity } from './access.js'
@@ -17,9 +17,13 @@ interface Route {
   reply: string
   id: CorrelationId
   format: WireFormat
-  method: string
+  /** rpc/<module>/<method>, for the message if the instance goes away before replying */
+  topic: string
   expires: number
 }
+
+/** the requests one instance holds: reply topic → id → route (no key is built per message) */
+type Held = Map<string, Map<CorrelationId, Route>>
 
 export interface RouterDeps {
   /** state of a module by name: undefined if the gateway has no such module */
@@ -48,16 +52,18 @@ export interface RpcRouter {
 }
 
 const DEFAULT_HOLD_MS = 60_000
+/** distinct request topics whose module name is remembered */
+const REMEMBERED_TOPICS = 1024
 
 /**
  * What routing needs of a request: from the envelope's head when it comes first (as the SDK writes it).
  * A bad envelope that still names a reply topic is routed too: the callee answers it BAD_REQUEST, with the
  * id it could read or 0 (serve.ts), and that reply must be let through. Null: nothing to answer on.
  */
-function routingFields (payload: Buffer, format: WireFormat): { id: CorrelationId, reply: string, timeout: number | undefined } | null {
+function routingFields (payload: Buffer, format: WireFormat): { id: CorrelationId, reply: string, timeout?: number | undefined } | null {
   const head = format === 'cbor' ? readEnvelopeHead(payload) : null
   if (head !== null && isCorrelationId(head.id) && typeof head.reply === 'string' && head.reply.startsWith('reply/')) {
-    return { id: head.id, reply: head.reply, timeout: typeof head.timeout === 'number' ? head.timeout : undefined }
+    return head as { id: CorrelationId, reply: string, timeout?: number }
   }
   let checked
   try {
@@ -73,7 +79,21 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
   const now = deps.now ?? Date.now
   const live = new Map<string, string[]>() // module → ready client ids, in order
   const turn = new Map<string, number>()
-  const held = new Map<string, Map<string, Route>>() // client id → reply+id → route
+  const held = new Map<string, Held>() // client id → the requests it holds
+  // requests arrive on a few topics, again and again (the reader hands over one string per topic)
+  const modules = new Map<string, string>() // topic → module
+  const moduleOf = (topic: string): string => {
+    let module = modules.get(topic)
+    if (module === undefined) {
+      module = topic.slice(4, topic.indexOf('/', 4))
+      if (modules.size >= REMEMBERED_TOPICS) modules.clear()
+      modules.set(topic, module)
+    }
+    return module
+  }
+  const routes = function * (of: Held): Generator<Route> {
+    for (const byId of of.values()) yield * byId.values()
+  }
 
   const answer = (route: { reply: string, id: CorrelationId, format: WireFormat }, code: ErrorCode, message: string): void => {
     deps.send(route.reply, encode(errorReply(route.id, code, message), route.format))
@@ -90,7 +110,10 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
   const prune = setInterval(() => {
     const t = now()
     for (const routesOf of held.values()) {
-      for (const [key, route] of routesOf) if (route.expires < t) routesOf.delete(key)
+      for (const [reply, byId] of routesOf) {
+        for (const [id, route] of byId) if (route.expires < t) byId.delete(id)
+        if (byId.size === 0) routesOf.delete(reply)
+      }
     }
   }, 10_000)
   prune.unref()
@@ -108,14 +131,14 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const routesOf = held.get(clientId)
       held.delete(clientId)
       if (routesOf === undefined) return
-      for (const route of routesOf.values()) {
-        answer(route, 'UNAVAILABLE', `${module}.${route.method}: instance ${clientId} stopped before replying (${why})`)
+      for (const route of routes(routesOf)) {
+        const method = route.topic.slice(route.topic.indexOf('/', 4) + 1)
+        answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`)
       }
     },
 
     recipient (topic, payload) {
-      const slash = topic.indexOf('/', 4)
-      const module = topic.slice(4, slash)
+      const module = moduleOf(topic)
       const format = sniffFormat(payload)
       const request = routingFields(payload, format)
       // a request with nothing to answer on still goes to one instance, which logs it
@@ -133,7 +156,12 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
         routesOf = new Map()
         held.set(target, routesOf)
       }
-      routesOf.set(`${request.reply} ${String(request.id)}`, { reply: request.reply, id: request.id, format, method: topic.slice(slash + 1), expires: now() + (request.timeout ?? DEFAULT_HOLD_MS) })
+      let byId = routesOf.get(request.reply)
+      if (byId === undefined) {
+        byId = new Map()
+        routesOf.set(request.reply, byId)
+      }
+      byId.set(request.id, { reply: request.reply, id: request.id, format, topic, expires: now() + (request.timeout ?? DEFAULT_HOLD_MS) })
       return target
     },
 
@@ -141,7 +169,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const routesOf = held.get(identity.clientId)
       if (routesOf === undefined || routesOf.size === 0) return false
       const format = sniffFormat(payload)
-      let id = format === 'cbor' ? readEnvelopeHead(payload)?.id : undefined
+      let id = format === 'cbor' ? readEnvelopeId(payload) : undefined
       if (id === undefined) {
         try {
           id = (decode(payload, format) as { id?: CorrelationId } | null)?.id
@@ -149,10 +177,9 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
           return false
         }
       }
-      const key = `${topic} ${String(id)}`
-      const route = routesOf.get(key)
+      const route = id === undefined ? undefined : routesOf.get(topic)?.get(id)
       if (route === undefined) return false
-      routesOf.delete(key)
+      routesOf.get(topic)?.delete(route.id)
       return route.expires >= now()
     },
 

@@ -9,9 +9,17 @@ import type net from 'node:net'
 
 type Write = (chunk: Buffer) => boolean
 const rawWrites = new WeakMap<net.Socket, Write>()
-/** while a read is handled: the frames for each socket, in order */
-const held = new Map<net.Socket, Buffer | Buffer[]>()
+// While a read is handled: the sockets written to and the frames for each, in order, in plain arrays used
+// up to `heldCount`, so that nothing is allocated per read. Each socket carries the number of the read
+// that last held frames for it and its place in the arrays, so finding it costs no lookup.
+const heldSockets: Array<net.Socket | undefined> = []
+const heldFrames: Array<Buffer | Buffer[] | undefined> = []
+let heldCount = 0
 let holding = false
+let readNumber = 0
+const kHeldIn = Symbol('outpost.heldInRead')
+const kHeldAt = Symbol('outpost.heldAt')
+interface HeldMarks { [kHeldIn]?: number, [kHeldAt]?: number }
 
 export function batchWrites (socket: net.Socket): net.Socket {
   const write = socket.write
@@ -41,22 +49,40 @@ function rawWrite (socket: net.Socket, frame: Buffer): void {
 /** Runs the handling of one read; the frames written meanwhile leave when it returns. */
 export function holdingWrites<T> (handle: () => T): T {
   holding = true
+  readNumber++
   try {
     return handle()
   } finally {
     holding = false
-    for (const [socket, frames] of held) {
-      if (!socket.destroyed) rawWrite(socket, Array.isArray(frames) ? Buffer.concat(frames) : frames)
+    for (let i = 0; i < heldCount; i++) {
+      const socket = heldSockets[i] as net.Socket
+      const frames = heldFrames[i] as Buffer | Buffer[]
+      heldSockets[i] = undefined
+      heldFrames[i] = undefined
+      if (socket.destroyed) continue
+      // a lone frame may be a view into a whole read (direct.ts): queued behind unsent bytes it would keep
+      // all of that read alive, so it is copied then (a socket that keeps up takes the write at once)
+      if (Array.isArray(frames)) rawWrite(socket, Buffer.concat(frames))
+      else rawWrite(socket, socket.writableLength > 0 ? Buffer.from(frames) : frames)
     }
-    held.clear()
+    heldCount = 0
   }
 }
 
 /** Writes a whole packet to a socket set up by batchWrites: at once, or when the read being handled is done. */
 export function writeSoon (socket: net.Socket, frame: Buffer): void {
   if (!holding) return rawWrite(socket, frame)
-  const before = held.get(socket)
-  if (before === undefined) held.set(socket, frame)
-  else if (Array.isArray(before)) before.push(frame)
-  else held.set(socket, [before, frame])
+  const marks = socket as net.Socket & HeldMarks
+  if (marks[kHeldIn] !== readNumber) {
+    marks[kHeldIn] = readNumber
+    marks[kHeldAt] = heldCount
+    heldSockets[heldCount] = socket
+    heldFrames[heldCount] = frame
+    heldCount++
+    return
+  }
+  const i = marks[kHeldAt] as number
+  const before = heldFrames[i] as Buffer | Buffer[]
+  if (Array.isArray(before)) before.push(frame)
+  else heldFrames[i] = [before, frame]
 }

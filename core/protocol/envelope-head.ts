@@ -50,6 +50,20 @@ function isKey (bytes: Buffer, at: number, length: number, key: Buffer): boolean
  * CBOR map.
  */
 export function readEnvelopeHead (bytes: Buffer): EnvelopeHead | null {
+  return readInto(bytes, {})
+}
+
+const scratch: EnvelopeHead = {}
+
+/** The id among the leading entries (a reply's, say), as readEnvelopeHead reads it, with nothing allocated for the rest. */
+export function readEnvelopeId (bytes: Buffer): number | string | undefined {
+  scratch.id = undefined
+  scratch.reply = undefined
+  scratch.timeout = undefined
+  return readInto(bytes, scratch)?.id
+}
+
+function readInto (bytes: Buffer, head: EnvelopeHead): EnvelopeHead | null {
   const first = bytes[0] ?? 0
   if (first >> 5 !== 5) return null
   let count: number
@@ -62,7 +76,6 @@ export function readEnvelopeHead (bytes: Buffer): EnvelopeHead | null {
     count = argument
     at = content
   }
-  const head: EnvelopeHead = {}
   for (let entry = 0; entry < count && at < bytes.length; entry++) {
     if ((bytes[at] ?? 0) >> 5 !== 3) break // the key is not a text string (or the break byte)
     if (!header(bytes, at) || content + argument > bytes.length) break
