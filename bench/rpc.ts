@@ -29,7 +29,7 @@ export interface RpcPathResult {
   sequential: LatencyRun
   parallel: LatencyRun
   /** every round's p50, in the order run, to show the spread */
-  rounds: { sequentialP50Us: number[], parallelP50Us: number[] }
+  rounds: { sequentialP50Us: number[], parallelP50Us: number[], parallelCallsPerSec: number[] }
 }
 
 interface RpcPath {
@@ -104,7 +104,7 @@ export async function runRpc (paths: RpcPath[], settings: RpcSettings, progress:
       label: p.label,
       sequential: medianRun(seq),
       parallel: medianRun(par),
-      rounds: { sequentialP50Us: seq.map(r => r.p50Us), parallelP50Us: par.map(r => r.p50Us) },
+      rounds: { sequentialP50Us: seq.map(r => r.p50Us), parallelP50Us: par.map(r => r.p50Us), parallelCallsPerSec: par.map(r => r.callsPerSec) },
     }
   })
 }

@@ -39,3 +39,13 @@ export function medianRun (runs: LatencyRun[]): LatencyRun {
   if (run === undefined) throw new Error('no runs to summarise')
   return run
 }
+
+/**
+ * The median of the per-round ratios of two paths measured in the same rounds. Each round runs every path
+ * back to back, so a round's ratio cancels the machine's drift between rounds, which the ratio of two
+ * separate medians does not.
+ */
+export function pairedRatio (ours: number[], theirs: number[]): number {
+  if (ours.length !== theirs.length) throw new Error(`paired rounds differ in number: ${ours.length} and ${theirs.length}`)
+  return median(ours.map((value, i) => value / (theirs[i] as number)))
+}
