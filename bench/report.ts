@@ -157,6 +157,7 @@ export function renderReport (r: Results): string {
   const core = r.cores[0]
   if (core === undefined) throw new Error('no core was measured')
   const { idle } = core
+  const rpcPaths = [raw, relay, ...r.cores.map(c => c.rpc), mosquitto, r.aedes.rpc]
   const settle = `${SETTLE_MS / 1000} s`
   return `# Benchmarks
 
@@ -184,11 +185,11 @@ parsing or routing, so the least a broker can take on this machine; its ratios b
 and have no goal. Sequential: one call at a time, ${rs.sequential.count} calls; in flight: ${rs.parallel.inflight} calls at once,
 ${rs.parallel.count} calls; ${rs.rounds} rounds after ${rs.warmupRounds} warm-up round.
 
-${table(['path', 'sequential p50', 'p99', 'calls/s', `${rs.parallel.inflight} in flight p50`, 'p99', 'calls/s'], [raw, relay, ...r.cores.map(c => c.rpc), mosquitto, r.aedes.rpc].map(rpcRow))}
+${table(['path', 'sequential p50', 'p99', 'calls/s', `${rs.parallel.inflight} in flight p50`, 'p99', 'calls/s'], rpcPaths.map(rpcRow))}
 
 Each round's p50, in the order run (the figures above are the median rounds):
 
-${table(['path', 'sequential p50 by round (µs)', `${rs.parallel.inflight} in flight p50 by round (µs)`], [raw, relay, ...r.cores.map(c => c.rpc), mosquitto, r.aedes.rpc].map(p => [p.label, p.rounds.sequentialP50Us.map(rate).join(', '), p.rounds.parallelP50Us.map(rate).join(', ')]))}
+${table(['path', 'sequential p50 by round (µs)', `${rs.parallel.inflight} in flight p50 by round (µs)`], rpcPaths.map(p => [p.label, p.rounds.sequentialP50Us.map(rate).join(', '), p.rounds.parallelP50Us.map(rate).join(', ')]))}
 
 ${targetTable(t.rpc, t.rpcFloor)}
 

@@ -3,9 +3,9 @@
 // a subscription match and a deferred callback per subscriber, which is most of an RPC round trip and most
 // of the broker's memory churn under load (docs/benchmarks.md). Here the broker takes the message as it is
 // read (reader.ts), before Aedes sees it, finds the subscribed connections from a per-topic cache, and
-// writes the packet to each as it was read (a QoS 0 PUBLISH goes out byte for byte as it came in). Aedes still owns connections, sessions, subscriptions and their access
-// checks, QoS 1 and 2, retained messages and wills; the core's in-process subscribers are served by both
-// paths. Any message the fast path is not sure of goes on through Aedes as before.
+// writes the packet to each as it was read (a QoS 0 PUBLISH goes out byte for byte as it came in). Aedes
+// still owns connections, sessions, subscriptions and their access checks, QoS 1 and 2, retained messages
+// and wills; the core's in-process subscribers are served by both paths. Any message the fast path is not sure of goes on through Aedes as before.
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type net from 'node:net'
 import { matchTopic } from '../protocol/topics.js'

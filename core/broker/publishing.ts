@@ -9,6 +9,7 @@ import type { Identity } from './access.js'
 import { createDirectDelivery } from './direct.js'
 import type { BacklogEvents, InProcessDeliver } from './direct.js'
 import type { QoS0Publish } from './reader.js'
+import { topicMemo } from './topic-memo.js'
 
 export interface PublishingOptions {
   aedes: Aedes
@@ -65,17 +66,8 @@ export function createPublishing (options: PublishingOptions): Publishing {
     return why
   }
 
-  // reply/<client id>: a caller's reply topic comes again with every call, and so does its client id
-  const replyRecipients = new Map<string, string>()
-  const replyRecipient = (topic: string): string => {
-    let recipient = replyRecipients.get(topic)
-    if (recipient === undefined) {
-      recipient = topic.slice('reply/'.length)
-      if (replyRecipients.size >= REMEMBERED_TOPICS) replyRecipients.clear()
-      replyRecipients.set(topic, recipient)
-    }
-    return recipient
-  }
+  // reply/<client id>: a caller's reply topic comes again with every call
+  const replyRecipient = topicMemo(REMEMBERED_TOPICS, topic => topic.slice('reply/'.length))
 
   const decide = (client: Client, topic: string, payload: Buffer): Decision => {
     const identity = options.identityOf(client)

@@ -12,6 +12,7 @@ import { readEnvelopeHead, readEnvelopeId } from '../protocol/envelope-head.js'
 import type { CorrelationId } from '../protocol/envelope.js'
 import type { ErrorCode } from '../errors.js'
 import type { Identity } from './access.js'
+import { topicMemo } from './topic-memo.js'
 
 interface Route {
   reply: string
@@ -80,20 +81,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
   const live = new Map<string, string[]>() // module → ready client ids, in order
   const turn = new Map<string, number>()
   const held = new Map<string, Held>() // client id → the requests it holds
-  // requests arrive on a few topics, again and again (the reader hands over one string per topic)
-  const modules = new Map<string, string>() // topic → module
-  const moduleOf = (topic: string): string => {
-    let module = modules.get(topic)
-    if (module === undefined) {
-      module = topic.slice(4, topic.indexOf('/', 4))
-      if (modules.size >= REMEMBERED_TOPICS) modules.clear()
-      modules.set(topic, module)
-    }
-    return module
-  }
-  const routes = function * (of: Held): Generator<Route> {
-    for (const byId of of.values()) yield * byId.values()
-  }
+  const moduleOf = topicMemo(REMEMBERED_TOPICS, topic => topic.slice(4, topic.indexOf('/', 4))) // rpc/<module>/…
 
   const answer = (route: { reply: string, id: CorrelationId, format: WireFormat }, code: ErrorCode, message: string): void => {
     deps.send(route.reply, encode(errorReply(route.id, code, message), route.format))
@@ -131,9 +119,11 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const routesOf = held.get(clientId)
       held.delete(clientId)
       if (routesOf === undefined) return
-      for (const route of routes(routesOf)) {
-        const method = route.topic.slice(route.topic.indexOf('/', 4) + 1)
-        answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`)
+      for (const byId of routesOf.values()) {
+        for (const route of byId.values()) {
+          const method = route.topic.slice(route.topic.indexOf('/', 4) + 1)
+          answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`)
+        }
       }
     },
 
@@ -177,9 +167,10 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
           return false
         }
       }
-      const route = id === undefined ? undefined : routesOf.get(topic)?.get(id)
-      if (route === undefined) return false
-      routesOf.get(topic)?.delete(route.id)
+      const byId = routesOf.get(topic)
+      const route = id === undefined ? undefined : byId?.get(id)
+      if (byId === undefined || route === undefined) return false
+      byId.delete(route.id)
       return route.expires >= now()
     },
 
