@@ -11,7 +11,7 @@ export interface CoreBus {
   method (name: string, handler: MethodHandler): void
   emit (hook: string, data: unknown): void
   publishRetained (topic: string, data: unknown): void
-  /** in-process subscription; the handler must not throw */
+  /** in-process subscription; a handler that throws is logged, never let into the broker */
   subscribe (filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void>
   stop (): Promise<void>
 }
@@ -31,7 +31,12 @@ export async function startCoreBus (broker: Pick<Broker, 'aedes' | 'subscribe' |
 
   const subscribe = (filter: string, handler: (topic: string, payload: Buffer) => void): Promise<void> => {
     const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
-      handler(packet.topic, packet.payload as Buffer)
+      // this runs inside the broker's delivery of a client's message: a throw would crash the core
+      try {
+        handler(packet.topic, packet.payload as Buffer)
+      } catch (err) {
+        log.warn('a core subscriber failed on a message', { topic: packet.topic, error: (err as Error).message })
+      }
       cb()
     }
     subscriptions.push({ filter, deliver })

@@ -4,6 +4,7 @@
 import type { EventEmitter } from 'node:events'
 import type { Broker } from './broker/broker.js'
 import type { Credentials } from './broker/credentials.js'
+import type { RpcRouter } from './broker/rpc-router.js'
 import type { CoreBus } from './bus.js'
 import type { CoreLog } from './log.js'
 import type { LoadedManifest } from './manifest/load.js'
@@ -27,6 +28,8 @@ export interface GatewayContext {
   board: Board
   runtimeDir: string
   broker: Broker
+  /** the broker's RPC router: which instance holds which calls */
+  router: Pick<RpcRouter, 'pendingOf' | 'pending'>
   bus: CoreBus
   modules: ModuleTable
   credentials: Credentials

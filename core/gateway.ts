@@ -9,6 +9,7 @@ import { startBroker } from './broker/broker.js'
 import type { Broker } from './broker/broker.js'
 import { createCredentials, operatorCheck } from './broker/credentials.js'
 import { createRpcRouter } from './broker/rpc-router.js'
+import type { Identity } from './broker/access.js'
 import { parseClientId } from './protocol/topics.js'
 import { startCoreBus } from './bus.js'
 import type { CoreBus } from './bus.js'
@@ -57,9 +58,11 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   // the router and the broker need each other: the router answers through the broker it sits in
   let table: ModuleTable | undefined
   let send = (_topic: string, _payload: Buffer): void => {}
+  let answersTo = (_caller: Identity, _reply: string): boolean => false
   const router = createRpcRouter({
     moduleStatus: name => (table?.get(name) === undefined ? undefined : describeState(table.require(name)).state),
     send: (topic, payload) => send(topic, payload),
+    answersTo: (caller, reply) => answersTo(caller, reply),
   })
   const broker = await startBroker({
     moduleSocket: path.join(runtimeDir, 'broker.sock'),
@@ -71,11 +74,13 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       onClientGone: (clientId, _identity, reason) => events.emit('client-gone', clientId, reason),
       recipient: router.recipient,
       replied: router.replied,
+      onHookError: ({ hook, clientId, error }) => log.error(`broker hook ${hook} failed on a message from ${clientId}: the client was refused`, { error: error as Error }),
       onBacklog: event => log.warn(event.state === 'dropping'
         ? `${event.clientId} is not reading: dropping its QoS 0 messages (${event.unsentBytes} bytes unsent)`
         : `${event.clientId} ${event.state === 'recovered' ? 'caught up' : 'did not catch up: disconnected'} after ${event.dropped} dropped message(s)`),
     },
   })
+  answersTo = broker.answersTo
   send = (topic, payload) => broker.aedes.publish({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false }, () => {})
   log.info(`broker listening: modules on ${broker.moduleUrl}${broker.listeners.map(l => `, ${l.url}`).join('')}`)
   const bus = await startCoreBus(broker, log)
@@ -163,7 +168,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     } else if (presence.state === 'offline') router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
   })
 
-  const ctx: GatewayContext = { manifestFile: loaded.file, loaded, board: gatewayBoard, runtimeDir, broker, bus, modules, credentials, log, events, usage: () => undefined }
+  const ctx: GatewayContext = { manifestFile: loaded.file, loaded, board: gatewayBoard, runtimeDir, broker, router, bus, modules, credentials, log, events, usage: () => undefined }
   const started: Extension[] = []
   const stopExtensions = async (): Promise<void> => {
     for (const extension of started.reverse()) {

@@ -104,15 +104,46 @@ export function parseCallerTag (tag: string | undefined): Caller | null {
   return null
 }
 
-/** The request payload with `from` set to the caller's tag, in the request's own format; undefined if it is not a map. */
-export function stampCaller (payload: Buffer, identity: Identity): Buffer | undefined {
+/**
+ * The request payload with `from` set to the caller's tag, in the request's own format; undefined if it does
+ * not decode or is not a map (the core, decoding it the same way, answers BAD_REQUEST or drops it); null
+ * when it decodes but cannot be encoded again (a CBOR bignum beyond 64 bits, say): the broker refuses it,
+ * since the core would read the unstamped `from`.
+ */
+export function stampCaller (payload: Buffer, identity: Identity): Buffer | undefined | null {
   const format = sniffFormat(payload)
   let request: unknown
   try {
-    request = decode(payload, format)
+    request = decode(payload, format) // within the depth limit, so encoding it again cannot exhaust the stack
   } catch {
-    return undefined // the core drops undecodable requests and says so in its log
+    return undefined
   }
   if (request === null || typeof request !== 'object' || Array.isArray(request) || request instanceof Uint8Array) return undefined
-  return encode({ ...request, from: callerTag(identity) }, format)
+  try {
+    return encode({ ...request, from: callerTag(identity) }, format)
+  } catch {
+    return null
+  }
+}
+
+/** who owns a retained message a client publishes, for its limit: a module, an operator user, or anonymous */
+export function retainOwner (identity: Identity): string {
+  switch (identity.kind) {
+    case 'module': return `module ${identity.module}`
+    case 'operator': return `operator ${identity.user}`
+    case 'anonymous': return 'anonymous clients'
+  }
+}
+
+/**
+ * Whether a client connected as `other` belongs to the same caller as `identity`, so that `identity` may
+ * name other's reply topic in a request (a mosquitto_pub whose mosquitto_sub waits for the reply): a module
+ * process only itself; an operator any connection of the same user; anonymous clients of one role each other.
+ */
+export function sameCaller (identity: Identity, other: Identity): boolean {
+  switch (identity.kind) {
+    case 'module': return other.kind === 'module' && other.clientId === identity.clientId
+    case 'operator': return other.kind === 'operator' && other.user === identity.user
+    case 'anonymous': return other.kind === 'anonymous' && other.role === identity.role
+  }
 }

@@ -1,7 +1,9 @@
 // The embedded Aedes broker and its listeners. This file is the one adapter between Aedes's callback hooks
 // and Outpost's connection rules (authentication, limits.ts, subscriptions by access.ts) and its publishing
 // (publishing.ts: access, RPC routing, the direct path): the rest of the core sees plain functions. Broker
-// hooks run on every message, so everything here is synchronous and cheap.
+// hooks run on every message, so everything here is synchronous and cheap. No exception raised while a
+// client's bytes are handled may escape into Aedes (it would crash the core): every hook below runs inside
+// `guarded`, which turns a throw into a logged refusal.
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import { readFileSync, rmSync, chmodSync } from 'node:fs'
@@ -12,10 +14,12 @@ import { OutpostError } from '../errors.js'
 import { canSubscribe, describe } from './access.js'
 import type { Identity } from './access.js'
 import { listenerLimits, moduleSocketLimits, rateGate } from './limits.js'
-import type { LimitsInput, ListenerLimits, RateGate } from './limits.js'
+import type { LimitsInput, ListenerLimits, RateGate, StoreLimits } from './limits.js'
 import { keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
 import { createPublishing } from './publishing.js'
+import type { RetainedUse } from './retained.js'
+import type { RefusedRequest } from './rpc-router.js'
 import { readThrough } from './reader.js'
 import { batchWrites } from './writes.js'
 
@@ -50,7 +54,7 @@ export interface BrokerHooks {
    * A request to a module (rpc/<module>/<method>, not core) that the access rules allowed: the client id of
    * the one instance that gets it, or null for no one (RPC to replicas, docs/supervision.md).
    */
-  recipient?: (topic: string, payload: Buffer) => string | null
+  recipient?: (topic: string, payload: Buffer, caller: Identity) => string | null | RefusedRequest
   /** A module's reply that the access rules allowed: whether it answers a request that module holds (else it is dropped). */
   replied?: (identity: Identity, topic: string, payload: Buffer) => boolean
   onDenied?: (event: DeniedEvent) => void
@@ -58,6 +62,8 @@ export interface BrokerHooks {
   onClientGone?: (clientId: string, identity: Identity, reason: 'disconnect' | 'keepalive-timeout' | 'error') => void
   /** a subscriber fell behind on QoS 0 messages, caught up again, or was disconnected for it (direct.ts) */
   onBacklog?: (event: BacklogEvent) => void
+  /** a broker hook threw while handling a client's bytes: the client was refused (or disconnected) instead */
+  onHookError?: (event: { hook: string, clientId: string, error: unknown }) => void
 }
 
 export type BacklogEvent =
@@ -72,6 +78,8 @@ export interface BrokerOptions {
   /** one stuck subscriber holds shared delivery slots until this: keep it short on a gateway */
   drainTimeoutMs?: number
   concurrency?: number
+  /** what one client may make the broker hold (limits.ts STORE_LIMITS) */
+  storeLimits?: Partial<StoreLimits>
 }
 
 export interface Broker {
@@ -83,6 +91,10 @@ export interface Broker {
   listeners: BoundListener[]
   identityOf (client: Client): Identity | undefined
   events: EventEmitter<BrokerEvents>
+  /** whether `caller` may name `reply` as its reply topic (its own, or a connection of the same caller) */
+  answersTo (caller: Identity, reply: string): boolean
+  /** the retained messages one owner holds (access.ts retainOwner: `module <name>`, …) */
+  retainedBy (owner: string): RetainedUse
   close (): Promise<void>
 }
 
@@ -126,6 +138,17 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   })
 
   const events = new EventEmitter<BrokerEvents>()
+  /** runs a hook's body; a throw is reported and answered by `refused` instead of reaching Aedes */
+  const guarded = <T>(hook: string, client: Client | null, body: () => T, refused: (error: unknown) => T): T => {
+    try {
+      return body()
+    } catch (error) {
+      try {
+        hooks.onHookError?.({ hook, clientId: client?.id ?? '', error })
+      } catch {}
+      return refused(error)
+    }
+  }
   const deny = (client: Client | null, action: 'publish' | 'subscribe' | 'connect', what: string, why: string): void => {
     const identity = client === null ? undefined : identities.get(client)
     const event = { identity, clientId: client?.id ?? '', action, what, why }
@@ -158,7 +181,9 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   }
 
   const logins = createLoginThrottle()
-  aedes.authenticate = (client, username, password, callback) => {
+  aedes.authenticate = (client, username, password, callback) => guarded('authenticate', client, () => authenticate(client, username, password, callback),
+    () => callback(Object.assign(new Error('authentication failed'), { returnCode: 3 }) as AuthenticateError, false))
+  const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, callback: (error: AuthenticateError | null, success: boolean | null) => void): void => {
     const listener = (client.conn as unknown as { outpostListener?: ListenerConfig }).outpostListener
     if (listener === undefined) {
       callback(Object.assign(new Error('unknown listener'), { returnCode: 3 }) as AuthenticateError, false)
@@ -193,7 +218,8 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       callback(null, true)
     }
     const result = options.authenticator.authenticate({ clientId: client.id, username, password: password?.toString('utf8'), listener })
-    if (result instanceof Promise) result.then(settle, (err: Error) => refuse(3, `authentication failed: ${err.message}`))
+    const settleGuarded = (outcome: AuthResult): void => guarded('authenticate', client, () => settle(outcome), () => refuse(3, 'authentication failed'))
+    if (result instanceof Promise) result.then(settleGuarded, (err: Error) => refuse(3, `authentication failed: ${err.message}`))
     else settle(result)
   }
 
@@ -204,6 +230,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     recipient: hooks.recipient,
     replied: hooks.replied,
     drainTimeoutMs,
+    ...(options.storeLimits === undefined ? {} : { limits: options.storeLimits }),
     backlog: {
       dropping: (clientId, unsentBytes) => hooks.onBacklog?.({ clientId, state: 'dropping', unsentBytes }),
       recovered: (clientId, dropped) => hooks.onBacklog?.({ clientId, state: 'recovered', dropped }),
@@ -211,7 +238,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     },
   })
   const authorizePublish = (client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void => {
-    const refused = publishing.authorize(client, packet)
+    const refused = guarded('authorizePublish', client, () => publishing.authorize(client, packet), error => `refused: ${(error as Error).message}`)
     if (refused === null) return callback(null)
     deny(client, 'publish', packet.topic, refused)
     // MQTT 3.1.1 has no negative acknowledgement for PUBLISH: the offender is disconnected.
@@ -219,6 +246,12 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   }
   aedes.authorizePublish = (client, packet, callback) => {
     if (client === null) return callback(null) // a will published after its client is gone was checked at connect
+    guarded('authorizePublish', client, () => gatePublish(client, packet, callback), error => {
+      deny(client, 'publish', packet.topic, `refused: ${(error as Error).message}`)
+      callback(new Error(`publish to ${packet.topic} refused`))
+    })
+  }
+  const gatePublish = (client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void => {
     const gate = gates.get(client)
     if (gate === undefined) return authorizePublish(client, packet, callback)
     const wasThrottling = gate.throttling
@@ -234,25 +267,28 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   }
 
   aedes.authorizeSubscribe = (client, subscription, callback) => {
-    const identity = identities.get(client)
-    if (identity !== undefined && canSubscribe(identity, subscription.topic)) return callback(null, subscription)
-    deny(client, 'subscribe', subscription.topic, identity === undefined ? 'not authenticated' : `${describe(identity)} may not subscribe here`)
-    callback(null, null) // SUBACK 0x80 [MQTT-3.9.3-2]
+    const allowed = guarded('authorizeSubscribe', client, () => {
+      const identity = identities.get(client)
+      if (identity !== undefined && canSubscribe(identity, subscription.topic)) return true
+      deny(client, 'subscribe', subscription.topic, identity === undefined ? 'not authenticated' : `${describe(identity)} may not subscribe here`)
+      return false
+    }, () => false)
+    callback(null, allowed ? subscription : null) // null: SUBACK 0x80 [MQTT-3.9.3-2]
   }
 
-  aedes.authorizeForward = (client, packet) => (publishing.forward(client, packet) ? packet : null)
+  aedes.authorizeForward = (client, packet) => guarded('authorizeForward', client, () => (publishing.forward(client, packet) ? packet : null), () => null)
 
-  aedes.on('clientReady', client => {
+  aedes.on('clientReady', client => guarded('clientReady', client, () => {
     const identity = identities.get(client)
     if (identity !== undefined) hooks.onClientReady?.(client.id, identity)
-  })
+  }, () => undefined))
   const gone = new WeakSet<Client>()
-  const onGone = (reason: 'disconnect' | 'keepalive-timeout' | 'error') => (client: Client): void => {
+  const onGone = (reason: 'disconnect' | 'keepalive-timeout' | 'error') => (client: Client): void => guarded(reason, client, () => {
     const identity = identities.get(client)
     if (identity === undefined || gone.has(client)) return
     gone.add(client)
     hooks.onClientGone?.(client.id, identity, reason)
-  }
+  }, () => undefined)
   aedes.on('keepaliveTimeout', onGone('keepalive-timeout'))
   aedes.on('clientError', onGone('error'))
   aedes.on('clientDisconnect', onGone('disconnect'))
@@ -301,6 +337,8 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       listeners,
       identityOf: client => identities.get(client),
       events,
+      answersTo: publishing.answersTo,
+      retainedBy: publishing.retainedBy,
       close: () => closeAll(aedes, servers),
     }
   } catch (err) {

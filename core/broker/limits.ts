@@ -2,6 +2,28 @@
 // maximum packet size, maximum clients, and a per-client message rate. Everything here runs on the broker's
 // hot path, so it is a few integer operations per chunk or message.
 
+/**
+ * What one client may make the broker hold, beyond its connection: retained messages (kept until replaced,
+ * for as long as the core runs) and RPC calls in flight (kept until the reply or the timeout). The same for
+ * every client, modules included; docs/manifest.md lists them.
+ */
+export const STORE_LIMITS = {
+  /** retained topics one publisher (a module, an operator user, anonymous clients) may hold at once */
+  retainedTopics: 64,
+  /** bytes of retained payloads one publisher may hold at once */
+  retainedBytes: 1 << 20,
+  /** calls in flight through the RPC router, all callers together */
+  pendingCalls: 4096,
+  /** calls in flight from one caller (its reply topic) to one module instance */
+  pendingCallsPerCaller: 256,
+  /** the longest the router waits for a reply, whatever `timeout` a request names */
+  maxCallTimeoutMs: 600_000,
+  /** the longest reply topic a request may name, in bytes */
+  replyTopicBytes: 256,
+}
+
+export type StoreLimits = typeof STORE_LIMITS
+
 export interface RateLimit {
   messagesPerSecond: number
   burst: number

@@ -4,22 +4,31 @@
 // direct path (direct.ts, fed by reader.ts); everything else, and anything the direct path cannot deliver
 // itself, by Aedes, which asks the same questions through its authorizePublish and authorizeForward hooks.
 import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
-import { canPublish, describe, stampCaller } from './access.js'
+import { envelopeFields } from '../protocol/envelope.js'
+import { sniffFormat } from '../protocol/codec.js'
+import { topicProblem } from '../protocol/topics.js'
+import { canPublish, describe, retainOwner, sameCaller, stampCaller } from './access.js'
 import type { Identity } from './access.js'
 import { createDirectDelivery } from './direct.js'
 import type { BacklogEvents, InProcessDeliver } from './direct.js'
+import { STORE_LIMITS } from './limits.js'
+import type { StoreLimits } from './limits.js'
 import type { QoS0Publish } from './reader.js'
+import type { RefusedRequest } from './rpc-router.js'
+import { createRetainedLedger } from './retained.js'
+import type { RetainedUse } from './retained.js'
 import { topicMemo } from './topic-memo.js'
 
 export interface PublishingOptions {
   aedes: Aedes
   identityOf (client: Client): Identity | undefined
-  /** the RPC router: the instance that gets a request to a module (null: no one, it was answered) */
-  recipient?: (topic: string, payload: Buffer) => string | null
+  /** the RPC router: the instance that gets a request to a module (null: no one, it was answered), or a refusal */
+  recipient?: (topic: string, payload: Buffer, caller: Identity) => string | null | RefusedRequest
   /** the RPC router: whether a module's reply answers a request that module holds */
   replied?: (identity: Identity, topic: string, payload: Buffer) => boolean
   drainTimeoutMs: number
   backlog: BacklogEvents
+  limits?: Partial<StoreLimits>
 }
 
 export interface Publishing {
@@ -32,6 +41,10 @@ export interface Publishing {
   /** in-process subscriptions (the core's own), served by both paths */
   subscribe (filter: string, deliver: InProcessDeliver): Promise<void>
   unsubscribe (filter: string, deliver: InProcessDeliver): Promise<void>
+  /** whether `caller` may name `reply` as its reply topic: its own, or one of a connection of the same caller */
+  answersTo (caller: Identity, reply: string): boolean
+  /** the retained messages one owner (access.ts retainOwner) holds */
+  retainedBy (owner: string): RetainedUse
 }
 
 /**
@@ -48,6 +61,9 @@ const REMEMBERED_TOPICS = 256
 
 export function createPublishing (options: PublishingOptions): Publishing {
   const { aedes } = options
+  const limits = { ...STORE_LIMITS, ...options.limits }
+  const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
+  const retained = createRetainedLedger(limits)
   const direct = createDirectDelivery(aedes, options.drainTimeoutMs, options.backlog)
   // what Aedes delivers of a request with one recipient, by payload (Aedes hands every subscriber that buffer)
   const recipients = new WeakMap<Buffer, string | null>()
@@ -59,7 +75,7 @@ export function createPublishing (options: PublishingOptions): Publishing {
     if (byTopic === undefined) refusals.set(client, byTopic = new Map())
     let why = byTopic.get(topic)
     if (why === undefined) {
-      why = canPublish(identity, topic) ? null : `${describe(identity)} may not publish here`
+      why = topicProblem(topic) ?? (canPublish(identity, topic) ? null : `${describe(identity)} may not publish here`)
       if (byTopic.size >= REMEMBERED_TOPICS) byTopic.clear()
       byTopic.set(topic, why)
     }
@@ -75,7 +91,7 @@ export function createPublishing (options: PublishingOptions): Publishing {
     const refused = refusal(client, identity, topic)
     if (refused !== null) return { refused }
     if (topic.startsWith('rpc/core/')) return EVERY_SUBSCRIBER
-    if (topic.startsWith('rpc/')) return options.recipient?.(topic, payload)
+    if (topic.startsWith('rpc/')) return options.recipient?.(topic, payload, identity)
     if (topic.startsWith('reply/')) {
       // a module answers only the calls it was given; anything else it sends there goes nowhere
       if (identity.kind === 'module' && options.replied?.(identity, topic, payload) === false) return NO_ONE
@@ -91,16 +107,42 @@ export function createPublishing (options: PublishingOptions): Publishing {
     aedes.publish({ cmd: 'publish', topic, payload: copy, qos: 0, retain: false, dup: false }, () => {})
   }
 
+  const answersTo = (caller: Identity, reply: string): boolean => {
+    if (reply === `reply/${caller.clientId}`) return true
+    const other = clients[reply.slice('reply/'.length)]
+    const identity = other === undefined ? undefined : options.identityOf(other)
+    return identity !== undefined && sameCaller(caller, identity)
+  }
+
+  /** a request to core: why it is refused, or null once its caller is stamped on it (access.ts) */
+  const toCore = (packet: PublishPacket, identity: Identity): string | null => {
+    const payload = packet.payload as Buffer
+    const reply = envelopeFields(payload, sniffFormat(payload))?.reply
+    if (typeof reply === 'string' && reply.startsWith('reply/') && !answersTo(identity, reply)) {
+      return `a request may name only its caller's own reply topic (reply/${identity.clientId})`
+    }
+    const stamped = stampCaller(payload, identity)
+    if (stamped === null) return 'the request cannot be encoded again with its caller stamped on it'
+    if (stamped !== undefined) packet.payload = stamped
+    return null
+  }
+
   return {
     authorize (client, packet) {
-      const decision = decide(client, packet.topic, packet.payload as Buffer)
-      if (isRefusal(decision)) return decision.refused
-      if (decision !== undefined) recipients.set(packet.payload as Buffer, decision)
-      else if (packet.topic.startsWith('rpc/core/')) {
-        // requests to core carry who really sent them, whatever `from` the client wrote (access.ts)
-        const identity = options.identityOf(client) as Identity
-        packet.payload = stampCaller(packet.payload as Buffer, identity) ?? packet.payload
+      const topic = packet.topic
+      if (packet.retain && (topic.startsWith('rpc/') || topic.startsWith('reply/'))) {
+        // a retained request would be delivered again at every restart of its module (issue 10 A8)
+        return 'RETAIN is refused on rpc/ and reply/ topics'
       }
+      const decision = decide(client, topic, packet.payload as Buffer)
+      if (isRefusal(decision)) return decision.refused
+      const identity = options.identityOf(client) as Identity
+      if (packet.retain) {
+        const refused = retained.keep(retainOwner(identity), topic, (packet.payload as Buffer).length)
+        if (refused !== null) return refused
+      }
+      if (decision !== undefined) recipients.set(packet.payload as Buffer, decision)
+      else if (topic.startsWith('rpc/core/')) return toCore(packet, identity)
       return null
     },
 
@@ -113,12 +155,18 @@ export function createPublishing (options: PublishingOptions): Publishing {
       const { topic, payload } = publish
       // requests to core get their caller stamped on Aedes's path; $ topics are the broker's own
       if (topic.startsWith('rpc/core/') || topic.startsWith('$')) return false
-      const recipient = decide(client, topic, payload)
-      if (isRefusal(recipient)) return false // Aedes refuses it and closes the connection
-      if (recipient === null) return true // no one gets it: answered by the router, or a reply not owed
-      if (recipient === undefined) direct.publish(publish)
-      else if (!direct.publishTo(recipient, publish)) viaAedes(publish, recipient)
-      return true
+      try {
+        const recipient = decide(client, topic, payload)
+        if (isRefusal(recipient)) return false // Aedes refuses it and closes the connection
+        if (recipient === null) return true // no one gets it: answered by the router, or a reply not owed
+        if (recipient === undefined) direct.publish(publish)
+        else if (!direct.publishTo(recipient, publish)) viaAedes(publish, recipient)
+        return true
+      } catch {
+        // nothing a client sends may throw out of the reader: Aedes asks the same questions (authorize),
+        // and broker.ts turns a throw there into a logged refusal
+        return false
+      }
     },
 
     subscribe (filter, deliver) {
@@ -130,5 +178,8 @@ export function createPublishing (options: PublishingOptions): Publishing {
       direct.removeInProcess(filter, deliver)
       return new Promise(resolve => aedes.unsubscribe(filter, deliver, () => resolve()))
     },
+
+    answersTo,
+    retainedBy: owner => retained.of(owner),
   }
 }

@@ -58,10 +58,6 @@ function fixedHeader (bytes: Buffer, at: number): boolean {
   return true
 }
 
-function validTopic (topic: string): boolean {
-  return topic.length > 0 && !topic.includes('+') && !topic.includes('#')
-}
-
 /** the bytes the remaining length takes when written as short as it can be [MQTT-2.2.3], as encodePublish does */
 function shortestLengthBytes (length: number): number {
   return length < 128 ? 1 : length < 16_384 ? 2 : length < 2_097_152 ? 3 : 4
@@ -118,8 +114,8 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
       if (offer && bytes[at] === PUBLISH_QOS0 && bodyLength >= 2) {
         const topicEnd = bodyStart + 2 + bytes.readUInt16BE(bodyStart)
         const topic = topicEnd <= end ? topicOf(bytes, bodyStart + 2, topicEnd) : ''
-        // an empty topic or one with wildcards is a protocol error [MQTT-3.3.2-2]: Aedes closes the connection
-        if (validTopic(topic) && bodyStart - at - 1 === shortestLengthBytes(bodyLength) && offerPublish(bytes, topic, topicEnd, at, end)) {
+        // a malformed topic (topics.ts topicProblem) is refused by `take`, and Aedes closes the connection
+        if (bodyStart - at - 1 === shortestLengthBytes(bodyLength) && offerPublish(bytes, topic, topicEnd, at, end)) {
           if (at > runStart) (passed ??= []).push(bytes.subarray(runStart, at))
           runStart = end
           took = true
@@ -140,6 +136,13 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
 
   socket.read = function readFiltered (this: net.Socket, size?: number) {
     const chunk = read.call(this, size) as Buffer | null
-    return chunk === null || chunk.length === 0 ? chunk : holdingWrites(() => filter(chunk))
+    if (chunk === null || chunk.length === 0) return chunk
+    try {
+      return holdingWrites(() => filter(chunk))
+    } catch (err) {
+      // a throw here would escape into Aedes's read loop and crash the core: the connection goes instead
+      this.destroy(err as Error)
+      return null
+    }
   }
 }

@@ -7,11 +7,13 @@
 // synchronous, one small decode per message.
 import { decode, encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
-import { checkRequest, errorReply, isCorrelationId } from '../protocol/envelope.js'
-import { readEnvelopeHead, readEnvelopeId } from '../protocol/envelope-head.js'
+import { checkRequest, envelopeFields, errorReply } from '../protocol/envelope.js'
+import { readEnvelopeId } from '../protocol/envelope-head.js'
 import type { CorrelationId } from '../protocol/envelope.js'
 import type { ErrorCode } from '../errors.js'
 import type { Identity } from './access.js'
+import { STORE_LIMITS } from './limits.js'
+import type { StoreLimits } from './limits.js'
 import { topicMemo } from './topic-memo.js'
 
 interface Route {
@@ -26,11 +28,20 @@ interface Route {
 /** the requests one instance holds: reply topic → id → route (no key is built per message) */
 type Held = Map<string, Map<CorrelationId, Route>>
 
+/** a request the broker must not deliver: its publisher is disconnected (access.ts has the other refusals) */
+export interface RefusedRequest { refused: string }
+
 export interface RouterDeps {
   /** state of a module by name: undefined if the gateway has no such module */
   moduleStatus (module: string): string | undefined
   /** publishes a reply on behalf of the core */
   send (topic: string, payload: Buffer): void
+  /**
+   * Whether `caller` may name `reply` (under reply/) as its reply topic: its own, or one of another
+   * connection of the same identity (publishing.ts). Default: its own only.
+   */
+  answersTo? (caller: Identity, reply: string): boolean
+  limits?: Partial<StoreLimits>
   now? (): number
 }
 
@@ -40,15 +51,20 @@ export interface RpcRouter {
   /** an instance is gone (exit, disconnect, hang): its calls in flight get UNAVAILABLE */
   offline (clientId: string, module: string, why: string): void
   /**
-   * A request to a module (rpc/<module>/<method>, not core) was published: the client id of the instance
-   * that gets it, or null when no one does (the router answered it, or there is no instance to give it to).
+   * A request to a module (rpc/<module>/<method>, not core) was published by `caller`: the client id of the
+   * instance that gets it, null when no one does (the router answered it, or there is no instance to give it
+   * to), or a refusal when it names a reply topic that is not the caller's.
    */
-  recipient (topic: string, payload: Buffer): string | null
+  recipient (topic: string, payload: Buffer, caller: Identity): string | null | RefusedRequest
   /**
    * A module published a reply: true when it answers a request that this very instance holds (which is
    * then released). Any other reply (forged, duplicated, or later than the caller waits) goes nowhere.
    */
   replied (identity: Identity, topic: string, payload: Buffer): boolean
+  /** the calls an instance holds now (management's status reports them) */
+  pendingOf (clientId: string): number
+  /** the calls held by every instance together */
+  readonly pending: number
   stop (): void
 }
 
@@ -56,28 +72,38 @@ const DEFAULT_HOLD_MS = 60_000
 /** distinct request topics whose module name is remembered */
 const REMEMBERED_TOPICS = 1024
 
+/** A caller's own reply topic is reply/<its client id>; compared without building the string. */
+export function isOwnReplyTopic (caller: Identity, reply: string): boolean {
+  return reply.length === 6 + caller.clientId.length && reply.endsWith(caller.clientId) && reply.startsWith('reply/')
+}
+
 /**
- * What routing needs of a request: from the envelope's head when it comes first (as the SDK writes it).
- * A bad envelope that still names a reply topic is routed too: the callee answers it BAD_REQUEST, with the
- * id it could read or 0 (serve.ts), and that reply must be let through. Null: nothing to answer on.
+ * What routing needs of a request: its id, reply topic and timeout, read from the envelope (its leading
+ * entries when it has them there, as the SDK writes it). A bad envelope that still names a reply topic is
+ * routed too: the callee answers it BAD_REQUEST, with the id it could read or 0 (serve.ts), and that reply
+ * must be let through. Null: nothing to answer on.
  */
 function routingFields (payload: Buffer, format: WireFormat): { id: CorrelationId, reply: string, timeout?: number | undefined } | null {
-  const head = format === 'cbor' ? readEnvelopeHead(payload) : null
-  if (head !== null && isCorrelationId(head.id) && typeof head.reply === 'string' && head.reply.startsWith('reply/')) {
-    return head as { id: CorrelationId, reply: string, timeout?: number }
-  }
-  let checked
-  try {
-    checked = checkRequest(decode(payload, format))
-  } catch {
-    return null
-  }
-  if (checked.ok) return { id: checked.request.id, reply: checked.request.reply, timeout: checked.request.timeout }
+  const checked = checkRequest(envelopeFields(payload, format))
+  if (checked.ok) return checked.request
   return checked.reply === null ? null : { id: checked.id ?? 0, reply: checked.reply, timeout: undefined }
+}
+
+/** a reply that says the callee could not read a request's id: `id` 0 and BAD_REQUEST (docs/protocol.md) */
+function isUnreadableIdReply (payload: Buffer, format: WireFormat): boolean {
+  try {
+    const reply = decode(payload, format) as { error?: { code?: unknown } } | null
+    return reply?.error?.code === 'BAD_REQUEST'
+  } catch {
+    return false
+  }
 }
 
 export function createRpcRouter (deps: RouterDeps): RpcRouter {
   const now = deps.now ?? Date.now
+  const limits = { ...STORE_LIMITS, ...deps.limits }
+  const answersTo = deps.answersTo ?? isOwnReplyTopic
+  let pending = 0 // routes held by every instance together
   const live = new Map<string, string[]>() // module → ready client ids, in order
   const turn = new Map<string, number>()
   const held = new Map<string, Held>() // client id → the requests it holds
@@ -99,7 +125,11 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
     const t = now()
     for (const routesOf of held.values()) {
       for (const [reply, byId] of routesOf) {
-        for (const [id, route] of byId) if (route.expires < t) byId.delete(id)
+        for (const [id, route] of byId) {
+          if (route.expires >= t) continue
+          byId.delete(id)
+          pending--
+        }
         if (byId.size === 0) routesOf.delete(reply)
       }
     }
@@ -120,6 +150,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       held.delete(clientId)
       if (routesOf === undefined) return
       for (const byId of routesOf.values()) {
+        pending -= byId.size
         for (const route of byId.values()) {
           const method = route.topic.slice(route.topic.indexOf('/', 4) + 1)
           answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`)
@@ -127,18 +158,27 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       }
     },
 
-    recipient (topic, payload) {
+    recipient (topic, payload, caller) {
       const module = moduleOf(topic)
       const format = sniffFormat(payload)
       const request = routingFields(payload, format)
       // a request with nothing to answer on still goes to one instance, which logs it
       if (request === null) return choose(module) ?? null
+      // replies go to the caller alone: naming another's reply topic would forge replies to it (issue 10 A4)
+      if (!isOwnReplyTopic(caller, request.reply) && !answersTo(caller, request.reply)) {
+        return { refused: `a request may name only its caller's own reply topic (reply/${caller.clientId}), not ${request.reply.slice(0, 64)}` }
+      }
+      const route = { reply: request.reply, id: request.id, format }
+      if (request.reply.length * 3 > limits.replyTopicBytes && Buffer.byteLength(request.reply) > limits.replyTopicBytes) { // a UTF-16 unit is at most 3 bytes
+        answer(route, 'BAD_REQUEST', `the reply topic is longer than ${limits.replyTopicBytes} bytes`)
+        return null
+      }
       const target = choose(module)
       if (target === undefined) {
         // the module's state only for the answer: it is not cheap to describe, and most requests find an instance
         const status = deps.moduleStatus(module)
-        if (status === undefined) answer({ reply: request.reply, id: request.id, format }, 'NO_SUCH_MODULE', `no module named "${module}" on this gateway`)
-        else answer({ reply: request.reply, id: request.id, format }, 'UNAVAILABLE', `module ${module} has no live instance (it is ${status})`)
+        if (status === undefined) answer(route, 'NO_SUCH_MODULE', `no module named "${module}" on this gateway`)
+        else answer(route, 'UNAVAILABLE', `module ${module} has no live instance (it is ${status})`)
         return null
       }
       let routesOf = held.get(target)
@@ -151,27 +191,48 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
         byId = new Map()
         routesOf.set(request.reply, byId)
       }
-      byId.set(request.id, { reply: request.reply, id: request.id, format, topic, expires: now() + (request.timeout ?? DEFAULT_HOLD_MS) })
+      if (!byId.has(request.id)) {
+        if (byId.size >= limits.pendingCallsPerCaller || pending >= limits.pendingCalls) {
+          const which = byId.size >= limits.pendingCallsPerCaller
+            ? `${limits.pendingCallsPerCaller} calls from this caller to ${target} are in flight`
+            : `${limits.pendingCalls} calls are in flight through the gateway`
+          answer(route, 'TOO_MANY_CALLS', `${module}.${topic.slice(topic.indexOf('/', 4) + 1)} refused: ${which}`)
+          return null
+        }
+        pending++
+      }
+      const hold = Math.min(request.timeout ?? DEFAULT_HOLD_MS, limits.maxCallTimeoutMs)
+      byId.set(request.id, { reply: request.reply, id: request.id, format, topic, expires: now() + hold })
       return target
     },
 
     replied (identity, topic, payload) {
       const routesOf = held.get(identity.clientId)
       if (routesOf === undefined || routesOf.size === 0) return false
-      const format = sniffFormat(payload)
-      let id = format === 'cbor' ? readEnvelopeId(payload) : undefined
-      if (id === undefined) {
-        try {
-          id = (decode(payload, format) as { id?: CorrelationId } | null)?.id
-        } catch {
-          return false
-        }
-      }
       const byId = routesOf.get(topic)
-      const route = id === undefined ? undefined : byId?.get(id)
-      if (byId === undefined || route === undefined) return false
+      if (byId === undefined) return false
+      const format = sniffFormat(payload)
+      // the id as the request's was read: from the bytes, with its CBOR type (envelope-head.ts)
+      const id = format === 'cbor' ? readEnvelopeId(payload) ?? readEnvelopeId(payload, false) : envelopeFields(payload, format)?.id
+      const route = typeof id === 'number' || typeof id === 'bigint' || typeof id === 'string' ? byId.get(id) : undefined
+      if (route === undefined) {
+        // "I could not read your request's id": the caller learns of it, and nothing is released (the
+        // callee does not know which request it answers)
+        return id === 0 && byId.size > 0 && isUnreadableIdReply(payload, format)
+      }
       byId.delete(route.id)
+      pending--
       return route.expires >= now()
+    },
+
+    pendingOf (clientId) {
+      let count = 0
+      for (const byId of held.get(clientId)?.values() ?? []) count += byId.size
+      return count
+    },
+
+    get pending () {
+      return pending
     },
 
     stop () {

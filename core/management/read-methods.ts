@@ -4,6 +4,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { installRoot } from '../paths.js'
 import type { MethodHandler } from '../protocol/serve.js'
+import { STORE_LIMITS } from '../broker/limits.js'
 import { mergePolicy } from '../supervisor/merge-policy.js'
 import { logsArgs, moduleArgs, parseArgs } from './args.js'
 import type { Management } from './context.js'
@@ -41,6 +42,16 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
         policy: mergePolicy(gw.loaded.manifest.defaults.restart, spec.restart),
         calls: spec.calls,
         after: spec.after,
+        limits: {
+          // what the module makes the broker hold, against its limits (docs/manifest.md, "Broker limits")
+          retained: { ...gw.broker.retainedBy(`module ${module}`), maxTopics: STORE_LIMITS.retainedTopics, maxBytes: STORE_LIMITS.retainedBytes },
+          pendingCalls: {
+            held: runtime.instances.reduce((total, _, i) => total + gw.router.pendingOf(`${module}.${i}`), 0),
+            gateway: gw.router.pending,
+            maxPerCaller: STORE_LIMITS.pendingCallsPerCaller,
+            maxGateway: STORE_LIMITS.pendingCalls,
+          },
+        },
       }
     },
 

@@ -1,7 +1,22 @@
 // CBOR on the wire, RFC 8949 plain data only: maps with text keys, arrays, text, numbers, byte strings,
 // booleans, null. The cbor-x options below switch off its private extensions (records, structured clone,
 // bundled strings, tag 64 for Uint8Array) so any CBOR library in any language decodes what we send.
-import { Encoder, Decoder } from 'cbor-x'
+// Everything a client sends is decoded here, within limits (docs/protocol.md, "Limits"): a value nested
+// deeper than MAX_DEPTH is refused before it is decoded, since both decoders and every encoder recurse (a
+// 40 KB JSON request nested 20,000 deep once crashed the core when it was encoded again).
+import { Encoder, Decoder, setSizeLimits } from 'cbor-x'
+import { OutpostError } from '../errors.js'
+import { TOO_DEEP, cborItemEnd } from './envelope-head.js'
+
+/** arrays, maps and tags (CBOR) or arrays and objects (JSON) nested deeper than this are refused */
+export const MAX_DEPTH = 64
+/** entries of one CBOR array, and of one CBOR map, beyond which cbor-x refuses to decode */
+export const MAX_ARRAY_ITEMS = 262_144
+export const MAX_MAP_ENTRIES = 65_536
+
+// cbor-x's limits are process-wide; cbor-x also refuses a declared length beyond the bytes that remain, so
+// what it builds is bounded by the packet size as well
+setSizeLimits({ maxArraySize: MAX_ARRAY_ITEMS, maxMapSize: MAX_MAP_ENTRIES, maxObjectSize: MAX_MAP_ENTRIES })
 
 const encoder = new Encoder({
   useRecords: false,
@@ -26,8 +41,47 @@ export function encodeCbor (value: unknown): Buffer {
   return encoder.encode(value)
 }
 
+/** Decodes CBOR within the limits above; throws BAD_REQUEST saying what is wrong. */
 export function decodeCbor (bytes: Uint8Array): unknown {
-  return decoder.decode(bytes)
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  // a payload shorter than the limit cannot nest deeper than it
+  if (buffer.length > MAX_DEPTH && cborItemEnd(buffer, 0, MAX_DEPTH) === TOO_DEEP) throw tooDeep('CBOR')
+  try {
+    return decoder.decode(buffer)
+  } catch (err) {
+    throw new OutpostError('BAD_REQUEST', `payload is not valid CBOR: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Decodes JSON within the depth limit; throws BAD_REQUEST saying what is wrong. */
+export function decodeJson (bytes: Uint8Array): unknown {
+  if (bytes.length > MAX_DEPTH && jsonDepthExceeds(bytes, MAX_DEPTH)) throw tooDeep('JSON')
+  try {
+    return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
+  } catch (err) {
+    throw new OutpostError('BAD_REQUEST', `payload is not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+function tooDeep (format: string): OutpostError {
+  return new OutpostError('BAD_REQUEST', `${format} payload nested deeper than ${MAX_DEPTH} levels`, { details: { maxDepth: MAX_DEPTH } })
+}
+
+/** Counts `[` and `{` outside strings over the bytes (UTF-8 never puts these bytes inside a multi-byte character). */
+function jsonDepthExceeds (bytes: Uint8Array, maxDepth: number): boolean {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]
+    if (inString) {
+      if (byte === 0x5c) i++ // backslash: the next byte is escaped
+      else if (byte === 0x22) inString = false
+    } else if (byte === 0x22) inString = true
+    else if (byte === 0x5b || byte === 0x7b) {
+      if (++depth > maxDepth) return true
+    } else if (byte === 0x5d || byte === 0x7d) depth--
+  }
+  return false
 }
 
 /**
@@ -44,8 +98,7 @@ export function sniffFormat (bytes: Uint8Array): WireFormat {
 }
 
 export function decode (bytes: Uint8Array, format: WireFormat): unknown {
-  if (format === 'json') return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
-  return decodeCbor(bytes)
+  return format === 'json' ? decodeJson(bytes) : decodeCbor(bytes)
 }
 
 export function encode (value: unknown, format: WireFormat): Buffer {

@@ -1,27 +1,39 @@
-// Reads the first entries of a CBOR envelope without decoding the rest. The broker's RPC router needs only
-// a request's id, reply topic and timeout, and a reply's id, for every message it routes; a full decode
-// (the arguments or the result included) was its largest cost. The SDK writes those fields first; an
-// envelope written in another order is simply decoded in full by the caller of this function.
+// Reads an envelope's `id`, `reply` and `timeout` from its bytes, without decoding the rest. The broker's RPC
+// router needs only these for every message it routes, and a full decode (the arguments or the result
+// included) was its largest cost; the SDK writes them first, so they are found among the leading entries.
+// Reading the bytes also gives each field's exact CBOR type, which a decoded value no longer has (cbor-x
+// returns the float 1.0 and the unsigned integer 1 alike, and a 64-bit integer as a BigInt): the broker, the
+// core and the SDK all read ids here, so they agree on what is an id and which reply answers which request.
 // This runs twice per call on the broker's hot path, so it allocates only what it returns: keys are
-// recognised by their bytes, never turned into strings.
+// recognised by their bytes, never turned into strings. The same item walk (`cborItemEnd`) bounds the
+// nesting depth of whatever codec.ts decodes.
+
+/** A field that is present but not of a type it may have (a float or negative id, say). */
+export const WRONG_TYPE = null
 
 export interface EnvelopeHead {
-  id?: number | string
-  reply?: string
-  timeout?: number
+  /** an unsigned integer (a BigInt past 2^53 − 1) or text; WRONG_TYPE when present as anything else */
+  id?: number | bigint | string | typeof WRONG_TYPE
+  reply?: string | typeof WRONG_TYPE
+  /** an unsigned integer or a float */
+  timeout?: number | typeof WRONG_TYPE
 }
 
 const KEY_ID = Buffer.from('id')
 const KEY_REPLY = Buffer.from('reply')
 const KEY_TIMEOUT = Buffer.from('timeout')
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
-// the last item header read by `header`: its argument, and where the item's content starts
+// the last item header read by `header`: its argument, where the item's content starts, and whether the
+// argument took 64 bits (then `argument` is only approximate: see `uintAt`)
 let argument = 0
 let content = 0
+let wide = false
 
-/** Reads the item header at `at` [RFC 8949 §3.1]; false when its argument is not a plain 0–32-bit length. */
+/** Reads the item header at `at` [RFC 8949 §3.1]; false when it is truncated or indefinite (info 31) or reserved. */
 function header (bytes: Buffer, at: number): boolean {
   const info = (bytes[at] ?? 0) & 0x1f
+  wide = false
   if (info < 24) {
     argument = info
     content = at + 1
@@ -34,8 +46,38 @@ function header (bytes: Buffer, at: number): boolean {
   } else if (info === 26 && at + 4 < bytes.length) {
     argument = bytes.readUInt32BE(at + 1)
     content = at + 5
-  } else return false // 64-bit or indefinite: not a head field
+  } else if (info === 27 && at + 8 < bytes.length) {
+    argument = bytes.readUInt32BE(at + 1) * 0x1_0000_0000 + bytes.readUInt32BE(at + 5)
+    content = at + 9
+    wide = true
+  } else return false
   return true
+}
+
+/** the unsigned integer whose header `header` just read at `at`: a number up to 2^53 − 1, a BigInt beyond */
+function uintAt (bytes: Buffer, at: number): number | bigint {
+  if (!wide) return argument
+  const value = bytes.readBigUInt64BE(at + 1)
+  return value <= MAX_SAFE ? Number(value) : value
+}
+
+/** the float whose header is at `at` (major type 7, info 25–27), or NaN for a simple value */
+function floatAt (bytes: Buffer, at: number): number {
+  switch ((bytes[at] ?? 0) & 0x1f) {
+    case 25: return halfFloat(bytes.readUInt16BE(at + 1))
+    case 26: return bytes.readFloatBE(at + 1)
+    case 27: return bytes.readDoubleBE(at + 1)
+    default: return Number.NaN
+  }
+}
+
+function halfFloat (half: number): number {
+  const exponent = (half >> 10) & 0x1f
+  const mantissa = half & 0x3ff
+  const sign = half & 0x8000 ? -1 : 1
+  if (exponent === 0) return sign * mantissa * 2 ** -24
+  if (exponent === 31) return mantissa === 0 ? sign * Infinity : Number.NaN
+  return sign * (mantissa + 1024) * 2 ** (exponent - 25)
 }
 
 function isKey (bytes: Buffer, at: number, length: number, key: Buffer): boolean {
@@ -44,26 +86,85 @@ function isKey (bytes: Buffer, at: number, length: number, key: Buffer): boolean
   return true
 }
 
+export const TRUNCATED = -1
+export const TOO_DEEP = -2
+// items still owed by each open array, map or tag; Infinity for an indefinite-length one
+const owed: number[] = []
+
 /**
- * The id, reply and timeout among the leading entries of a CBOR map whose keys are text and whose values
- * are unsigned integers or text, up to the first entry that is anything else. Null when `bytes` is not a
- * CBOR map.
+ * Where the CBOR item at `at` ends, walking nested items in a loop (never recursion, so no input can
+ * exhaust the stack): TRUNCATED when it is malformed or runs past the end, TOO_DEEP when arrays, maps and
+ * tags nest deeper than `maxDepth`. Only the structure is checked; cbor-x checks the rest when it decodes.
  */
-export function readEnvelopeHead (bytes: Buffer): EnvelopeHead | null {
-  return readInto(bytes, {})
+export function cborItemEnd (bytes: Buffer, at: number, maxDepth: number): number {
+  let depth = 0
+  for (;;) {
+    if (at >= bytes.length) return TRUNCATED
+    const initial = bytes[at] as number
+    const major = initial >> 5
+    if (initial === 0xff) { // break: ends the innermost indefinite-length item
+      if (depth === 0 || owed[depth - 1] !== Infinity) return TRUNCATED
+      at++
+      depth--
+    } else if ((initial & 0x1f) === 31) { // indefinite length
+      if (major === 2 || major === 3) return TRUNCATED // indefinite strings: cbor-x refuses them too
+      if (major !== 4 && major !== 5) return TRUNCATED
+      if (depth === maxDepth) return TOO_DEEP
+      owed[depth++] = Infinity
+      at++
+      continue
+    } else {
+      if (!header(bytes, at)) return TRUNCATED
+      at = content
+      if (major === 2 || major === 3) {
+        if (argument > bytes.length - at) return TRUNCATED
+        at += argument
+      } else if (major === 4 || major === 5 || major === 6) {
+        const items = major === 4 ? argument : major === 5 ? argument * 2 : 1
+        if (items > 0) {
+          if (depth === maxDepth) return TOO_DEEP
+          if (items > bytes.length - at) return TRUNCATED // every item takes a byte at least
+          owed[depth++] = items
+          continue
+        }
+      }
+    }
+    // one item is done: it counts against every container it completes
+    while (depth > 0 && owed[depth - 1] !== Infinity) {
+      const left = (owed[depth - 1] as number) - 1
+      if (left > 0) {
+        owed[depth - 1] = left
+        break
+      }
+      depth--
+    }
+    if (depth === 0) return at
+  }
+}
+
+/** how far `readEnvelopeHead` skips over other values when asked to read the whole map */
+const SKIP_DEPTH = 1024
+
+/**
+ * The id, reply and timeout of a CBOR map whose keys are text. `leading`: only among the leading entries,
+ * up to the first one that is not an integer, float or text (the SDK's order, and the hot path's); else
+ * every entry is read, the others skipped. Null when `bytes` is not a CBOR map.
+ */
+export function readEnvelopeHead (bytes: Buffer, leading = true): EnvelopeHead | null {
+  return readInto(bytes, {}, leading)
 }
 
 const scratch: EnvelopeHead = {}
 
-/** The id among the leading entries (a reply's, say), as readEnvelopeHead reads it, with nothing allocated for the rest. */
-export function readEnvelopeId (bytes: Buffer): number | string | undefined {
+/** The id, as readEnvelopeHead reads it, with nothing allocated for the rest. */
+export function readEnvelopeId (bytes: Buffer, leading = true): EnvelopeHead['id'] {
   scratch.id = undefined
   scratch.reply = undefined
   scratch.timeout = undefined
-  return readInto(bytes, scratch)?.id
+  return readInto(bytes, scratch, leading)?.id
 }
 
-function readInto (bytes: Buffer, head: EnvelopeHead): EnvelopeHead | null {
+function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): EnvelopeHead | null {
   const first = bytes[0] ?? 0
   if (first >> 5 !== 5) return null
   let count: number
@@ -81,19 +182,35 @@ function readInto (bytes: Buffer, head: EnvelopeHead): EnvelopeHead | null {
     if (!header(bytes, at) || content + argument > bytes.length) break
     const keyAt = content
     const keyLength = argument
-    at = keyAt + keyLength
-    const major = (bytes[at] ?? 0) >> 5
-    if (!header(bytes, at)) break
-    if (major === 0) {
-      if (isKey(bytes, keyAt, keyLength, KEY_ID)) head.id = argument
-      else if (isKey(bytes, keyAt, keyLength, KEY_TIMEOUT)) head.timeout = argument
+    const valueAt = keyAt + keyLength
+    const initial = bytes[valueAt] ?? 0
+    const major = initial >> 5
+    const field = isKey(bytes, keyAt, keyLength, KEY_ID)
+      ? 'id'
+      : isKey(bytes, keyAt, keyLength, KEY_REPLY) ? 'reply' : isKey(bytes, keyAt, keyLength, KEY_TIMEOUT) ? 'timeout' : undefined
+    if (major === 0 && header(bytes, valueAt)) {
+      if (field === 'id') head.id = uintAt(bytes, valueAt)
+      else if (field === 'timeout') head.timeout = argument
+      else if (field === 'reply') head.reply = WRONG_TYPE
       at = content
-    } else if (major === 3 && content + argument <= bytes.length) {
+    } else if (major === 3 && header(bytes, valueAt) && content + argument <= bytes.length) {
       const end = content + argument
-      if (isKey(bytes, keyAt, keyLength, KEY_ID)) head.id = bytes.toString('utf8', content, end)
-      else if (isKey(bytes, keyAt, keyLength, KEY_REPLY)) head.reply = bytes.toString('utf8', content, end)
+      if (field === 'id') head.id = argument <= 128 ? bytes.toString('utf8', content, end) : WRONG_TYPE // ≤ 128 bytes
+      else if (field === 'reply') head.reply = bytes.toString('utf8', content, end)
+      else if (field === 'timeout') head.timeout = WRONG_TYPE
       at = end
-    } else break
+    } else if (major === 7 && (initial & 0x1f) >= 25 && (initial & 0x1f) <= 27 && header(bytes, valueAt)) {
+      if (field === 'timeout') head.timeout = floatAt(bytes, valueAt)
+      else if (field !== undefined) head[field] = WRONG_TYPE
+      at = content
+    } else if (leading) {
+      if (field !== undefined) head[field] = WRONG_TYPE
+      break
+    } else {
+      if (field !== undefined) head[field] = WRONG_TYPE
+      at = cborItemEnd(bytes, valueAt, SKIP_DEPTH)
+      if (at < 0) break
+    }
   }
   return head
 }

@@ -2,8 +2,16 @@
 // lower-case text; readers ignore keys they do not know, so fields (and MQTT 5 properties) can be added.
 import { OutpostError, isErrorCode } from '../errors.js'
 import type { ErrorCode } from '../errors.js'
+import type { WireFormat } from './codec.js'
+import { readEnvelopeHead } from './envelope-head.js'
 
-export type CorrelationId = number | string
+/**
+ * An unsigned integer up to 2^64 − 1 (a JavaScript number up to 2^53 − 1, a BigInt beyond, so that one
+ * value has one form and Map lookups compare it exactly) or text of 1–128 bytes. In CBOR the type is the
+ * encoded one (major type 0 or 3: a float or negative number is no id); JSON has only numbers, so there an
+ * integer from 0 to 2^53 − 1 is an id.
+ */
+export type CorrelationId = number | bigint | string
 
 export interface RpcRequest {
   id: CorrelationId
@@ -46,27 +54,69 @@ function isObject (value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
 }
 
-export function isCorrelationId (value: unknown): value is CorrelationId {
-  return (typeof value === 'number' && Number.isSafeInteger(value)) || (typeof value === 'string' && value.length > 0 && value.length <= 128)
+const MAX_UINT64 = 2n ** 64n - 1n
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** The id in its one form (a BigInt within 2^53 − 1 becomes a number), or null when `value` is not an id. */
+export function correlationId (value: unknown): CorrelationId | null {
+  switch (typeof value) {
+    case 'number': return Number.isSafeInteger(value) && value >= 0 ? value : null
+    case 'bigint': return value < 0n || value > MAX_UINT64 ? null : value <= MAX_SAFE ? Number(value) : value
+    case 'string': return value.length > 0 && Buffer.byteLength(value) <= 128 ? value : null
+    default: return null
+  }
+}
+
+/** What the envelope says of a request's routing: read from the bytes (envelope-head.ts), or a JSON object. */
+export interface EnvelopeFields {
+  id?: unknown
+  reply?: unknown
+  timeout?: unknown
+}
+
+/**
+ * The routing fields of a request, without decoding the rest: in CBOR from the bytes, with their
+ * exact types (the leading entries first, the whole map when they are not there); in JSON from the
+ * top-level object (V8 parses JSON without recursion, and only the top level is read here, so no depth
+ * limit is needed). Null when the payload is not a map.
+ */
+export function envelopeFields (payload: Buffer, format: WireFormat): EnvelopeFields | null {
+  if (format === 'cbor') {
+    const head = readEnvelopeHead(payload)
+    return head === null || (head.id !== undefined && head.reply !== undefined) ? head : readEnvelopeHead(payload, false)
+  }
+  try {
+    const value: unknown = JSON.parse(payload.toString('utf8'))
+    return isObject(value) ? value : null
+  } catch {
+    return null
+  }
+}
+
+/** the reply topic a request names, if it is one */
+function replyTopicOf (fields: EnvelopeFields): string | null {
+  return typeof fields.reply === 'string' && fields.reply.startsWith('reply/') ? fields.reply : null
 }
 
 export type RequestCheck =
   | { ok: true, request: RpcRequest }
   | { ok: false, reply: string | null, id: CorrelationId | null, message: string }
 
-/** Checks a decoded request. When it is bad, says whether a reply topic could still be read. */
-export function checkRequest (value: unknown): RequestCheck {
-  if (!isObject(value)) return { ok: false, reply: null, id: null, message: 'request envelope is not a map' }
-  const reply = typeof value.reply === 'string' && value.reply.startsWith('reply/') ? value.reply : null
-  const id = isCorrelationId(value.id) ? value.id : null
+/**
+ * Checks a request's envelope fields. When they are bad, says whether a reply topic could still be read,
+ * and the id (0 when it could not be read: docs/protocol.md, "Malformed input").
+ */
+export function checkRequest (fields: EnvelopeFields | null): RequestCheck {
+  if (fields === null) return { ok: false, reply: null, id: null, message: 'request envelope is not a map' }
+  const reply = replyTopicOf(fields)
+  const id = correlationId(fields.id)
   if (reply === null) return { ok: false, reply: null, id, message: 'request envelope lacks a "reply" topic under reply/' }
-  if (id === null) return { ok: false, reply, id: null, message: 'request envelope lacks an "id" (unsigned integer or text up to 128 characters)' }
-  if (value.timeout !== undefined && (typeof value.timeout !== 'number' || !(value.timeout > 0))) {
+  if (id === null) return { ok: false, reply, id: null, message: 'request envelope lacks an "id" (an unsigned integer up to 2^64 − 1, or text of 1 to 128 bytes)' }
+  if (fields.timeout !== undefined && (typeof fields.timeout !== 'number' || !(fields.timeout > 0))) {
     return { ok: false, reply, id, message: '"timeout" must be a positive number of milliseconds' }
   }
-  const request: RpcRequest = { id, reply, args: value.args }
-  if (typeof value.from === 'string') request.from = value.from
-  if (typeof value.timeout === 'number') request.timeout = value.timeout
+  const request: RpcRequest = { id, reply }
+  if (typeof fields.timeout === 'number') request.timeout = fields.timeout
   return { ok: true, request }
 }
 
@@ -74,7 +124,8 @@ export type ReplyCheck = { ok: true, reply: RpcReply } | { ok: false, message: s
 
 export function checkReply (value: unknown): ReplyCheck {
   if (!isObject(value)) return { ok: false, message: 'reply envelope is not a map' }
-  if (!isCorrelationId(value.id)) return { ok: false, message: 'reply envelope lacks an "id"' }
+  const id = correlationId(value.id)
+  if (id === null) return { ok: false, message: 'reply envelope lacks an "id"' }
   if ('error' in value) {
     const error = value.error
     if (!isObject(error) || typeof error.code !== 'string' || typeof error.message !== 'string') {
@@ -82,9 +133,9 @@ export function checkReply (value: unknown): ReplyCheck {
     }
     const body: RpcErrorBody = { code: error.code, message: error.message }
     if (error.details !== undefined) body.details = error.details
-    return { ok: true, reply: { id: value.id, error: body } }
+    return { ok: true, reply: { id, error: body } }
   }
-  return { ok: true, reply: { id: value.id, result: value.result ?? null } }
+  return { ok: true, reply: { id, result: value.result ?? null } }
 }
 
 export function checkHook (value: unknown): HookMessage | null {

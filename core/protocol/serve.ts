@@ -1,7 +1,7 @@
-// Serving one RPC request: decode, check the envelope, dispatch, reply in the request's format. Shared by
-// the module SDK and the core's own bus participant so both answer malformed input the same way.
+// Serving one RPC request: read the envelope, check it, decode, dispatch, reply in the request's format.
+// Shared by the module SDK and the core's own bus participant so both answer malformed input the same way.
 import { decode, encode, sniffFormat } from './codec.js'
-import { checkRequest, errorReply, toErrorBody } from './envelope.js'
+import { checkRequest, envelopeFields, errorReply, toErrorBody } from './envelope.js'
 import type { CorrelationId, RpcReply } from './envelope.js'
 
 export interface CallInfo {
@@ -21,39 +21,43 @@ export interface ServeContext {
 }
 
 export function serveRequest (ctx: ServeContext, method: string, payload: Uint8Array): void {
-  const format = sniffFormat(payload)
+  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+  const format = sniffFormat(bytes)
   const respond = (topic: string, message: RpcReply): void => {
-    let bytes: Buffer
+    let encoded: Buffer
     try {
-      bytes = encode(message, format)
+      encoded = encode(message, format)
     } catch (err) {
-      bytes = encode(errorReply(message.id, 'HANDLER_FAILED', `result of ${ctx.owner}.${method} cannot be encoded: ${(err as Error).message}`), format)
+      encoded = encode(errorReply(message.id, 'HANDLER_FAILED', `result of ${ctx.owner}.${method} cannot be encoded: ${(err as Error).message}`), format)
     }
-    ctx.send(topic, bytes)
+    ctx.send(topic, encoded)
   }
 
-  let decoded: unknown
-  try {
-    decoded = decode(payload, format)
-  } catch (err) {
-    ctx.warn('dropped malformed request: payload does not decode', { method, format, error: (err as Error).message })
-    return
-  }
-  const checked = checkRequest(decoded)
+  // id and reply come from the envelope's bytes, as the broker reads them: the two agree on what is an id,
+  // and a request whose arguments do not decode can still be answered
+  const checked = checkRequest(envelopeFields(bytes, format))
   if (!checked.ok) {
-    if (checked.reply === null) ctx.warn('dropped malformed request: no reply topic to answer on', { method, reason: checked.message })
+    if (checked.reply === null) ctx.warn('dropped malformed request: no reply topic to answer on', { method, format, reason: checked.message })
     else respond(checked.reply, errorReply(checked.id ?? 0, 'BAD_REQUEST', checked.message))
     return
   }
   const { request } = checked
+  let decoded: { args?: unknown, from?: unknown }
+  try {
+    decoded = decode(bytes, format) as { args?: unknown, from?: unknown }
+  } catch (err) {
+    respond(request.reply, errorReply(request.id, 'BAD_REQUEST', (err as Error).message))
+    return
+  }
   const handler = ctx.methods.get(method)
   if (handler === undefined) {
     respond(request.reply, errorReply(request.id, 'NO_SUCH_METHOD', `module ${ctx.owner} has no method "${method}"`, { methods: [...ctx.methods.keys()] }))
     return
   }
+  const from = typeof decoded.from === 'string' ? decoded.from : undefined
   let result: unknown
   try {
-    result = handler(request.args ?? null, { from: request.from, id: request.id })
+    result = handler(decoded.args ?? null, { from, id: request.id })
   } catch (err) {
     respond(request.reply, { id: request.id, error: toErrorBody(err) })
     return

@@ -73,6 +73,29 @@ export function parseTopic (topic: string): ParsedTopic | null {
   }
 }
 
+/** Aedes's own ceiling (its topic matcher, qlobber, allows no more): one limit for every route. */
+export const MAX_TOPIC_LEVELS = 100
+
+/**
+ * Why a PUBLISH topic is malformed, or null: the one rule for the broker's direct path and for Aedes, whose
+ * refusal closes the connection. A topic's bytes reach here decoded as UTF-8, which turns every ill-formed
+ * sequence (overlong forms, encoded surrogates, stray bytes) into U+FFFD, so U+FFFD stands for them (and a
+ * well-formed U+FFFD is refused with them).
+ */
+export function topicProblem (topic: string): string | null {
+  if (topic.length === 0) return 'the topic is empty [MQTT-4.7.3-1]'
+  let levels = 1
+  for (let i = 0; i < topic.length; i++) {
+    switch (topic.charCodeAt(i)) {
+      case 47: levels++; break // '/'
+      case 43: case 35: return 'a PUBLISH topic may not contain a wildcard [MQTT-3.3.2-2]'
+      case 0: return 'the topic contains U+0000 [MQTT-1.5.3-2]'
+      case 0xfffd: return 'the topic is not well-formed UTF-8 [MQTT-1.5.3-1]'
+    }
+  }
+  return levels > MAX_TOPIC_LEVELS ? `the topic has more than ${MAX_TOPIC_LEVELS} levels` : null
+}
+
 /**
  * Turns a subscription pattern over hooks, written `<module>/<hook>` with MQTT wildcards
  * (`sensor/+`, `+/reading`, `#`), into the MQTT topic filter.

@@ -106,7 +106,12 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       return
     }
     const call = pending.take(checked.reply.id)
-    if (call === undefined) return // late reply after a timeout
+    if (call === undefined) {
+      // id 0 with an error: a callee could not read one of our requests' ids (docs/protocol.md); this SDK
+      // numbers its calls from 1, so the call it was cannot be told, and it times out
+      if (checked.reply.id === 0 && 'error' in checked.reply) log.warn('a callee could not read one of our requests', { code: checked.reply.error.code, message: checked.reply.error.message })
+      return // else: a late reply after a timeout
+    }
     if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, `${call.module}.${call.method}`))
     else call.resolve(checked.reply.result)
   }

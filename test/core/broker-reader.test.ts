@@ -8,6 +8,7 @@ import type net from 'node:net'
 import { readThrough } from '../../core/broker/reader.js'
 import type { QoS0Publish } from '../../core/broker/reader.js'
 import { encodePublish } from '../../core/protocol/mqtt-publish.js'
+import { topicProblem } from '../../core/protocol/topics.js'
 
 const SUBSCRIBE = Buffer.from([0x82, 8, 0, 1, 0, 3, 0x61, 0x2f, 0x62, 0]) // SUBSCRIBE id 1, "a/b" QoS 0
 const PINGREQ = Buffer.from([0xc0, 0])
@@ -30,7 +31,8 @@ function run (chunks: Buffer[], options: { offering?: boolean, maxPacketBytes?: 
     offering: () => options.offering ?? true,
     tookSome: () => { alive++ },
     take: publish => {
-      if (publish.topic.endsWith('declined')) return false
+      // as publishing.ts does: a malformed topic (wildcards here) is declined, and Aedes closes the connection
+      if (publish.topic.endsWith('declined') || topicProblem(publish.topic) !== null) return false
       took.push({ topic: publish.topic, payload: Buffer.from(publish.payload), frame: Buffer.from(publish.frame) })
       return true
     },

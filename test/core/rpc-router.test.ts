@@ -20,6 +20,7 @@ function router (states: Record<string, string> = { echo: 'running' }) {
   return { r, sent, advance: (ms: number) => { clock += ms } }
 }
 
+const caller = instance('caller.0')
 const request = (id: number | string, timeout?: number): Buffer => encodeCbor({ id, reply: 'reply/caller.0', ...(timeout === undefined ? {} : { timeout }), args: { n: 1 } })
 const reply = (id: number | string): Buffer => encodeCbor({ id, result: 'ok' })
 
@@ -27,9 +28,9 @@ test('requests go round robin to the live instances, and each reply reaches the 
   const { r, sent } = router()
   r.online('echo.0', 'echo')
   r.online('echo.1', 'echo')
-  assert.equal(r.recipient('rpc/echo/ping', request(1)), 'echo.0')
-  assert.equal(r.recipient('rpc/echo/ping', request(2)), 'echo.1')
-  assert.equal(r.recipient('rpc/echo/ping', request(3)), 'echo.0')
+  assert.equal(r.recipient('rpc/echo/ping', request(1), caller), 'echo.0')
+  assert.equal(r.recipient('rpc/echo/ping', request(2), caller), 'echo.1')
+  assert.equal(r.recipient('rpc/echo/ping', request(3), caller), 'echo.0')
   assert.equal(r.replied(instance('echo.1'), 'reply/caller.0', reply(1)), false, 'echo.1 was not given request 1')
   assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), true)
   assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), false, 'a repeated reply goes nowhere')
@@ -43,8 +44,8 @@ test('requests go round robin to the live instances, and each reply reaches the 
 test('a reply answers a request only with an id of the same type', () => {
   const { r } = router()
   r.online('echo.0', 'echo')
-  assert.equal(r.recipient('rpc/echo/ping', request(5)), 'echo.0')
-  assert.equal(r.recipient('rpc/echo/ping', request('job-7')), 'echo.0')
+  assert.equal(r.recipient('rpc/echo/ping', request(5), caller), 'echo.0')
+  assert.equal(r.recipient('rpc/echo/ping', request('job-7'), caller), 'echo.0')
   assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply('5')), false)
   assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(5)), true)
   assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply('job-7')), true)
@@ -54,8 +55,8 @@ test('a reply answers a request only with an id of the same type', () => {
 test('a reply later than the request\'s timeout goes nowhere', () => {
   const { r, advance } = router()
   r.online('echo.0', 'echo')
-  r.recipient('rpc/echo/slow', request(1, 500))
-  r.recipient('rpc/echo/slow', request(2, 500))
+  r.recipient('rpc/echo/slow', request(1, 500), caller)
+  r.recipient('rpc/echo/slow', request(2, 500), caller)
   advance(400)
   assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), true)
   advance(200)
@@ -66,8 +67,8 @@ test('a reply later than the request\'s timeout goes nowhere', () => {
 test('an instance that goes away leaves UNAVAILABLE answers for the calls it held, naming the method', () => {
   const { r, sent } = router()
   r.online('echo.0', 'echo')
-  r.recipient('rpc/echo/ping', request(1))
-  r.recipient('rpc/echo/slow', request(2))
+  r.recipient('rpc/echo/ping', request(1), caller)
+  r.recipient('rpc/echo/slow', request(2), caller)
   r.offline('echo.0', 'echo', 'exit code 1')
   assert.deepEqual(sent.map(s => [s.topic, s.envelope.id, s.envelope.error?.code]), [['reply/caller.0', 1, 'UNAVAILABLE'], ['reply/caller.0', 2, 'UNAVAILABLE']])
   assert.match(sent[0]?.envelope.error?.message ?? '', /echo\.ping: instance echo\.0 stopped before replying \(exit code 1\)/)
@@ -78,8 +79,8 @@ test('an instance that goes away leaves UNAVAILABLE answers for the calls it hel
 
 test('the router answers for a module that does not exist, or has no live instance', () => {
   const { r, sent } = router({ echo: 'backing-off' })
-  assert.equal(r.recipient('rpc/nosuch/ping', request(1)), null)
-  assert.equal(r.recipient('rpc/echo/ping', request(2)), null)
+  assert.equal(r.recipient('rpc/nosuch/ping', request(1), caller), null)
+  assert.equal(r.recipient('rpc/echo/ping', request(2), caller), null)
   assert.deepEqual(sent.map(s => [s.envelope.id, s.envelope.error?.code]), [[1, 'NO_SUCH_MODULE'], [2, 'UNAVAILABLE']])
   assert.match(sent[1]?.envelope.error?.message ?? '', /module echo has no live instance \(it is backing-off\)/)
   r.stop()
