@@ -12,7 +12,7 @@
 export const WRONG_TYPE = null
 
 export interface EnvelopeHead {
-  /** an unsigned integer (a BigInt past 2^53 − 1) or text; WRONG_TYPE when present as anything else */
+  /** an unsigned integer (a BigInt past 2^32 − 1, as cbor-x reads it) or text; WRONG_TYPE when present as anything else */
   id?: number | bigint | string | typeof WRONG_TYPE
   reply?: string | typeof WRONG_TYPE
   /** an unsigned integer or a float */
@@ -22,7 +22,7 @@ export interface EnvelopeHead {
 const KEY_ID = Buffer.from('id')
 const KEY_REPLY = Buffer.from('reply')
 const KEY_TIMEOUT = Buffer.from('timeout')
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const MAX_UINT32 = 0xffff_ffffn
 
 // the last item header read by `header`: its argument, where the item's content starts, and whether the
 // argument took 64 bits (then `argument` is only approximate: see `uintAt`)
@@ -54,11 +54,14 @@ function header (bytes: Buffer, at: number): boolean {
   return true
 }
 
-/** the unsigned integer whose header `header` just read at `at`: a number up to 2^53 − 1, a BigInt beyond */
+/**
+ * the unsigned integer whose header `header` just read at `at`: a number up to 2^32 − 1, a BigInt beyond, so
+ * that cbor-x writes it back as an integer (it writes a number beyond 32 bits as a float64)
+ */
 function uintAt (bytes: Buffer, at: number): number | bigint {
   if (!wide) return argument
   const value = bytes.readBigUInt64BE(at + 1)
-  return value <= MAX_SAFE ? Number(value) : value
+  return value <= MAX_UINT32 ? Number(value) : value
 }
 
 /** the float whose header is at `at` (major type 7, info 25–27), or NaN for a simple value */

@@ -6,10 +6,10 @@ import type { WireFormat } from './codec.js'
 import { readEnvelopeHead } from './envelope-head.js'
 
 /**
- * An unsigned integer up to 2^64 − 1 (a JavaScript number up to 2^53 − 1, a BigInt beyond, so that one
- * value has one form and Map lookups compare it exactly) or text of 1–128 bytes. In CBOR the type is the
- * encoded one (major type 0 or 3: a float or negative number is no id); JSON has only numbers, so there an
- * integer from 0 to 2^53 − 1 is an id.
+ * An unsigned integer up to 2^64 − 1 or text of 1–128 bytes. In CBOR the type is the encoded one (major type
+ * 0 or 3: a float or a negative number is no id), and an id has one form, as cbor-x writes it back: a number
+ * up to 2^32 − 1, a BigInt beyond (cbor-x would write a larger number as a float64). JSON has only numbers:
+ * there an integer from 0 to 2^53 − 1 is an id, a number, and its reply is JSON again.
  */
 export type CorrelationId = number | bigint | string
 
@@ -55,13 +55,13 @@ function isObject (value: unknown): value is Record<string, unknown> {
 }
 
 const MAX_UINT64 = 2n ** 64n - 1n
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+const MAX_UINT32 = 0xffff_ffffn
 
-/** The id in its one form (a BigInt within 2^53 − 1 becomes a number), or null when `value` is not an id. */
+/** The id in its one form (a BigInt up to 2^32 − 1 becomes a number), or null when `value` is not an id. */
 export function correlationId (value: unknown): CorrelationId | null {
   switch (typeof value) {
     case 'number': return Number.isSafeInteger(value) && value >= 0 ? value : null
-    case 'bigint': return value < 0n || value > MAX_UINT64 ? null : value <= MAX_SAFE ? Number(value) : value
+    case 'bigint': return value < 0n || value > MAX_UINT64 ? null : value <= MAX_UINT32 ? Number(value) : value
     case 'string': return value.length > 0 && Buffer.byteLength(value) <= 128 ? value : null
     default: return null
   }

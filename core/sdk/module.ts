@@ -220,7 +220,8 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
 
     call (module, method, args, options = {}) {
       const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS
-      const id = nextId++
+      const id = nextId
+      nextId = nextId === 0xffff_ffff ? 1 : nextId + 1 // a larger number would travel as a float64, which is no id
       return new Promise((resolve, reject) => {
         // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
         if (!send(topics.rpc(module, method), { id, reply: replyTopic, timeout, from: clientId, args: args ?? null })) {

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRpcRouter } from '../../core/broker/rpc-router.js'
 import type { Identity } from '../../core/broker/access.js'
+import { STORE_LIMITS } from '../../core/broker/limits.js'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
 
 const instance = (clientId: string): Identity => ({ kind: 'module', clientId, module: clientId.split('.')[0] as string, instance: 0, calls: '*' })
@@ -83,5 +84,61 @@ test('the router answers for a module that does not exist, or has no live instan
   assert.equal(r.recipient('rpc/echo/ping', request(2), caller), null)
   assert.deepEqual(sent.map(s => [s.envelope.id, s.envelope.error?.code]), [[1, 'NO_SUCH_MODULE'], [2, 'UNAVAILABLE']])
   assert.match(sent[1]?.envelope.error?.message ?? '', /module echo has no live instance \(it is backing-off\)/)
+  r.stop()
+})
+
+test('issue 10 A4: a request naming a reply topic that is not its caller\'s is refused, unless the broker says the caller answers there', () => {
+  const { r } = router()
+  r.online('echo.0', 'echo')
+  assert.deepEqual(r.recipient('rpc/echo/ping', request(1), instance('evil.0')), { refused: 'a request may name only its caller\'s own reply topic (reply/evil.0), not reply/caller.0' })
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), false, 'nothing was held for it')
+  assert.equal(r.recipient('rpc/echo/ping', request(2), caller), 'echo.0')
+  r.stop()
+})
+
+test('issue 10 A7: the router holds a call no longer than maxCallTimeoutMs, whatever timeout the request names', () => {
+  const { r, advance } = router()
+  r.online('echo.0', 'echo')
+  r.recipient('rpc/echo/slow', request(1, 2 ** 32), caller)
+  r.recipient('rpc/echo/slow', request(2, 2 ** 32), caller)
+  advance(STORE_LIMITS.maxCallTimeoutMs)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), true, 'at the limit it is still held')
+  advance(1)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(2)), false, 'past it, the reply goes nowhere')
+  assert.equal(r.pending, 0)
+  r.stop()
+})
+
+test('issue 10 A7: calls in flight are bounded in total, and a reply topic past its length limit is answered BAD_REQUEST', () => {
+  const { r, sent } = router()
+  const limits = { pendingCalls: 3, replyTopicBytes: 16 }
+  const small = createRpcRouter({ moduleStatus: () => 'running', send: (topic, payload) => sent.push({ topic, envelope: decodeCbor(payload) as any }), limits })
+  small.online('echo.0', 'echo')
+  for (let id = 1; id <= 3; id++) assert.equal(small.recipient('rpc/echo/ping', request(id), caller), 'echo.0')
+  assert.equal(small.recipient('rpc/echo/ping', request(1), caller), 'echo.0', 'the same id again replaces its route')
+  assert.equal(small.recipient('rpc/echo/ping', request(4), caller), null)
+  assert.deepEqual(sent.map(s => [s.envelope.id, s.envelope.error?.code]), [[4, 'TOO_MANY_CALLS']])
+  assert.match(sent[0]?.envelope.error?.message ?? '', /3 calls are in flight through the gateway/)
+  assert.equal(small.pendingOf('echo.0'), 3)
+  assert.equal(small.replied(instance('echo.0'), 'reply/caller.0', reply(2)), true)
+  assert.equal(small.recipient('rpc/echo/ping', request(4), caller), 'echo.0', 'a reply makes room')
+  const long = instance('c'.repeat(20) + '.0')
+  assert.equal(small.recipient('rpc/echo/ping', encodeCbor({ id: 9, reply: `reply/${long.clientId}` }), long), null)
+  assert.deepEqual(sent.at(-1), { topic: `reply/${long.clientId}`, envelope: { id: 9, error: { code: 'BAD_REQUEST', message: 'the reply topic is longer than 16 bytes' } } })
+  small.stop()
+  r.stop()
+})
+
+test('issue 10 B1: an id-0 BAD_REQUEST from an instance holding a call of that caller passes (it could not read the id); other id-0 replies do not', () => {
+  const { r } = router()
+  r.online('echo.0', 'echo')
+  r.recipient('rpc/echo/ping', request(5), caller)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', encodeCbor({ id: 0, result: 'forged' })), false)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', encodeCbor({ id: 0, error: { code: 'BAD_REQUEST', message: 'unreadable id' } })), true)
+  assert.equal(r.replied(instance('echo.0'), 'reply/other.0', encodeCbor({ id: 0, error: { code: 'BAD_REQUEST', message: 'unreadable id' } })), false, 'it holds nothing of that caller')
+  // ids beyond 32 bits travel as CBOR uint64 and match exactly
+  r.recipient('rpc/echo/ping', request(2n ** 64n - 1n as unknown as number), caller)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', encodeCbor({ id: 2n ** 64n - 2n, result: 1 })), false)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', encodeCbor({ id: 2n ** 64n - 1n, result: 1 })), true)
   r.stop()
 })
