@@ -107,3 +107,20 @@ test('gpio-input: debounced edges as hooks, active-low applied', async (t) => {
   assert.deepEqual(edges.map(e => [e.edge, e.value]), [['rising', 1], ['falling', 0]])
   assert.deepEqual((await op.call('button', 'get')).result, { value: 0, edges: 3 })
 })
+
+test('issue 10 G6: gpio-output on a board whose line does not exist here exits 125 once and is failed, with the reason in its log', async (t) => {
+  // the generic board looks lines up by kernel name at run time; this machine has no GPIO chip at all, so the
+  // real gpiofind finds no GPIO17: a configuration error no restart cures
+  const gw = await startTestGateway({ board: 'generic', modules: [{ name: 'relay', entry: 'drivers/gpio-output', config: { line: 'GPIO17' } }] })
+  t.after(() => gw.stop())
+  const relay = gw.gateway.modules.require('relay').instances[0]
+  assert.ok(relay)
+  // the boot settles once the instance is failed; nothing restarts it afterwards
+  await waitFor('relay failed', () => relay.state.status === 'failed')
+  await new Promise(resolve => setTimeout(resolve, 500))
+  assert.equal(relay.state.status, 'failed')
+  assert.equal(relay.state.restarts, 0)
+  assert.deepEqual(relay.state.exits.map(e => [e.code, e.reason]), [[125, 'permanent']])
+  assert.ok(gw.logs.some(l => l.source === 'relay' && l.level === 'error' && /configuration error/.test(l.text) && /GPIO_LINE_UNKNOWN/.test(l.text) && /GPIO17/.test(l.text)),
+    gw.logs.filter(l => l.source === 'relay').map(l => l.text).join('\n'))
+})
