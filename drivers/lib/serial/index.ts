@@ -8,7 +8,7 @@ import { OutpostError } from '../../../core/errors.js'
 import type { ErrorCode } from '../../../core/errors.js'
 import { createEmitter } from './emitter.js'
 import { classifyOpenError } from './errors.js'
-import { checkFraming, createDecoder, createEncoder } from './framing.js'
+import { DEFAULT_MAX_FRAME_BYTES, checkFraming, createDecoder, createEncoder, overflowReporter } from './framing.js'
 import type { Decoder } from './framing.js'
 import { identify, sameDevice } from './watch.js'
 import type { DeviceIdentity } from './watch.js'
@@ -49,7 +49,8 @@ export function openSerial<F extends Framing> (options: SerialOptions<F>): Manag
   const watchMs = options.watchIntervalMs ?? DEFAULT_WATCH_INTERVAL_MS
   const events = createEmitter<SerialEvents<FrameOf<F>>>()
   const encode = createEncoder(options.framing)
-  const stats: SerialStats = { openAttempts: 0, opens: 0, closes: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, writeTimeouts: 0 }
+  const stats: SerialStats = { openAttempts: 0, opens: 0, closes: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, writeTimeouts: 0, framesTooLong: 0 }
+  const reportTooLong = overflowReporter(log, `serial port ${path}`, 'maxFrameBytes' in options.framing ? options.framing.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES : DEFAULT_MAX_FRAME_BYTES)
   const writes = createWriteQueue({
     path,
     timeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
@@ -149,6 +150,9 @@ export function openSerial<F extends Framing> (options: SerialOptions<F>): Manag
     const decoder = createDecoder(options.framing, frame => {
       stats.framesIn++
       events.emit('frame', frame as FrameOf<F>)
+    }, () => {
+      stats.framesTooLong++
+      reportTooLong()
     })
     conn = { port, decoder, identity }
     phase = 'open'
