@@ -7,6 +7,9 @@ import { listSensors, readSensor } from './w1.js'
 import type { FaultKind } from './w1.js'
 import type { Config } from './schema.js'
 
+/** a sensor off the bus this long is forgotten (ghost ids from a noisy bus must not pile up) */
+const FORGET_GONE_MS = 10 * 60_000
+
 /** what `read` answers per sensor: the value or the error of the last poll that saw it, and its age */
 type Entry = { sensor: string, celsius: number, at: number } | { sensor: string, error: string, at: number }
 
@@ -25,7 +28,10 @@ runModule<Config>(async (m) => {
     const now = Date.now()
     // a sensor gone from the bus answers `read` with an error from now on, not its last value
     for (const [name, entry] of last) {
-      if (!present.includes(entry.sensor) && !('error' in entry && entry.error === 'not on the bus')) last.set(name, { sensor: entry.sensor, error: 'not on the bus', at: now })
+      if (present.includes(entry.sensor)) continue
+      const gone = 'error' in entry && entry.error === 'not on the bus'
+      if (!gone) last.set(name, { sensor: entry.sensor, error: 'not on the bus', at: now })
+      else if (now - entry.at > FORGET_GONE_MS) last.delete(name)
     }
     for (const sensor of present) {
       const reading = await readSensor(bus.path, sensor)

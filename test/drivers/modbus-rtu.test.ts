@@ -188,3 +188,21 @@ test('issue 10 G3e: with the polled slave off, an RPC goes before the queued pol
   assert.ok(skipped > 0, 'polls that were still queued skipped their ticks')
   assert.ok(status.stats.drains > 0)
 })
+
+test('issue 10 G3c: parity even on a port that cannot take it: the driver reports SERIAL_SETTINGS and never runs without it', { timeout: 60_000 }, async t => {
+  const pair = await ptyPair(t)
+  const gw = await startTestGateway({ modules: [{ name: 'plc', entry: 'drivers/modbus-rtu', enabled: false, config: { path: pair.pathA, parity: 'even' } }] })
+  t.after(() => gw.stop())
+  const op = await connectOperator(gw.url)
+  t.after(() => op.end())
+  const hooks = await watchHooks(op, 'plc')
+  await gw.gateway.modules.start('plc')
+  const [down] = await waitFor('the disconnected hook', () => hooks.of('disconnected').length > 0 && hooks.of('disconnected'))
+  assert.equal(down.code, 'SERIAL_SETTINGS')
+  assert.match(down.message, /did not take parity even \(the port has none\)/)
+  const status = (await op.call('plc', 'status')).result as any
+  assert.equal(status.open, false)
+  assert.equal(status.lastError.code, 'SERIAL_SETTINGS')
+  assert.equal(hooks.of('connected').length, 0)
+  assert.ok(!gw.logs.some(l => l.source === 'plc' && /serial port open/.test(l.text)), 'the port was never used')
+})
