@@ -45,9 +45,11 @@ export const errorCodes = {
   SERIAL_PERMISSION: 'The process may not open the serial port.',
   SERIAL_DISCONNECTED: 'The serial port went away.',
   SERIAL_WRITE_TIMEOUT: 'A queued write did not complete in time.',
+  SERIAL_SETTINGS: 'The serial port did not take the requested settings (read back after opening).',
   MODBUS_TIMEOUT: 'The Modbus slave did not answer in time.',
   MODBUS_CRC: 'A Modbus frame failed its CRC check.',
   MODBUS_EXCEPTION: 'The Modbus slave answered with an exception code.',
+  MODBUS_ECHO: 'The echo of a Modbus request (RS-485 transceiver with echo) did not match the request sent.',
 } as const
 
 export type ErrorCode = keyof typeof errorCodes

@@ -58,7 +58,11 @@ export function readArgs (input: unknown): { unit: number, function: ReadFunctio
     decoding.scale = args.scale
   }
   if ((fn === 'coils' || fn === 'discrete') && Object.keys(decoding).length > 0) bad(READ, `${fn} are bits: type, wordOrder and scale are for registers`)
-  return { unit: integer(args, 'unit', READ), function: fn as ReadFunction, address: integer(args, 'address', READ), count: integer(args, 'count', READ), decoding }
+  const count = integer(args, 'count', READ)
+  const wide = decoding.type === 'uint32' || decoding.type === 'int32' || decoding.type === 'float32'
+  if (wide && count % 2 !== 0) bad(READ, `${decoding.type} values take two registers each: count must be even, not ${count}`)
+  if (!wide && decoding.wordOrder !== undefined) bad(READ, 'wordOrder is for 32-bit types')
+  return { unit: integer(args, 'unit', READ), function: fn as ReadFunction, address: integer(args, 'address', READ), count, decoding }
 }
 
 export function writeCoilArgs (input: unknown): { unit: number, address: number, value: boolean } {

@@ -20,6 +20,8 @@ export function decodeRegisters (registers: number[], { type = 'uint16', wordOrd
   if (type === 'uint16') values = registers
   else if (type === 'int16') values = registers.map(r => (r >= 0x8000 ? r - 0x10000 : r))
   else {
+    // callers refuse odd counts (args.ts, schema.ts): a register left over would be dropped without a word
+    if (registers.length % 2 !== 0) throw new RangeError(`${type} needs an even number of registers, not ${registers.length}`)
     values = []
     for (let i = 0; i + 1 < registers.length; i += 2) {
       const [a = 0, b = 0] = [registers[i], registers[i + 1]]

@@ -10,13 +10,13 @@ import { readWith, startPolls } from './polls.js'
 import type { Config } from './schema.js'
 
 runModule<Config>(async (m) => {
-  const { timeoutMs, retries, interFrameDelayMs } = m.config
+  const { timeoutMs, retries, interFrameDelayMs, echo, baudRate } = m.config
   const path = portPath(m.config, m.env.boardFile)
   const hooks = holdHooks(m)
 
   const serial = openSerial({ path, baudRate: m.config.baudRate, dataBits: m.config.dataBits, parity: m.config.parity, stopBits: m.config.stopBits, framing: { type: 'raw' }, log: m.log })
   const report = reportPort(hooks, serial)
-  const master = createModbusMaster(serialTransport(serial), { timeoutMs, retries, interFrameDelayMs, log: m.log })
+  const master = createModbusMaster(serialTransport(serial), { timeoutMs, retries, baudRate, echo, log: m.log, ...(interFrameDelayMs === undefined ? {} : { interFrameDelayMs }) })
   const polls = startPolls(m.config.polls, { master, isOpen: () => serial.isOpen, emit: hooks.emit, log: m.log })
   serial.on('open', () => { polls.runAll() })
   m.onStop(async () => {
@@ -54,5 +54,6 @@ runModule<Config>(async (m) => {
   })
   await m.start()
   hooks.open()
-  m.log.info(`modbus master on ${path}`, { baudRate: m.config.baudRate, parity: m.config.parity, polls: m.config.polls.length })
+  // the port's settings are logged by the serial layer once it has read them back from the open port
+  m.log.info(`modbus master on ${path}`, { polls: m.config.polls.length, echo })
 })

@@ -1,7 +1,9 @@
-// Polls on a schedule: each on its own interval, at most one read of a poll in flight (a slow bus skips
-// ticks rather than piling reads up behind each other), none while the port is not open.
+// Polls on a schedule: each on its own interval, as background work of the master (every RPC call goes
+// first), at most one read of a poll queued or in flight: a tick that finds the previous read still there is
+// skipped and counted, not queued (a slow or silent bus does not pile reads up), and none run while the port
+// is not open.
 import type { Logger } from '../../core/sdk/index.js'
-import type { ModbusMaster } from '../lib/modbus/index.js'
+import type { CallOptions, ModbusMaster } from '../lib/modbus/index.js'
 import { decodeRegisters } from './decode.js'
 import type { ReadFunction } from './args.js'
 import type { PollConfig } from './schema.js'
@@ -9,6 +11,8 @@ import type { PollConfig } from './schema.js'
 export interface PollStatus {
   ok: number
   failed: number
+  /** ticks skipped because the previous read was still queued or in flight */
+  skipped: number
   lastError: { code: string, message: string } | null
 }
 
@@ -20,24 +24,28 @@ export interface Polls {
 }
 
 /** reads `count` items with the function, as booleans or registers */
-export function readWith (master: ModbusMaster, fn: ReadFunction, unit: number, address: number, count: number): Promise<boolean[] | number[]> {
+export function readWith (master: ModbusMaster, fn: ReadFunction, unit: number, address: number, count: number, options?: CallOptions): Promise<boolean[] | number[]> {
   switch (fn) {
-    case 'coils': return master.readCoils(unit, address, count)
-    case 'discrete': return master.readDiscreteInputs(unit, address, count)
-    case 'holding': return master.readHoldingRegisters(unit, address, count)
-    case 'input': return master.readInputRegisters(unit, address, count)
+    case 'coils': return master.readCoils(unit, address, count, options)
+    case 'discrete': return master.readDiscreteInputs(unit, address, count, options)
+    case 'holding': return master.readHoldingRegisters(unit, address, count, options)
+    case 'input': return master.readInputRegisters(unit, address, count, options)
   }
 }
 
 export function startPolls (polls: PollConfig[], ctx: { master: ModbusMaster, isOpen: () => boolean, emit: (hook: string, data: unknown) => void, log: Logger }): Polls {
   const { master, log } = ctx
-  const states = polls.map(poll => ({ poll, busy: false, status: { ok: 0, failed: 0, lastError: null } as PollStatus }))
+  const states = polls.map(poll => ({ poll, busy: false, status: { ok: 0, failed: 0, skipped: 0, lastError: null } as PollStatus }))
 
   const run = (state: typeof states[number]): void => {
     const { poll, status } = state
-    if (state.busy || !ctx.isOpen()) return
+    if (!ctx.isOpen()) return
+    if (state.busy) {
+      status.skipped++
+      return
+    }
     state.busy = true
-    readWith(master, poll.function, poll.unit, poll.address, poll.count).then(raw => {
+    readWith(master, poll.function, poll.unit, poll.address, poll.count, { background: true }).then(raw => {
       const values = poll.function === 'coils' || poll.function === 'discrete' ? raw : decodeRegisters(raw as number[], poll)
       if (status.lastError !== null) log.info(`poll ${poll.name} works again`)
       status.ok++

@@ -41,8 +41,10 @@ export const config = z.object({
   timeoutMs: z.number().int().min(10).default(1000),
   /** attempts after the first, on a timeout or a bad CRC */
   retries: z.number().int().min(0).max(10).default(1),
-  /** silence before each request (3.5 characters: 4 ms at 9600 baud) */
-  interFrameDelayMs: z.number().int().min(0).max(1000).default(5),
+  /** the least silence before each request; the gap is 3.5 characters at the baud rate anyway (4 ms at 9600) */
+  interFrameDelayMs: z.number().int().min(0).max(1000).optional(),
+  /** the RS-485 transceiver echoes every request back: skip the echo (checked against the request) */
+  echo: z.boolean().default(false),
   polls: z.array(poll).default([]),
 }).strict().superRefine(checkPortChoice).superRefine((c, ctx) => {
   const seen = new Set<string>()

@@ -1,8 +1,9 @@
 // A receiver reports each fix (an epoch) in several sentences with the same UTC time: GGA has altitude,
 // satellites and HDOP, RMC has date, speed and course. Sentences are grouped by epoch and one position is
-// made from each group. A group is complete when it has the sentence types the previous group had (so a
-// receiver sending only RMC is not waited on); an incomplete one (a sentence lost to a bad checksum) is
-// handed over when the next epoch starts.
+// made from each group. A group is complete when it has every sentence type the receiver sent in one of
+// the last EXPECT_MEMORY epochs (the first group waits for both), so a receiver sending only RMC is not
+// waited on after its first epoch, and one sentence lost to a bad checksum costs its own epoch only: the
+// next epoch still waits for both. An incomplete group is handed over when the next epoch starts.
 import type { GgaSentence, NmeaSentence, RmcSentence } from '../lib/nmea/index.js'
 
 export interface Epoch {
@@ -69,19 +70,23 @@ export interface EpochGrouper {
   flush (): void
 }
 
-const typesOf = (epoch: Epoch): Set<'GGA' | 'RMC'> =>
-  new Set([...(epoch.gga === undefined ? [] : ['GGA' as const]), ...(epoch.rmc === undefined ? [] : ['RMC' as const])])
+/** how many epochs a sentence type stays expected after it last came (a receiver that stopped sending it) */
+export const EXPECT_MEMORY = 4
 
 export function groupEpochs (onEpoch: (epoch: Epoch) => void): EpochGrouper {
   let current: Epoch | undefined
   let handedOver = false
-  let expected = new Set<'GGA' | 'RMC'>(['GGA', 'RMC'])
+  /** epochs started since the last flush; the first one waits for both types */
+  let count = 0
+  /** the epoch number in which each type last came */
+  let lastSeen = { GGA: -Infinity, RMC: -Infinity }
 
   const handOver = (): void => {
     if (current === undefined || handedOver) return
     handedOver = true
     onEpoch(current)
   }
+  const expected = (type: 'GGA' | 'RMC'): boolean => count === 1 || count - lastSeen[type] <= EXPECT_MEMORY
 
   return {
     push (sentence) {
@@ -89,19 +94,20 @@ export function groupEpochs (onEpoch: (epoch: Epoch) => void): EpochGrouper {
       // a new time, or a second sentence of a type (receivers without time yet repeat the empty one)
       if (current === undefined || current.time !== sentence.time || current[key] !== undefined) {
         handOver()
-        if (current !== undefined) expected = typesOf(current)
         current = { time: sentence.time }
         handedOver = false
+        count++
       }
       if (sentence.type === 'GGA') current.gga = sentence
       else current.rmc = sentence
-      const epoch = current
-      if ([...expected].every(type => (type === 'GGA' ? epoch.gga : epoch.rmc) !== undefined)) handOver()
+      lastSeen[sentence.type] = count
+      if ((current.gga !== undefined || !expected('GGA')) && (current.rmc !== undefined || !expected('RMC'))) handOver()
     },
     flush () {
       handOver()
       current = undefined
-      expected = new Set(['GGA', 'RMC'])
+      count = 0
+      lastSeen = { GGA: -Infinity, RMC: -Infinity }
     },
   }
 }

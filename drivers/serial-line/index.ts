@@ -2,17 +2,18 @@
 // emits each decoded line as a hook; `write` sends text to the device.
 import { runModule, OutpostError } from '../../core/sdk/index.js'
 import { openSerial } from '../lib/serial/index.js'
-import { createDecoder } from '../lib/serial/framing.js'
+import { createDecoder, overflowReporter } from '../lib/serial/framing.js'
 import type { Decoder } from '../lib/serial/framing.js'
 import { PORT_HOOKS, holdHooks, portPath, reportPort } from '../lib/serial/module-port.js'
 import { createLineParser } from './parse.js'
 import type { Config } from './schema.js'
 
 runModule<Config>(async (m) => {
-  const { delimiter, encoding, hook } = m.config
+  const { delimiter, encoding, hook, maxLineBytes } = m.config
   const path = portPath(m.config, m.env.boardFile)
   const parse = createLineParser(m.config.parser)
-  const counts = { lines: 0, emitted: 0, unmatched: 0 }
+  const counts = { lines: 0, emitted: 0, unmatched: 0, tooLong: 0 }
+  const reportTooLong = overflowReporter(m.log, `serial-line ${m.name}`, maxLineBytes)
   const hooks = holdHooks(m)
 
   // raw framing, lines cut here: `write` must be able to send text without a delimiter, and line framing
@@ -33,7 +34,10 @@ runModule<Config>(async (m) => {
   let decoder: Decoder | undefined
   serial.on('open', () => {
     decoder?.destroy()
-    decoder = createDecoder({ type: 'line', delimiter, encoding }, line => { onLine(line as string) })
+    decoder = createDecoder({ type: 'line', delimiter, encoding, maxFrameBytes: maxLineBytes }, line => { onLine(line as string) }, () => {
+      counts.tooLong++
+      reportTooLong()
+    })
   })
   serial.on('close', () => {
     decoder?.destroy()

@@ -46,6 +46,8 @@ export const config = z.object({
   ...portFields,
   delimiter: z.enum(['\n', '\r\n']).default('\n'),
   encoding: z.enum(['utf8', 'latin1', 'ascii']).default('utf8'),
+  /** a line longer than this (bytes, delimiter not counted) is dropped up to the next delimiter, counted and logged */
+  maxLineBytes: z.number().int().min(16).max(16 * 1024 * 1024).default(65_536),
   parser: z.discriminatedUnion('type', [raw, regex, keyvalue]).default({ type: 'raw' }),
   /** the hook decoded lines are emitted on */
   hook: z.string()

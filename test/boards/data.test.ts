@@ -9,7 +9,7 @@ import { boardsDir } from '../../core/paths.js'
 import { aliasesOf, findLine } from '../../core/boards/lines.js'
 import type { Board } from '../../core/boards/schema.js'
 
-const SHIPPED = ['beaglebone-black', 'generic', 'rpi3b', 'rpi4b', 'rpi5', 'rpizero2w', 'sim']
+const SHIPPED = ['beaglebone-black', 'cm5', 'generic', 'rpi2b', 'rpi3aplus', 'rpi3b', 'rpi4b', 'rpi5', 'rpi500', 'rpizero2w', 'sim']
 const boards = (): Board[] => listBoards().map(name => loadBoard(name))
 
 // BCM GPIO → physical pin on the 40-pin header (the same on every 40-pin Raspberry Pi)
@@ -63,7 +63,7 @@ test('every UART, I²C and 1-Wire pin names a line of its board', () => {
 })
 
 test('Raspberry Pi boards: header GPIOs on the right chip label, with the 40-pin header numbering', () => {
-  const labels: Record<string, string> = { rpi3b: 'pinctrl-bcm2835', rpizero2w: 'pinctrl-bcm2835', rpi4b: 'pinctrl-bcm2711', rpi5: 'pinctrl-rp1' }
+  const labels: Record<string, string> = { rpi2b: 'pinctrl-bcm2835', rpi3aplus: 'pinctrl-bcm2835', rpi3b: 'pinctrl-bcm2835', rpizero2w: 'pinctrl-bcm2835', rpi4b: 'pinctrl-bcm2711', rpi5: 'pinctrl-rp1', rpi500: 'pinctrl-rp1', cm5: 'pinctrl-rp1' }
   for (const [name, label] of Object.entries(labels)) {
     const board = loadBoard(name)
     assert.equal(board.gpio.backend, 'cdev')

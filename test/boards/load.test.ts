@@ -9,6 +9,7 @@ import { loadBoard } from '../../core/boards/load.js'
 import { resolveBoard } from '../../core/boards/resolve.js'
 import { boardsDir } from '../../core/paths.js'
 import { detectBoard } from '../../core/boards/detect.js'
+import { findLine } from '../../core/boards/lines.js'
 import { OutpostError } from '../../core/errors.js'
 
 const sim = JSON.parse(readFileSync(path.join(boardsDir, 'sim.json'), 'utf8'))
@@ -43,7 +44,7 @@ function invalid (boardsDir: string): OutpostError {
 test('an unknown board name lists the boards there are', () => {
   assert.throws(() => loadBoard('rpi9'), (err: OutpostError) => {
     assert.equal(err.code, 'BOARD_NOT_FOUND')
-    assert.equal(err.message, `no board named "rpi9" in ${boardsDir} (boards: beaglebone-black, generic, rpi3b, rpi4b, rpi5, rpizero2w, sim)`)
+    assert.equal(err.message, `no board named "rpi9" in ${boardsDir} (boards: beaglebone-black, cm5, generic, rpi2b, rpi3aplus, rpi3b, rpi4b, rpi5, rpi500, rpizero2w, sim)`)
     return true
   })
   // a name is never a path
@@ -124,6 +125,33 @@ test('detection reads the NUL-terminated model string and picks the matching boa
   }
 })
 
+test('issue 10 G7: Pi 400, Pi 500, CM4, CM5, Zero W, 3 A+ and 2 B are detected from the kernel\'s model strings, with their header UART, w1 and pin numbers', (t) => {
+  // [model as /proc/device-tree/model has it, board, the header UART's name and path]
+  const cases: Array<[string, string, string, string]> = [
+    ['Raspberry Pi 400 Rev 1.0', 'rpi4b', 'serial0', '/dev/serial0'],
+    ['Raspberry Pi Compute Module 4 Rev 1.0', 'rpi4b', 'serial0', '/dev/serial0'],
+    ['Raspberry Pi Zero W Rev 1.1', 'rpizero2w', 'serial0', '/dev/serial0'],
+    ['Raspberry Pi 3 Model A Plus Rev 1.0', 'rpi3aplus', 'serial0', '/dev/serial0'],
+    ['Raspberry Pi 2 Model B Rev 1.1', 'rpi2b', 'serial0', '/dev/serial0'],
+    // BCM2712 boards: /dev/serial0 is not the header UART there, so they have none by that name
+    ['Raspberry Pi 500 Rev 1.0', 'rpi500', 'uart0', '/dev/ttyAMA0'],
+    ['Raspberry Pi Compute Module 5 Rev 1.0', 'cm5', 'uart0', '/dev/ttyAMA0'],
+    ['Raspberry Pi Compute Module 5 Lite Rev 1.0', 'cm5', 'uart0', '/dev/ttyAMA0'],
+  ]
+  for (const [model, name, uart, uartPath] of cases) {
+    const { board, fallback } = detectBoard({ deviceTreeRoot: deviceTree(t, Buffer.from(`${model}\0`)) })
+    assert.equal(board.name, name, model)
+    assert.equal(fallback, false, model)
+    assert.deepEqual([board.uarts[uart]?.path, board.uarts[uart]?.pins], [uartPath, ['GPIO14', 'GPIO15']], model)
+    if (board.name === 'rpi500' || board.name === 'cm5') assert.equal(board.uarts.serial0, undefined, model)
+    assert.deepEqual([board.onewire.w1?.path, board.onewire.w1?.pins], ['/sys/bus/w1/devices', ['GPIO4']], model)
+    assert.deepEqual([findLine(board, 'pin11').name, findLine(board, 'pin7').name], ['GPIO17', 'GPIO4'], model)
+  }
+  // near misses go to the board they are: a Compute Module 4S (CM3 form factor) is not a CM4, a Pi 5 not a Pi 500
+  assert.equal(detectBoard({ deviceTreeRoot: deviceTree(t, Buffer.from('Raspberry Pi Compute Module 4S Rev 1.0\0')) }).board.name, 'generic')
+  assert.equal(detectBoard({ deviceTreeRoot: deviceTree(t, Buffer.from('Raspberry Pi 5 Model B Rev 1.0\0')) }).board.name, 'rpi5')
+})
+
 test('detection falls back to generic, and says why', (t) => {
   const unknown = detectBoard({ deviceTreeRoot: deviceTree(t, Buffer.from('Radxa ROCK 5B\0')) })
   assert.equal(unknown.board.name, 'generic')
@@ -142,6 +170,6 @@ test('the longest matching prefix wins, from any boards directory', (t) => {
   writeFileSync(path.join(dir, 'rpi4b.json'), JSON.stringify(pi))
   const root = deviceTree(t, Buffer.from('Raspberry Pi 4 Model B Rev 1.5\0'))
   assert.equal(detectBoard({ boardsDir: dir, deviceTreeRoot: root }).board.name, 'rpi4b')
-  writeFileSync(path.join(root, 'model'), 'Raspberry Pi 400 Rev 1.0\0')
+  writeFileSync(path.join(root, 'model'), 'Raspberry Pi 3 Model B Rev 1.2\0')
   assert.equal(detectBoard({ boardsDir: dir, deviceTreeRoot: root }).board.name, 'sim')
 })

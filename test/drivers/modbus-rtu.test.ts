@@ -137,6 +137,9 @@ test('against pymodbus: polls as hooks, reads, writes landing in the server, exc
   await fails('writeCoil', { unit: 1, address: 0, value: 'on' }, 'BAD_ARGUMENTS')
   await fails('writeCoils', { unit: 1, address: 0, values: [] }, 'BAD_ARGUMENTS')
   await fails('writeRegisters', null, 'BAD_ARGUMENTS')
+  // issue 10 G3d: a 32-bit type over an odd count used to drop the last register without a word
+  const odd = await fails('read', { unit: 1, function: 'holding', address: 2, count: 3, type: 'float32' }, 'BAD_ARGUMENTS')
+  assert.match(odd.message, /float32 values take two registers each: count must be even, not 3/)
 
   const status = await call('status')
   assert.equal(status.open, true)
@@ -161,4 +164,45 @@ test('a slave answering with a bad CRC: MODBUS_CRC after the configured retries,
   assert.equal(fake.requests.length, 3, 'the first attempt and two retries')
   assert.equal((await call('status')).stats.crcErrors, 3)
   assert.deepEqual(await call('read', { unit: 1, function: 'holding', address: 0, count: 2 }), { values: [1, 2] })
+})
+
+test('issue 10 G3e: with the polled slave off, an RPC goes before the queued polls; polls that fall behind are skipped and counted', { timeout: 60_000 }, async t => {
+  const pair = await ptyPair(t)
+  // unit 2 (polled) is off; unit 1 answers
+  const fake = await startFakeSlave(t, pair.pathB, request => (request[0] === 1 ? registersAnswer(1, [7]) : undefined))
+  const { call } = await startDriver(t, {
+    path: pair.pathA,
+    timeoutMs: 300,
+    retries: 1,
+    polls: [0, 1, 2, 3, 4, 5].map(i => ({ name: `p${i}`, unit: 2, function: 'holding', address: i, count: 1, everyMs: 100 })),
+  })
+  // every poll read is queued or on the wire by now
+  await waitFor('polls on the wire', () => fake.requests.length >= 2)
+  const before = fake.requests.length
+  assert.deepEqual(await call('read', { unit: 1, function: 'holding', address: 0, count: 1 }), { values: [7] })
+  const rpcAt = fake.requests.findIndex((r, i) => i >= before - 1 && r[0] === 1)
+  // at most the poll on the wire when the call came (its attempt and its retry) went before it
+  assert.ok(rpcAt - before <= 1, `the call was request ${rpcAt}, ${rpcAt - before} after the polls queued when it came`)
+  const status = await call('status')
+  const skipped = Object.values(status.polls as Record<string, { skipped: number }>).reduce((sum, p) => sum + p.skipped, 0)
+  assert.ok(skipped > 0, 'polls that were still queued skipped their ticks')
+  assert.ok(status.stats.drains > 0)
+})
+
+test('issue 10 G3c: parity even on a port that cannot take it: the driver reports SERIAL_SETTINGS and never runs without it', { timeout: 60_000 }, async t => {
+  const pair = await ptyPair(t)
+  const gw = await startTestGateway({ modules: [{ name: 'plc', entry: 'drivers/modbus-rtu', enabled: false, config: { path: pair.pathA, parity: 'even' } }] })
+  t.after(() => gw.stop())
+  const op = await connectOperator(gw.url)
+  t.after(() => op.end())
+  const hooks = await watchHooks(op, 'plc')
+  await gw.gateway.modules.start('plc')
+  const [down] = await waitFor('the disconnected hook', () => hooks.of('disconnected').length > 0 && hooks.of('disconnected'))
+  assert.equal(down.code, 'SERIAL_SETTINGS')
+  assert.match(down.message, /did not take parity even \(the port has none\)/)
+  const status = (await op.call('plc', 'status')).result as any
+  assert.equal(status.open, false)
+  assert.equal(status.lastError.code, 'SERIAL_SETTINGS')
+  assert.equal(hooks.of('connected').length, 0)
+  assert.ok(!gw.logs.some(l => l.source === 'plc' && /serial port open/.test(l.text)), 'the port was never used')
 })

@@ -6,7 +6,8 @@ import { startTestGateway, connectOperator, waitFor, watchHooks } from '../helpe
 import { openDevice, ptyPair } from '../serial/sim.js'
 import type { SimDevice } from '../serial/sim.js'
 import { logBytes } from '../nmea/logs.js'
-import { combine, groupEpochs } from '../../drivers/nmea-gps/epoch.js'
+import { generateEpochs, streamOf } from '../nmea/generate.js'
+import { EXPECT_MEMORY, combine, groupEpochs } from '../../drivers/nmea-gps/epoch.js'
 import type { Epoch } from '../../drivers/nmea-gps/epoch.js'
 import { parseNmea } from '../../drivers/lib/nmea/index.js'
 import type { GgaSentence, NmeaSentence, RmcSentence } from '../../drivers/lib/nmea/index.js'
@@ -57,6 +58,60 @@ test('epochs: grouped by time, complete with the types the receiver sends, an in
   assert.equal(rmcOnly.position?.course, 204.17)
 })
 
+test('issue 10 G2: a lost RMC or GGA costs its own epoch only; the next epoch has both sentences again', () => {
+  const generated = generateEpochs(10)
+  const epochs: Epoch[] = []
+  const grouper = groupEpochs(epoch => { epochs.push(epoch) })
+  const lines = streamOf(generated, ['3:rmc', '6:gga']).split('\r\n').filter(line => line !== '')
+  for (const line of lines) grouper.push(sentence(line))
+  assert.deepEqual(epochs.map(e => e.time), generated.map(g => g.time))
+  const sources = epochs.map(e => combine(e).position?.sources)
+  assert.deepEqual(sources, [
+    ['GGA', 'RMC'], ['GGA', 'RMC'], ['GGA', 'RMC'], ['GGA'], ['GGA', 'RMC'], ['GGA', 'RMC'], ['RMC'], ['GGA', 'RMC'], ['GGA', 'RMC'], ['GGA', 'RMC'],
+  ])
+
+  // a receiver that stops sending RMC for good: its epochs wait for the next one for EXPECT_MEMORY epochs
+  // (handed over late, not lost), then are complete with GGA alone
+  const stopped: Epoch[] = []
+  const adapting = groupEpochs(epoch => { stopped.push(epoch) })
+  const many = generateEpochs(2 + EXPECT_MEMORY + 2)
+  adapting.push(sentence(many[0]?.gga ?? ''))
+  adapting.push(sentence(many[0]?.rmc ?? ''))
+  adapting.push(sentence(many[1]?.gga ?? ''))
+  adapting.push(sentence(many[1]?.rmc ?? ''))
+  for (let i = 2; i < many.length; i++) {
+    adapting.push(sentence(many[i]?.gga ?? ''))
+    const waiting = i < 2 + EXPECT_MEMORY
+    assert.equal(stopped.length, waiting ? i : i + 1, `epoch ${i} ${waiting ? 'waits for the next' : 'is complete at once'}`)
+  }
+})
+
+test('issue 10 G2: through a PTY, a generated stream with a dropped RMC and a dropped GGA: every other position has both', { timeout: 60_000 }, async t => {
+  const pair = await ptyPair(t)
+  const gw = await startTestGateway({ modules: [{ name: 'gps', entry: 'drivers/nmea-gps', enabled: false, config: { path: pair.pathA, baudRate: 9600 } }] })
+  t.after(() => gw.stop())
+  const op = await connectOperator(gw.url)
+  t.after(() => op.end())
+  const hooks = await watchHooks(op, 'gps')
+  await gw.gateway.modules.start('gps')
+  await waitFor('the connected hook', () => hooks.of('connected').length === 1)
+  const receiver = await openDevice(pair.pathB)
+  t.after(() => receiver.close())
+  const generated = generateEpochs(10)
+  const bytes = Buffer.from(streamOf(generated, ['3:rmc', '6:gga']), 'latin1')
+  for (let offset = 0; offset < bytes.length; offset += 37) await receiver.write(bytes.subarray(offset, offset + 37))
+  await waitFor('ten positions', () => hooks.of('position').length === 10)
+  const positions = hooks.of('position')
+  assert.deepEqual(positions.map(p => p.time), generated.map(g => g.time))
+  assert.deepEqual(positions.map(p => p.sources.join('+')), ['GGA+RMC', 'GGA+RMC', 'GGA+RMC', 'GGA', 'GGA+RMC', 'GGA+RMC', 'RMC', 'GGA+RMC', 'GGA+RMC', 'GGA+RMC'])
+  // the epochs right after a loss carry speed, date and altitude
+  for (const i of [4, 7]) {
+    assert.equal(positions[i].altitude, 500 + i)
+    near(positions[i].speed, i * 1852 / 3600, `speed of epoch ${i}`)
+    assert.equal(positions[i].date, '2026-12-04')
+  }
+})
+
 test('the recorded logs through a PTY: positions and fix changes with the right values, bad checksums counted and dropped', { timeout: 60_000 }, async t => {
   const pair = await ptyPair(t)
   const gw = await startTestGateway({ modules: [{ name: 'gps', entry: 'drivers/nmea-gps', enabled: false, config: { path: pair.pathA, baudRate: 9600 } }] })
@@ -95,10 +150,11 @@ test('the recorded logs through a PTY: positions and fix changes with the right 
 
   // a GPS-only receiver on a noisy cable, starting without a fix: the fix is lost, then found again
   await replay(receiver, 'gp-sirf-noisy.nmea')
-  await waitFor('five more positions', () => hooks.of('position').length === 9)
+  // the log's last epoch (10:15:03) lost its GGA: it waits for the next epoch (or the end of the stream)
+  await waitFor('four more positions', () => hooks.of('position').length === 8)
   assert.deepEqual(hooks.of('fix').map(f => [f.fix, f.time]), [[true, '08:36:00.000'], [false, '10:14:58.000'], [true, '10:14:59.000']])
   const noisy = hooks.of('position').slice(4)
-  assert.deepEqual(noisy.map(p => p.time), ['10:14:59.000', '10:15:00.000', '10:15:01.000', '10:15:02.000', '10:15:03.000'])
+  assert.deepEqual(noisy.map(p => p.time), ['10:14:59.000', '10:15:00.000', '10:15:01.000', '10:15:02.000'])
   near(noisy[0].lat, -(33 + 26.4512 / 60), 'south is negative')
   near(noisy[0].lon, -(70 + 39.2318 / 60), 'west is negative')
   // 10:15:00's GGA had a flipped latitude digit and failed its checksum: that position comes from RMC alone
@@ -109,11 +165,14 @@ test('the recorded logs through a PTY: positions and fix changes with the right 
   // 10:15:02's GGA was cut short (no checksum); its RMC, glued to the torn GGA, was recovered
   assert.deepEqual(noisy[3].sources, ['RMC'])
   status = (await op.call('gps', 'status')).result as any
-  assert.deepEqual([status.stats.checksumErrors, status.stats.positions], [3, 9])
+  assert.deepEqual([status.stats.checksumErrors, status.stats.positions], [3, 8])
 
-  // unplugged with a fix: the fix is lost, and the last position is still there
+  // unplugged with a fix: the epoch in progress is handed over, then the fix is lost, and the last position
+  // is still there
   await receiver.close()
   await pair.stop()
+  await waitFor('the last epoch', () => hooks.of('position').length === 9)
+  assert.deepEqual([hooks.of('position')[8].time, hooks.of('position')[8].sources], ['10:15:03.000', ['RMC']])
   await waitFor('the fix to be lost', () => hooks.of('fix').length === 4)
   assert.deepEqual(hooks.of('fix')[3], { fix: false, reason: 'disconnected', fixQuality: null, fixQualityName: null, satellites: null, time: null })
   await waitFor('the disconnected hook', () => hooks.of('disconnected').length === 1)

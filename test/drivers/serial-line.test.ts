@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { startTestGateway, connectOperator, waitFor, poll, watchHooks } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
@@ -182,4 +182,41 @@ test('raw lines with CR LF, regex with named groups and with field names, and a 
   const status = await ok(op, 'console', 'status')
   assert.equal(status.open, true, 'a slow device is not a disconnect')
   assert.equal(status.stats.writeTimeouts, 1)
+})
+
+/** private memory of a process in KiB (RssAnon in /proc/<pid>/status) */
+function rssAnonKiB (pid: number): number {
+  const match = /RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(match?.[1] ?? NaN)
+}
+
+test('issue 10 G4: 5.4 MiB without a delimiter is dropped as one over-long line (counted, logged), memory stays flat, the next line arrives', { timeout: 90_000 }, async t => {
+  const pair = await ptyPair(t)
+  const { gw, op } = await gatewayWith(t, [{ name: 'flood', entry: 'drivers/serial-line', enabled: false, config: { path: pair.pathA, hook: 'line' } }])
+  const hooks = await watchHooks(op, 'flood')
+  await gw.gateway.modules.start('flood')
+  await waitFor('the connected hook', () => hooks.of('connected').length === 1)
+  const dev = await device(t, pair.pathB)
+  const pid = gw.gateway.modules.require('flood').instances[0]?.state.pid
+  assert.ok(typeof pid === 'number')
+  await dev.write('before\n')
+  await waitFor('the first line', () => hooks.of('line').length === 1)
+  const before = rssAnonKiB(pid)
+
+  const block = Buffer.alloc(64 * 1024, 'x')
+  const total = Math.round(5.4 * 1024 * 1024)
+  for (let sent = 0; sent < total; sent += block.length) await dev.write(block)
+  // a line exactly at the limit (65536 bytes) still passes
+  await dev.write(`\n${'y'.repeat(65_536)}\nafter\n`)
+  await waitFor('the line after the flood', () => hooks.of('line').length === 3, 60_000)
+  assert.deepEqual(hooks.of('line').map(h => h.line.length), [6, 65_536, 5])
+  assert.equal(hooks.of('line')[2].line, 'after')
+  const status = await ok(op, 'flood', 'status')
+  assert.equal(status.stats.tooLong, 1)
+  assert.equal(status.stats.lines, 3)
+  assert.ok(status.stats.bytesIn > total)
+  assert.ok(gw.logs.some(l => l.source === 'flood' && /dropped 1 frame\(s\) longer than 65536 bytes/.test(l.text)))
+  const grown = rssAnonKiB(pid) - before
+  // unbounded, the driver grew by 16 MiB on this flood; bounded, it holds at most one 64 KiB line
+  assert.ok(grown < 8 * 1024, `the driver grew by ${grown} KiB`)
 })

@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
-import { createModbusMaster, serialTransport, withCrc } from '../../drivers/lib/modbus/index.js'
+import { createModbusMaster, interFrameGapMs, serialTransport, withCrc } from '../../drivers/lib/modbus/index.js'
 import type { ModbusMasterOptions } from '../../drivers/lib/modbus/index.js'
 import { openSerial } from '../../drivers/lib/serial/index.js'
 import type { OutpostError } from '../../core/errors.js'
@@ -126,4 +126,92 @@ test('bad arguments are refused before anything is sent', { timeout: 20_000 }, a
   assert.equal(slave.requests.length, 1, 'only the good request reached the wire')
   master.close()
   await assert.rejects(master.readHoldingRegisters(1, 0, 1), { code: 'UNAVAILABLE' })
+})
+
+/** values a fake slave keeps at a holding address: 100 × address + offset, so a misplaced answer shows */
+const valuesAt = (address: number, count: number): number[] => Array.from({ length: count }, (_, i) => 100 * (address + i))
+const readAnswer = (request: Buffer): Buffer => registersAnswer(request[0] ?? 0, valuesAt(request.readUInt16BE(2), request.readUInt16BE(4)))
+
+test('issue 10 G3a: a slave answering after the timeout never has its answer taken for the next request', { timeout: 30_000 }, async t => {
+  // the reported case: answers 400 ms after each request, timeout 300 ms, no retries, reads of 0..1, 10..11, 20..21
+  const { master } = await setUp(t, async request => {
+    await new Promise(resolve => setTimeout(resolve, 400))
+    return readAnswer(request)
+  }, { timeoutMs: 300, retries: 0 })
+  const outcomes: Array<number[] | string> = []
+  for (const address of [0, 10, 20]) {
+    outcomes.push(await master.readHoldingRegisters(1, address, 2).catch((err: OutpostError) => err.code))
+  }
+  // before: [MODBUS_TIMEOUT, values of 0..1, values of 10..11]; each outcome is now its own answer or a timeout
+  outcomes.forEach((outcome, i) => {
+    if (outcome !== 'MODBUS_TIMEOUT') assert.deepEqual(outcome, valuesAt([0, 10, 20][i] ?? 0, 2), `read ${i}`)
+  })
+  assert.equal(outcomes[0], 'MODBUS_TIMEOUT')
+  assert.ok(master.stats.drains >= 1, 'the late answer was drained before the next request')
+
+  // a slave answering in time afterwards is read right at once
+  const { master: prompt } = await setUp(t, request => readAnswer(request), { timeoutMs: 300, retries: 0 })
+  assert.deepEqual(await prompt.readHoldingRegisters(1, 10, 2), valuesAt(10, 2))
+})
+
+test('issue 10 G3a: after a timeout the next request waits for a quiet line, so a late answer cannot be the next answer', { timeout: 30_000 }, async t => {
+  // the first answer comes late (after the timeout); later ones in time
+  const { master, slave } = await setUp(t, async (request, index) => {
+    if (index === 0) await new Promise(resolve => setTimeout(resolve, 500))
+    return readAnswer(request)
+  }, { timeoutMs: 300, retries: 0 })
+  await assert.rejects(master.readHoldingRegisters(1, 0, 2), { code: 'MODBUS_TIMEOUT' })
+  assert.deepEqual(await master.readHoldingRegisters(1, 10, 2), valuesAt(10, 2))
+  assert.deepEqual(await master.readHoldingRegisters(1, 20, 2), valuesAt(20, 2))
+  assert.equal(slave.requests.length, 3)
+  assert.equal(master.stats.drains, 1)
+})
+
+test('issue 10 G3b: a transceiver echoing the request: echo:true skips and checks the echo; without it every read fails', { timeout: 30_000 }, async t => {
+  let corruptEcho = false
+  const { master, slave } = await setUp(t, async request => {
+    const sent = withCrc(request)
+    if (corruptEcho) sent[1] = 0x04
+    await slave.send(sent)
+    return readAnswer(request)
+  }, { timeoutMs: 300, retries: 0, echo: true })
+  assert.deepEqual(await master.readHoldingRegisters(1, 0, 2), valuesAt(0, 2))
+  assert.deepEqual(await master.readHoldingRegisters(1, 30, 3), valuesAt(30, 3))
+  await master.writeRegister(0, 5, 9) // a broadcast: only the echo comes back
+  corruptEcho = true
+  await assert.rejects(master.readHoldingRegisters(1, 0, 2), (err: OutpostError) => {
+    assert.equal(err.code, 'MODBUS_ECHO')
+    assert.match(err.message, /the echo .* does not match the request's bytes/)
+    return true
+  })
+  corruptEcho = false
+  assert.deepEqual(await master.readHoldingRegisters(1, 40, 2), valuesAt(40, 2), 'the next transaction is clean again')
+  assert.equal(master.stats.echoErrors, 1)
+
+  // the same transceiver without echo:true: the echo is taken for an answer and fails its check
+  const { master: plain, slave: echoing } = await setUp(t, async request => {
+    await echoing.send(withCrc(request))
+    return readAnswer(request)
+  }, { timeoutMs: 300, retries: 0 })
+  await assert.rejects(plain.readHoldingRegisters(1, 0, 2), { code: 'MODBUS_CRC' })
+})
+
+test('issue 10 G3e: calls go before queued background work (polls)', { timeout: 30_000 }, async t => {
+  const order: number[] = []
+  const { master } = await setUp(t, async request => {
+    order.push(request.readUInt16BE(2))
+    await new Promise(resolve => setTimeout(resolve, 20))
+    return readAnswer(request)
+  }, { timeoutMs: 500, retries: 0 })
+  const polls = [1, 2, 3, 4, 5].map(address => master.readHoldingRegisters(1, address, 1, { background: true }))
+  const call = master.readHoldingRegisters(1, 99, 1)
+  await Promise.all([...polls, call])
+  // the first poll was already on the wire when the call came; the call went next, before the other polls
+  assert.deepEqual(order, [1, 99, 2, 3, 4, 5])
+})
+
+test('issue 10 G3a: the inter-frame gap is 3.5 characters at the baud rate, 1.75 ms above 19200 baud', () => {
+  assert.ok(Math.abs(interFrameGapMs(9600) - 4.0104) < 0.001)
+  assert.ok(Math.abs(interFrameGapMs(2400) - 16.0417) < 0.001)
+  assert.equal(interFrameGapMs(115_200), 1.75)
 })

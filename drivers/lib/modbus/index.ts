@@ -5,8 +5,8 @@ import type { ModbusTransport } from './master.js'
 export { crc16, withCrc, checkCrc } from './crc.js'
 export { FunctionCode, exceptionNames, encodeRequest, responseLength, parseResponse, checkRequest, describeRequest } from './frame.js'
 export type { ModbusRequest, ParsedResponse } from './frame.js'
-export { createModbusMaster } from './master.js'
-export type { ModbusMaster, ModbusMasterOptions, ModbusMasterStats, ModbusTransport } from './master.js'
+export { createModbusMaster, interFrameGapMs } from './master.js'
+export type { CallOptions, ModbusMaster, ModbusMasterOptions, ModbusMasterStats, ModbusTransport } from './master.js'
 
 /** a managed serial port opened with `{ type: 'raw' }` framing, as a Modbus transport */
 export function serialTransport (serial: ManagedSerial<Buffer>): ModbusTransport {

@@ -1,8 +1,17 @@
-// Framing with serialport's bundled parsers (incoming) and the matching encoding (outgoing).
-import { ByteLengthParser, DelimiterParser, ReadlineParser, SlipDecoder, SlipEncoder } from 'serialport'
-import type { Transform } from 'node:stream'
+// Framing of incoming bytes (our bounded splitter and SLIP decoder; serialport's ByteLengthParser for fixed
+// frames) and the matching encoding of outgoing frames.
+import { ByteLengthParser, SlipEncoder } from 'serialport'
 import { OutpostError } from '../../../core/errors.js'
+import { createSlipDecoder } from './slip.js'
+import { createSplitter } from './split.js'
+import type { FrameSink } from './split.js'
+import type { Logger } from '../../../core/sdk/log.js'
 import type { Framing } from './types.js'
+
+/** the longest frame kept by line, delimiter and SLIP framing unless the framing says otherwise */
+export const DEFAULT_MAX_FRAME_BYTES = 65_536
+/** the largest limit a framing may ask for */
+const MAX_FRAME_LIMIT = 16 * 1024 * 1024
 
 export interface Decoder {
   push (chunk: Buffer): void
@@ -12,6 +21,8 @@ export interface Decoder {
 
 export function checkFraming (framing: Framing): void {
   const bad = (why: string): never => { throw new OutpostError('BAD_ARGUMENTS', `serial framing ${JSON.stringify(framing)}: ${why}`) }
+  const limit = (framing as { maxFrameBytes?: unknown }).maxFrameBytes
+  if (limit !== undefined && !(Number.isInteger(limit) && (limit as number) >= 1 && (limit as number) <= MAX_FRAME_LIMIT)) bad(`maxFrameBytes must be an integer 1..${MAX_FRAME_LIMIT}`)
   switch (framing.type) {
     case 'line':
       if (framing.delimiter !== undefined && framing.delimiter !== '\n' && framing.delimiter !== '\r\n') bad('delimiter must be "\\n" or "\\r\\n"')
@@ -30,32 +41,76 @@ export function checkFraming (framing: Framing): void {
   }
 }
 
-function parserFor (framing: Framing): Transform | undefined {
+/**
+ * A fresh decoder per open: a partial frame from before an unplug must not be glued to the next bytes.
+ * `onOverflow` hears of every frame dropped for growing past the framing's `maxFrameBytes`.
+ */
+export function createDecoder (framing: Framing, onFrame: (frame: Buffer | string) => void, onOverflow: () => void = () => {}): Decoder {
+  let live = true
+  const max = 'maxFrameBytes' in framing ? framing.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES : DEFAULT_MAX_FRAME_BYTES
+  const sink = (emit: (frame: Buffer) => void): FrameSink => ({
+    frame: frame => { if (live) emit(frame) },
+    overflow: () => { if (live) onOverflow() },
+  })
+  const decoderOf = (push: (chunk: Buffer) => void): Decoder => ({
+    push: chunk => { if (live) push(chunk) },
+    destroy () { live = false },
+  })
   switch (framing.type) {
-    case 'line': return new ReadlineParser({ delimiter: framing.delimiter ?? '\n', encoding: framing.encoding ?? 'utf8' })
-    case 'delimiter': return new DelimiterParser({ delimiter: framing.delimiter })
-    case 'fixed': return new ByteLengthParser({ length: framing.length })
-    case 'slip': return new SlipDecoder()
-    case 'raw': return undefined
+    case 'line': {
+      const encoding = framing.encoding ?? 'utf8'
+      const delimiter = framing.delimiter ?? '\n'
+      // with "\n", a CR before it goes too
+      const stripCr = delimiter === '\n'
+      const splitter = createSplitter(Buffer.from(delimiter, encoding), max, sink(frame => {
+        const end = stripCr && frame.length > 0 && frame[frame.length - 1] === 0x0d ? frame.length - 1 : frame.length
+        onFrame(frame.toString(encoding, 0, end))
+      }))
+      return decoderOf(chunk => { splitter.push(chunk) })
+    }
+    case 'delimiter': {
+      const splitter = createSplitter(Buffer.from(framing.delimiter), max, sink(onFrame))
+      return decoderOf(chunk => { splitter.push(chunk) })
+    }
+    case 'slip': {
+      const slip = createSlipDecoder(max, sink(onFrame))
+      return decoderOf(chunk => { slip.push(chunk) })
+    }
+    case 'fixed': {
+      const parser = new ByteLengthParser({ length: framing.length })
+      parser.on('data', (frame: Buffer) => { if (live) onFrame(frame) })
+      // the parser only throws on bad construction options; keep a stray error from being unhandled
+      parser.on('error', () => {})
+      return {
+        push: chunk => { if (live) parser.write(chunk) },
+        destroy () {
+          live = false
+          parser.removeAllListeners('data')
+          parser.destroy()
+        },
+      }
+    }
+    case 'raw':
+      return decoderOf(onFrame)
   }
 }
 
-/** a fresh decoder per open: a partial frame from before an unplug must not be glued to the next bytes */
-export function createDecoder (framing: Framing, onFrame: (frame: Buffer | string) => void): Decoder {
-  const parser = parserFor(framing)
-  if (parser === undefined) return { push: onFrame, destroy () {} }
-  const stripCr = framing.type === 'line' && (framing.delimiter ?? '\n') === '\n'
-  parser.on('data', (frame: Buffer | string) => {
-    onFrame(stripCr && typeof frame === 'string' && frame.endsWith('\r') ? frame.slice(0, -1) : frame)
-  })
-  // the parsers only throw on bad construction options; keep a stray error from being unhandled
-  parser.on('error', () => {})
-  return {
-    push (chunk) { parser.write(chunk) },
-    destroy () {
-      parser.removeAllListeners('data')
-      parser.destroy()
-    },
+const OVERFLOW_LOG_EVERY_MS = 60_000
+
+/**
+ * What to call on every frame dropped for its length: a warning for the first one, then at most one a
+ * minute, naming how many were dropped since (a device streaming without delimiters must not flood the log).
+ */
+export function overflowReporter (log: Logger | undefined, what: string, limit: number): () => void {
+  let lastLog = -Infinity
+  let unlogged = 0
+  return () => {
+    unlogged++
+    const now = performance.now()
+    if (now - lastLog < OVERFLOW_LOG_EVERY_MS) return
+    log?.warn(`${what}: dropped ${unlogged} frame(s) longer than ${limit} bytes (no delimiter in time)`)
+    lastLog = now
+    unlogged = 0
   }
 }
 

@@ -8,8 +8,10 @@ import { OutpostError } from '../../../core/errors.js'
 import type { ErrorCode } from '../../../core/errors.js'
 import { createEmitter } from './emitter.js'
 import { classifyOpenError } from './errors.js'
-import { checkFraming, createDecoder, createEncoder } from './framing.js'
+import { DEFAULT_MAX_FRAME_BYTES, checkFraming, createDecoder, createEncoder, overflowReporter } from './framing.js'
 import type { Decoder } from './framing.js'
+import { describeSettings, readSettings, settingsNotTaken } from './settings.js'
+import type { PortSettings } from './settings.js'
 import { identify, sameDevice } from './watch.js'
 import type { DeviceIdentity } from './watch.js'
 import { createWriteQueue } from './write-queue.js'
@@ -49,7 +51,8 @@ export function openSerial<F extends Framing> (options: SerialOptions<F>): Manag
   const watchMs = options.watchIntervalMs ?? DEFAULT_WATCH_INTERVAL_MS
   const events = createEmitter<SerialEvents<FrameOf<F>>>()
   const encode = createEncoder(options.framing)
-  const stats: SerialStats = { openAttempts: 0, opens: 0, closes: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, writeTimeouts: 0 }
+  const stats: SerialStats = { openAttempts: 0, opens: 0, closes: 0, bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, writeTimeouts: 0, framesTooLong: 0 }
+  const reportTooLong = overflowReporter(log, `serial port ${path}`, 'maxFrameBytes' in options.framing ? options.framing.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES : DEFAULT_MAX_FRAME_BYTES)
   const writes = createWriteQueue({
     path,
     timeoutMs: options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS,
@@ -145,10 +148,17 @@ export function openSerial<F extends Framing> (options: SerialOptions<F>): Manag
     }
   }
 
-  const attach = (port: SerialPort, identity: DeviceIdentity): void => {
+  const wanted: PortSettings = { baudRate: options.baudRate, dataBits: options.dataBits ?? 8, parity: options.parity ?? 'none', stopBits: options.stopBits ?? 1 }
+  /** said once: the settings could not be read back on this port */
+  let unverifiedSaid = false
+
+  const attach = (port: SerialPort, identity: DeviceIdentity, verified: boolean): void => {
     const decoder = createDecoder(options.framing, frame => {
       stats.framesIn++
       events.emit('frame', frame as FrameOf<F>)
+    }, () => {
+      stats.framesTooLong++
+      reportTooLong()
     })
     conn = { port, decoder, identity }
     phase = 'open'
@@ -167,7 +177,7 @@ export function openSerial<F extends Framing> (options: SerialOptions<F>): Manag
     })
     pathTicker = setInterval(checkIdentity, watchMs)
     writes.attach((data, done) => { port.write(data, err => { done(err) }) })
-    log?.info('serial port open', { path, baudRate: options.baudRate })
+    log?.info('serial port open', { path, settings: describeSettings(wanted), verified })
     events.emit('open')
   }
 
@@ -188,23 +198,41 @@ export function openSerial<F extends Framing> (options: SerialOptions<F>): Manag
     port.on('error', err => { log?.debug('serial port error', { path, error: err }) })
     opening = new Promise<void>(resolve => {
       port.open(err => {
-        opening = undefined
         if (phase === 'closed') {
+          opening = undefined
           void (err === null ? retire(port) : Promise.resolve()).then(resolve)
           return
         }
         if (err !== null) {
+          opening = undefined
           failed(classifyOpenError(err, path))
-        } else {
+          resolve()
+          return
+        }
+        // the settings read back before the port is used: a setting the port did not take fails loudly
+        void readSettings(path).then(back => {
+          opening = undefined
+          if (phase === 'closed') {
+            void retire(port).then(resolve)
+            return
+          }
           const identity = identify(path)
+          const wrong = 'settings' in back ? settingsNotTaken(wanted, back.settings) : []
           if (identity === undefined) {
             void retire(port)
             failed(new OutpostError('SERIAL_NOT_FOUND', `serial port ${path} vanished while being opened`, { details: { path } }))
+          } else if (wrong.length > 0) {
+            void retire(port)
+            failed(new OutpostError('SERIAL_SETTINGS', `serial port ${path} did not take ${wrong.join(', ')}: not used (asked ${describeSettings(wanted)}; a PTY has only 8 data bits and no parity, and some USB adapters lack mark/space parity)`, { details: { path, wanted, notTaken: wrong } }))
           } else {
-            attach(port, identity)
+            if ('unreadable' in back && !unverifiedSaid) {
+              unverifiedSaid = true
+              log?.warn(`serial port ${path}: settings could not be read back, so ${describeSettings(wanted)} is asked but not verified (${back.unreadable})`)
+            }
+            attach(port, identity, 'settings' in back)
           }
-        }
-        resolve()
+          resolve()
+        })
       })
     })
   }

@@ -1,16 +1,18 @@
 import type { OutpostError } from '../../../core/errors.js'
 import type { Logger } from '../../../core/sdk/log.js'
 
-/** How the byte stream is cut into frames, both ways: `write(frame)` sends one frame in the same framing. */
+/** How the byte stream is cut into frames, both ways: `write(frame)` sends one frame in the same framing.
+ * Line, delimiter and SLIP frames longer than `maxFrameBytes` (default 65536, at most 16 MiB) are dropped up
+ * to the next delimiter, counted in `stats.framesTooLong` and logged. */
 export type Framing =
   /** text lines; frames are strings without the delimiter (with `\n`, a trailing `\r` is dropped too) */
-  | { type: 'line', delimiter?: '\n' | '\r\n', encoding?: BufferEncoding }
+  | { type: 'line', delimiter?: '\n' | '\r\n', encoding?: BufferEncoding, maxFrameBytes?: number }
   /** frames end with a byte sequence; frames are Buffers without it */
-  | { type: 'delimiter', delimiter: Buffer | string }
+  | { type: 'delimiter', delimiter: Buffer | string, maxFrameBytes?: number }
   /** frames of a fixed number of bytes; writes are sent as they are */
   | { type: 'fixed', length: number }
   /** RFC 1055 SLIP packets; frames are decoded Buffers, writes are encoded */
-  | { type: 'slip' }
+  | { type: 'slip', maxFrameBytes?: number }
   /** chunks as the OS delivers them; writes are sent as they are */
   | { type: 'raw' }
 
@@ -70,6 +72,8 @@ export interface SerialStats {
   framesIn: number
   framesOut: number
   writeTimeouts: number
+  /** frames dropped for growing past the framing's maxFrameBytes (line, delimiter and SLIP framing) */
+  framesTooLong: number
 }
 
 export interface ManagedSerial<Frame = Buffer | string> {
