@@ -12,7 +12,6 @@ export const errorCodes = {
   HANDLER_FAILED: 'The method handler threw or rejected.',
   UNAVAILABLE: 'The module is known but has no live instance to take the call (details: its state), or the instance serving the call stopped before replying.',
   NOT_AUTHORISED: 'The caller may not perform this call.',
-  TOO_LARGE: 'The message exceeds the maximum packet size.',
   CONFLICT: 'The request conflicts with the current state (e.g. starting a running module).',
 
   // ── Core ──
