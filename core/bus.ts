@@ -2,7 +2,7 @@
 // `hooks/core/<hook>` and publishes retained `state/<module>`, all inside the broker process (no socket hop).
 import type { AedesPublishPacket } from 'aedes'
 import type { Broker } from './broker/broker.js'
-import { encodeCbor } from './protocol/codec.js'
+import { encodeCbor, epochMs } from './protocol/codec.js'
 import { serveRequest } from './protocol/serve.js'
 import type { MethodHandler } from './protocol/serve.js'
 import { CORE_MODULE, topics } from './protocol/topics.js'
@@ -55,7 +55,7 @@ export async function startCoreBus (broker: Pick<Broker, 'aedes' | 'subscribe' |
 
   return {
     method (name, handler) { methods.set(name, handler) },
-    emit (hook, data) { publish(topics.hook(CORE_MODULE, hook), encodeCbor({ data, ts: Date.now(), instance: 0 })) },
+    emit (hook, data) { publish(topics.hook(CORE_MODULE, hook), encodeCbor({ data, ts: epochMs(Date.now()), instance: 0 })) },
     publishRetained (topic, data) { publish(topic, encodeCbor(data), true) },
     subscribe,
     async stop () {

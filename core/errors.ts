@@ -5,14 +5,13 @@
 export const errorCodes = {
   // ── RPC wire codes (sent in reply envelopes; see docs/protocol.md) ──
   TIMEOUT: 'The call got no reply within its timeout.',
-  NO_SUCH_MODULE: 'No module of that name is running on the gateway.',
+  NO_SUCH_MODULE: 'The gateway\'s manifest has no module of that name.',
   NO_SUCH_METHOD: 'The module does not declare that method.',
   BAD_ARGUMENTS: 'The method rejected its arguments.',
   BAD_REQUEST: 'The request could not be decoded or lacks a required envelope field.',
   HANDLER_FAILED: 'The method handler threw or rejected.',
-  UNAVAILABLE: 'The module instance serving the call stopped before replying.',
+  UNAVAILABLE: 'The module is known but has no live instance to take the call (details: its state), or the instance serving the call stopped before replying.',
   NOT_AUTHORISED: 'The caller may not perform this call.',
-  TOO_LARGE: 'The message exceeds the maximum packet size.',
   CONFLICT: 'The request conflicts with the current state (e.g. starting a running module).',
   TOO_MANY_CALLS: 'Too many calls are in flight (from this caller to that instance, or through the gateway): the call was refused, nothing was delivered.',
 

@@ -18,7 +18,7 @@ import type { CoreLog } from './log.js'
 import { createModuleTable } from './modules/table.js'
 import type { ModuleTable } from './modules/table.js'
 import { moduleEnv } from './modules/env.js'
-import { describeState } from './modules/state.js'
+import { describeState, stateMessage } from './modules/state.js'
 import { decodeCbor } from './protocol/codec.js'
 import type { Presence } from './protocol/envelope.js'
 import { topics } from './protocol/topics.js'
@@ -91,7 +91,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const modules = createModuleTable({
     policyOf: (module: LoadedModule) => mergePolicy(manifest.defaults.restart, module.spec.restart),
     onState: (runtime, instance, state) => {
-      bus.publishRetained(topics.state(runtime.loaded.spec.name), describeState(runtime))
+      bus.publishRetained(topics.state(runtime.loaded.spec.name), stateMessage(runtime))
       events.emit('module-state', runtime, instance, state)
     },
     hooksFor: (runtime, instance) => {

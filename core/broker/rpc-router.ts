@@ -2,8 +2,8 @@
 // every instance subscribes to rpc/<module>/+ and this router names, for each request, the one live
 // instance that gets it (round robin); the broker delivers it to that instance alone. The router also
 // remembers which requests each instance holds, so that an instance dying mid-call is answered with
-// UNAVAILABLE instead of silence (and so that only that instance's reply reaches the caller), and it answers at once for a module that does not exist
-// (NO_SUCH_MODULE) or has no live instance (UNAVAILABLE). All of it runs on the broker's hot path:
+// UNAVAILABLE instead of silence (and so that only that instance's reply reaches the caller), and it answers at once for a module the
+// manifest does not have (NO_SUCH_MODULE) or one with no live instance (UNAVAILABLE, its state in the details). All of it runs on the broker's hot path:
 // synchronous, one small decode per message.
 import { decode, encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
@@ -109,8 +109,8 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
   const held = new Map<string, Held>() // client id → the requests it holds
   const moduleOf = topicMemo(REMEMBERED_TOPICS, topic => topic.slice(4, topic.indexOf('/', 4))) // rpc/<module>/…
 
-  const answer = (route: { reply: string, id: CorrelationId, format: WireFormat }, code: ErrorCode, message: string): void => {
-    deps.send(route.reply, encode(errorReply(route.id, code, message), route.format))
+  const answer = (route: { reply: string, id: CorrelationId, format: WireFormat }, code: ErrorCode, message: string, details?: unknown): void => {
+    deps.send(route.reply, encode(errorReply(route.id, code, message, details), route.format))
   }
 
   const choose = (module: string): string | undefined => {
@@ -153,7 +153,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
         pending -= byId.size
         for (const route of byId.values()) {
           const method = route.topic.slice(route.topic.indexOf('/', 4) + 1)
-          answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`)
+          answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`, { module, instance: clientId, reason: why })
         }
       }
     },
@@ -177,8 +177,9 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       if (target === undefined) {
         // the module's state only for the answer: it is not cheap to describe, and most requests find an instance
         const status = deps.moduleStatus(module)
-        if (status === undefined) answer(route, 'NO_SUCH_MODULE', `no module named "${module}" on this gateway`)
-        else answer(route, 'UNAVAILABLE', `module ${module} has no live instance (it is ${status})`)
+        const call = `${module}.${topic.slice(5 + module.length)}`
+        if (status === undefined) answer(route, 'NO_SUCH_MODULE', `${call}: the gateway has no module named "${module}"`)
+        else answer(route, 'UNAVAILABLE', `${call}: module ${module} has no live instance (it is ${status})`, { module, state: status })
         return null
       }
       let routesOf = held.get(target)

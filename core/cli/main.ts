@@ -25,6 +25,20 @@ function usage (): string {
   return `usage: outpost <command> [arguments]   (outpost <command> --help for its options)\n\n${lines.join('\n')}\n`
 }
 
+/**
+ * `outpost logs -f | head -1`: once the reader of our output has gone, writing fails with EPIPE. That is the
+ * reader's way of saying "enough", not an error: end at once, with no stack trace. (`outpost run`, the
+ * gateway itself, must never end because a log reader did.)
+ */
+function endQuietlyOnClosedPipe (): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err
+      process.exit(EXIT.ok)
+    })
+  }
+}
+
 async function main (argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
@@ -36,6 +50,7 @@ async function main (argv: string[]): Promise<number> {
     process.stderr.write(`outpost: unknown command "${name}"\n${usage()}`)
     return EXIT.usage
   }
+  if (command !== commands.run) endQuietlyOnClosedPipe()
   try {
     return await command.run(rest)
   } catch (err) {

@@ -4,7 +4,7 @@
 import { parseCallerTag } from '../broker/access.js'
 import type { Caller } from '../broker/access.js'
 import { OutpostError } from '../errors.js'
-import { describeState } from '../modules/state.js'
+import { describeState, stateMessage } from '../modules/state.js'
 import type { ModuleRuntime } from '../modules/table.js'
 import type { CallInfo, MethodHandler } from '../protocol/serve.js'
 import { topics } from '../protocol/topics.js'
@@ -78,7 +78,7 @@ export function changeMethods (m: Management): Record<string, MethodHandler> {
     if (loaded === undefined) throw new OutpostError('NO_SUCH_MODULE', `no module named "${name}" in the manifest`)
     const runtime = gw.modules.add(loaded) // same name: replaces the stopped runtime in place
     for (let i = loaded.spec.instances; i < before; i++) clearRetained(topics.presence(name, i))
-    gw.bus.publishRetained(topics.state(name), describeState(runtime))
+    gw.bus.publishRetained(topics.state(name), stateMessage(runtime))
     if (run) await gw.modules.start(name)
     return runtime
   }
@@ -127,7 +127,7 @@ export function changeMethods (m: Management): Record<string, MethodHandler> {
       const loaded = gw.loaded.modules.find(l => l.spec.name === spec.name)
       if (loaded === undefined) throw new OutpostError('NO_SUCH_MODULE', `module "${spec.name}" is not in the validated manifest`)
       const runtime = gw.modules.add(loaded)
-      gw.bus.publishRetained(topics.state(spec.name), describeState(runtime))
+      gw.bus.publishRetained(topics.state(spec.name), stateMessage(runtime))
       if (start ?? loaded.spec.enabled) await gw.modules.start(spec.name)
       return summary(runtime)
     }),

@@ -1,4 +1,5 @@
 // The retained `state/<module>` document: what an operator (or `outpost ls`) sees of a module.
+import { epochMs } from '../protocol/codec.js'
 import type { ModuleRuntime } from './table.js'
 
 export interface InstanceStateDoc {
@@ -18,6 +19,23 @@ export interface ModuleStateDoc {
 }
 
 const SEVERITY = ['running', 'starting', 'stopping', 'backoff', 'stopped', 'failed']
+
+/**
+ * The document as published on `state/<module>`: its times (`since`, `lastExit.at`) as bigints, so that they
+ * travel as CBOR integers like every number of the protocol's own fields (cbor-x writes a number beyond 32
+ * bits as a float64).
+ */
+export function stateMessage (runtime: ModuleRuntime): unknown {
+  const doc = describeState(runtime)
+  return {
+    ...doc,
+    instances: doc.instances.map(i => ({
+      ...i,
+      since: epochMs(i.since),
+      lastExit: i.lastExit === null ? null : { ...i.lastExit, at: epochMs(i.lastExit.at) },
+    })),
+  }
+}
 
 export function describeState (runtime: ModuleRuntime): ModuleStateDoc {
   const instances = runtime.instances.map(i => {

@@ -33,9 +33,21 @@ const decoder = new Decoder({
   structuredClone: false,
   bundleStrings: false,
   mapsAsObjects: true,
-})
+  // a 64-bit integer (a time in ms, from any CBOR library) is a number, not a bigint: exact up to 2^53
+  // (documented in cbor-x's README, missing from its type definitions)
+  int64AsNumber: true,
+} as ConstructorParameters<typeof Decoder>[0])
 
 export type WireFormat = 'cbor' | 'json'
+
+/**
+ * A time in ms since the Unix epoch as the protocol sends it: a CBOR integer (docs/protocol.md). cbor-x
+ * writes a JavaScript number beyond 32 bits as a float64 even when it is whole; a bigint it writes as an
+ * integer (0x1b and 8 bytes).
+ */
+export function epochMs (ms: number): bigint {
+  return BigInt(Math.trunc(ms))
+}
 
 export function encodeCbor (value: unknown): Buffer {
   return encoder.encode(value)

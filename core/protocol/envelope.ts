@@ -165,11 +165,15 @@ export function toErrorBody (err: unknown): RpcErrorBody {
   return { code: isErrorCode(code) ? code : 'HANDLER_FAILED', message }
 }
 
-/** Turns a received error body back into an OutpostError for the caller. Unknown codes keep their text. */
+/**
+ * Turns a received error body back into an OutpostError for the caller. Unknown codes keep their text. The
+ * message names the call (`<module>.<method>: …`) once: the broker's and the core's answers already start so.
+ */
 export function fromErrorBody (body: RpcErrorBody, where: string): OutpostError {
   const code = isErrorCode(body.code) ? body.code : 'HANDLER_FAILED'
   const details: Record<string, unknown> = { where }
   if (body.details !== undefined) details.remote = body.details
   if (code !== body.code) details.remoteCode = body.code
-  return new OutpostError(code, `${where}: ${body.message}`, { details })
+  const named = body.message.startsWith(`${where}:`)
+  return new OutpostError(code, named ? body.message : `${where}: ${body.message}`, { details })
 }

@@ -51,7 +51,8 @@ export function serveRequest (ctx: ServeContext, method: string, payload: Uint8A
   }
   const handler = ctx.methods.get(method)
   if (handler === undefined) {
-    respond(request.reply, errorReply(request.id, 'NO_SUCH_METHOD', `module ${ctx.owner} has no method "${method}"`, { methods: [...ctx.methods.keys()] }))
+    const methods = [...ctx.methods.keys()]
+    respond(request.reply, errorReply(request.id, 'NO_SUCH_METHOD', `${ctx.owner}.${method}: no such method (${ctx.owner} has: ${methods.join(', ') || 'none'})`, { methods }))
     return
   }
   const from = typeof decoded.from === 'string' ? decoded.from : undefined

@@ -1,7 +1,7 @@
 // The module SDK: the one API every driver and application module uses (docs/protocol.md describes the
 // wire behaviour it implements, so a module in another language can do the same).
 import { OutpostError } from '../errors.js'
-import { encodeCbor, decode, sniffFormat } from '../protocol/codec.js'
+import { encodeCbor, decode, epochMs, sniffFormat } from '../protocol/codec.js'
 import { checkReply, checkHook, fromErrorBody } from '../protocol/envelope.js'
 import type { Presence } from '../protocol/envelope.js'
 import { serveRequest } from '../protocol/serve.js'
@@ -215,7 +215,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       if (!declaredHooks.some(declared => declared === hook || matchTopic(declared, hook))) {
         throw new OutpostError('HOOK_UNDECLARED', `module ${env.module} emitted hook "${hook}" without declaring it (declared: ${declaredHooks.join(', ') || 'none'})`)
       }
-      send(topics.hook(env.module, hook), { data, ts: Date.now(), instance: env.instance })
+      send(topics.hook(env.module, hook), { data, ts: epochMs(Date.now()), instance: env.instance })
     },
 
     call (module, method, args, options = {}) {

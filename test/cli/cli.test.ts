@@ -144,6 +144,23 @@ test('logs, and logs -f following new lines until Ctrl-C', async () => {
   }
 })
 
+test('issue 10 B6: a reader that stops reading (`outpost logs -f | head -1`) ends the CLI quietly, exit 0, no stack trace', async () => {
+  const follower = spawn(process.execPath, [CLI, 'logs', 'alpha', '-f', '-n', '1'], { env: { PATH: process.env.PATH ?? '', ...env } })
+  let stderr = ''
+  follower.stderr.on('data', chunk => { stderr += chunk })
+  const exited = new Promise<number | null>(resolve => follower.once('exit', code => resolve(code)))
+  try {
+    // like `head -1`: read the first line, then close the pipe; the next line written meets EPIPE
+    await new Promise(resolve => follower.stdout.once('data', resolve))
+    follower.stdout.destroy()
+    await op.call('core', 'restart', { module: 'alpha' }, 15_000)
+    assert.equal(await exited, 0, stderr)
+    assert.equal(stderr, '')
+  } finally {
+    follower.kill('SIGKILL')
+  }
+})
+
 test('call any module method; sub decodes CBOR to JSON', async () => {
   const call = await outpost('call', 'alpha.echo', '{"a":[1,"two"]}')
   assert.equal(call.code, 0)
@@ -151,8 +168,16 @@ test('call any module method; sub decodes CBOR to JSON', async () => {
   const failed = await outpost('call', 'alpha.fail')
   assert.equal(failed.code, 1)
   assert.equal(failed.stderr, 'outpost: alpha.fail: handler exploded\n')
-  assert.equal((await outpost('call', 'alpha.nope')).code, 5)
-  assert.equal((await outpost('call', 'nobody.echo')).code, 5)
+  // issue 10 B6: each message names the call once
+  const noMethod = await outpost('call', 'alpha.nope')
+  assert.equal(noMethod.code, 5)
+  assert.match(noMethod.stderr, /^outpost: alpha\.nope: no such method \(alpha has: [A-Za-z, ]+\)\n$/)
+  const nobody = await outpost('call', 'nobody.echo')
+  assert.equal(nobody.code, 5)
+  assert.equal(nobody.stderr, 'outpost: nobody.echo: the gateway has no module named "nobody"\n')
+  const badArgs = await outpost('logs', 'alpha', '-n', '0')
+  assert.equal(badArgs.code, 2)
+  assert.equal(badArgs.stderr.split('core.logs').length, 2, badArgs.stderr)
   const bad = await outpost('call', 'alpha.echo', '{oops')
   assert.equal(bad.code, 2)
   assert.match(bad.stderr, /the arguments is not valid JSON/)

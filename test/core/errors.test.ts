@@ -22,6 +22,6 @@ test('docs/errors.md documents every registered code with its meaning, and nothi
 
 test('every wire code in docs/protocol.md is registered with the same meaning', () => {
   const docs = documented('protocol.md')
-  assert.ok(docs.size >= 10)
+  assert.ok(docs.size >= 9, 'the wire codes table was found')
   for (const [code, meaning] of docs) assert.equal((errorCodes as Record<string, string>)[code], meaning, code)
 })

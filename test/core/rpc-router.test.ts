@@ -11,11 +11,11 @@ import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
 const instance = (clientId: string): Identity => ({ kind: 'module', clientId, module: clientId.split('.')[0] as string, instance: 0, calls: '*' })
 
 function router (states: Record<string, string> = { echo: 'running' }) {
-  const sent: Array<{ topic: string, envelope: { id: unknown, error?: { code: string, message: string } } }> = []
+  const sent: Array<{ topic: string, envelope: { id: unknown, error?: { code: string, message: string, details?: unknown } } }> = []
   let clock = 1_000
   const r = createRpcRouter({
     moduleStatus: module => states[module],
-    send: (topic, payload) => sent.push({ topic, envelope: decodeCbor(payload) as { id: unknown, error?: { code: string, message: string } } }),
+    send: (topic, payload) => sent.push({ topic, envelope: decodeCbor(payload) as { id: unknown, error?: { code: string, message: string, details?: unknown } } }),
     now: () => clock,
   })
   return { r, sent, advance: (ms: number) => { clock += ms } }
@@ -83,7 +83,9 @@ test('the router answers for a module that does not exist, or has no live instan
   assert.equal(r.recipient('rpc/nosuch/ping', request(1), caller), null)
   assert.equal(r.recipient('rpc/echo/ping', request(2), caller), null)
   assert.deepEqual(sent.map(s => [s.envelope.id, s.envelope.error?.code]), [[1, 'NO_SUCH_MODULE'], [2, 'UNAVAILABLE']])
-  assert.match(sent[1]?.envelope.error?.message ?? '', /module echo has no live instance \(it is backing-off\)/)
+  assert.equal(sent[0]?.envelope.error?.message, 'nosuch.ping: the gateway has no module named "nosuch"')
+  assert.equal(sent[1]?.envelope.error?.message, 'echo.ping: module echo has no live instance (it is backing-off)')
+  assert.deepEqual(sent[1]?.envelope.error?.details, { module: 'echo', state: 'backing-off' }, 'issue 10 B2: the state travels in the details')
   r.stop()
 })
 

@@ -23,7 +23,7 @@ test('hooks reach wildcard subscribers in other processes with CBOR values and t
   assert.equal(raw[0]?.topic, 'hooks/alpha/ping')
   assert.deepEqual(raw[0]?.message.data, data)
   assert.equal(raw[0]?.message.instance, 0)
-  assert.equal(typeof raw[0]?.message.ts, 'number')
+  assert.equal(typeof raw[0]?.message.ts, 'number', 'a 64-bit integer decodes as a number')
   const undeclared = await op.call('alpha', 'emit', { hook: 'nope', data: 1 })
   assert.equal(undeclared.error?.code, 'HOOK_UNDECLARED')
 })

@@ -64,7 +64,7 @@ export async function startTestGateway (manifest: Record<string, unknown>): Prom
 export interface Operator {
   client: MqttClient
   clientId: string
-  call (module: string, method: string, args?: unknown, timeoutMs?: number): Promise<{ result?: unknown, error?: { code: string, message: string } }>
+  call (module: string, method: string, args?: unknown, timeoutMs?: number): Promise<{ result?: unknown, error?: { code: string, message: string, details?: unknown } }>
   raw (topic: string, payload: Buffer | string): void
   /** publishes a hand-made request envelope and resolves with the reply carrying its id */
   rawRequest (topic: string, envelope: { id: string | number, [key: string]: unknown }): Promise<any>

@@ -36,7 +36,7 @@ test('crash at start → failed after the configured tries, and it stays failed'
   assert.equal(last?.state, 'failed')
   assert.equal(last?.instances[0].lastExit.reason, 'crash-loop')
   const call = await op.call('broken', 'echo', 1, 2000)
-  assert.deepEqual(call.error, { code: 'UNAVAILABLE', message: 'module broken has no live instance (it is failed)' })
+  assert.deepEqual(call.error, { code: 'UNAVAILABLE', message: 'broken.echo: module broken has no live instance (it is failed)', details: { module: 'broken', state: 'failed' } })
 
   broken.reset()
   assert.equal(broken.state.status, 'starting')

@@ -34,17 +34,21 @@ test('a call in flight to an instance that dies gets UNAVAILABLE; the other inst
   holder.process.signal('SIGKILL')
   const reply = await pending
   assert.equal(reply.error?.code, 'UNAVAILABLE')
-  assert.match(reply.error?.message ?? '', new RegExp(`pool\\.slow: instance pool\\.${started.instance} stopped before replying`))
+  assert.match(reply.error?.message ?? '', new RegExp(`^pool\\.slow: instance pool\\.${started.instance} stopped before replying`))
+  // the reason is whichever the core saw first: the socket closing or the process exiting
+  const details = reply.error?.details as { module: string, instance: string, reason: string } | undefined
+  assert.deepEqual({ ...details, reason: undefined }, { module: 'pool', instance: `pool.${started.instance}`, reason: undefined })
+  assert.match(details?.reason ?? '', /^(disconnect|error|signal)$/, `reason: ${details?.reason}`)
   for (let i = 0; i < 5; i++) assert.equal((await op.call('pool', 'echo', i)).result, i)
 })
 
-test('no such module, and a stopped module, are answered at once', async (t) => {
+test('issue 10 B2: a module the manifest lacks is NO_SUCH_MODULE; a known but stopped one is UNAVAILABLE with its state, at once', async (t) => {
   const gw = await startTestGateway({ modules: [{ name: 'alpha', entry: fixture('echo') }, { name: 'idle', entry: fixture('echo'), enabled: false }] })
   t.after(() => gw.stop())
   const op = await connectOperator(gw.url)
   t.after(() => op.end())
   const missing = await op.call('ghost', 'anything', null, 2000)
-  assert.deepEqual(missing.error, { code: 'NO_SUCH_MODULE', message: 'no module named "ghost" on this gateway' })
+  assert.deepEqual(missing.error, { code: 'NO_SUCH_MODULE', message: 'ghost.anything: the gateway has no module named "ghost"' })
   const stopped = await op.call('idle', 'echo', 1, 2000)
-  assert.deepEqual(stopped.error, { code: 'UNAVAILABLE', message: 'module idle has no live instance (it is stopped)' })
+  assert.deepEqual(stopped.error, { code: 'UNAVAILABLE', message: 'idle.echo: module idle has no live instance (it is stopped)', details: { module: 'idle', state: 'stopped' } })
 })
