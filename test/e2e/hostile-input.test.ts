@@ -10,6 +10,7 @@ import mqttPacket from 'mqtt-packet'
 import { startTestGateway, fixture, waitFor, poll } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
+import { readEnvelopeId } from '../../core/protocol/envelope-head.js'
 import { STORE_LIMITS } from '../../core/broker/limits.js'
 import { PASSWORDS, managementFixture, operators } from '../management/helpers.js'
 
@@ -76,7 +77,8 @@ async function connect (user?: 'admin' | 'viewer', id = `hostile-${process.pid}-
 }
 
 const cbor = (payload: Buffer): any => decodeCbor(payload)
-const hasId = (id: unknown) => (payload: Buffer): boolean => { try { return cbor(payload).id === id } catch { return false } }
+// the id as it is on the wire, with its CBOR type: the decoder reads any 64-bit integer as a number (docs/protocol.md, "Numbers")
+const hasId = (id: unknown) => (payload: Buffer): boolean => readEnvelopeId(payload, false) === id
 
 /** the core (and a module) still answer: nothing above took the gateway down */
 async function stillServing (): Promise<void> {
