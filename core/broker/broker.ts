@@ -217,8 +217,8 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         deny(client, 'connect', client.id, `${failures} failed logins from ${address} within ${windowMs / 1000} s: its connections are refused for ${blockMs / 1000} s`)
       }
       if ('refused' in result) return refuse(result.refused === 'bad-credentials' ? 4 : 5, result.why)
-      const taken = owners.refusal(result)
-      if (taken !== null) return refuse(2, taken) // the holder keeps its session
+      const taken = owners.refusal(result, client.clean)
+      if (taken !== null) return refuse(taken.returnCode, taken.why) // the holder keeps its session
       const stillTooMany = full(listener, client)
       if (stillTooMany !== null) return refuse(3, stillTooMany)
       if (client.conn.destroyed) return refuse(3, 'connection closed while authenticating')

@@ -28,9 +28,16 @@ function sameIdentity (a: Identity, b: Identity): boolean {
   }
 }
 
+/** client ids whose persistent session (clean session 0) outlives its connection, remembered at once */
+export const MAX_PERSISTENT_SESSIONS = 4096
+
 export interface SessionOwners {
-  /** null when `identity` may connect with its client id now; else why not */
-  refusal (identity: Identity): string | null
+  /**
+   * null when `identity` may connect with its client id now (`clean`: with clean session 1); else the
+   * CONNACK return code and why: 2 (identifier rejected) for an id another identity holds, 3 (server
+   * unavailable) when no more persistent sessions may be kept
+   */
+  refusal (identity: Identity, clean: boolean): { returnCode: 2 | 3, why: string } | null
   /** the identity now holds its client id's session, until the connection ends (clean session) or for as long as the session lives */
   hold (identity: Identity, clean: boolean, closed: (release: () => void) => void): void
 }
@@ -43,20 +50,28 @@ export interface SessionOwners {
  */
 export function sessionOwners (): SessionOwners {
   // one entry per session Aedes keeps: while connected, and after for a persistent (clean session 0) one
-  const owners = new Map<string, { identity: Identity, token: object }>()
+  const owners = new Map<string, { identity: Identity, token: object, persistent: boolean }>()
+  let persistent = 0
   return {
-    refusal (identity) {
+    refusal (identity, clean) {
       if (identity.kind !== 'module' && parseClientId(identity.clientId) !== null) {
-        return `client id ${identity.clientId} has the form <module>.<instance>, which only module processes may use`
+        return { returnCode: 2, why: `client id ${identity.clientId} has the form <module>.<instance>, which only module processes may use` }
       }
       const owner = owners.get(identity.clientId)
-      if (owner === undefined || sameIdentity(owner.identity, identity)) return null
-      return `client id ${identity.clientId} is held by another identity`
+      if (owner !== undefined && !sameIdentity(owner.identity, identity)) return { returnCode: 2, why: `client id ${identity.clientId} is held by another identity` }
+      if (!clean && owner?.persistent !== true && persistent >= MAX_PERSISTENT_SESSIONS) {
+        return { returnCode: 3, why: `the broker keeps its maximum of ${MAX_PERSISTENT_SESSIONS} persistent sessions: connect with clean session 1` }
+      }
+      return null
     },
     hold (identity, clean, closed) {
       const token = {}
-      owners.set(identity.clientId, { identity, token })
-      if (!clean) return // the session outlives the connection: so does its owner
+      if (owners.get(identity.clientId)?.persistent === true) persistent--
+      owners.set(identity.clientId, { identity, token, persistent: !clean })
+      if (!clean) {
+        persistent++ // the session outlives the connection: so does its owner
+        return
+      }
       closed(() => {
         if (owners.get(identity.clientId)?.token === token) owners.delete(identity.clientId)
       })

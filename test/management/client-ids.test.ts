@@ -8,7 +8,8 @@ import type { MqttClient } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { startTestGateway, connectOperator, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway, Operator } from '../helpers/gateway.js'
-import { MAX_CLIENT_ID_BYTES, clientIdProblem } from '../../core/broker/client-ids.js'
+import { MAX_CLIENT_ID_BYTES, MAX_PERSISTENT_SESSIONS, clientIdProblem, sessionOwners } from '../../core/broker/client-ids.js'
+import type { Identity } from '../../core/broker/access.js'
 import { encodeCbor } from '../../core/protocol/codec.js'
 import { PASSWORDS, operators } from './helpers.js'
 
@@ -221,4 +222,24 @@ test('issue 10 C: # and +/+ are granted to a viewer, who gets through them neith
   await poll(async () => (heard.includes('hooks/alpha/zero') && heard.includes('hooks/alpha/one') ? true : undefined))
   assert.deepEqual(heard.filter(t => t.startsWith('rpc/') || t.startsWith('reply/')), [], heard.join(' '))
   await watcher.endAsync()
+})
+
+test('issue 10 A3: persistent sessions remembered are bounded: past the maximum a new one gets CONNACK 3, a known one or a clean one still connects', () => {
+  const owners = sessionOwners()
+  const operator = (clientId: string): Identity => ({ kind: 'operator', clientId, user: 'ops', role: 'admin' })
+  const never = (): void => {}
+  for (let i = 0; i < MAX_PERSISTENT_SESSIONS; i++) {
+    assert.equal(owners.refusal(operator(`p-${i}`), false), null)
+    owners.hold(operator(`p-${i}`), false, never)
+  }
+  assert.deepEqual(owners.refusal(operator('one-more'), false)?.returnCode, 3)
+  assert.equal(owners.refusal(operator('p-7'), false), null, 'the same identity resumes its own session')
+  assert.equal(owners.refusal(operator('one-more'), true), null, 'a clean session keeps nothing after it')
+  const other: Identity = { kind: 'operator', clientId: 'p-7', user: 'noc', role: 'viewer' }
+  assert.equal(owners.refusal(other, true)?.returnCode, 2)
+  // a persistent session that is resumed as a clean one is over: its slot is free again
+  let release = never
+  owners.hold(operator('p-7'), true, r => { release = r })
+  release()
+  assert.equal(owners.refusal(operator('one-more'), false), null)
 })
