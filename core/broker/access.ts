@@ -1,7 +1,7 @@
 // Who may do what on the bus. Pure functions over an Identity: the broker adapter (broker.ts) is the only
 // place that turns Aedes's callbacks into calls of these, so the rules are testable without a broker.
 import { decode, encode, sniffFormat } from '../protocol/codec.js'
-import { CORE_MODULE, matchTopic, parseTopic } from '../protocol/topics.js'
+import { CORE_MODULE, parseTopic } from '../protocol/topics.js'
 
 export type Role = 'admin' | 'viewer'
 
@@ -45,20 +45,31 @@ export function canPublish (identity: Identity, topic: string): boolean {
   return parsed !== null && parsed.kind === 'rpc' && parsed.owner === CORE_MODULE && READ_ONLY_CORE_METHODS.has(parsed.name)
 }
 
+/**
+ * Whether the identity may subscribe to `filter`. A filter that starts with a wildcard (`#`, `+/…`) is
+ * granted to everyone, as Mosquitto's ACLs do: what it matches is filtered at delivery by canRead, on both
+ * delivery paths, so it never brings another client's reply or anything else the identity may not read.
+ */
 export function canSubscribe (identity: Identity, filter: string): boolean {
+  const first = filter.charCodeAt(0)
+  if (first === 0x23 || first === 0x2b) return true // '#', '+' (neither matches a $ topic [MQTT-4.7.2-1])
+  return canRead(identity, filter)
+}
+
+/** Whether a message on `topic` may reach the identity; for a filter without a leading wildcard, whether it may subscribe to it. */
+export function canRead (identity: Identity, topic: string): boolean {
+  // $SYS/… (Aedes's own: every client id that connects, among others) is for operators with the admin role
+  // (not for anonymous clients, who could be any local user)
+  if (topic.charCodeAt(0) === 0x24) return identity.kind === 'operator' && identity.role === 'admin'
   // Replies are private to their caller: only the exact own reply topic may be subscribed.
-  if (filter.startsWith('reply/')) return filter === `reply/${identity.clientId}`
-  if (matchTopic(filter, 'reply/x') || filter === '#' || filter.startsWith('+/')) {
-    // a wildcard that reaches reply/ would read other callers' replies
-    return false
-  }
+  if (topic.startsWith('reply/')) return topic === `reply/${identity.clientId}`
   if (identity.kind === 'module') {
-    if (filter.startsWith('hooks/') || filter.startsWith('state/') || filter.startsWith('presence/')) return true
+    if (topic.startsWith('hooks/') || topic.startsWith('state/') || topic.startsWith('presence/')) return true
     // a module serves only its own RPC topics
-    return filter === `rpc/${identity.module}/+` || (filter.startsWith(`rpc/${identity.module}/`) && !filter.includes('#'))
+    return topic.startsWith('rpc/') && topic.startsWith(identity.module, 4) && topic.charCodeAt(4 + identity.module.length) === 0x2f && !topic.includes('#')
   }
   // operators watch everything except other callers' replies and RPC requests in flight
-  return !filter.startsWith('rpc/')
+  return !topic.startsWith('rpc/')
 }
 
 // ── Who called core ──

@@ -13,7 +13,8 @@ import type { Client, AedesPublishPacket, AuthenticateError, PublishPacket } fro
 import { OutpostError } from '../errors.js'
 import { canSubscribe, describe } from './access.js'
 import type { Identity } from './access.js'
-import { listenerLimits, moduleSocketLimits, rateGate } from './limits.js'
+import { clientIdProblem, sessionOwners } from './client-ids.js'
+import { listenerLimits, moduleSocketLimits, pendingGate, rateGate } from './limits.js'
 import type { LimitsInput, ListenerLimits, RateGate, StoreLimits } from './limits.js'
 import { keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
@@ -123,17 +124,29 @@ function listen (server: net.Server, config: ListenerConfig): Promise<BoundListe
   })
 }
 
+/** a connection must send its CONNECT (and a TLS one finish its handshake before that) within this */
+const CONNECT_TIMEOUT_MS = 5000
+
+/** What the broker knows of a connection before its client is authenticated. */
+interface Connection {
+  listener: ListenerConfig
+  /** the client logged in: its packets may be as large as the listener allows, and it no longer counts as waiting */
+  authenticated (): void
+}
+
 export async function startBroker (options: BrokerOptions): Promise<Broker> {
   // Aedes writes packets with mqtt-packet, whose first write otherwise builds a cache of 65 536 two-byte
   // Buffers for message ids and lengths: ≈ 10 MiB of the core's memory for no measurable speed (docs/benchmarks.md).
   mqttPacket.writeToStream.cacheNumbers = false
   const identities = new WeakMap<Client, Identity>()
+  const connections = new WeakMap<net.Socket, Connection>()
+  const connectionOf = (client: Client): Connection | undefined => connections.get(client.conn as unknown as net.Socket)
   const hooks = options.hooks ?? {}
   const drainTimeoutMs = options.drainTimeoutMs ?? 5000
   const aedes = await Aedes.createBroker({
     drainTimeout: drainTimeoutMs,
     concurrency: options.concurrency ?? 200,
-    connectTimeout: 5000,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     keepaliveLimit: 0,
   })
 
@@ -170,7 +183,9 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     if (clients.size < limits.maxClients || [...clients].some(c => c.id === client.id)) return null
     return `the listener has its maximum of ${limits.maxClients} clients`
   }
-  const admit = (listener: ListenerConfig, client: Client, identity: Identity): void => {
+  const owners = sessionOwners()
+  const admit = (connection: Connection, client: Client, identity: Identity): void => {
+    const { listener } = connection
     const limits = limitsOf.get(listener) ?? moduleLimits
     let clients = admitted.get(listener)
     if (clients === undefined) admitted.set(listener, clients = new Set())
@@ -178,21 +193,34 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     client.conn.once('close', () => clients.delete(client))
     if (limits.rate !== null) gates.set(client, rateGate(limits.rate))
     identities.set(client, identity)
+    owners.hold(identity, client.clean, release => client.conn.once('close', release))
+    connection.authenticated()
+  }
+
+  // [MQTT-3.1.3-8]: a zero-length client id with clean session 0 gets CONNACK 2. Aedes gives such a
+  // client an id of its own before authenticate, so the CONNECT is looked at here, where it still shows.
+  const noClientId = new WeakSet<Client>()
+  aedes.preConnect = (client, packet, callback) => {
+    if (packet.clientId === '' && packet.clean === false) noClientId.add(client)
+    callback(null, true)
   }
 
   const logins = createLoginThrottle()
   aedes.authenticate = (client, username, password, callback) => guarded('authenticate', client, () => authenticate(client, username, password, callback),
     () => callback(Object.assign(new Error('authentication failed'), { returnCode: 3 }) as AuthenticateError, false))
   const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, callback: (error: AuthenticateError | null, success: boolean | null) => void): void => {
-    const listener = (client.conn as unknown as { outpostListener?: ListenerConfig }).outpostListener
-    if (listener === undefined) {
+    const connection = connectionOf(client)
+    if (connection === undefined) {
       callback(Object.assign(new Error('unknown listener'), { returnCode: 3 }) as AuthenticateError, false)
       return
     }
-    const refuse = (returnCode: 3 | 4 | 5, why: string): void => {
+    const { listener } = connection
+    const refuse = (returnCode: 2 | 3 | 4 | 5, why: string): void => {
       deny(client, 'connect', client.id, why)
       callback(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false)
     }
+    const badId = noClientId.has(client) ? 'a zero-length client id with clean session 0 [MQTT-3.1.3-8]' : clientIdProblem(client.id)
+    if (badId !== null) return refuse(2, badId)
     const tooMany = full(listener, client)
     if (tooMany !== null) return refuse(3, tooMany) // before any password hashing: a full listener costs nothing
     // TCP and TLS connections have an address; on a Unix socket, file permissions decide who may try
@@ -203,24 +231,33 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       callback(Object.assign(new Error('too many failed logins'), { returnCode: 5 }) as AuthenticateError, false)
       return
     }
+    // a password check counts as a failure while it runs: parallel guesses get no more tries than serial ones
+    const counted = address !== undefined && username !== undefined
+    if (counted && !logins.begin(address)) {
+      return refuse(3, `${address} has as many logins being checked as it has failures left (${LOGIN_THROTTLE.failures} within ${LOGIN_THROTTLE.windowMs / 1000} s): try again`)
+    }
     const settle = (result: AuthResult): void => {
-      if ('refused' in result) {
-        if (result.refused === 'bad-credentials' && address !== undefined && logins.failed(address)) {
-          const { failures, windowMs, blockMs } = LOGIN_THROTTLE
-          deny(client, 'connect', client.id, `${failures} failed logins from ${address} within ${windowMs / 1000} s: its connections are refused for ${blockMs / 1000} s`)
-        }
-        return refuse(result.refused === 'bad-credentials' ? 4 : 5, result.why)
+      if (counted && logins.settle(address, 'refused' in result && result.refused === 'bad-credentials')) {
+        const { failures, windowMs, blockMs } = LOGIN_THROTTLE
+        deny(client, 'connect', client.id, `${failures} failed logins from ${address} within ${windowMs / 1000} s: its connections are refused for ${blockMs / 1000} s`)
       }
+      if ('refused' in result) return refuse(result.refused === 'bad-credentials' ? 4 : 5, result.why)
+      const taken = owners.refusal(result, client.clean)
+      if (taken !== null) return refuse(taken.returnCode, taken.why) // the holder keeps its session
       const stillTooMany = full(listener, client)
       if (stillTooMany !== null) return refuse(3, stillTooMany)
       if (client.conn.destroyed) return refuse(3, 'connection closed while authenticating')
-      admit(listener, client, result)
+      admit(connection, client, result)
       callback(null, true)
     }
     const result = options.authenticator.authenticate({ clientId: client.id, username, password: password?.toString('utf8'), listener })
     const settleGuarded = (outcome: AuthResult): void => guarded('authenticate', client, () => settle(outcome), () => refuse(3, 'authentication failed'))
-    if (result instanceof Promise) result.then(settleGuarded, (err: Error) => refuse(3, `authentication failed: ${err.message}`))
-    else settle(result)
+    if (result instanceof Promise) {
+      result.then(settleGuarded, (err: Error) => {
+        if (counted) logins.settle(address, false)
+        refuse(3, `authentication failed: ${err.message}`)
+      })
+    } else settle(result)
   }
 
   // ── publishing.ts: who gets each publish, and which path delivers it ──
@@ -259,9 +296,11 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       deny(client, 'publish', packet.topic, `over the listener's rate limit: the client is disconnected`)
       return callback(new Error(`${client.id} is over its rate limit`))
     }
+    if (wasThrottling || !gate.throttling) return
     const identity = identities.get(client)
-    const rate = (limitsOf.get((client.conn as unknown as { outpostListener: ListenerConfig }).outpostListener) ?? moduleLimits).rate
-    if (!wasThrottling && gate.throttling && identity !== undefined && rate !== null) {
+    const listener = connectionOf(client)?.listener
+    const rate = ((listener === undefined ? undefined : limitsOf.get(listener)) ?? moduleLimits).rate
+    if (identity !== undefined && rate !== null) {
       events.emit('throttled', { identity, clientId: client.id, messagesPerSecond: rate.messagesPerSecond })
     }
   }
@@ -295,21 +334,43 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
 
   const servers: net.Server[] = []
   const serve = async (config: ListenerConfig): Promise<BoundListener> => {
-    const { maxPacketBytes } = limitsOf.get(config) ?? moduleLimits
+    const limits = limitsOf.get(config) ?? moduleLimits
+    const { maxPacketBytes, maxConnectBytes } = limits
+    const pending = pendingGate(limits)
+    let refusing = false // one log line per episode of refused connections, not one per connection
     const accept = (socket: net.Socket): void => {
-      (socket as unknown as { outpostListener: ListenerConfig }).outpostListener = config
+      const waiting = pending.enter(socket.remoteAddress)
+      if (typeof waiting === 'string') {
+        if (!refusing) deny(null, 'connect', `a connection from ${socket.remoteAddress ?? config.type}`, `${waiting}: closed at once (logged once until one is accepted again)`)
+        refusing = true
+        socket.destroy()
+        return
+      }
+      refusing = false
+      socket.once('close', waiting)
       if (config.type !== 'tls') socket.setNoDelay(true)
       const client = aedes.handle(batchWrites(socket))
-      readThrough(socket, {
-        maxPacketBytes,
-        tooLarge: bytes => {
-          deny(client, 'publish', `a packet of ${bytes} bytes`, `larger than the listener's maximum of ${maxPacketBytes} bytes: the client is disconnected`)
+      // until the CONNACK, packets are as small as a CONNECT needs: an unauthenticated client holds little
+      const reader = {
+        maxPacketBytes: maxConnectBytes,
+        tooLarge: (bytes: number) => {
+          const what = client.connected ? `larger than the listener's maximum of ${maxPacketBytes} bytes` : `larger than the listener's maximum of ${maxConnectBytes} bytes before the CONNACK`
+          deny(client, client.connected ? 'publish' : 'connect', `a packet of ${bytes} bytes`, `${what}: the client is disconnected`)
           socket.destroy()
         },
         offering: () => client.connected && !gates.has(client),
         take: publishing.takeDirect(client),
         tookSome: () => keepAlive(client),
-      })
+      }
+      const connection: Connection = {
+        listener: config,
+        authenticated: () => {
+          reader.maxPacketBytes = maxPacketBytes
+          waiting()
+        },
+      }
+      connections.set(socket, connection)
+      readThrough(socket, reader)
     }
     // node:tls costs the core ≈ 3 MB: loaded only for a TLS listener
     const server = config.type === 'tls'
@@ -319,8 +380,11 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         ...(config.ca === undefined ? {} : { ca: readFileSync(config.ca) }),
         requestCert: config.requireClientCert === true,
         rejectUnauthorized: config.requireClientCert === true,
+        handshakeTimeout: CONNECT_TIMEOUT_MS,
       }, accept)
       : net.createServer(accept)
+    // every socket, a TLS handshake not yet done included: the logged-in clients and those waiting
+    server.maxConnections = limits.maxClients + limits.maxPending
     servers.push(server)
     return listen(server, config)
   }

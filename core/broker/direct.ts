@@ -71,7 +71,7 @@ export interface BacklogEvents {
  * anyone else: past BACKLOG_BYTES its messages are dropped (QoS 0 is at most once), and if it has not
  * caught up `drainTimeoutMs` later it is disconnected, as Aedes does for what it delivers itself.
  */
-export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, backlog: BacklogEvents): DirectDelivery {
+export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, backlog: BacklogEvents, mayRead: (client: Client, topic: string) => boolean): DirectDelivery {
   const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
   const inProcess: Array<{ filter: string, deliver: InProcessDeliver }> = []
   const cache = new Map<string, Subscribers>()
@@ -89,7 +89,8 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     found = { clients: [], inProcess: inProcess.filter(s => matchTopic(s.filter, topic)).map(s => s.deliver) }
     for (const id in clients) {
       const client = clients[id]
-      if (client !== undefined && subscribed(internalsOf(client), topic)) found.clients.push(client)
+      // decided once per topic: a subscription that starts with a wildcard also matches what its client may not read (access.ts)
+      if (client !== undefined && subscribed(internalsOf(client), topic) && mayRead(client, topic)) found.clients.push(client)
     }
     if (cache.size >= CACHE_TOPICS) cache.clear()
     cache.set(topic, found)

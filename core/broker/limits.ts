@@ -1,5 +1,7 @@
 // Limits against a misbehaving client, per listener (like Mosquitto's per-listener max_connections):
-// maximum packet size, maximum clients, and a per-client message rate. Everything here runs on the broker's
+// maximum packet size, maximum clients, and a per-client message rate; and, for connections not yet
+// authenticated (which cost the core memory before anyone knows who they are), how many may wait at once
+// and how large their CONNECT may be. Everything here runs on the broker's
 // hot path, so it is a few integer operations per chunk or message.
 
 /**
@@ -38,11 +40,20 @@ export interface ListenerLimits {
   maxPacketBytes: number
   /** publishes per client; null: unlimited */
   rate: RateLimit | null
+  /** connections not yet authenticated (TCP accepted, CONNECT unsent or its password being checked); more are closed at once */
+  maxPending: number
+  /** the same, from one address (TCP and TLS) */
+  maxPendingPerAddress: number
+  /** every packet before the CONNACK, the CONNECT included, is at most this large; else the connection is closed */
+  maxConnectBytes: number
 }
 
 export interface LimitsInput {
   maxClients?: number | undefined
   maxPacketBytes?: number | undefined
+  maxPending?: number | undefined
+  maxPendingPerAddress?: number | undefined
+  maxConnectBytes?: number | undefined
   rate?: { messagesPerSecond?: number | undefined, burst?: number | undefined, action?: 'throttle' | 'disconnect' | undefined } | undefined
 }
 
@@ -51,6 +62,11 @@ export const DEFAULT_LIMITS: ListenerLimits = {
   maxClients: 32,
   maxPacketBytes: 256 * 1024,
   rate: { messagesPerSecond: 500, burst: 1000, action: 'throttle' },
+  // a CONNECT holds a client id (≤ 128 bytes), a user name, a password and perhaps a will: 16 KiB is ample,
+  // and 64 waiting connections then hold at most 1 MiB
+  maxPending: 64,
+  maxPendingPerAddress: 16,
+  maxConnectBytes: 16 * 1024,
 }
 
 export function listenerLimits (input: LimitsInput | undefined): ListenerLimits {
@@ -59,17 +75,31 @@ export function listenerLimits (input: LimitsInput | undefined): ListenerLimits 
     maxClients: input?.maxClients ?? DEFAULT_LIMITS.maxClients,
     maxPacketBytes: input?.maxPacketBytes ?? DEFAULT_LIMITS.maxPacketBytes,
     rate,
+    maxPending: input?.maxPending ?? DEFAULT_LIMITS.maxPending,
+    maxPendingPerAddress: input?.maxPendingPerAddress ?? DEFAULT_LIMITS.maxPendingPerAddress,
+    maxConnectBytes: input?.maxConnectBytes ?? DEFAULT_LIMITS.maxConnectBytes,
   }
 }
 
 /**
  * The module socket: the core's own processes, which it supervises and budgets. Their throughput is the
  * product, so no rate limit and no client cap; their packets may be as large as any listener allows, so a
- * module can pass on what an operator sent it.
+ * module can pass on what an operator sent it. Connections not yet authenticated are bounded all the same
+ * (any process allowed to open the socket can connect), generously: every instance of every module
+ * (16 instances of many modules) may connect at once at boot.
  */
+export const MODULE_SOCKET_PENDING = 1024
+
 export function moduleSocketLimits (listeners: ListenerLimits[]): ListenerLimits {
   const largest = Math.max(DEFAULT_LIMITS.maxPacketBytes, ...listeners.map(l => l.maxPacketBytes))
-  return { maxClients: Number.MAX_SAFE_INTEGER, maxPacketBytes: largest, rate: null }
+  return {
+    maxClients: Number.MAX_SAFE_INTEGER,
+    maxPacketBytes: largest,
+    rate: null,
+    maxPending: MODULE_SOCKET_PENDING,
+    maxPendingPerAddress: MODULE_SOCKET_PENDING, // a Unix socket has no address
+    maxConnectBytes: DEFAULT_LIMITS.maxConnectBytes,
+  }
 }
 
 function stripUndefined<T extends object> (value: T): Partial<T> {
@@ -110,6 +140,39 @@ export function rateGate (limit: RateLimit, now: () => number = Date.now): RateG
       throttling = true
       setTimeout(go, Math.ceil((-tokens * 1000) / limit.messagesPerSecond))
       return true
+    },
+  }
+}
+
+export interface PendingGate {
+  /**
+   * A connection arrived from `address` (undefined on a Unix socket): a function to call once when it stops
+   * waiting (authenticated, or closed), or why it must be closed now.
+   */
+  enter (address: string | undefined): (() => void) | string
+}
+
+/** Connections not yet authenticated, counted per listener and per address against maxPending and maxPendingPerAddress. */
+export function pendingGate (limits: ListenerLimits): PendingGate {
+  let waiting = 0
+  const byAddress = new Map<string, number>() // only addresses with connections waiting: bounded by maxPending
+  return {
+    enter (address) {
+      if (waiting >= limits.maxPending) return `the listener has its maximum of ${limits.maxPending} connections not yet authenticated`
+      const fromAddress = address === undefined ? 0 : byAddress.get(address) ?? 0
+      if (fromAddress >= limits.maxPendingPerAddress) return `${address} has its maximum of ${limits.maxPendingPerAddress} connections not yet authenticated`
+      waiting++
+      if (address !== undefined) byAddress.set(address, fromAddress + 1)
+      let left = false
+      return () => {
+        if (left) return
+        left = true
+        waiting--
+        if (address === undefined) return
+        const n = (byAddress.get(address) ?? 1) - 1
+        if (n === 0) byAddress.delete(address)
+        else byAddress.set(address, n)
+      }
     },
   }
 }

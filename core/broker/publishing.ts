@@ -7,7 +7,7 @@ import type { Aedes, AedesPublishPacket, Client, PublishPacket } from 'aedes'
 import { envelopeFields } from '../protocol/envelope.js'
 import { sniffFormat } from '../protocol/codec.js'
 import { topicProblem } from '../protocol/topics.js'
-import { canPublish, describe, retainOwner, sameCaller, stampCaller } from './access.js'
+import { canPublish, canRead, describe, retainOwner, sameCaller, stampCaller } from './access.js'
 import type { Identity } from './access.js'
 import { createDirectDelivery } from './direct.js'
 import type { BacklogEvents, InProcessDeliver } from './direct.js'
@@ -34,7 +34,7 @@ export interface PublishingOptions {
 export interface Publishing {
   /** for Aedes's hook: why the publish is refused, or null (a request to core gets its caller stamped) */
   authorize (client: Client, packet: PublishPacket): string | null
-  /** for Aedes's hook: whether this client gets this packet (only the chosen instance gets a request) */
+  /** for Aedes's hook: whether this client gets this packet (only the chosen instance gets a request, only a reader what it may read) */
   forward (client: Client, packet: AedesPublishPacket): boolean
   /** for the reader: delivers a QoS 0 publish itself and returns true, or false to leave it to Aedes */
   takeDirect (client: Client): (publish: QoS0Publish) => boolean
@@ -64,7 +64,12 @@ export function createPublishing (options: PublishingOptions): Publishing {
   const limits = { ...STORE_LIMITS, ...options.limits }
   const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
   const retained = createRetainedLedger(limits)
-  const direct = createDirectDelivery(aedes, options.drainTimeoutMs, options.backlog)
+  /** whether a subscribed client gets a message on this topic at all (a subscription may start with a wildcard) */
+  const mayRead = (client: Client, topic: string): boolean => {
+    const identity = options.identityOf(client)
+    return identity !== undefined && canRead(identity, topic)
+  }
+  const direct = createDirectDelivery(aedes, options.drainTimeoutMs, options.backlog, mayRead)
   // what Aedes delivers of a request with one recipient, by payload (Aedes hands every subscriber that buffer)
   const recipients = new WeakMap<Buffer, string | null>()
 
@@ -148,7 +153,7 @@ export function createPublishing (options: PublishingOptions): Publishing {
 
     forward (client, packet) {
       const recipient = recipients.get(packet.payload as Buffer)
-      return recipient === undefined || recipient === client.id
+      return (recipient === undefined || recipient === client.id) && mayRead(client, packet.topic)
     },
 
     takeDirect: client => publish => {

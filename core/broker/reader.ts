@@ -4,7 +4,9 @@
 // handled leaves when it is done (writes.ts). Aedes keeps its own flow control: it
 // reads (socket.read) only when it has handled what it read before, and this wraps that very call.
 // Packet boundaries come from the fixed header [MQTT-2.2], which also lets an oversized packet be refused
-// from its first bytes, before its body is buffered.
+// from its first bytes, before its body is buffered. A packet split over many reads is copied once, into a
+// buffer of its announced size: a client trickling bytes onto a large unfinished packet costs only the bytes
+// it sends, never a copy of what is held.
 import type net from 'node:net'
 import { holdingWrites } from './writes.js'
 
@@ -17,7 +19,7 @@ export interface QoS0Publish {
 }
 
 export interface ReaderOptions {
-  /** whole packets, fixed header included */
+  /** whole packets, fixed header included; read at every packet, so the caller may change it (after the CONNACK) */
   maxPacketBytes: number
   /** a packet announced more bytes than allowed (its whole size): the connection should be closed */
   tooLarge (bytes: number): void
@@ -65,7 +67,10 @@ function shortestLengthBytes (length: number): number {
 
 export function readThrough (socket: net.Socket, options: ReaderOptions): void {
   const read = socket.read
-  let rest: Buffer | null = null // the start of a packet whose end has not arrived yet
+  // an unfinished packet: a buffer of its whole size once its fixed header has arrived (`held` bytes of it
+  // filled so far), or, while only part of that header has, just those bytes (then `held` is their length)
+  let unfinished: Buffer | null = null
+  let held = 0
   // a client publishes on a few topics, again and again: the last one is kept as a string, so that the
   // string (and its hash, which every lookup by topic needs) is made once, not once per message
   let lastTopic = ''
@@ -93,8 +98,16 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
   }
 
   const filter = (chunk: Buffer): Buffer | null => {
-    const bytes = rest === null ? chunk : Buffer.concat([rest, chunk])
-    rest = null
+    let bytes = chunk
+    if (unfinished !== null) {
+      if (unfinished.length > held) {
+        const taken = chunk.copy(unfinished, held)
+        held += taken
+        if (held < unfinished.length) return null
+        bytes = taken === chunk.length ? unfinished : Buffer.concat([unfinished, chunk.subarray(taken)])
+      } else bytes = Buffer.concat([unfinished, chunk]) // at most 4 bytes of a fixed header were held
+      unfinished = null
+    }
     // Aedes handles what it is given after this read, so once a packet goes to it, the rest of the read
     // goes too: a SUBSCRIBE followed by a publish in one read takes effect first, as MQTT orders it
     let offer = options.offering()
@@ -127,8 +140,9 @@ export function readThrough (socket: net.Socket, options: ReaderOptions): void {
     if (at > runStart) (passed ??= []).push(bytes.subarray(runStart, at))
     if (at < bytes.length) {
       // an unfinished packet waits for its end here (Aedes will see it whole), unless Aedes must see it now
-      if (fixedHeader(bytes, at) && bodyLength < 0) (passed ??= []).push(bytes.subarray(at))
-      else rest = Buffer.from(bytes.subarray(at))
+      if (!fixedHeader(bytes, at)) held = (unfinished = Buffer.from(bytes.subarray(at))).length
+      else if (bodyLength < 0) (passed ??= []).push(bytes.subarray(at))
+      else held = bytes.copy(unfinished = Buffer.allocUnsafe(bodyStart - at + bodyLength), 0, at) // its size was checked above
     }
     if (passed === null) return null
     return passed.length === 1 ? passed[0] as Buffer : Buffer.concat(passed)

@@ -12,6 +12,9 @@ const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
 const listenerLimits = z.object({
   maxClients: z.number().int().min(1).max(100_000).optional(),
   maxPacketBytes: z.number().int().min(1024).max(268_435_455).optional(),
+  maxPending: z.number().int().min(1).max(100_000).optional(),
+  maxPendingPerAddress: z.number().int().min(1).max(100_000).optional(),
+  maxConnectBytes: z.number().int().min(1024).max(1_048_576).optional(),
   rate: z.object({
     messagesPerSecond: z.number().positive().optional(),
     burst: z.number().int().min(1).optional(),

@@ -110,3 +110,51 @@ test('a topic read again, and then another of the same length, each come out rig
   assert.deepEqual(took.map(p => p.topic), ['hooks/m/also', 'hooks/m/also', 'hooks/m/othr', 'hooks/m/also'])
   assert.deepEqual(took.map(p => p.frame), [alsoTaken, alsoTaken, other, alsoTaken])
 })
+
+test('issue 10 A6: a packet trickled in one byte per read is copied once, not once per read (no quadratic re-copy)', () => {
+  const big = encodePublish('hooks/m/big', Buffer.alloc(32 * 1024, 7), false, 0, 0)
+  const chunks = [PINGREQ, big.subarray(0, 1), big.subarray(1, 2)] // a fixed header split as well
+  for (let at = 2; at < big.length; at++) chunks.push(big.subarray(at, at + 1))
+  chunks.push(PINGREQ)
+  // every byte the reader copies goes through Buffer.concat or Buffer#copy: counted while it reads
+  let copied = 0
+  const concat = Buffer.concat
+  const copy = Buffer.prototype.copy // eslint-disable-line @typescript-eslint/unbound-method
+  Buffer.concat = function (list: readonly Uint8Array[], length?: number) {
+    copied += length ?? list.reduce((sum, b) => sum + b.length, 0)
+    return concat.call(Buffer, list, length)
+  } as typeof Buffer.concat
+  Buffer.prototype.copy = function (this: Buffer, target: Uint8Array, targetStart?: number, sourceStart?: number, sourceEnd?: number) {
+    const n = copy.call(this, target, targetStart, sourceStart, sourceEnd)
+    copied += n
+    return n
+  }
+  let result: ReturnType<typeof run>
+  try {
+    result = run(chunks)
+  } finally {
+    Buffer.concat = concat
+    Buffer.prototype.copy = copy
+  }
+  assert.deepEqual(result.took.map(p => p.topic), ['hooks/m/big'])
+  assert.deepEqual(result.took[0]?.frame, big, 'the packet arrives whole and unchanged')
+  assert.deepEqual(result.aedes, Buffer.concat([PINGREQ, PINGREQ]))
+  // the test's own copies of the frame and payload are counted too: 2 × the packet, plus the reader's one
+  assert.ok(copied <= 4 * big.length, `${copied} bytes copied for a packet of ${big.length}`)
+})
+
+test('issue 10 A6: the size limit is read at every packet, so the broker can raise it once the client is logged in', () => {
+  const publish = encodePublish('hooks/m/taken', Buffer.alloc(3000, 1), false, 0, 0)
+  const stream = new PassThrough()
+  const options = { maxPacketBytes: 2048, tooLarge: (bytes: number) => refused.push(bytes), offering: () => true, tookSome: () => {}, take: () => true }
+  const refused: number[] = []
+  readThrough(stream as unknown as net.Socket, options)
+  options.maxPacketBytes = 4096
+  stream.write(publish)
+  stream.read()
+  assert.deepEqual(refused, [])
+  options.maxPacketBytes = 2048
+  stream.write(publish)
+  stream.read()
+  assert.deepEqual(refused, [publish.length])
+})

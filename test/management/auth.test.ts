@@ -69,6 +69,16 @@ test('password guessing: five failed logins block the address for a minute, even
   assert.equal(blocks.length, 1, 'one line for the block, none for each refused attempt')
 })
 
+test('issue 10 A5: 40 CONNECTs at once from one address get no more password checks than 40 one after another', async () => {
+  const codes = await Promise.all(Array.from({ length: 40 }, (_, i) => connackFrom('127.0.0.4', 'admin', `parallel-${i}`).catch(() => 'closed')))
+  const checked = codes.filter(c => c === 4).length
+  assert.ok(checked >= 1 && checked <= 5, `${checked} passwords checked: ${codes.join(' ')}`)
+  // the rest refused unchecked: CONNACK 3 while five checks run, 5 once blocked, or closed at once past 16
+  // connections of one address waiting
+  assert.ok(codes.every(c => c === 4 || c === 3 || c === 5 || c === 'closed'), codes.join(' '))
+  assert.equal(await connackFrom('127.0.0.4', 'admin', PASSWORDS.admin), checked === 5 ? 5 : 0, 'blocked after five failures, however they arrived')
+})
+
 test('password hashes: salted (two hashes of one password differ), verified, never the password', async () => {
   const a = await hashPassword('correct horse')
   const b = await hashPassword('correct horse')

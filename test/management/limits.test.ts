@@ -4,6 +4,8 @@ import assert from 'node:assert/strict'
 import sinon from 'sinon'
 import mqtt from 'mqtt'
 import type { MqttClient } from 'mqtt'
+import net from 'node:net'
+import mqttPacket from 'mqtt-packet'
 import { startTestGateway, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
 import { DEFAULT_LIMITS, listenerLimits, moduleSocketLimits, rateGate } from '../../core/broker/limits.js'
@@ -11,6 +13,7 @@ import { DEFAULT_LIMITS, listenerLimits, moduleSocketLimits, rateGate } from '..
 let gw: TestGateway
 let strict: string // maxClients 2, 4 KiB packets, 5 messages at once then disconnect
 let throttled: string // throttles past 50 messages/s
+let waiting: string // 4 connections not yet authenticated, 2 per address, 2 KiB before the CONNACK, 8 KiB after
 const clients: MqttClient[] = []
 
 before(async () => {
@@ -19,12 +22,14 @@ before(async () => {
       listeners: [
         { type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { maxClients: 2, maxPacketBytes: 4096, rate: { messagesPerSecond: 1, burst: 5, action: 'disconnect' } } },
         { type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { rate: { messagesPerSecond: 50, burst: 5 } } },
+        { type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { maxPending: 4, maxPendingPerAddress: 2, maxConnectBytes: 2048, maxPacketBytes: 8192 } },
       ],
     },
     modules: [{ name: 'alpha', entry: fixture('echo') }],
   })
   strict = gw.gateway.broker.listeners[0]?.url ?? ''
   throttled = gw.gateway.broker.listeners[1]?.url ?? ''
+  waiting = gw.gateway.broker.listeners[2]?.url ?? ''
 })
 
 after(async () => {
@@ -44,6 +49,7 @@ function closed (c: MqttClient): Promise<void> {
 
 test('defaults, and the module socket: no rate limit, packets as large as any listener allows', () => {
   assert.deepEqual(listenerLimits(undefined), DEFAULT_LIMITS)
+  assert.deepEqual([DEFAULT_LIMITS.maxPending, DEFAULT_LIMITS.maxPendingPerAddress, DEFAULT_LIMITS.maxConnectBytes], [64, 16, 16 * 1024])
   assert.deepEqual(listenerLimits({ rate: { burst: 3 } }).rate, { messagesPerSecond: 500, burst: 3, action: 'throttle' })
   const modules = moduleSocketLimits([listenerLimits({ maxPacketBytes: 4 * 1024 * 1024 })])
   assert.equal(modules.rate, null)
@@ -118,4 +124,81 @@ test('a client past its message rate is throttled, not dropped, on a "throttle" 
   assert.deepEqual(received, Array.from({ length: 30 }, (_, i) => i))
   assert.ok(burst.connected)
   assert.ok(gw.logs.some(l => /faster than 50 messages\/s: throttled/.test(l.text)))
+})
+
+/** A raw connection from `localAddress` (mqtt.js cannot pick its source address), idle until `send`. */
+function rawConnection (url: string, localAddress: string): { socket: net.Socket, opened: Promise<void>, connack: (packet: Buffer) => Promise<number | 'closed'> } {
+  const { hostname, port } = new URL(url)
+  const socket = net.connect({ host: hostname, port: Number(port), localAddress })
+  socket.on('error', () => {})
+  const opened = new Promise<void>(resolve => socket.once('connect', () => resolve()))
+  return {
+    socket,
+    opened,
+    connack: packet => new Promise(resolve => {
+      const parser = mqttPacket.parser({ protocolVersion: 4 })
+      parser.on('packet', p => { if (p.cmd === 'connack') resolve(p.returnCode ?? -1) })
+      socket.on('data', chunk => parser.parse(chunk))
+      socket.once('close', () => resolve('closed'))
+      socket.write(packet)
+    }),
+  }
+}
+
+const connect = (clientId: string, willBytes = 0): Buffer => mqttPacket.generate({
+  cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 0,
+  ...(willBytes === 0 ? {} : { will: { topic: 'w', payload: Buffer.alloc(willBytes), qos: 0, retain: false } }),
+})
+
+/** the CONNACK return code a fresh connection from `localAddress` gets, or 'closed' without one */
+async function connackFrom (localAddress: string, packet = connect(`c-${localAddress}`)): Promise<number | 'closed'> {
+  const connection = rawConnection(waiting, localAddress)
+  try {
+    return await connection.connack(packet)
+  } finally {
+    connection.socket.destroy()
+  }
+}
+
+test('issue 10 A6: connections not yet authenticated are bounded per address and per listener; logged-in clients do not count', async () => {
+  const idle = [rawConnection(waiting, '127.0.0.2'), rawConnection(waiting, '127.0.0.2')]
+  await Promise.all(idle.map(c => c.opened))
+  assert.equal(await connackFrom('127.0.0.2'), 'closed', 'a third from the same address is closed at once')
+  assert.ok(gw.logs.some(l => /denied connect a connection from 127\.0\.0\.2/.test(l.text) && /127\.0\.0\.2 has its maximum of 2 connections not yet authenticated/.test(l.text)))
+  // a logged-in client is no longer waiting: it holds no slot
+  const loggedIn = rawConnection(waiting, '127.0.0.3')
+  assert.equal(await loggedIn.connack(connect('logged-in')), 0)
+  idle.push(rawConnection(waiting, '127.0.0.3'), rawConnection(waiting, '127.0.0.4'))
+  await Promise.all(idle.map(c => c.opened))
+  assert.equal(await connackFrom('127.0.0.5'), 'closed', 'four waiting: the listener is at its maximum')
+  assert.ok(gw.logs.some(l => /the listener has its maximum of 4 connections not yet authenticated/.test(l.text)))
+  const refusals = gw.logs.filter(l => /denied connect a connection from/.test(l.text)).length
+  assert.equal(await connackFrom('127.0.0.6'), 'closed')
+  assert.equal(gw.logs.filter(l => /denied connect a connection from/.test(l.text)).length, refusals, 'one log line per episode, not per connection')
+  // one leaves: a slot is free again
+  const left = new Promise(resolve => idle[0]?.socket.once('close', resolve))
+  idle[0]?.socket.destroy()
+  await left
+  assert.equal(await poll(async () => (await connackFrom('127.0.0.5')) === 0 || undefined, 50), true)
+  for (const c of [...idle, loggedIn]) c.socket.destroy()
+})
+
+test('issue 10 A6: before the CONNACK a packet may be at most maxConnectBytes (at the limit it passes); after it, maxPacketBytes', async () => {
+  let willBytes = 2048 - connect('at-limit').length
+  while (connect('at-limit', willBytes).length > 2048) willBytes--
+  assert.equal(connect('at-limit', willBytes).length, 2048)
+  const atLimit = rawConnection(waiting, '127.0.0.7')
+  assert.equal(await atLimit.connack(connect('at-limit', willBytes)), 0)
+  // logged in: a 4 KiB publish passes (the listener's maxPacketBytes is 8 KiB), answered like any other
+  const pong = new Promise<void>(resolve => {
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    parser.on('packet', p => { if (p.cmd === 'pingresp') resolve() })
+    atLimit.socket.on('data', chunk => parser.parse(chunk))
+  })
+  atLimit.socket.write(Buffer.concat([mqttPacket.generate({ cmd: 'publish', topic: 'hooks/x/big', payload: Buffer.alloc(4096), qos: 0, retain: false, dup: false }), mqttPacket.generate({ cmd: 'pingreq' })]))
+  await pong
+  atLimit.socket.destroy()
+
+  assert.equal(await connackFrom('127.0.0.8', connect('over-lmt', willBytes + 1)), 'closed')
+  assert.ok(gw.logs.some(l => /denied connect a packet of 2049 bytes/.test(l.text) && /maximum of 2048 bytes before the CONNACK/.test(l.text)))
 })

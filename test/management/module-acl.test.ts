@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import mqtt from 'mqtt'
-import { startTestGateway, connectOperator, fixture, waitFor } from '../helpers/gateway.js'
+import { startTestGateway, connectOperator, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway, Operator } from '../helpers/gateway.js'
 import { decodeCbor } from '../../core/protocol/codec.js'
 import { auditRecords, managementFixture } from './helpers.js'
@@ -44,10 +44,33 @@ test('a module cannot subscribe to another module\'s requests (so cannot answer 
   assert.equal(await attempt('subscribe', 'rpc/alpha/+'), 'refused')
   assert.equal(await attempt('subscribe', 'rpc/alpha/echo'), 'refused')
   assert.equal(await attempt('subscribe', `reply/${op.clientId}`), 'refused')
-  assert.equal(await attempt('subscribe', '#'), 'refused')
   assert.equal(await attempt('subscribe', 'hooks/#'), 'granted')
   assert.ok(gw.logs.some(l => /denied subscribe rpc\/alpha\/\+/.test(l.text)))
   assert.equal((await op.call('alpha', 'echo', 1)).result, 1)
+})
+
+test('issue 10 C: a module may subscribe to # and +/+, and gets through them only what it may read, on both delivery paths', async () => {
+  assert.equal(await attempt('subscribe', '#'), 'granted')
+  assert.equal(await attempt('subscribe', '+/+'), 'granted')
+  assert.equal(await attempt('subscribe', '+/+/+'), 'granted')
+  await op.call('intruder', 'try', { action: 'heard' })
+  // another module's request and its reply (direct path), a request to core and its reply (Aedes's path:
+  // requests to core are stamped there, and the core answers in-process)
+  assert.equal((await op.call('alpha', 'echo', 2)).result, 2)
+  assert.equal(Array.isArray((await op.call('core', 'list')).result), true)
+  // a topic outside the bus's families, QoS 0 (direct path) and QoS 1 (Aedes's path)
+  await op.client.publishAsync('site/a', 'x', { qos: 0 })
+  await op.client.publishAsync('site/b', 'x', { qos: 1 })
+  // and what a module may read, both ways: the last message it must get
+  await op.client.publishAsync('hooks/alpha/zero', 'x', { qos: 0 })
+  await op.client.publishAsync('hooks/alpha/one', 'x', { qos: 1 })
+  let heard: string[] = []
+  await poll(async () => {
+    heard = heard.concat((await op.call('intruder', 'try', { action: 'heard' })).result as string[])
+    return heard.includes('hooks/alpha/zero') && heard.includes('hooks/alpha/one') ? true : undefined
+  })
+  assert.deepEqual(heard.filter(t => !t.startsWith('hooks/') && !t.startsWith('state/') && !t.startsWith('presence/')), [],
+    'no request, no reply and nothing outside what a module may read')
 })
 
 test('a module cannot publish another module\'s hooks: dropped, the module disconnected, subscribers untouched', async () => {
