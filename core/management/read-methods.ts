@@ -41,6 +41,8 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
         policy: mergePolicy(gw.loaded.manifest.defaults.restart, spec.restart),
         calls: spec.calls,
         after: spec.after,
+        /** lines of its output dropped over the rate limit and cut at the line limit (modules/output.ts) */
+        logs: { ...gw.log.lost(module) },
       }
     },
 
@@ -72,6 +74,8 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
         ],
         manifest: gw.manifestFile,
         modules: { total: modules.length, running: modules.filter(s => s.state === 'running').length },
+        /** log lines the core's stdout lost to a slow reader; refusals folded into audit records */
+        dropped: { stdoutLines: gw.log.stdoutDropped(), auditRefusalsFolded: m.audit.folded() },
       }
     },
 
