@@ -48,42 +48,48 @@ function lineBudget (limits: OutputLimits, now: () => number): () => boolean {
   }
 }
 
-/** Splits a byte stream into lines of at most `maxLineBytes`, holding no more than that of an unfinished line. */
-function lineSplitter (maxLineBytes: number, onLine: (line: Buffer, cutBytes: number) => void): { push (chunk: Buffer): void, end (): void } {
+/**
+ * Splits a byte stream into lines of at most `maxLineBytes`, holding no more than that of an unfinished line:
+ * a longer line is handed on, marked cut, as soon as it reaches the limit, and its rest skipped to the newline.
+ */
+function lineSplitter (maxLineBytes: number, onLine: (line: Buffer, cut: boolean) => void): { push (chunk: Buffer): void, end (): void } {
   let held: Buffer[] = []
   let heldBytes = 0
-  let cutBytes = 0
-  const take = (piece: Buffer): void => {
-    const room = maxLineBytes - heldBytes
-    if (piece.length > room) {
-      cutBytes += piece.length - room
-      piece = piece.subarray(0, room)
-    }
-    if (piece.length === 0) return
-    held.push(piece)
-    heldBytes += piece.length
-  }
-  const finish = (): void => {
+  let skipping = false
+  const finish = (cut: boolean): void => {
     let line = held.length === 1 ? held[0] as Buffer : Buffer.concat(held, heldBytes)
-    if (line.at(-1) === 0x0d) line = line.subarray(0, -1) // CRLF
-    onLine(line, cutBytes)
+    if (!cut && line.at(-1) === 0x0d) line = line.subarray(0, -1) // CRLF
     held = []
     heldBytes = 0
-    cutBytes = 0
+    onLine(line, cut)
+  }
+  /** a piece of the current line; `copy` when it is the tail of a chunk (a held slice would keep the whole chunk) */
+  const take = (piece: Buffer, copy: boolean): void => {
+    if (skipping || piece.length === 0) return
+    const room = maxLineBytes - heldBytes
+    if (piece.length > room) {
+      held.push(piece.subarray(0, room))
+      heldBytes += room
+      skipping = true
+      finish(true)
+      return
+    }
+    held.push(copy ? Buffer.from(piece) : piece)
+    heldBytes += piece.length
   }
   return {
     push (chunk) {
       let start = 0
       for (let end = chunk.indexOf(NEWLINE); end !== -1; end = chunk.indexOf(NEWLINE, start)) {
-        take(chunk.subarray(start, end))
-        finish()
+        take(chunk.subarray(start, end), false)
+        if (skipping) skipping = false
+        else finish(false)
         start = end + 1
       }
-      // copied out of the chunk: a held slice would keep the whole chunk alive
-      if (start < chunk.length) take(Buffer.from(chunk.subarray(start)))
+      if (start < chunk.length) take(chunk.subarray(start), true)
     },
     end () {
-      if (heldBytes > 0 || cutBytes > 0) finish()
+      if (heldBytes > 0) finish(false)
     },
   }
 }
@@ -115,7 +121,7 @@ export function readOutput (streams: { stdout: Readable | null, stderr: Readable
   }
 
   const follow = (stream: Readable, fallback: LogLevel): void => {
-    const lines = lineSplitter(limits.maxLineBytes, (line, cutBytes) => {
+    const lines = lineSplitter(limits.maxLineBytes, (line, cut) => {
       if (!allowed()) {
         counters.linesDropped++
         dropped++
@@ -124,9 +130,9 @@ export function readOutput (streams: { stdout: Readable | null, stderr: Readable
         return
       }
       let text = line.toString('utf8')
-      if (cutBytes > 0) {
+      if (cut) {
         counters.linesCut++
-        text += ` … [line cut: ${cutBytes} more bytes over the limit of ${limits.maxLineBytes}]`
+        text += ` … [line cut at ${limits.maxLineBytes} bytes]`
       }
       const match = PRIORITY.exec(text)
       if (match === null) onLine(fallback, text)
