@@ -30,6 +30,9 @@ export interface CoreLog {
   stdoutDropped (): number
 }
 
+/** the core's own lines are cut here, as modules' lines are at `defaults.logs.maxLineBytes` */
+const MAX_CORE_LINE_CHARS = 8192
+
 /** the most the core queues for a stdout that does not keep up (a pipe; a terminal or file is written at once) */
 export const MAX_STDOUT_PENDING_BYTES = 1_048_576
 
@@ -93,7 +96,10 @@ export function createCoreLog (options: { level?: LogLevel, write?: (line: strin
     write(`${paint(90, time)} ${paint(code, who.padEnd(14))} ${level}${entry.text}\n`)
   }
   const at = (level: LogLevel) => (text: string, fields?: Record<string, unknown>): void => {
-    record({ ts: Date.now(), source: 'core', level, text: text + formatFields(fields) })
+    // the core's lines quote what clients sent (a refused topic, a client id): cut like a module's line
+    let line = text + formatFields(fields)
+    if (line.length > MAX_CORE_LINE_CHARS) line = `${line.slice(0, MAX_CORE_LINE_CHARS)} … [line cut at ${MAX_CORE_LINE_CHARS} characters]`
+    record({ ts: Date.now(), source: 'core', level, text: line })
   }
   return {
     debug: at('debug'),
