@@ -33,6 +33,7 @@ export const errorCodes = {
   MANIFEST_WRITE: 'A management change could not be written to the manifest on disk; nothing was changed.',
   GATEWAY_UNREACHABLE: 'The CLI could not connect to the gateway, or the connection was lost.',
   CGROUP_SETUP: 'A module\'s memory cgroup could not be created, configured or removed.',
+  RUNTIME_DIR: 'The runtime folder could not be created, or belongs to another user, is a symlink or can be written by other users.',
 
   // ── Hardware layers ──
   GPIO_LINE_UNKNOWN: 'The board has no GPIO line of that name.',

@@ -1,7 +1,5 @@
 // The gateway: manifest → board → broker → core on the bus → modules. Stopping runs it backwards.
 import { EventEmitter } from 'node:events'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { loadManifest } from './manifest/load.js'
 import type { LoadedManifest, LoadedModule } from './manifest/load.js'
@@ -18,6 +16,7 @@ import type { CoreLog } from './log.js'
 import { createModuleTable } from './modules/table.js'
 import type { ModuleTable } from './modules/table.js'
 import { moduleEnv } from './modules/env.js'
+import { prepareRuntimeDir, runtimeDirFor, writeRuntimeFile } from './runtime-dir.js'
 import { describeState, stateMessage } from './modules/state.js'
 import { decodeCbor } from './protocol/codec.js'
 import type { Presence } from './protocol/envelope.js'
@@ -32,7 +31,7 @@ import { builtinExtensions } from './extensions.js'
 export interface GatewayOptions {
   manifestFile: string
   log?: CoreLog
-  /** overrides the manifest's runtime directory (tests use a temp dir) */
+  /** overrides the manifest's runtime folder (tests use a temp dir) */
   runtimeDir?: string
   /** defaults to every built-in extension */
   extensions?: ExtensionFactory[]
@@ -46,12 +45,13 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? createCoreLog()
   const loaded = await loadManifest(options.manifestFile, { log })
   const { manifest } = loaded
-  const runtimeDir = path.resolve(options.runtimeDir ?? manifest.runtimeDir ?? path.join(os.tmpdir(), `outpost-${manifest.gateway}`))
-  mkdirSync(runtimeDir, { recursive: true, mode: 0o700 })
+  const runtime = runtimeDirFor(manifest.gateway, options.runtimeDir ?? manifest.runtimeDir)
+  prepareRuntimeDir(runtime)
+  const runtimeDir = runtime.dir
   const simRoot = path.join(runtimeDir, 'sim')
   const gatewayBoard = resolveBoard(loaded.board, { simRoot })
   const boardFile = path.join(runtimeDir, 'board.json')
-  writeFileSync(boardFile, JSON.stringify(gatewayBoard, null, 2))
+  writeRuntimeFile(boardFile, JSON.stringify(gatewayBoard, null, 2))
 
   const credentials = createCredentials(operatorCheck(manifest.operators))
   const events = new EventEmitter<CoreEvents>()
@@ -101,9 +101,13 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
           const { spec, entry } = runtime.loaded
           const credential = credentials.issue(name, instance, spec.calls === '*' ? '*' : new Set(spec.calls))
           const budget = spec.memoryMiB ?? manifest.defaults.memoryMiB
+          // config travels in a file, never in the environment: a large one would make spawn fail (E2BIG)
+          const configFile = path.join(runtimeDir, `${name}.config.json`)
+          writeRuntimeFile(configFile, JSON.stringify(spec.config))
           return {
             entry,
             nodeFlags: moduleNodeFlags(budget),
+            output: { limits: manifest.defaults.logs, counters: log.lost(name) },
             prefix: kernel.prepare(`${name}.${instance}`, Math.round(budget * manifest.defaults.memory.kernelFactor * MiB)),
             env: moduleEnv({
               module: name,
@@ -111,7 +115,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
               brokerUrl: broker.moduleUrl,
               credential,
               keepaliveSeconds: manifest.defaults.keepaliveSeconds,
-              config: spec.config,
+              configFile,
               boardFile,
               simRoot: gatewayBoard.simulated ? simRoot : undefined,
             }),

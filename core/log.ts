@@ -1,5 +1,8 @@
 // The core's log: one line per entry on the terminal (coloured per module when it is a TTY), and every
-// entry handed to the log store so operators can read and follow module logs over the bus.
+// entry handed to the log store so operators can read and follow module logs over the bus. When stdout is a
+// pipe (journald, docker) whose reader falls behind, lines are dropped and counted rather than queued: the
+// core never holds more than MAX_STDOUT_PENDING_BYTES for it.
+import type { OutputCounters } from './modules/output.js'
 import type { LogLevel } from './sdk/log.js'
 
 export interface LogEntry {
@@ -21,7 +24,17 @@ export interface CoreLog {
   /** records a line from a module process */
   record (entry: LogEntry): void
   addSink (sink: LogSink): () => void
+  /** what a module's processes lost to the output limits (modules/output.ts), kept per module name */
+  lost (source: string): OutputCounters
+  /** lines not written to the core's stdout because its reader was behind (or gone) */
+  stdoutDropped (): number
 }
+
+/** the core's own lines are cut here, as modules' lines are at `defaults.logs.maxLineBytes` */
+const MAX_CORE_LINE_CHARS = 8192
+
+/** the most the core queues for a stdout that does not keep up (a pipe; a terminal or file is written at once) */
+export const MAX_STDOUT_PENDING_BYTES = 1_048_576
 
 const LEVEL_RANK: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 }
 const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94]
@@ -34,9 +47,35 @@ function formatFields (fields: Record<string, unknown> | undefined): string {
   }).join('')
 }
 
+/** Writes to the core's stdout unless it is behind: then drops the line, and says how many once it caught up. */
+function stdoutWriter (): { write: (line: string) => void, dropped: () => number } {
+  let total = 0
+  let unsaid = 0
+  let closed = false
+  // a reader that went away (EPIPE) must not take the core with it: its lines are counted from then on
+  process.stdout.on('error', () => { closed = true })
+  return {
+    write (line) {
+      if (closed || process.stdout.writableLength > MAX_STDOUT_PENDING_BYTES) {
+        total++
+        unsaid++
+        return
+      }
+      if (unsaid > 0) {
+        process.stdout.write(`${unsaid} log line(s) dropped: stdout was not read fast enough\n`)
+        unsaid = 0
+      }
+      process.stdout.write(line)
+    },
+    dropped: () => total,
+  }
+}
+
 export function createCoreLog (options: { level?: LogLevel, write?: (line: string) => void, colour?: boolean } = {}): CoreLog {
   const threshold = LEVEL_RANK[options.level ?? 'info']
-  const write = options.write ?? ((line: string) => { process.stdout.write(line) })
+  const stdout = options.write === undefined ? stdoutWriter() : { write: options.write, dropped: () => 0 }
+  const write = stdout.write
+  const lostBy = new Map<string, OutputCounters>()
   const colour = options.colour ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined)
   const sinks = new Set<LogSink>()
   const colourOf = new Map<string, number>()
@@ -57,7 +96,10 @@ export function createCoreLog (options: { level?: LogLevel, write?: (line: strin
     write(`${paint(90, time)} ${paint(code, who.padEnd(14))} ${level}${entry.text}\n`)
   }
   const at = (level: LogLevel) => (text: string, fields?: Record<string, unknown>): void => {
-    record({ ts: Date.now(), source: 'core', level, text: text + formatFields(fields) })
+    // the core's lines quote what clients sent (a refused topic, a client id): cut like a module's line
+    let line = text + formatFields(fields)
+    if (line.length > MAX_CORE_LINE_CHARS) line = `${line.slice(0, MAX_CORE_LINE_CHARS)} … [line cut at ${MAX_CORE_LINE_CHARS} characters]`
+    record({ ts: Date.now(), source: 'core', level, text: line })
   }
   return {
     debug: at('debug'),
@@ -69,5 +111,11 @@ export function createCoreLog (options: { level?: LogLevel, write?: (line: strin
       sinks.add(sink)
       return () => { sinks.delete(sink) }
     },
+    lost (source) {
+      let counters = lostBy.get(source)
+      if (counters === undefined) lostBy.set(source, counters = { linesDropped: 0, linesCut: 0 })
+      return counters
+    },
+    stdoutDropped: stdout.dropped,
   }
 }

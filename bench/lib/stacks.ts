@@ -132,7 +132,7 @@ export async function startMosquitto (label: string, dir: string, names: BenchNa
   writeFileSync(config, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'))
   const broker = startProc(label, [MOSQUITTO, '-c', config], {}, cleanup)
   await waitConnectable(port, START_TIMEOUT_MS, broker)
-  return startModulesOn(label, broker, `mqtt://127.0.0.1:${port}`, names, cleanup)
+  return startModulesOn(label, broker, `mqtt://127.0.0.1:${port}`, dir, names, cleanup)
 }
 
 /**
@@ -144,19 +144,21 @@ export async function startBareAedes (label: string, dir: string, names: BenchNa
   const socket = path.join(dir, 'aedes.sock')
   const broker = startProc(label, [process.execPath, ...npmStartFlags(), benchProgram('raw/aedes-broker.js'), socket], {}, cleanup)
   await broker.waitLine(/^listening$/, START_TIMEOUT_MS)
-  return startModulesOn(label, broker, `unix:${socket}`, names, cleanup)
+  return startModulesOn(label, broker, `unix:${socket}`, dir, names, cleanup)
 }
 
 /** The benchmark's module programs started by the benchmark itself, with the environment and V8 flags the core would give them. */
-async function startModulesOn (label: string, broker: Proc, url: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
+async function startModulesOn (label: string, broker: Proc, url: string, dir: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
   for (const m of benchModules(names)) {
+    const configFile = path.join(dir, `${m.name}.config.json`)
+    writeFileSync(configFile, JSON.stringify(m.config))
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       OUTPOST_MODULE: m.name,
       OUTPOST_INSTANCE: '0',
       OUTPOST_BROKER: url,
       OUTPOST_KEEPALIVE: '5',
-      OUTPOST_CONFIG: JSON.stringify(m.config),
+      OUTPOST_CONFIG_FILE: configFile,
     }
     startProc(`${m.name} on ${label}`, [process.execPath, ...moduleNodeFlags(MODULE_BUDGET_MIB), benchProgram(m.program)], { env }, cleanup)
   }

@@ -1,22 +1,23 @@
 // `outpost run [manifest]`: runs a gateway in the foreground until SIGINT/SIGTERM, then stops every module
 // in order and exits 0. A bad manifest starts nothing and exits 2 with the problems listed.
-import { copyFileSync, mkdirSync } from 'node:fs'
-import os from 'node:os'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { OutpostError } from '../errors.js'
 import { startGateway } from '../gateway.js'
 import { createCoreLog } from '../log.js'
 import { defaultManifest } from '../paths.js'
+import { prepareRuntimeDir, runtimeDirFor, writeRuntimeFile } from '../runtime-dir.js'
 
 /**
  * The demo runs from a fresh copy of the embedded default manifest, so management changes made while it
  * runs (which are written to the manifest) never touch the installed file, and every start is the same demo.
  */
 function demoManifest (): string {
-  const dir = path.join(os.tmpdir(), 'outpost-demo')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  const file = path.join(dir, 'gateway.json')
-  copyFileSync(defaultManifest, file)
+  // a folder of the core's own, as the runtime folder is: a shared /tmp/outpost-demo could be anyone's
+  const where = runtimeDirFor('demo-manifest', undefined)
+  prepareRuntimeDir(where)
+  const file = path.join(where.dir, 'gateway.json')
+  writeRuntimeFile(file, readFileSync(defaultManifest, 'utf8'))
   return file
 }
 

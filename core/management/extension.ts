@@ -28,6 +28,7 @@ export const managementExtension: ExtensionFactory = gw => {
         file: path.resolve(gw.loaded.dir, config.file),
         maxBytes: config.maxBytes,
         keep: config.keep,
+        repeatWindowMs: config.repeatWindowMs,
         publish: record => gw.bus.emit('audit', record),
         warn: text => gw.log.warn(text),
       })

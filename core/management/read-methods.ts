@@ -52,6 +52,8 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
             maxGateway: STORE_LIMITS.pendingCalls,
           },
         },
+        /** lines of its output dropped over the rate limit and cut at the line limit (modules/output.ts) */
+        logs: { ...gw.log.lost(module) },
       }
     },
 
@@ -83,6 +85,8 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
         ],
         manifest: gw.manifestFile,
         modules: { total: modules.length, running: modules.filter(s => s.state === 'running').length },
+        /** log lines the core's stdout lost to a slow reader; refusals folded into audit records */
+        dropped: { stdoutLines: gw.log.stdoutDropped(), auditRefusalsFolded: m.audit.folded() },
       }
     },
 

@@ -44,6 +44,14 @@ const listener = z.discriminatedUnion('type', [
   z.object({ type: z.literal('unix'), path: z.string(), anonymous: z.boolean().default(false), limits: listenerLimits.optional() }).strict(),
 ])
 
+/** a module's config, serialized as JSON, at most this many bytes: it is written to a file for every spawn */
+export const MAX_CONFIG_BYTES = 65_536
+
+const moduleConfig = z.record(z.string(), z.unknown()).default({}).superRefine((config, ctx) => {
+  const bytes = Buffer.byteLength(JSON.stringify(config))
+  if (bytes > MAX_CONFIG_BYTES) ctx.addIssue({ code: 'custom', message: `the config is ${bytes} bytes as JSON, over the limit of ${MAX_CONFIG_BYTES} bytes (64 KiB): keep large data in a file the module reads` })
+})
+
 export const moduleSchema = z.object({
   name: moduleName,
   /** `drivers/<name>` or `modules/<name>` shipped with Outpost, or a path to a .js file (relative to the manifest) */
@@ -57,7 +65,7 @@ export const moduleSchema = z.object({
   /** modules this one may call; "*" (the default) is every module except `core` */
   calls: z.union([z.literal('*'), z.array(z.string())]).default('*'),
   restart: restartPolicySchema.optional(),
-  config: z.record(z.string(), z.unknown()).default({}),
+  config: moduleConfig,
 }).strict()
 
 export const manifestSchema = z.object({
@@ -81,7 +89,13 @@ export const manifestSchema = z.object({
       /** the kernel's hard limit as a multiple of the budget: the sampler acts first, the kernel is the backstop */
       kernelFactor: z.number().min(1).max(4).default(1.25),
     }).strict().default({ sampleMs: 250, graceMs: 1000, kernelFactor: 1.25 }),
-  }).strict().default({ memoryMiB: 64, keepaliveSeconds: 5, memory: { sampleMs: 250, graceMs: 1000, kernelFactor: 1.25 } }),
+    /** what the core reads of each module instance's stdout and stderr (modules/output.ts) */
+    logs: z.object({
+      linesPerSecond: z.number().positive().max(100_000).default(200),
+      burst: z.number().int().min(1).max(100_000).default(1000),
+      maxLineBytes: z.number().int().min(256).max(1_048_576).default(8192),
+    }).strict().default({ linesPerSecond: 200, burst: 1000, maxLineBytes: 8192 }),
+  }).strict().default({ memoryMiB: 64, keepaliveSeconds: 5, memory: { sampleMs: 250, graceMs: 1000, kernelFactor: 1.25 }, logs: { linesPerSecond: 200, burst: 1000, maxLineBytes: 8192 } }),
   modules: z.array(moduleSchema).default([]),
   operators: z.array(operator).default([]).superRefine((ops, ctx) => {
     const seen = new Set<string>()
@@ -95,7 +109,9 @@ export const manifestSchema = z.object({
     file: z.string().min(1).default('audit.log'),
     maxBytes: z.number().int().min(4096).default(1_048_576),
     keep: z.number().int().min(1).max(100).default(5),
-  }).strict().default({ file: 'audit.log', maxBytes: 1_048_576, keep: 5 }),
+    /** identical refusals (same caller, method, module) within this window are written as one record */
+    repeatWindowMs: z.number().int().min(1000).max(3_600_000).default(60_000),
+  }).strict().default({ file: 'audit.log', maxBytes: 1_048_576, keep: 5, repeatWindowMs: 60_000 }),
 }).strict()
 
 export type Manifest = z.infer<typeof manifestSchema>

@@ -1,12 +1,14 @@
 // The environment a module process starts with (docs/protocol.md, "Module environment"). Only a few of the
-// core's own variables pass through: a module sees its identity, its broker, its credential and its config.
+// core's own variables pass through: a module sees its identity, its broker, its credential and where its
+// config file is (the config itself may be larger than the kernel allows an environment to be).
 export interface ModuleEnvInput {
   module: string
   instance: number
   brokerUrl: string
   credential: { username: string, password: string }
   keepaliveSeconds: number
-  config: unknown
+  /** the module's config as JSON, written by the core in the runtime folder (0600) */
+  configFile: string
   boardFile: string
   simRoot: string | undefined
 }
@@ -25,7 +27,7 @@ export function moduleEnv (input: ModuleEnvInput, parent: NodeJS.ProcessEnv = pr
   env.OUTPOST_USERNAME = input.credential.username
   env.OUTPOST_PASSWORD = input.credential.password
   env.OUTPOST_KEEPALIVE = String(input.keepaliveSeconds)
-  env.OUTPOST_CONFIG = JSON.stringify(input.config)
+  env.OUTPOST_CONFIG_FILE = input.configFile
   env.OUTPOST_BOARD_FILE = input.boardFile
   if (input.simRoot !== undefined) env.OUTPOST_SIM_ROOT = input.simRoot
   return env

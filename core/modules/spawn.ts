@@ -2,9 +2,9 @@
 // core (which then stops modules in order) and a stop signal reaches every process a module forked.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { createInterface } from 'node:readline'
-import type { LogLevel } from '../sdk/log.js'
 import type { ResolvedEntry } from './entry.js'
+import { readOutput } from './output.js'
+import type { LineHandler, OutputCounters, OutputLimits } from './output.js'
 
 export interface SpawnRequest {
   entry: ResolvedEntry
@@ -13,6 +13,8 @@ export interface SpawnRequest {
   nodeFlags: string[]
   /** argv prefix run before the program (e.g. one that joins a cgroup and execs the rest) */
   prefix?: string[]
+  /** bounds on what the core reads of the process's stdout and stderr, and where it counts what it dropped */
+  output: { limits: OutputLimits, counters: OutputCounters }
 }
 
 export interface ExitInfo {
@@ -22,7 +24,8 @@ export interface ExitInfo {
 
 export interface ModuleProcess {
   pid: number
-  child: ChildProcess
+  /** absent when the process could not be started at all */
+  child?: ChildProcess
   exited: Promise<ExitInfo>
   /** signals the whole process group */
   signal (signal: NodeJS.Signals): void
@@ -30,25 +33,17 @@ export interface ModuleProcess {
   reap (): void
 }
 
-export type LineHandler = (level: LogLevel, text: string) => void
+export type { LineHandler } from './output.js'
 
-const PRIORITY = /^<([0-7])>/
-
-export function levelOf (priority: number): LogLevel {
-  if (priority <= 3) return 'error'
-  if (priority === 4) return 'warn'
-  if (priority <= 6) return 'info'
-  return 'debug'
-}
-
-function forwardLines (stream: NodeJS.ReadableStream | null, fallback: LogLevel, onLine: LineHandler): void {
-  if (stream === null) return
-  const lines = createInterface({ input: stream, crlfDelay: Infinity })
-  lines.on('line', (line: string) => {
-    const match = PRIORITY.exec(line)
-    if (match === null) onLine(fallback, line)
-    else onLine(levelOf(Number(match[1])), line.slice(match[0].length))
-  })
+/** A process that never ran: it "exits" with 127 (the shell's "cannot execute") on the next turn. */
+function notStarted (why: string, onLine: LineHandler): ModuleProcess {
+  onLine('error', why)
+  return {
+    pid: -1,
+    exited: new Promise(resolve => setImmediate(() => resolve({ code: 127, signal: null }))),
+    signal () {},
+    reap () {},
+  }
 }
 
 export function spawnModule (request: SpawnRequest, onLine: LineHandler): ModuleProcess {
@@ -57,14 +52,20 @@ export function spawnModule (request: SpawnRequest, onLine: LineHandler): Module
     : request.entry.command ?? []
   const argv = [...(request.prefix ?? []), ...program]
   const [file, ...args] = argv
-  const child = spawn(file ?? '', args, {
-    cwd: request.entry.cwd,
-    env: request.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  })
-  forwardLines(child.stdout, 'info', onLine)
-  forwardLines(child.stderr, 'error', onLine)
+  let child: ChildProcess
+  try {
+    child = spawn(file ?? '', args, {
+      cwd: request.entry.cwd,
+      env: request.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+  } catch (err) {
+    // node throws at once for some failures (E2BIG: arguments too long), where others come as 'error':
+    // both end as an exit that the supervisor counts, never as an instance left in `starting`
+    return notStarted(`cannot start ${file}: ${(err as Error).message}`, onLine)
+  }
+  readOutput(child, request.output.limits, request.output.counters, onLine)
   const exited = new Promise<ExitInfo>(resolve => {
     child.once('error', err => {
       onLine('error', `cannot start ${file}: ${err.message}`)

@@ -29,13 +29,14 @@ export function readModuleEnv (env: NodeJS.ProcessEnv = process.env): ModuleEnv 
   if (!isModuleName(module)) throw new OutpostError('MODULE_ENV', `OUTPOST_MODULE=${module} is not a valid module name`)
   const instance = Number(env.OUTPOST_INSTANCE ?? '0')
   if (!Number.isInteger(instance) || instance < 0) throw new OutpostError('MODULE_ENV', `OUTPOST_INSTANCE=${env.OUTPOST_INSTANCE} is not a non-negative integer`)
+  // the core always names the file; a process started by hand without it has an empty config
+  const configFile = env.OUTPOST_CONFIG_FILE
   let config: unknown = {}
-  if (env.OUTPOST_CONFIG_FILE) config = JSON.parse(readFileSync(env.OUTPOST_CONFIG_FILE, 'utf8'))
-  else if (env.OUTPOST_CONFIG) {
+  if (configFile !== undefined && configFile !== '') {
     try {
-      config = JSON.parse(env.OUTPOST_CONFIG)
+      config = JSON.parse(readFileSync(configFile, 'utf8'))
     } catch (err) {
-      throw new OutpostError('MODULE_ENV', `OUTPOST_CONFIG is not valid JSON: ${(err as Error).message}`)
+      throw new OutpostError('MODULE_ENV', `OUTPOST_CONFIG_FILE=${configFile} cannot be read as JSON: ${(err as Error).message}`)
     }
   }
   const keepaliveSeconds = Number(env.OUTPOST_KEEPALIVE ?? '5')

@@ -89,7 +89,7 @@ test('the manifest refuses anonymous access off loopback, clear passwords, and d
 test('the audit log appends JSON lines, publishes each record, and rotates by size', async () => {
   const file = path.join(tempDir(), 'audit.log')
   const published: AuditRecord[] = []
-  const audit = createAuditLog({ file, maxBytes: 4096, keep: 2, publish: r => published.push(r), warn: () => {} })
+  const audit = createAuditLog({ file, maxBytes: 4096, keep: 2, repeatWindowMs: 60_000, publish: r => published.push(r), warn: () => {} })
   const record = (i: number): AuditRecord => ({ ts: i, who: { kind: 'anonymous', role: 'admin', clientId: `c${i}` }, op: 'restart', module: 'm'.repeat(200), result: 'ok' })
   for (let i = 0; i < 100; i++) audit.record(record(i))
   await audit.flush()
