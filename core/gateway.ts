@@ -155,11 +155,17 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     const id = parseClientId(clientId)
     if (id === null) return
     router.offline(clientId, id.module, reason)
-    if (reason !== 'keepalive-timeout') return
     const instance = modules.get(id.module)?.instances[id.instance]
     if (instance?.process === undefined) return
-    log.warn(`${clientId} missed its keepalive: hung`, { pid: instance.process.pid })
-    instance.condemn('hung')
+    if (reason === 'keepalive-timeout') {
+      log.warn(`${clientId} missed its keepalive: hung`, { pid: instance.process.pid })
+      instance.condemn('hung')
+    } else if (instance.state.status === 'running') {
+      // Lost its connection but not its process (a client library whose network thread ended): it would
+      // stay `running` and unreachable for good. The policy gives it a grace to reconnect, then restarts it.
+      log.debug(`${clientId} lost its broker connection (${reason}) while its process lives`, { pid: instance.process.pid })
+      instance.disconnected()
+    }
   })
 
   // A module is running once it says ready on its presence topic, from the process the core started.
@@ -177,7 +183,10 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     if (presence.state === 'ready' && presence.pid === instance.process?.pid) {
       instance.ready()
       router.online(`${name}.${instanceText}`, name ?? '')
-    } else if (presence.state === 'offline') router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
+    } else if (presence.state === 'offline') {
+      router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
+      instance.disconnected()
+    }
   })
 
   const ctx: GatewayContext = { manifestFile: loaded.file, loaded, board: gatewayBoard, runtimeDir, broker, bus, modules, credentials, log, events, usage: () => undefined }

@@ -8,6 +8,8 @@ export interface CallInfo {
   /** caller's client id, as the request says */
   from: string | undefined
   id: CorrelationId
+  /** how long the caller waits, when the request says */
+  timeout: number | undefined
 }
 
 export type MethodHandler = (args: any, call: CallInfo) => unknown
@@ -53,7 +55,7 @@ export function serveRequest (ctx: ServeContext, method: string, payload: Uint8A
   }
   let result: unknown
   try {
-    result = handler(request.args ?? null, { from: request.from, id: request.id })
+    result = handler(request.args ?? null, { from: request.from, id: request.id, timeout: request.timeout })
   } catch (err) {
     respond(request.reply, { id: request.id, error: toErrorBody(err) })
     return

@@ -29,6 +29,8 @@ export interface Instance {
   ready (): void
   /** an external finding that ends the process: over-budget, oom, hung */
   condemn (reason: 'over-budget' | 'hung'): void
+  /** its broker connection is gone (or it said offline) while its process lives: restarted after a grace */
+  disconnected (): void
   /** resolves once the instance is running, failed or stopped */
   whenSettled (): Promise<void>
 }
@@ -130,6 +132,9 @@ export function createInstance (instance: number, policy: () => RestartPolicy, h
     condemn (reason) {
       if (current === undefined) return
       dispatch(reason === 'hung' ? { type: 'hang' } : { type: 'budget-breach' })
+    },
+    disconnected () {
+      if (current !== undefined) dispatch({ type: 'disconnected' })
     },
     whenSettled () {
       if (SETTLED.has(state.status)) return Promise.resolve()
