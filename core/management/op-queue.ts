@@ -5,6 +5,9 @@
 // answered instead of run.
 import { OutpostError } from '../errors.js'
 
+/** operations waiting per module (besides the one running): a caller flooding one module is refused past it */
+export const MAX_QUEUED = 16
+
 export interface OpQueues {
   /**
    * Runs `job` once the operations queued before it for `key` (a module name) are done. Rejects with TIMEOUT
@@ -50,6 +53,9 @@ export function createOpQueues (): OpQueues {
         queues.set(key, queue)
       }
       const own = queue
+      if (own.waiting.length >= MAX_QUEUED) {
+        return Promise.reject(new OutpostError('CONFLICT', `core.${op} of ${key}: ${MAX_QUEUED} operations are already queued for ${key} behind core.${own.running ?? '?'}; try again once they are done`, { details: { module: key, queued: own.waiting.length, limit: MAX_QUEUED } }))
+      }
       return new Promise((resolve, reject) => {
         let queued = true
         const timer = setTimeout(() => {
