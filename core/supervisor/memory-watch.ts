@@ -33,7 +33,8 @@ export const memoryWatch: ExtensionFactory = (ctx) => {
   // a sample taken before ready may be of the `sh`/`setpriv` prefix that had not exec'd the program yet:
   // once the module says ready its program runs, and what `list` reports is measured from then on
   const onState = (runtime: ModuleRuntime, instance: number, state: ModuleRunState): void => {
-    if (state.status === 'running') sampler?.sample(`${runtime.loaded.spec.name}.${instance}`)
+    // after the state change that reported it has run its course (a breach found here stops the instance)
+    if (state.status === 'running') queueMicrotask(() => sampler?.sample(`${runtime.loaded.spec.name}.${instance}`))
   }
   return {
     name: 'memory-watch',
