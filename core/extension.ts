@@ -19,6 +19,8 @@ export interface CoreEvents {
   'module-spawned': [runtime: ModuleRuntime, instance: number, process: ModuleProcess]
   'module-exit': [runtime: ModuleRuntime, instance: number, exit: ExitInfo, reason: ExitReason]
   'client-gone': [clientId: string, reason: 'disconnect' | 'keepalive-timeout' | 'error']
+  /** the gateway has begun to stop: modules are being stopped, nothing starts any more */
+  'stopping': []
 }
 
 export interface GatewayContext {

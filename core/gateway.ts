@@ -23,8 +23,10 @@ import type { Presence } from './protocol/envelope.js'
 import { topics } from './protocol/topics.js'
 import { resolveBoard } from './boards/resolve.js'
 import { mergePolicy } from './supervisor/merge-policy.js'
+import { DEFAULT_POLICY } from './supervisor/policy.js'
 import { moduleNodeFlags } from './supervisor/v8-flags.js'
 import { createKernelLimits } from './supervisor/kernel-limits.js'
+import { clearLeftovers } from './supervisor/leftovers.js'
 import type { CoreEvents, Extension, ExtensionFactory, GatewayContext } from './extension.js'
 import { builtinExtensions } from './extensions.js'
 
@@ -35,15 +37,24 @@ export interface GatewayOptions {
   runtimeDir?: string
   /** defaults to every built-in extension */
   extensions?: ExtensionFactory[]
+  /**
+   * aborting it stops the gateway, also during boot: what was started is stopped, and startGateway rejects
+   * with the signal's reason
+   */
+  signal?: AbortSignal
 }
 
 export interface Gateway extends GatewayContext {
   stop (): Promise<void>
+  /** the longest stop timeout among the modules' policies: how long stopping them may take */
+  stopTimeoutMs (): number
 }
 
 export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const log = options.log ?? createCoreLog()
+  const { signal } = options
   const loaded = await loadManifest(options.manifestFile, { log })
+  signal?.throwIfAborted()
   const { manifest } = loaded
   const runtime = runtimeDirFor(manifest.gateway, options.runtimeDir ?? manifest.runtimeDir)
   prepareRuntimeDir(runtime)
@@ -52,6 +63,13 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const gatewayBoard = resolveBoard(loaded.board, { simRoot })
   const boardFile = path.join(runtimeDir, 'board.json')
   writeRuntimeFile(boardFile, JSON.stringify(gatewayBoard, null, 2))
+
+  // one group tree per core process: two gateways of one name (tests, a restart racing cleanup) never share
+  const kernel = createKernelLimits(manifest.gateway, process.pid, log)
+  const moduleSocket = path.join(runtimeDir, 'broker.sock')
+  const leftovers = await clearLeftovers(moduleSocket, kernel)
+  if (leftovers !== undefined) log.warn(leftovers)
+  signal?.throwIfAborted()
 
   const credentials = createCredentials(operatorCheck(manifest.operators))
   const events = new EventEmitter<CoreEvents>()
@@ -65,7 +83,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     answersTo: (caller, reply) => answersTo(caller, reply),
   })
   const broker = await startBroker({
-    moduleSocket: path.join(runtimeDir, 'broker.sock'),
+    moduleSocket,
     listeners: manifest.broker.listeners.map(l => (l.type === 'unix' ? { ...l, path: path.resolve(loaded.dir, l.path) } : l)),
     authenticator: credentials,
     drainTimeoutMs: manifest.broker.drainTimeoutMs,
@@ -85,8 +103,6 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   log.info(`broker listening: modules on ${broker.moduleUrl}${broker.listeners.map(l => `, ${l.url}`).join('')}`)
   const bus = await startCoreBus(broker, log)
 
-  // one group tree per core process: two gateways of one name (tests, a restart racing cleanup) never share
-  const kernel = createKernelLimits(`${manifest.gateway}-${process.pid}`, log)
   const MiB = 1024 * 1024
   const modules = createModuleTable({
     policyOf: (module: LoadedModule) => mergePolicy(manifest.defaults.restart, module.spec.restart),
@@ -127,6 +143,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
           events.emit('module-spawned', runtime, instance, child)
         },
         classifyExit: () => (kernel.oomKilled(`${name}.${instance}`) ? 'oom' : undefined),
+        cleanup: () => kernel.release(`${name}.${instance}`),
         onExit: (child, exit, reason) => {
           router.offline(`${name}.${instance}`, name, reason)
           events.emit('module-exit', runtime, instance, exit, reason)
@@ -147,11 +164,17 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     const id = parseClientId(clientId)
     if (id === null) return
     router.offline(clientId, id.module, reason)
-    if (reason !== 'keepalive-timeout') return
     const instance = modules.get(id.module)?.instances[id.instance]
     if (instance?.process === undefined) return
-    log.warn(`${clientId} missed its keepalive: hung`, { pid: instance.process.pid })
-    instance.condemn('hung')
+    if (reason === 'keepalive-timeout') {
+      log.warn(`${clientId} missed its keepalive: hung`, { pid: instance.process.pid })
+      instance.condemn('hung')
+    } else if (instance.state.status === 'running') {
+      // Lost its connection but not its process (a client library whose network thread ended): it would
+      // stay `running` and unreachable for good. The policy gives it a grace to reconnect, then restarts it.
+      log.debug(`${clientId} lost its broker connection (${reason}) while its process lives`, { pid: instance.process.pid })
+      instance.disconnected()
+    }
   })
 
   // A module is running once it says ready on its presence topic, from the process the core started.
@@ -169,7 +192,10 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     if (presence.state === 'ready' && presence.pid === instance.process?.pid) {
       instance.ready()
       router.online(`${name}.${instanceText}`, name ?? '')
-    } else if (presence.state === 'offline') router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
+    } else if (presence.state === 'offline') {
+      router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
+      instance.disconnected()
+    }
   })
 
   const ctx: GatewayContext = { manifestFile: loaded.file, loaded, board: gatewayBoard, runtimeDir, broker, router, bus, modules, credentials, log, events, usage: () => undefined }
@@ -183,36 +209,50 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       }
     }
   }
+
+  // From here on a stop (a signal during boot included) runs everything started so far backwards; the
+  // module table is closed first, so nothing starts once it has begun.
+  let stopping: Promise<void> | undefined
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('stopping modules')
+      modules.close()
+      events.emit('stopping')
+      await modules.stopAll()
+      await kernel.releaseAll()
+      await stopExtensions()
+      await bus.stop()
+      router.stop()
+      await broker.close()
+      log.info('gateway stopped')
+    })()
+    return stopping
+  }
+  const onAbort = (): void => { void stop() }
+  signal?.addEventListener('abort', onAbort, { once: true })
+
   try {
     for (const factory of options.extensions ?? builtinExtensions) {
+      if (signal?.aborted === true) break
       const extension = factory(ctx)
       await extension.start()
       started.push(extension)
     }
   } catch (err) {
-    await stopExtensions()
-    await bus.stop()
-    await broker.close()
+    signal?.removeEventListener('abort', onAbort)
+    await stop()
     throw err
   }
 
-  log.info(`gateway ${manifest.gateway} on board ${gatewayBoard.name}: starting ${loaded.modules.length} module(s)`)
-  await modules.startAll()
-
-  let stopping: Promise<void> | undefined
-  return Object.assign(ctx, {
-    stop () {
-      stopping ??= (async () => {
-        log.info('stopping modules')
-        await modules.stopAll()
-        await kernel.releaseAll()
-        await stopExtensions()
-        await bus.stop()
-        router.stop()
-        await broker.close()
-        log.info('gateway stopped')
-      })()
-      return stopping
-    },
-  })
+  if (signal?.aborted !== true) {
+    log.info(`gateway ${manifest.gateway} on board ${gatewayBoard.name}: starting ${loaded.modules.length} module(s)`)
+    await modules.startAll()
+  }
+  if (signal?.aborted === true) {
+    await stop()
+    throw signal.reason
+  }
+  signal?.removeEventListener('abort', onAbort)
+  const stopTimeoutMs = (): number => Math.max(DEFAULT_POLICY.stopTimeoutMs, ...modules.list().map(r => mergePolicy(manifest.defaults.restart, r.loaded.spec.restart).stopTimeoutMs))
+  return Object.assign(ctx, { stop, stopTimeoutMs })
 }

@@ -1,12 +1,14 @@
-// `outpost run [manifest]`: runs a gateway in the foreground until SIGINT/SIGTERM, then stops every module
-// in order and exits 0. A bad manifest starts nothing and exits 2 with the problems listed.
+// `outpost run [manifest]`: runs a gateway in the foreground until SIGINT/SIGTERM (also during boot), then
+// stops every module in order and exits 0. A bad manifest starts nothing and exits 2 with the problems listed.
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { OutpostError } from '../errors.js'
 import { startGateway } from '../gateway.js'
+import type { Gateway } from '../gateway.js'
 import { createCoreLog } from '../log.js'
 import { defaultManifest } from '../paths.js'
 import { prepareRuntimeDir, runtimeDirFor, writeRuntimeFile } from '../runtime-dir.js'
+import { DEFAULT_POLICY } from '../supervisor/policy.js'
 
 /**
  * The demo runs from a fresh copy of the embedded default manifest, so management changes made while it
@@ -21,33 +23,49 @@ function demoManifest (): string {
   return file
 }
 
+/** past the modules' stop timeout, what the core may spend removing cgroups and closing the broker */
+const STOP_MARGIN_MS = 5000
+
 export async function run (args: string[]): Promise<number> {
   const log = createCoreLog({ level: process.env.OUTPOST_LOG_LEVEL === 'debug' ? 'debug' : 'info' })
+  // Signals are handled from the first line: a stop during boot (a module that never becomes ready holds
+  // startGateway) aborts the boot and stops what was started. One stop, however many signals ask for it:
+  // a terminal's Ctrl-C reaches `npm start` too, which forwards it, so the core gets SIGINT twice at once.
+  const abort = new AbortController()
+  let gateway: Gateway | undefined
+  let stopped = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (abort.signal.aborted) return log.debug(`${signal} received: already stopping`)
+    log.info(`${signal} received`)
+    abort.abort(new Error(`${signal} received`))
+    // the core exits within its stop timeout whatever holds it: its modules die with it (parent-death
+    // signal) and the next core clears their cgroups
+    const deadlineMs = (gateway?.stopTimeoutMs() ?? DEFAULT_POLICY.stopTimeoutMs) + STOP_MARGIN_MS
+    setTimeout(() => {
+      if (!stopped) log.error(`still stopping ${deadlineMs} ms after ${signal}: exiting now`)
+      process.exit(stopped ? 0 : 1)
+    }, deadlineMs).unref()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+
   const manifestFile = args[0] ?? demoManifest()
   if (args[0] === undefined) log.info(`no manifest given: running the demo from ${manifestFile}, a copy of ${defaultManifest}`)
-  let gateway
   try {
-    gateway = await startGateway({ manifestFile, log })
+    gateway = await startGateway({ manifestFile, log, signal: abort.signal })
   } catch (err) {
+    if (abort.signal.aborted) {
+      stopped = true
+      return 0
+    }
     if (err instanceof OutpostError) {
       process.stderr.write(`outpost: ${err.message}\n`)
       return err.code.startsWith('MANIFEST') || err.code.startsWith('BOARD') || err.code.startsWith('RESOURCE') || err.code === 'BUDGET_EXCEEDS_BOARD' ? 2 : 1
     }
     throw err
   }
-  // One stop, however many signals ask for it. A terminal's Ctrl-C reaches `npm start` too, which forwards
-  // it: the core gets SIGINT twice at once, and the second must not kill it halfway through stopping.
-  await new Promise<void>(resolve => {
-    let stopping = false
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return log.debug(`${signal} received: already stopping`)
-      stopping = true
-      log.info(`${signal} received`)
-      resolve()
-    }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
+  if (!abort.signal.aborted) await new Promise(resolve => abort.signal.addEventListener('abort', resolve, { once: true }))
   await gateway.stop()
+  stopped = true
   return 0
 }

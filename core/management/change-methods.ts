@@ -1,6 +1,7 @@
-// The management methods that change the gateway. One at a time (a queue), each audited with the caller the
-// broker stamped on the request; manifest changes go through the store (validate, write atomically) before
-// anything runs, and are applied by restarting that module alone.
+// The management methods that change the gateway. One at a time per module (op-queue.ts), each with a
+// deadline, each audited with the caller the broker stamped on the request; manifest changes go through the
+// store (validate, write atomically, one at a time) before anything runs, and are applied by restarting that
+// module alone.
 import { parseCallerTag } from '../broker/access.js'
 import type { Caller } from '../broker/access.js'
 import { OutpostError } from '../errors.js'
@@ -11,6 +12,7 @@ import { topics } from '../protocol/topics.js'
 import { addArgs, configureArgs, moduleArgs, parseArgs } from './args.js'
 import type { AuditRecord } from './audit.js'
 import type { Management } from './context.js'
+import type { OpQueues } from './op-queue.js'
 import { summarise } from './describe.js'
 import type { ModuleSummary } from './describe.js'
 import { mergePatch } from './manifest-store.js'
@@ -35,17 +37,27 @@ function targetOf (args: Record<string, unknown>): string | undefined {
   return typeof name === 'string' ? name : undefined
 }
 
-export function changeMethods (m: Management): Record<string, MethodHandler> {
-  const { gw } = m
-  let tail: Promise<unknown> = Promise.resolve()
-  const serial = <T>(run: () => Promise<T>): Promise<T> => {
-    const next = tail.then(run, run)
-    tail = next.catch(() => {})
-    return next
+/**
+ * Every operation answers within this long (or 90% of the timeout its request names, if shorter, so the
+ * answer reaches the caller before it gives up): the CLI waits 30 s by default.
+ */
+export const OPERATION_TIMEOUT_MS = 20_000
+
+/** what a module's operation is waiting for, when its deadline passes */
+function waitingFor (m: Management, module: string): () => string {
+  return () => {
+    const runtime = m.gw.modules.get(module)
+    const unsettled = runtime?.instances.filter(i => !['running', 'stopped', 'failed'].includes(i.state.status)) ?? []
+    if (unsettled.length === 0) return `waiting on ${module}`
+    return `waiting for ${unsettled.map(i => `${module}.${i.instance} (${i.state.status})`).join(', ')} to settle`
   }
+}
+
+export function changeMethods (m: Management, queues: OpQueues): Record<string, MethodHandler> {
+  const { gw } = m
   const summary = (runtime: ModuleRuntime): ModuleSummary => summarise(runtime, gw.loaded.manifest.defaults.memoryMiB, m.usage)
 
-  const change = (op: string, run: (args: unknown) => Promise<unknown>): MethodHandler => (args: unknown, call: CallInfo) => serial(async () => {
+  const change = (op: string, run: (args: unknown) => Promise<unknown>, preempt?: (args: unknown) => void): MethodHandler => async (args: unknown, call: CallInfo) => {
     const caller = parseCallerTag(call.from)
     const loose = (args !== null && typeof args === 'object' ? args : {}) as Record<string, unknown>
     const module = targetOf(loose)
@@ -53,18 +65,37 @@ export function changeMethods (m: Management): Record<string, MethodHandler> {
       const who: AuditRecord['who'] = caller ?? { kind: 'unknown', from: call.from ?? null }
       m.audit.record({ ts: Date.now(), who, op, ...(module === undefined ? {} : { module }), ...rest })
     }
-    try {
-      authorise(caller, op)
-      const result = await run(args)
-      const change = changeOf(op, loose)
-      record({ result: 'ok', ...(change === undefined ? {} : { change }) })
-      return result
-    } catch (err) {
+    const failed = (err: unknown): never => {
       const error = err instanceof OutpostError ? { code: err.code, message: err.message } : { code: 'HANDLER_FAILED', message: (err as Error).message }
       record({ result: 'error', error })
       throw err
     }
-  })
+    let started = false
+    try {
+      authorise(caller, op)
+      if (gw.modules.closed) throw new OutpostError('UNAVAILABLE', 'gateway stopping')
+      preempt?.(args)
+      const deadlineMs = Math.min(OPERATION_TIMEOUT_MS, call.timeout === undefined ? Infinity : Math.max(1, Math.floor(call.timeout * 0.9)))
+      return await queues.run(module ?? '', op, deadlineMs, waitingFor(m, module ?? ''), async () => {
+        started = true
+        // the audit records what the operation did, even when its caller was answered TIMEOUT meanwhile
+        try {
+          if (gw.modules.closed) throw new OutpostError('UNAVAILABLE', 'gateway stopping')
+          const result = await run(args)
+          const change = changeOf(op, loose)
+          record({ result: 'ok', ...(change === undefined ? {} : { change }) })
+          return result
+        } catch (err) {
+          return failed(err)
+        }
+      })
+    } catch (err) {
+      // refused, cancelled or timed out before it ran (what ran is audited above); a TIMEOUT of a running
+      // operation is the caller's answer, not the operation's outcome
+      if (!started) failed(err)
+      throw err
+    }
+  }
 
   const clearRetained = (topic: string): void => {
     gw.broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false }, () => {})
@@ -97,9 +128,16 @@ export function changeMethods (m: Management): Record<string, MethodHandler> {
     stop: change('stop', async args => {
       const { module } = parseArgs('stop', moduleArgs, args)
       const runtime = gw.modules.require(module)
-      if (runtime.instances.every(i => i.state.status === 'stopped')) throw new OutpostError('CONFLICT', `module ${module} is already stopped`)
       await gw.modules.stop(module)
       return summary(runtime)
+    }, args => {
+      // A stop preempts: what is queued for the module is superseded (the operator wants it down), and the
+      // instances stop now, which ends the wait of a start in progress instead of queueing behind it.
+      const { module } = parseArgs('stop', moduleArgs, args)
+      const runtime = gw.modules.require(module)
+      if (runtime.instances.every(i => i.state.status === 'stopped')) throw new OutpostError('CONFLICT', `module ${module} is already stopped`)
+      queues.cancel(new OutpostError('CONFLICT', `superseded by a stop of ${module}`), module)
+      if (queues.running(module) !== undefined) gw.modules.stop(module).catch(() => {}) // the queued stop reports
     }),
 
     restart: change('restart', async args => {

@@ -44,7 +44,9 @@ export function summarise (runtime: ModuleRuntime, defaultBudgetMiB: number, usa
   const doc = describeState(runtime)
   const { spec } = runtime.loaded
   const instances = doc.instances.map((i, n): InstanceSummary => {
-    const used = i.pid === null ? null : usage(clientIdOf(doc.module, i.instance), i.pid)
+    // memory is reported once the module has said ready: before that the process may still be the `sh`
+    // prefix that joins the cgroup, not the module's program (issue 10 D1)
+    const used = i.pid === null || i.state === 'starting' ? null : usage(clientIdOf(doc.module, i.instance), i.pid)
     return {
       ...i,
       uptimeMs: i.state === 'running' ? now - i.since : null,

@@ -9,6 +9,8 @@ import { validateManifest } from '../manifest/load.js'
 import { createAuditLog } from './audit.js'
 import type { AuditLog } from './audit.js'
 import { changeMethods } from './change-methods.js'
+import { createOpQueues } from './op-queue.js'
+import { OutpostError } from '../errors.js'
 import type { Management } from './context.js'
 import { createLogStore } from './log-store.js'
 import { createManifestStore } from './manifest-store.js'
@@ -41,7 +43,12 @@ export const managementExtension: ExtensionFactory = gw => {
         return sample === undefined ? processUsage(pid) : { memoryBytes: sample.bytes, cpuMs: sample.cpuMs }
       }
       const m: Management = { gw, store, audit, logs, usage, startedAt: Date.now() }
-      for (const [name, handler] of Object.entries({ ...readMethods(m), ...changeMethods(m) })) gw.bus.method(name, handler)
+      const queues = createOpQueues()
+      for (const [name, handler] of Object.entries({ ...readMethods(m), ...changeMethods(m, queues) })) gw.bus.method(name, handler)
+      // shutdown cancels queued work: nothing may start once the gateway is stopping
+      const onStopping = (): void => queues.cancel(new OutpostError('UNAVAILABLE', 'gateway stopping'))
+      gw.events.on('stopping', onStopping)
+      cleanups.push(() => gw.events.off('stopping', onStopping))
 
       // a call to core the broker refused (a viewer's change, a module without `core` in its calls) is audited too
       const onDenied = (...[event]: BrokerEvents['denied']): void => {

@@ -21,33 +21,41 @@ export function createManifestStore (file: string, validate: (doc: RawManifest) 
   let text = fs.readFileSync(file, 'utf8')
   let doc = JSON.parse(text) as RawManifest
 
+  // changes of different modules run at once (one queue per module): read-modify-write stays one at a time
+  let tail: Promise<unknown> = Promise.resolve()
+  const change = async (edit: (doc: RawManifest) => void): Promise<LoadedManifest> => {
+    const next = structuredClone(doc)
+    next.modules ??= []
+    edit(next)
+    const loaded = await validate(next)
+    let onDisk: string
+    try {
+      onDisk = await fs.promises.readFile(file, 'utf8')
+    } catch (err) {
+      throw new OutpostError('MANIFEST_WRITE', `cannot read manifest ${file} before changing it: ${(err as Error).message}; nothing was changed`, { details: { file }, cause: err })
+    }
+    if (onDisk !== text) {
+      // someone edited the file by hand since the gateway loaded it: writing ours would silently drop that edit
+      throw new OutpostError('CONFLICT', `manifest ${file} was edited on disk since the gateway loaded it; restart the gateway to load that edit (or undo it) before changing the gateway over the API`, { details: { file } })
+    }
+    const nextText = JSON.stringify(next, null, 2) + '\n'
+    try {
+      await writeFileAtomic(file, nextText)
+    } catch (err) {
+      throw new OutpostError('MANIFEST_WRITE', `cannot write manifest ${file}: ${(err as Error).message}; nothing was changed`, { details: { file }, cause: err })
+    }
+    doc = next
+    text = nextText
+    return loaded
+  }
+
   return {
     file,
     rawModule: name => doc.modules?.find(m => m.name === name),
-    async change (edit) {
-      const next = structuredClone(doc)
-      next.modules ??= []
-      edit(next)
-      const loaded = await validate(next)
-      let onDisk: string
-      try {
-        onDisk = await fs.promises.readFile(file, 'utf8')
-      } catch (err) {
-        throw new OutpostError('MANIFEST_WRITE', `cannot read manifest ${file} before changing it: ${(err as Error).message}; nothing was changed`, { details: { file }, cause: err })
-      }
-      if (onDisk !== text) {
-        // someone edited the file by hand since the gateway loaded it: writing ours would silently drop that edit
-        throw new OutpostError('CONFLICT', `manifest ${file} was edited on disk since the gateway loaded it; restart the gateway to load that edit (or undo it) before changing the gateway over the API`, { details: { file } })
-      }
-      const nextText = JSON.stringify(next, null, 2) + '\n'
-      try {
-        await writeFileAtomic(file, nextText)
-      } catch (err) {
-        throw new OutpostError('MANIFEST_WRITE', `cannot write manifest ${file}: ${(err as Error).message}; nothing was changed`, { details: { file }, cause: err })
-      }
-      doc = next
-      text = nextText
-      return loaded
+    change (edit) {
+      const next = tail.then(() => change(edit))
+      tail = next.catch(() => {})
+      return next
     },
   }
 }

@@ -1,10 +1,12 @@
 // Starting one module process. Each runs in its own process group, so a terminal's Ctrl-C reaches only the
-// core (which then stops modules in order) and a stop signal reaches every process a module forked.
+// core (which then stops modules in order) and a stop signal reaches every process a module forked; and
+// each gets a parent-death signal, so it dies with its core even when the core is killed (parent-death.ts).
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import type { ResolvedEntry } from './entry.js'
 import { readOutput } from './output.js'
 import type { LineHandler, OutputCounters, OutputLimits } from './output.js'
+import { parentDeathPrefix } from './parent-death.js'
 
 export interface SpawnRequest {
   entry: ResolvedEntry
@@ -50,7 +52,8 @@ export function spawnModule (request: SpawnRequest, onLine: LineHandler): Module
   const program = request.entry.script !== undefined
     ? [process.execPath, ...request.nodeFlags, request.entry.script]
     : request.entry.command ?? []
-  const argv = [...(request.prefix ?? []), ...program]
+  // the cgroup prefix joins the group first; the parent-death signal is set last, on the process that execs the program
+  const argv = [...(request.prefix ?? []), ...parentDeathPrefix(), ...program]
   const [file, ...args] = argv
   let child: ChildProcess
   try {

@@ -29,10 +29,14 @@ export interface ModuleTable {
   startAll (): Promise<void>
   /** stops every module, dependents before their dependencies */
   stopAll (): Promise<void>
+  /** the gateway is stopping: from now on `start` refuses (UNAVAILABLE) and `startAll` starts nothing more */
+  close (): void
+  readonly closed: boolean
 }
 
 export function createModuleTable (ctx: ModuleTableContext): ModuleTable {
   const modules = new Map<string, ModuleRuntime>()
+  let closed = false
 
   const table: ModuleTable = {
     get: name => modules.get(name),
@@ -66,6 +70,7 @@ export function createModuleTable (ctx: ModuleTableContext): ModuleTable {
     },
 
     async start (name) {
+      if (closed) throw new OutpostError('UNAVAILABLE', `cannot start ${name}: gateway stopping`)
       const runtime = table.require(name)
       for (const instance of runtime.instances) instance.start()
       await Promise.all(runtime.instances.map(instance => instance.whenSettled()))
@@ -83,7 +88,8 @@ export function createModuleTable (ctx: ModuleTableContext): ModuleTable {
         let promise = started.get(name)
         if (promise === undefined) {
           const deps = runtime.loaded.spec.after.map(dep => modules.get(dep)).filter((d): d is ModuleRuntime => d !== undefined)
-          promise = Promise.all(deps.map(startOne)).then(() => table.start(name))
+          // a stop during boot: what waited on its dependencies starts no more
+          promise = Promise.all(deps.map(startOne)).then(() => (closed ? undefined : table.start(name)))
           started.set(name, promise)
         }
         return promise
@@ -106,6 +112,11 @@ export function createModuleTable (ctx: ModuleTableContext): ModuleTable {
       // reverse manifest order among independent modules, dependents always first
       await Promise.all([...modules.values()].reverse().map(stopOne))
     },
+
+    close () {
+      closed = true
+    },
+    get closed () { return closed },
   }
   return table
 }

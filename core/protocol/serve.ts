@@ -8,6 +8,8 @@ export interface CallInfo {
   /** caller's client id, as the request says */
   from: string | undefined
   id: CorrelationId
+  /** how long the caller waits, when the request says */
+  timeout: number | undefined
 }
 
 export type MethodHandler = (args: any, call: CallInfo) => unknown
@@ -58,7 +60,7 @@ export function serveRequest (ctx: ServeContext, method: string, payload: Uint8A
   const from = typeof decoded.from === 'string' ? decoded.from : undefined
   let result: unknown
   try {
-    result = handler(decoded.args ?? null, { from, id: request.id })
+    result = handler(decoded.args ?? null, { from, id: request.id, timeout: request.timeout })
   } catch (err) {
     respond(request.reply, { id: request.id, error: toErrorBody(err) })
     return

@@ -4,7 +4,7 @@
 // controller (Raspberry Pi OS by default), detection says why in one line and the sampler works alone.
 // Module groups nest under the gateway's own cgroup, so a service manager's limit on the gateway still
 // covers its modules (docs/supervision.md).
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { OutpostError } from '../errors.js'
@@ -37,7 +37,9 @@ export interface ModuleCgroup {
   /** how many times the kernel's OOM killer has killed in this group */
   oomKills (): number
   usageBytes (): number
-  /** kills whatever is still in the group (descendants that outlived the module), then removes it */
+  /** SIGKILLs everything in the group (v2 `cgroup.kill`, v1 every pid of `cgroup.procs`), until it is empty */
+  kill (): Promise<void>
+  /** kills whatever is still in the group, removes it, then the groups above it that it leaves empty */
   remove (): Promise<void>
 }
 
@@ -150,12 +152,72 @@ function configureV1 (dir: string, limits: CgroupLimits): void {
   if (hasMemsw && !raising) writeFileSync(memsw, String(limits.limitBytes))
 }
 
-/** the shared `outpost` group goes with the last module group in it */
-function removeIfEmpty (dir: string): void {
+/** a group whose processes are all gone may still be busy for a moment while the kernel tears it down */
+const TRIES = 40
+const RETRY_MS = 50
+
+const killPid = (pid: number): void => {
   try {
-    rmdirSync(dir)
+    process.kill(pid, 'SIGKILL')
   } catch {
-    // still holds other modules' groups
+    // already gone
+  }
+}
+
+/**
+ * SIGKILLs everything in a group, again until it is empty: a process may fork between the read of
+ * `cgroup.procs` and the kill, and its child joins the same group. v2 has `cgroup.kill` (Linux ≥ 5.14), which
+ * kills the whole subtree at once, forks included.
+ */
+export async function killGroup (dir: string): Promise<void> {
+  const procsFile = path.join(dir, 'cgroup.procs')
+  const killFile = path.join(dir, 'cgroup.kill')
+  for (let attempt = 0; ; attempt++) {
+    const left = words(procsFile).map(Number)
+    if (left.length === 0) return
+    if (attempt === TRIES) throw new OutpostError('CGROUP_SETUP', `cannot empty the memory cgroup ${dir}: processes left after ${TRIES} rounds of SIGKILL: ${left.join(', ')}`, { details: { path: dir } })
+    if (existsSync(killFile)) writeFileSync(killFile, '1')
+    else left.forEach(killPid)
+    await sleep(attempt === 0 ? 5 : RETRY_MS)
+  }
+}
+
+/** kills and removes a group with every group below it (a dead core's tree holds one group per module) */
+export async function removeGroup (dir: string): Promise<void> {
+  let entries: string[]
+  try {
+    entries = readdirSync(dir, { withFileTypes: true }).filter(e => e.isDirectory()).map(e => e.name)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw err
+  }
+  for (const child of entries) await removeGroup(path.join(dir, child))
+  await killGroup(dir)
+  for (let attempt = 0; ; attempt++) {
+    try {
+      rmdirSync(dir)
+      return
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return
+      if (code !== 'EBUSY' || attempt === TRIES) {
+        throw new OutpostError('CGROUP_SETUP', `cannot remove the memory cgroup ${dir}: ${(err as Error).message} (processes left: ${words(path.join(dir, 'cgroup.procs')).join(', ') || 'none'})`, { details: { path: dir }, cause: err })
+      }
+    }
+    await killGroup(dir)
+    await sleep(RETRY_MS)
+  }
+}
+
+/** removes each group from `dir` up to `top` (inclusive) while it is empty: the gateway's group, then `outpost` */
+function removeEmptyUpTo (dir: string, top: string): void {
+  for (let at = dir; at.startsWith(top); at = path.dirname(at)) {
+    try {
+      rmdirSync(at)
+    } catch {
+      return // still holds other groups (another instance, another gateway)
+    }
+    if (at === top) return
   }
 }
 
@@ -164,49 +226,33 @@ export function createModuleCgroup (info: CgroupInfo, name: string, limits: Cgro
     throw new OutpostError('CGROUP_SETUP', `cannot give module "${name}" a memory cgroup: ${info.reason}`)
   }
   const v2 = info.kind === 'v2'
-  const parent = path.join(info.memoryRoot, 'outpost')
-  const dir = path.join(parent, name)
+  const top = path.join(info.memoryRoot, 'outpost')
+  const dir = path.join(top, name)
   try {
-    if (v2) enableMemory(info.memoryRoot)
-    mkdirSync(parent, { recursive: true })
-    if (v2) enableMemory(parent)
-    mkdirSync(dir, { recursive: true })
+    // v2 hands a controller down one level at a time: every group above the module's must pass it on
+    let at = info.memoryRoot
+    for (const level of ['outpost', ...name.split('/')]) {
+      if (v2) enableMemory(at)
+      at = path.join(at, level)
+      mkdirSync(at, { recursive: true })
+    }
     if (v2) configureV2(dir, limits)
     else configureV1(dir, limits)
   } catch (err) {
     throw new OutpostError('CGROUP_SETUP', `cannot set up the memory cgroup ${dir} for module "${name}": ${(err as Error).message}`, { details: { path: dir, limitBytes: limits.limitBytes }, cause: err })
   }
   const procsFile = path.join(dir, 'cgroup.procs')
-  const pids = (): number[] => words(procsFile).map(Number)
   return {
     path: dir,
     procsFile,
     oomKills: () => counter(readOr(path.join(dir, v2 ? 'memory.events' : 'memory.oom_control'), ''), 'oom_kill'),
     usageBytes: () => Number(readOr(path.join(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), '0')),
+    kill: () => killGroup(dir),
     async remove () {
-      // a group cannot be removed while it holds processes; the module is gone, so anything left is a
-      // descendant that outlived it, still holding memory
-      for (let attempt = 0; ; attempt++) {
-        try {
-          rmdirSync(dir)
-          removeIfEmpty(parent)
-          return
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code
-          if (code === 'ENOENT') return
-          if (code !== 'EBUSY' || attempt === 40) {
-            throw new OutpostError('CGROUP_SETUP', `cannot remove the memory cgroup ${dir}: ${(err as Error).message} (processes left: ${pids().join(', ') || 'none'})`, { details: { path: dir }, cause: err })
-          }
-        }
-        for (const pid of pids()) {
-          try {
-            process.kill(pid, 'SIGKILL')
-          } catch {
-            // already gone
-          }
-        }
-        await sleep(50)
-      }
+      // the module is gone: anything left is a descendant that outlived it (a setsid() child, a
+      // double-forked grandchild), still holding memory
+      await removeGroup(dir)
+      removeEmptyUpTo(path.dirname(dir), top)
     },
   }
 }

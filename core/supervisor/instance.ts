@@ -13,6 +13,8 @@ export interface InstanceHooks {
   /** a reason only the caller can know (the kernel's OOM killer), else undefined */
   classifyExit? (exit: ExitInfo): ExitReason | undefined
   onExit? (process: ModuleProcess, exit: ExitInfo, reason: ExitReason): void
+  /** after the process exited: clears what it left (its cgroup and anything still in it); the exit counts once this settles */
+  cleanup? (): Promise<void>
   onState (state: ModuleRunState): void
 }
 
@@ -27,6 +29,8 @@ export interface Instance {
   ready (): void
   /** an external finding that ends the process: over-budget, oom, hung */
   condemn (reason: 'over-budget' | 'hung'): void
+  /** its broker connection is gone (or it said offline) while its process lives: restarted after a grace */
+  disconnected (): void
   /** resolves once the instance is running, failed or stopped */
   whenSettled (): Promise<void>
 }
@@ -69,12 +73,15 @@ export function createInstance (instance: number, policy: () => RestartPolicy, h
     current = child
     hooks.onSpawned?.(child)
     dispatch({ type: 'spawned', pid: child.pid })
-    child.exited.then(exit => {
+    child.exited.then(async exit => {
       if (current !== child) return
       current = undefined
-      child.reap()
       const reason: ExitReason = hooks.classifyExit?.(exit) ?? (exit.signal !== null ? 'signal' : 'exit-code')
       hooks.onExit?.(child, exit, exitReason(state, reason))
+      // nothing of this run may outlive it: not its process group, not what left the group (setsid), and
+      // a stop or restart completes only once all of it is gone
+      child.reap()
+      await hooks.cleanup?.()
       dispatch({ type: 'exit', code: exit.code, signal: exit.signal, reason })
     })
   }
@@ -125,6 +132,9 @@ export function createInstance (instance: number, policy: () => RestartPolicy, h
     condemn (reason) {
       if (current === undefined) return
       dispatch(reason === 'hung' ? { type: 'hang' } : { type: 'budget-breach' })
+    },
+    disconnected () {
+      if (current !== undefined) dispatch({ type: 'disconnected' })
     },
     whenSettled () {
       if (SETTLED.has(state.status)) return Promise.resolve()

@@ -49,7 +49,13 @@ export interface MemorySamplerOptions {
 export interface MemorySampler {
   /** false when the process is already gone; watching an id again replaces its process and limit */
   watch (id: string, pid: number, limit: MemoryLimit): boolean
-  unwatch (id: string): void
+  /**
+   * Stops watching; returns the descendants the last scan found that are still alive (checked on their kept
+   * fds, so never a reused PID): what a module left behind when it exited, for the caller to kill.
+   */
+  unwatch (id: string): number[]
+  /** samples one watched module now (e.g. once it is ready: an earlier sample may predate its exec) */
+  sample (id: string): void
   /** the latest sample, or undefined when not watched (a module whose process has gone is unwatched) */
   usage (id: string): ModuleSample | undefined
   stop (): void
@@ -199,20 +205,37 @@ export function createMemorySampler (options: MemorySamplerOptions): MemorySampl
   let ticks = 0
   let rescanSoon = false
 
-  const drop = (entry: Entry): void => {
+  // the descendants of modules whose process has gone, kept until unwatched: they are what it left behind
+  const orphans = new Map<string, Map<number, Proc>>()
+
+  /** stops sampling an entry; its descendants stay open in `orphans` until the entry is unwatched */
+  const retire = (entry: Entry): void => {
     closeProc(entry.root)
-    for (const proc of entry.descendants.values()) closeProc(proc)
     entries.delete(entry.id)
+    orphans.set(entry.id, entry.descendants)
     if (entries.size === 0 && timer !== undefined) {
       clearInterval(timer)
       timer = undefined
     }
   }
 
+  const drop = (id: string): number[] => {
+    const entry = entries.get(id)
+    if (entry !== undefined) retire(entry)
+    const left = orphans.get(id)
+    orphans.delete(id)
+    const alive: number[] = []
+    for (const proc of left?.values() ?? []) {
+      if (read(proc.status) !== undefined) alive.push(proc.pid)
+      closeProc(proc)
+    }
+    return alive
+  }
+
   const sampleEntry = (entry: Entry, rescan: boolean, now: number): void => {
     let bytes = privateBytes(entry.root)
     if (bytes === undefined) {
-      drop(entry)
+      retire(entry)
       return
     }
     for (const [pid, proc] of entry.descendants) {
@@ -251,14 +274,15 @@ export function createMemorySampler (options: MemorySamplerOptions): MemorySampl
     for (const entry of [...entries.values()]) {
       // an earlier entry's callback may have unwatched this one
       if (entries.get(entry.id) !== entry) continue
-      if (children !== undefined) refreshTree(entry, children)
+      // a root gone before the scan has no children in it: its tree stays as last measured (what it left behind)
+      if (children !== undefined && read(entry.root.status) !== undefined) refreshTree(entry, children)
       sampleEntry(entry, rescan, now)
     }
   }
 
   const sampler: MemorySampler = {
     watch (id, pid, limit) {
-      sampler.unwatch(id)
+      drop(id)
       const root = openProc(pid)
       if (root === undefined) return false
       entries.set(id, { id, root, limit, descendants: new Map(), cpuMs: 0, overSince: null, breached: false, last: undefined })
@@ -269,13 +293,14 @@ export function createMemorySampler (options: MemorySamplerOptions): MemorySampl
       }
       return true
     },
-    unwatch (id) {
+    unwatch: drop,
+    sample (id) {
       const entry = entries.get(id)
-      if (entry !== undefined) drop(entry)
+      if (entry !== undefined) sampleEntry(entry, false, performance.now())
     },
     usage: id => entries.get(id)?.last,
     stop () {
-      for (const entry of [...entries.values()]) drop(entry)
+      for (const id of [...entries.keys(), ...orphans.keys()]) drop(id)
     },
   }
   return sampler

@@ -4,6 +4,7 @@
 import type { ExtensionFactory } from '../extension.js'
 import type { ModuleRuntime } from '../modules/table.js'
 import type { ModuleProcess } from '../modules/spawn.js'
+import type { ModuleRunState } from './policy.js'
 import { parseClientId } from '../protocol/topics.js'
 import { createMemorySampler } from './memory-sampler.js'
 import type { MemorySampler } from './memory-sampler.js'
@@ -17,8 +18,23 @@ export const memoryWatch: ExtensionFactory = (ctx) => {
     const budgetMiB = spec.memoryMiB ?? ctx.loaded.manifest.defaults.memoryMiB
     sampler?.watch(`${spec.name}.${instance}`, child.pid, { limitBytes: budgetMiB * MiB, graceMs: ctx.loaded.manifest.defaults.memory.graceMs })
   }
+  // Without cgroups this is the only record of a module's tree: a worker that setsid()ed or whose parent
+  // died has left its process group, and is killed here when the module exits (with cgroups, removing the
+  // group kills it too).
   const onExit = (runtime: ModuleRuntime, instance: number): void => {
-    sampler?.unwatch(`${runtime.loaded.spec.name}.${instance}`)
+    for (const pid of sampler?.unwatch(`${runtime.loaded.spec.name}.${instance}`) ?? []) {
+      try {
+        process.kill(pid, 'SIGKILL')
+      } catch {
+        // gone since
+      }
+    }
+  }
+  // a sample taken before ready may be of the `sh`/`setpriv` prefix that had not exec'd the program yet:
+  // once the module says ready its program runs, and what `list` reports is measured from then on
+  const onState = (runtime: ModuleRuntime, instance: number, state: ModuleRunState): void => {
+    // after the state change that reported it has run its course (a breach found here stops the instance)
+    if (state.status === 'running') queueMicrotask(() => sampler?.sample(`${runtime.loaded.spec.name}.${instance}`))
   }
   return {
     name: 'memory-watch',
@@ -38,10 +54,12 @@ export const memoryWatch: ExtensionFactory = (ctx) => {
       ctx.usage = id => sampler?.usage(id)
       ctx.events.on('module-spawned', onSpawned)
       ctx.events.on('module-exit', onExit)
+      ctx.events.on('module-state', onState)
     },
     stop () {
       ctx.events.off('module-spawned', onSpawned)
       ctx.events.off('module-exit', onExit)
+      ctx.events.off('module-state', onState)
       sampler?.stop()
     },
   }

@@ -16,6 +16,7 @@ export function mergePolicy (...layers: Array<RestartPolicyInput | undefined>): 
       intensity: { ...policy.intensity, ...stripUndefined(layer.intensity) },
       stopTimeoutMs: layer.stopTimeoutMs ?? policy.stopTimeoutMs,
       readyTimeoutMs: layer.readyTimeoutMs ?? policy.readyTimeoutMs,
+      disconnectGraceMs: layer.disconnectGraceMs ?? policy.disconnectGraceMs,
     }
   }
   return policy

@@ -17,6 +17,7 @@ export const restartPolicySchema = z.object({
   }).strict().optional(),
   stopTimeoutMs: z.number().int().min(100).optional(),
   readyTimeoutMs: z.number().int().min(100).optional(),
+  disconnectGraceMs: z.number().int().min(0).optional(),
 }).strict()
 
 export type RestartPolicyInput = z.infer<typeof restartPolicySchema>

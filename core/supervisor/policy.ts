@@ -5,8 +5,8 @@ import { checkIntensity } from './intensity.js'
 import type { Intensity } from './intensity.js'
 
 export type Status = 'stopped' | 'starting' | 'running' | 'stopping' | 'backoff' | 'failed'
-export type TimerName = 'backoff' | 'stable' | 'stop-timeout' | 'ready-timeout'
-export type ExitReason = 'exit-code' | 'signal' | 'over-budget' | 'oom' | 'hung' | 'ready-timeout' | 'stopped'
+export type TimerName = 'backoff' | 'stable' | 'stop-timeout' | 'ready-timeout' | 'disconnect-grace'
+export type ExitReason = 'exit-code' | 'signal' | 'over-budget' | 'oom' | 'hung' | 'ready-timeout' | 'disconnected' | 'stopped'
 
 export interface RestartPolicy {
   restart: 'always' | 'on-failure' | 'never'
@@ -19,6 +19,8 @@ export interface RestartPolicy {
   stopTimeoutMs: number
   /** spawned but not ready after this long: killed and restarted */
   readyTimeoutMs: number
+  /** a running module whose broker connection is gone while its process lives: killed after this long */
+  disconnectGraceMs: number
 }
 
 // Chosen for an unattended gateway (peers in docs/supervision.md):
@@ -35,6 +37,8 @@ export interface RestartPolicy {
 // - 5 s to stop: drivers must release hardware promptly; a stop stuck longer is SIGKILLed.
 // - 15 s to report ready: node with the SDK starts in ≈ 0.25 s here and ≈ 10× slower on a Pi Zero, and
 //   at boot modules compete for one core.
+// - 10 s without a broker connection while the process lives: long enough for a client library that
+//   reconnects by itself (paho waits 1, 2, 4 s) to come back, short enough that calls do not fail for long.
 export const DEFAULT_POLICY: RestartPolicy = {
   restart: 'always',
   backoff: { initialMs: 100, factor: 2, maxMs: 30_000, jitter: 0.2 },
@@ -42,6 +46,7 @@ export const DEFAULT_POLICY: RestartPolicy = {
   intensity: { maxRestarts: 10, windowMs: 120_000 },
   stopTimeoutMs: 5_000,
   readyTimeoutMs: 15_000,
+  disconnectGraceMs: 10_000,
 }
 
 /** Exit code 125 means "permanent failure, do not restart" (the s6 convention). */
@@ -65,6 +70,13 @@ export interface ModuleRunState {
   attempt: number
   /** times of recent restarts, for the crash-loop window */
   recentRestarts: number[]
+  /** whether the current run has said ready */
+  readyThisRun: boolean
+  /**
+   * consecutive runs that ended before saying ready: they count toward the crash loop without a window,
+   * since each lasts up to readyTimeoutMs and a window would never hold enough of them
+   */
+  unready: number
   /** the last EXIT_HISTORY exits, oldest first; a crash-loop verdict is a record of its own after the exit */
   exits: ExitRecord[]
   /** why the instance is failed, when it is */
@@ -85,6 +97,8 @@ export type SupervisorEvent =
   | { type: 'timer', timer: TimerName }
   | { type: 'budget-breach' }
   | { type: 'hang' }
+  /** the module's broker connection is gone (or it said offline) while its process lives */
+  | { type: 'disconnected' }
 
 export type Effect =
   | { type: 'spawn' }
@@ -107,7 +121,7 @@ export interface StepResult {
 const EXIT_HISTORY = 20
 
 export function initialState (now = 0): ModuleRunState {
-  return { status: 'stopped', since: now, pid: null, restarts: 0, attempt: 0, recentRestarts: [], exits: [], failure: null, wanted: 'down', killReason: null }
+  return { status: 'stopped', since: now, pid: null, restarts: 0, attempt: 0, recentRestarts: [], readyThisRun: false, unready: 0, exits: [], failure: null, wanted: 'down', killReason: null }
 }
 
 export function backoffDelay (attempt: number, policy: RestartPolicy, random: () => number): number {
@@ -129,22 +143,29 @@ type Action = (state: ModuleRunState, event: never, ctx: StepContext) => StepRes
 const enter = (state: ModuleRunState, status: Status, now: number, extra: Partial<ModuleRunState> = {}): ModuleRunState =>
   ({ ...state, ...extra, status, since: now })
 
-const cancelRunTimers: Effect[] = [{ type: 'cancel', timer: 'stable' }, { type: 'cancel', timer: 'ready-timeout' }]
+const cancelRunTimers: Effect[] = [{ type: 'cancel', timer: 'stable' }, { type: 'cancel', timer: 'ready-timeout' }, { type: 'cancel', timer: 'disconnect-grace' }]
 
 function spawnNow (state: ModuleRunState, now: number, extra: Partial<ModuleRunState> = {}, before: Effect[] = []): StepResult {
-  return { state: enter(state, 'starting', now, { ...extra, wanted: 'up', killReason: null }), effects: [...before, { type: 'spawn' }, { type: 'publish-state' }] }
+  return { state: enter(state, 'starting', now, { ...extra, wanted: 'up', killReason: null, readyThisRun: false }), effects: [...before, { type: 'spawn' }, { type: 'publish-state' }] }
 }
 
 /** operator start from stopped, or reset from failed: a fresh start, earlier failures forgotten */
-const fresh: Action = (state, _event, { now }) => spawnNow(state, now, { attempt: 0, recentRestarts: [], failure: null })
+const fresh: Action = (state, _event, { now }) => spawnNow(state, now, { attempt: 0, recentRestarts: [], unready: 0, failure: null })
 
 const spawned = (state: ModuleRunState, event: Extract<SupervisorEvent, { type: 'spawned' }>, { policy }: StepContext): StepResult =>
   ({ state: { ...state, pid: event.pid }, effects: [{ type: 'schedule', timer: 'ready-timeout', afterMs: policy.readyTimeoutMs }] })
 
 const ready: Action = (state, _event, { now, policy }) => ({
-  state: enter(state, 'running', now),
+  state: enter(state, 'running', now, { readyThisRun: true, unready: 0 }),
   effects: [{ type: 'cancel', timer: 'ready-timeout' }, { type: 'schedule', timer: 'stable', afterMs: policy.stableAfterMs }, { type: 'publish-state' }],
 })
+
+/** connection gone, process alive: a client that reconnects by itself gets the grace to do it */
+const disconnected: Action = (state, _event, { policy }) =>
+  ({ state, effects: [{ type: 'schedule', timer: 'disconnect-grace', afterMs: policy.disconnectGraceMs }] })
+
+/** ready again on a new connection, from the same process, within the grace */
+const reconnected: Action = (state) => ({ state, effects: [{ type: 'cancel', timer: 'disconnect-grace' }] })
 
 /** a run this long forgives earlier failures: the next crash restarts fast again */
 const forgive: Action = (state) => ({ state: { ...state, attempt: 0 }, effects: [] })
@@ -217,14 +238,18 @@ function exited (state: ModuleRunState, event: ExitEvent, ctx: StepContext): Ste
   const failure = reason !== 'exit-code' || event.code !== 0
   if (policy.restart === 'never' || (policy.restart === 'on-failure' && !failure)) return settle('stopped', gone(reason, { wanted: 'down' }))
   const { recent, exceeded } = checkIntensity(state.recentRestarts, now, policy.intensity)
-  if (exceeded) {
-    const why = `crash loop: ${recent.length + 1} failures within ${policy.intensity.windowMs} ms (last: ${describeExit({ ...event, reason })})`
+  const unready = state.readyThisRun ? 0 : state.unready + 1
+  if (exceeded || unready > policy.intensity.maxRestarts) {
+    const last = describeExit({ ...event, reason })
+    const why = exceeded
+      ? `crash loop: ${recent.length + 1} failures within ${policy.intensity.windowMs} ms (last: ${last})`
+      : `crash loop: ${unready} starts in a row never became ready (last: ${last})`
     // the exit keeps its own reason; the verdict follows it, so the last record says why nothing restarts
-    return settle('failed', gone(reason, { recentRestarts: recent, failure: why }, [record('crash-loop')]))
+    return settle('failed', gone(reason, { recentRestarts: recent, unready, failure: why }, [record('crash-loop')]))
   }
   const delay = backoffDelay(state.attempt, policy, ctx.random)
   return {
-    state: enter(state, 'backoff', now, gone(reason, { recentRestarts: recent, attempt: state.attempt + 1 })),
+    state: enter(state, 'backoff', now, gone(reason, { recentRestarts: recent, unready, attempt: state.attempt + 1 })),
     effects: [...effects, { type: 'schedule', timer: 'backoff', afterMs: delay }, { type: 'publish-state' }],
   }
 }
@@ -249,6 +274,9 @@ const actions: Record<Status, Partial<Record<EventKey, Action>>> = {
     stop: operatorStop,
     'budget-breach': condemn('over-budget'),
     hang: killHung,
+    disconnected,
+    ready: reconnected,
+    'timer:disconnect-grace': condemn('disconnected'),
     'timer:stable': forgive,
   },
   stopping: {

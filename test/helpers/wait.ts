@@ -1,4 +1,6 @@
 // Bounded waiting in tests. Kept apart from gateway.ts so tests that need no broker do not load it.
+import { readFileSync } from 'node:fs'
+
 export function waitFor<T> (what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
   return new Promise((resolve, reject) => {
     const started = Date.now()
@@ -15,11 +17,16 @@ export function waitFor<T> (what: string, check: () => T | undefined | false, ti
   })
 }
 
-/** true when no process with this pid exists any more */
+/** true when no process with this pid exists any more, or only its zombie (dead, not yet reaped by its parent) */
 export function gone (pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return false
+  } catch {
+    return true
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z'
   } catch {
     return true
   }

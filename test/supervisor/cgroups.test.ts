@@ -165,3 +165,32 @@ test('real kernel: removing a group kills what outlived the module', { timeout: 
   await group.remove()
   assert.deepEqual(await exited, [null, 'SIGKILL'])
 })
+
+test('issue 10 F2: a v2 instance group under the core\'s own group gets the memory controller handed down every level', (t) => {
+  const root = tree(t, { 'cgroup.controllers': 'memory pids', 'cgroup.subtree_control': '' })
+  createModuleCgroup({ kind: 'v2', reason: '', memoryRoot: root }, 'gw-42/relay.0', { limitBytes: 64 * MiB })
+  const read = (file: string): string => readFileSync(path.join(root, file), 'utf8')
+  for (const level of ['', 'outpost/', 'outpost/gw-42/']) assert.equal(read(`${level}cgroup.subtree_control`), '+memory', `${level || 'root'} hands memory down`)
+  assert.equal(read('outpost/gw-42/relay.0/memory.max'), String(64 * MiB))
+})
+
+test('issue 10 F2 real kernel: a group is emptied by SIGKILL round after round (a process forking while killed), then removed with the core\'s group above it', { timeout: 30_000 }, async (t) => {
+  const info = detectCgroups()
+  if (info.kind === 'none') {
+    t.skip(`no writable memory cgroup here: ${info.reason}`)
+    return
+  }
+  const group = createModuleCgroup(info, `test-forks-${process.pid}/spawner.0`, { limitBytes: 64 * MiB })
+  t.after(() => group.remove())
+  // forks a detached sleeper every few ms: whatever one round of kills misses, the next must catch
+  const script = `const { spawn } = require('node:child_process'); setInterval(() => spawn('sleep', ['60'], { detached: true, stdio: 'ignore' }).unref(), 2)`
+  const [file, ...args] = [...cgroupSpawnPrefix(group), process.execPath, '-e', script]
+  const child = spawn(file ?? '', args, { stdio: 'ignore', detached: true })
+  t.after(() => child.kill('SIGKILL'))
+  while (readFileSync(group.procsFile, 'utf8').trim().split('\n').length < 5) await new Promise(resolve => setTimeout(resolve, 20))
+  const exited = once(child, 'exit')
+  await group.remove()
+  assert.deepEqual(await exited, [null, 'SIGKILL'])
+  assert.throws(() => readFileSync(group.procsFile), { code: 'ENOENT' })
+  assert.throws(() => readFileSync(path.join(path.dirname(group.path), 'cgroup.procs')), { code: 'ENOENT' }, 'the core\'s group went with its last instance')
+})

@@ -15,6 +15,7 @@ const base: RestartPolicy = {
   intensity: { maxRestarts: 100, windowMs: 10_000 },
   stopTimeoutMs: 2000,
   readyTimeoutMs: 3000,
+  disconnectGraceMs: 1000,
 }
 
 /** mulberry32: a seeded random, so a jittered run is the same every time */
@@ -351,4 +352,79 @@ test('the defaults give a fast first retry and a crash-loop verdict after a minu
   let waited = 0
   for (let i = 0; i < DEFAULT_POLICY.intensity.maxRestarts; i++) waited += backoffDelay(i, nominal, Math.random)
   assert.ok(waited > 60_000 && waited < DEFAULT_POLICY.intensity.windowMs, `${waited} ms of backoff fit in the window`)
+})
+
+test('issue 10 F5: with the default policy a module that never becomes ready is failed (crash loop), not restarted for an hour', (t) => {
+  const h = harness(t, DEFAULT_POLICY)
+  h.send({ type: 'start' })
+  // the process starts and never says ready: each ready timeout kills it (it dies on SIGTERM), the policy restarts it
+  while (h.state.status !== 'failed' && h.clock.now < 3_600_000) {
+    if (h.state.status === 'starting') h.clock.tick(DEFAULT_POLICY.readyTimeoutMs)
+    else if (h.state.status === 'stopping') h.exit(null, 'SIGTERM')
+    else if (h.state.status === 'backoff') h.clock.tick(lastBackoff(h))
+    else assert.fail(`unexpected ${h.state.status}`)
+  }
+  assert.equal(h.state.status, 'failed')
+  assert.equal(h.spawns.length, DEFAULT_POLICY.intensity.maxRestarts + 1, 'one start and maxRestarts restarts, as for any crash loop')
+  assert.match(h.state.failure ?? '', /crash loop: 11 starts in a row never became ready \(last: ready-timeout\)/)
+  assert.deepEqual(h.state.exits.slice(-2).map(e => e.reason), ['ready-timeout', 'crash-loop'])
+  assert.ok(h.clock.now < 5 * 60_000, `verdict after ${h.clock.now} ms`)
+})
+
+test('issue 10 F5: a run that became ready ends the count of unready starts; an operator start or reset clears it', (t) => {
+  const h = harness(t, { ...base, restart: 'always', intensity: { maxRestarts: 2, windowMs: 1000 } })
+  h.send({ type: 'start' })
+  for (let run = 0; run < 6; run++) {
+    // two unready runs, then a ready one that crashes: never three unready in a row, and the window is short
+    if (run % 3 === 2) h.ready()
+    h.clock.tick(run % 3 === 2 ? 10 : base.readyTimeoutMs)
+    if (h.state.status === 'stopping') h.exit(null, 'SIGTERM')
+    else h.exit(1)
+    assert.equal(h.state.status, 'backoff', `run ${run}`)
+    h.clock.tick(lastBackoff(h))
+  }
+  for (let run = 1; run <= 3; run++) {
+    h.clock.tick(base.readyTimeoutMs)
+    h.exit(null, 'SIGTERM')
+    if (run < 3) {
+      assert.equal(h.state.status, 'backoff', `unready run ${run} of 3`)
+      h.clock.tick(lastBackoff(h))
+    }
+  }
+  assert.equal(h.state.status, 'failed', 'the third unready run in a row (more than maxRestarts) is the verdict')
+  h.send({ type: 'reset' })
+  assert.equal(h.state.unready, 0)
+})
+
+test('issue 10 B4: a running module whose connection is gone is killed after the grace (reason disconnected) and restarted; ready again within the grace keeps it', (t) => {
+  const h = harness(t, { ...base, restart: 'always' })
+  h.send({ type: 'start' })
+  h.ready()
+  h.send({ type: 'disconnected' })
+  h.clock.tick(base.disconnectGraceMs - 1)
+  h.ready() // reconnected and said ready from the same process
+  h.clock.tick(base.disconnectGraceMs)
+  assert.equal(h.state.status, 'running')
+  assert.equal(h.kills.length, 0)
+
+  h.send({ type: 'disconnected' })
+  h.clock.tick(base.disconnectGraceMs - 1)
+  assert.equal(h.kills.length, 0, 'not before the grace')
+  h.clock.tick(1)
+  assert.deepEqual(h.kills.at(-1), { at: h.clock.now, signal: 'SIGTERM', reason: 'disconnected' })
+  h.exit(0)
+  assert.equal(h.state.exits.at(-1)?.reason, 'disconnected')
+  assert.equal(h.state.status, 'backoff')
+
+  // an exit during the grace cancels it: the grace never kills the next run
+  h.clock.tick(lastBackoff(h))
+  h.ready()
+  h.send({ type: 'disconnected' })
+  h.exit(1)
+  h.clock.tick(lastBackoff(h))
+  h.ready()
+  const kills = h.kills.length
+  h.clock.tick(base.disconnectGraceMs * 2)
+  assert.equal(h.kills.length, kills)
+  assert.equal(h.state.status, 'running')
 })

@@ -5,24 +5,12 @@
 // the group), and are ended when this process exits normally.
 import { execFile, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { accessSync, constants } from 'node:fs'
-import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { OutpostError } from '../../../core/errors.js'
+import { onPath } from '../../../core/modules/parent-death.js'
 
 const STOP_GRACE_MS = 2000
 const PIPE_GRACE_MS = 200
-
-function onPath (program: string): boolean {
-  return (process.env.PATH ?? '').split(path.delimiter).some(dir => {
-    try {
-      accessSync(path.join(dir, program), constants.X_OK)
-      return true
-    } catch {
-      return false
-    }
-  })
-}
 
 // Process-wide by nature: these are this process's own children, ended when it exits.
 const live = new Set<ChildProcess>()
