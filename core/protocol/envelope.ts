@@ -82,8 +82,9 @@ export interface EnvelopeFields {
  */
 export function envelopeFields (payload: Buffer, format: WireFormat): EnvelopeFields | null {
   if (format === 'cbor') {
+    // the SDK writes all three first; any other order, or a request without a timeout, is read whole
     const head = readEnvelopeHead(payload)
-    return head === null || (head.id !== undefined && head.reply !== undefined) ? head : readEnvelopeHead(payload, false)
+    return head === null || (head.id !== undefined && head.reply !== undefined && head.timeout !== undefined) ? head : readEnvelopeHead(payload, false)
   }
   try {
     const value: unknown = JSON.parse(payload.toString('utf8'))
