@@ -1,19 +1,12 @@
-// Benchmark 3: memory. The core's RSS at rest and under the throughput load against a bare Aedes's, and the
-// private memory (USS) of one idle connected module against a bare `node` process with the same V8 flags,
-// all in this run.
+// Benchmark 3: memory. The core's private memory (USS) and RSS at rest and under the benchmark load, its RSS
+// against a bare Aedes's, and the USS of one idle connected module against a bare `node` process with the
+// same V8 flags, all in this run.
 import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
 import type { Cleanup } from './lib/cleanup.js'
 import { startProc } from './lib/proc.js'
 import { rssFileMiB, rssMiB, ussMiB } from './lib/procfs.js'
 import { MODULE_BUDGET_MIB } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
-
-/**
- * Flags added, for comparison, to the way `npm start` runs the core. Without V8's optimizing compilers the
- * core never pages in their code (≈ 8 MiB of the node binary): the price of that memory, in speed, is
- * measured here in every run.
- */
-export const CANDIDATE_CORE_FLAGS = ['--no-opt', '--no-maglev']
 
 /** how long processes rest before the idle readings (V8 settles its heap after start-up) */
 export const SETTLE_MS = 4000

@@ -1,22 +1,24 @@
-// `npm run bench`: starts the systems under test (the Outpost core as `npm start` runs it, the same core
-// with candidate V8 flags, Mosquitto, a bare Aedes, a raw-socket echo and a frame relay in front of it), runs the three
-// benchmarks, writes docs/benchmarks.md and prints it. Everything it starts is stopped again, whatever
-// happens; the whole run is bounded in time.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs'
+// `npm run bench`: starts the systems under test (the Outpost core as `npm start` runs it, the same core at
+// a baseline commit, Mosquitto, a bare Aedes, a raw-socket echo and a frame relay in front of it), runs the
+// benchmarks, writes docs/benchmarks.md and prints it. `npm run bench -- soak` runs the soak instead
+// (soak.ts). Everything it starts is stopped again, whatever happens; the whole run is bounded in time.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { installRoot } from '../core/paths.js'
 import { createCleanup } from './lib/cleanup.js'
-import { sampleRss } from './lib/procfs.js'
+import { samplePeak, rssMiB, ussMiB } from './lib/procfs.js'
+import { buildAt } from './lib/before.js'
 import { MOSQUITTO, benchNames, npmStartFlags, startBareAedes, startCore, startMosquitto } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
-import { CANDIDATE_CORE_FLAGS, SETTLE_MS, brokerMemory, idleMemory, startBareNodes } from './memory.js'
+import { SETTLE_MS, brokerMemory, idleMemory, startBareNodes } from './memory.js'
 import type { IdleMemory } from './memory.js'
 import { renderReport } from './report.js'
 import type { CoreRun, Results } from './report.js'
 import { rawPaths, requestBytes, runRpc, sdkPath } from './rpc.js'
 import type { RpcSettings } from './rpc.js'
 import { runThroughput } from './throughput.js'
+import { renderSoak, runSoak } from './soak.js'
 import { runSupervision } from './supervision.js'
 import type { SupervisionResults, SupervisionSettings } from './supervision.js'
 import { renderSupervision } from './supervision-report.js'
@@ -33,25 +35,57 @@ const RPC: RpcSettings = {
 }
 const THROUGHPUT: ThroughputSettings = { warmupRounds: 1, rounds: 3, count: 100_000, window: 4000, maxMs: 6000 }
 const SUPERVISION: SupervisionSettings = { kills: 15, breaches: 5, samplerModules: 20, samplerWindowMs: 10_000, sampleMs: 250, graceMs: 500 }
-/** the whole benchmark, start to finish */
-const TIME_LIMIT_MS = 8 * 60_000
+/**
+ * The baseline commit of section 4: the last one before issue 10's hardening, whose fixes may cost at most
+ * 5% of the RPC p50 or the hook throughput. `npm run bench -- --before <commit>` measures against another.
+ */
+const BEFORE = '1f01d33'
+/** the whole benchmark, start to finish (the baseline's compile included) */
+const TIME_LIMIT_MS = 10 * 60_000
 const REPORT = path.join(installRoot, 'docs', 'benchmarks.md')
 
 const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`) }
 
-async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): Promise<Results> {
+/** The soak writes its own section at the end of the report, and each kind of run keeps the other's part. */
+const SOAK_MARK = '<!-- the soak section: written by `npm run bench -- soak` -->'
+
+function writeReport (part: 'benchmarks' | 'soak', text: string): void {
+  const old = existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : ''
+  const at = old.indexOf(SOAK_MARK)
+  const benchmarks = part === 'benchmarks' ? text : (at < 0 ? old : old.slice(0, at)).trimEnd() + '\n'
+  const soak = part === 'soak' ? text : (at < 0 ? '' : old.slice(at + SOAK_MARK.length).trimStart())
+  mkdirSync(path.dirname(REPORT), { recursive: true })
+  writeFileSync(REPORT, soak === '' ? benchmarks : `${benchmarks}\n${SOAK_MARK}\n\n${soak}`)
+}
+
+interface Args { soak: boolean, minutes: number, before: string }
+
+function parseArgs (argv: string[]): Args {
+  const args: Args = { soak: false, minutes: 10, before: BEFORE }
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]
+    if (word === 'soak') args.soak = true
+    else if (word === '--minutes' && Number(argv[i + 1]) > 0) args.minutes = Number(argv[++i])
+    else if (word === '--before' && argv[i + 1] !== undefined) args.before = argv[++i] as string
+    else throw new Error(`unknown argument "${word}": npm run bench [-- --before <commit>] | npm run bench -- soak [--minutes N]`)
+  }
+  return args
+}
+
+async function bench (dir: string, before: string, cleanup: ReturnType<typeof createCleanup>): Promise<Results> {
   const startedAt = new Date()
   if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} is missing: install the Debian package mosquitto`)
-  const asNpmStart = npmStartFlags()
-  const variants = [{ label: 'outpost', flags: asNpmStart }]
-  if (!CANDIDATE_CORE_FLAGS.every(flag => asNpmStart.includes(flag))) {
-    variants.push({ label: 'outpost (candidate flags)', flags: [...asNpmStart, ...CANDIDATE_CORE_FLAGS] })
-  }
+  log(`building the baseline core at ${before}`)
+  const beforeRoot = buildAt(before, path.join(dir, 'before'))
+  const variants = [
+    { label: 'outpost', root: installRoot, flags: npmStartFlags() },
+    { label: `outpost at ${before}`, root: beforeRoot, flags: npmStartFlags(beforeRoot) },
+  ]
 
   const cores: Stack[] = []
   for (const [i, v] of variants.entries()) {
     log(`starting ${v.label}: node ${v.flags.join(' ')} build/core/cli/main.js run`)
-    cores.push(await startCore(v.label, path.join(dir, `core-${i}`), v.flags, benchNames(i === 0 ? '' : `-${i}`), cleanup))
+    cores.push(await startCore(v.label, path.join(dir, `core-${i}`), v.flags, benchNames(i === 0 ? '' : `-${i}`), cleanup, { root: v.root }))
   }
   log('starting mosquitto, a bare Aedes, the raw-socket echo and the relay')
   const mosquitto = await startMosquitto('mosquitto', path.join(dir, 'mosquitto'), benchNames(''), cleanup)
@@ -64,12 +98,13 @@ async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): P
   const idle = cores.map(core => idleMemory(core, bare))
   const aedesIdle = brokerMemory(aedes)
 
-  const rpc = await runRpc([raw, relay, ...cores.map(sdkPath), sdkPath(mosquitto), sdkPath(aedes)], RPC, log)
   const brokers = [...cores, mosquitto, aedes]
-  const samplers = brokers.map(stack => sampleRss(stack.broker.pid, 50))
-  cleanup.add('RSS samplers', () => { for (const sampler of samplers) sampler.stop() })
+  const rssSamplers = brokers.map(stack => samplePeak(() => rssMiB(stack.broker.pid), 50))
+  const ussSamplers = cores.map(stack => samplePeak(() => ussMiB(stack.broker.pid), 250))
+  cleanup.add('memory samplers', () => { for (const sampler of [...rssSamplers, ...ussSamplers]) sampler.stop() })
+  const rpc = await runRpc([raw, relay, ...cores.map(sdkPath), sdkPath(mosquitto), sdkPath(aedes)], RPC, log)
   const throughput = await runThroughput(brokers, THROUGHPUT, log)
-  const peaks = samplers.map(sampler => sampler.peak())
+  const peaks = rssSamplers.map(sampler => sampler.peak())
   const peakOf = (stack: Stack): number => peaks[brokers.indexOf(stack)] ?? 0
 
   const find = <T extends { label: string }>(list: T[], label: string): T => {
@@ -82,11 +117,13 @@ async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): P
     flags: v.flags,
     idle: idle[i] as IdleMemory,
     peakRssMiB: peakOf(cores[i] as Stack),
+    peakUssMiB: ussSamplers[i]?.peak() ?? 0,
     rpc: find(rpc, v.label),
     throughput: find(throughput, v.label),
   }))
   return {
     startedAt,
+    before,
     durationS: (Date.now() - startedAt.getTime()) / 1000,
     cores: coreRuns,
     rpc: { settings: RPC, requestBytes: requestBytes(), raw: find(rpc, raw.label), relay: find(rpc, relay.label), mosquitto: find(rpc, mosquitto.label) },
@@ -97,6 +134,7 @@ async function bench (dir: string, cleanup: ReturnType<typeof createCleanup>): P
 }
 
 async function main (): Promise<number> {
+  const args = parseArgs(process.argv.slice(2))
   const cleanup = createCleanup(line => log(line))
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-bench-'))
   cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
@@ -109,17 +147,26 @@ async function main (): Promise<number> {
     }
     process.exit(code)
   }
-  const limit = setTimeout(() => { void stop(`time limit of ${TIME_LIMIT_MS / 60_000} min reached`, 1) }, TIME_LIMIT_MS)
+  const limitMs = args.soak ? (args.minutes + 2) * 60_000 : TIME_LIMIT_MS
+  const limit = setTimeout(() => { void stop(`time limit of ${limitMs / 60_000} min reached`, 1) }, limitMs)
   process.once('SIGINT', () => { void stop('SIGINT', 130) })
   process.once('SIGTERM', () => { void stop('SIGTERM', 143) })
   try {
-    const results = await bench(dir, cleanup)
+    if (args.soak) {
+      const startedAt = new Date()
+      const soak = await runSoak(dir, { minutes: args.minutes, sampleEveryMs: 5000, warmupFraction: 0.2 }, cleanup, log)
+      const section = renderSoak(soak, startedAt)
+      writeReport('soak', section)
+      process.stdout.write(section)
+      log(`wrote the soak section of ${path.relative(installRoot, REPORT)}`)
+      return 0
+    }
+    const results = await bench(dir, args.before, cleanup)
     // after the broker benchmarks, with their processes stopped: the supervision figures want a quiet machine
     await cleanup.run()
     const supervision: SupervisionResults = await runSupervision(SUPERVISION, log)
     const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}`
-    mkdirSync(path.dirname(REPORT), { recursive: true })
-    writeFileSync(REPORT, report)
+    writeReport('benchmarks', report)
     process.stdout.write(report)
     log(`wrote ${path.relative(installRoot, REPORT)}`)
     return 0

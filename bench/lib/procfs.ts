@@ -1,6 +1,6 @@
 // Process memory from /proc: RSS (what `ps` shows, including the node binary's shared pages) and USS
 // (private pages only: what the process alone costs the board).
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 
 function field (text: string, name: string): number {
   const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)
@@ -23,18 +23,26 @@ export function ussMiB (pid: number): number {
   return (field(text, 'Private_Clean') + field(text, 'Private_Dirty')) / 1024
 }
 
-export interface RssSampler {
-  /** highest RSS seen since start */
+/** Open file descriptors of a process (the soak watches them for leaks). */
+export function openFds (pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length
+}
+
+export interface PeakSampler {
+  /** the highest reading since start */
   peak (): number
   stop (): void
 }
 
-/** Samples one process's RSS every `everyMs` (reading /proc/<pid>/status is cheap; see FIELD-NOTES). */
-export function sampleRss (pid: number, everyMs: number): RssSampler {
+/**
+ * Takes a reading every `everyMs` and keeps the highest. RSS from /proc/<pid>/status is cheap to read
+ * often (FIELD-NOTES); USS from smaps_rollup walks the page tables, so sample it a few times a second at most.
+ */
+export function samplePeak (read: () => number, everyMs: number): PeakSampler {
   let peak = 0
   const take = (): void => {
     try {
-      peak = Math.max(peak, rssMiB(pid))
+      peak = Math.max(peak, read())
     } catch {
       // the process is gone; the caller notices elsewhere
     }

@@ -5,7 +5,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { installRoot } from '../../core/paths.js'
 import { moduleNodeFlags } from '../../core/supervisor/v8-flags.js'
 import type { Cleanup } from './cleanup.js'
@@ -25,8 +24,9 @@ export interface BenchModule {
 export const MODULE_BUDGET_MIB = 64
 const START_TIMEOUT_MS = 20_000
 
-export function benchProgram (name: string): string {
-  return fileURLToPath(new URL(`../${name}`, import.meta.url))
+/** a compiled benchmark program (build/bench/<name>) of this checkout, or of the install root given */
+export function benchProgram (name: string, root = installRoot): string {
+  return path.join(root, 'build', 'bench', name)
 }
 
 /**
@@ -72,8 +72,8 @@ export interface Stack {
 }
 
 /** The flags `npm start` passes to node before the core's script (none, unless package.json says so). */
-export function npmStartFlags (): string[] {
-  const pkg = JSON.parse(readFileSync(path.join(installRoot, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
+export function npmStartFlags (root = installRoot): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
   const last = (pkg.scripts?.start ?? '').split('&&').pop() ?? ''
   const words = last.trim().split(/\s+/).filter(word => word !== 'exec')
   const script = words.findIndex(word => word.endsWith('core/cli/main.js'))
@@ -81,7 +81,22 @@ export function npmStartFlags (): string[] {
   return words.slice(1, script)
 }
 
-export async function startCore (label: string, dir: string, coreFlags: string[], names: BenchNames, cleanup: Cleanup): Promise<Stack> {
+/** A module the benchmark adds beside its own (the soak's misbehaving neighbours), as a manifest entry. */
+export interface ExtraModule {
+  name: string
+  program: string
+  memoryMiB: number
+  restart?: Record<string, unknown>
+}
+
+export interface CoreOptions {
+  /** the install root whose build/ runs: this checkout, or a baseline commit built by before.ts */
+  root?: string
+  extra?: ExtraModule[]
+}
+
+export async function startCore (label: string, dir: string, coreFlags: string[], names: BenchNames, cleanup: Cleanup, options: CoreOptions = {}): Promise<Stack> {
+  const root = options.root ?? installRoot
   const modules = benchModules(names)
   mkdirSync(dir, { recursive: true })
   const control = path.join(dir, 'control.sock')
@@ -92,9 +107,12 @@ export async function startCore (label: string, dir: string, coreFlags: string[]
     runtimeDir: path.join(dir, 'run'),
     broker: { listeners: [{ type: 'unix', path: control, anonymous: true }] },
     defaults: { memoryMiB: MODULE_BUDGET_MIB },
-    modules: modules.map(m => ({ name: m.name, entry: benchProgram(m.program), config: m.config })),
+    modules: [
+      ...modules.map(m => ({ name: m.name, entry: benchProgram(m.program, root), config: m.config })),
+      ...(options.extra ?? []).map(m => ({ name: m.name, entry: benchProgram(m.program, root), memoryMiB: m.memoryMiB, ...(m.restart === undefined ? {} : { restart: m.restart }) })),
+    ],
   }, null, 2))
-  const broker = startProc(`core (${label})`, [process.execPath, ...coreFlags, path.join(installRoot, 'build/core/cli/main.js'), 'run', manifestFile], { cwd: installRoot }, cleanup)
+  const broker = startProc(`core (${label})`, [process.execPath, ...coreFlags, path.join(root, 'build/core/cli/main.js'), 'run', manifestFile], { cwd: root }, cleanup)
   await broker.waitLine(/broker listening/, START_TIMEOUT_MS)
   return connectStack(label, broker, `unix:${control}`, names, cleanup)
 }
