@@ -10,6 +10,7 @@ import type { BrokerMemory, IdleMemory } from './memory.js'
 import type { RpcPathResult, RpcSettings } from './rpc.js'
 import type { ThroughputResult, ThroughputSettings } from './throughput.js'
 import { MOSQUITTO } from './lib/stacks.js'
+import type { CoreLaunch } from './lib/stacks.js'
 import { pairedRatio } from './lib/stats.js'
 
 export interface Target {
@@ -25,12 +26,12 @@ export interface Target {
 export type Comparison = Omit<Target, 'target' | 'pass'>
 
 /**
- * One Outpost core, with the flags it ran with: the first is this checkout's core as `npm start` runs it, the
+ * One Outpost core, with the environment and node flags it ran with: the first is this checkout's core as `npm start` runs it, the
  * second the same at the baseline commit (`before`), to measure what the changes since then cost.
  */
 export interface CoreRun {
   label: string
-  flags: string[]
+  launch: CoreLaunch
   idle: IdleMemory
   peakRssMiB: number
   /** private memory (smaps_rollup), sampled a few times a second over the RPC and throughput loads */
@@ -56,7 +57,7 @@ const us = (n: number): string => `${n.toFixed(0)} µs`
 const mib = (n: number): string => `${n.toFixed(1)} MiB`
 const rate = (n: number): string => n.toFixed(0)
 const times = (n: number): string => `${n.toFixed(2)}×`
-const flagsText = (flags: string[]): string => (flags.length === 0 ? '(none)' : flags.map(f => `\`${f}\``).join(' '))
+const launchText = ({ env, flags }: CoreLaunch): string => [...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...flags].map(w => `\`${w}\``).join(' ') || '(none)'
 
 function table (head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map(r => `| ${r.join(' | ')} |`)].join('\n')
@@ -182,7 +183,7 @@ Every target is a ratio against a baseline measured in the same run: on this kin
 ±20% from run to run. Rounds alternate between the paths compared; each figure is the median round, and
 each ratio between two paths is the median of their per-round ratios (a round runs every path back to
 back, so its ratio cancels the machine's drift between rounds).
-Targets are judged on the core as \`npm start\` runs it (node flags: ${flagsText(core.flags)}). The same
+Targets are judged on the core as \`npm start\` runs it (${launchText(core.launch)}). The same
 core at the baseline commit \`${r.before}\` (${before.label}), built beside this checkout with the same
 dependencies, runs alongside in every section, so what the changes since then cost is measured in this run.
 
@@ -193,7 +194,7 @@ ${machine(r)}
 A caller module calls \`echo\` on another module with the SDK (\`m.call\`); both are real module processes
 with the V8 flags the core gives modules. On Outpost the core spawns both and they reach its embedded
 broker over its Unix socket; on Mosquitto the same programs connect over loopback TCP, and on the bare
-Aedes (Aedes ${aedesVersion()} with its defaults and none of the core, run with the core's node flags) over a Unix
+Aedes (Aedes ${aedesVersion()} with its defaults and none of the core, run as \`npm start\` runs the core) over a Unix
 socket. The bare Aedes is for information: it shows what the core's own broker work adds or saves. The raw baseline
 is a length-prefixed echo of a request of the same size (${r.rpc.requestBytes} bytes) between two Node processes over a
 Unix socket, timed by the same loop. The relay floor is that echo through a third Node process that
@@ -248,10 +249,10 @@ ${targetTable(t.memory)}
 ## 4. What the changes since \`${r.before}\` cost
 
 The same benchmarks, this checkout's core against the core at the baseline commit, each with its own
-module SDK and the node flags its own \`npm start\` used. A change may cost at most 5% of the RPC p50 or of
+module SDK and the environment and node flags its own \`npm start\` used. A change may cost at most 5% of the RPC p50 or of
 the hook throughput.
 
-${table(['core', 'node flags', 'sequential RPC p50', `${rs.parallel.inflight} in flight p50`, 'hook messages/s', 'USS at rest', 'USS peak', 'RSS at rest', 'RSS peak'], r.cores.map(c => [c.label, flagsText(c.flags), us(c.rpc.sequential.p50Us), us(c.rpc.parallel.p50Us), rate(c.throughput.run.perSec), mib(c.idle.core.ussMiB), mib(c.peakUssMiB), mib(c.idle.core.rssMiB), mib(c.peakRssMiB)]))}
+${table(['core', 'environment and node flags', 'sequential RPC p50', `${rs.parallel.inflight} in flight p50`, 'hook messages/s', 'USS at rest', 'USS peak', 'RSS at rest', 'RSS peak'], r.cores.map(c => [c.label, launchText(c.launch), us(c.rpc.sequential.p50Us), us(c.rpc.parallel.p50Us), rate(c.throughput.run.perSec), mib(c.idle.core.ussMiB), mib(c.peakUssMiB), mib(c.idle.core.rssMiB), mib(c.peakRssMiB)]))}
 
 ${targetTable(t.change)}
 

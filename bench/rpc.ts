@@ -10,7 +10,7 @@ import type { Cleanup } from './lib/cleanup.js'
 import type { LoopSpec } from './lib/loop.js'
 import { startProc } from './lib/proc.js'
 import type { Proc } from './lib/proc.js'
-import { benchProgram, MODULE_BUDGET_MIB, npmStartFlags } from './lib/stacks.js'
+import { benchProgram, MODULE_BUDGET_MIB, npmStart } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
 import { medianRun } from './lib/stats.js'
 import type { LatencyRun } from './lib/stats.js'
@@ -75,7 +75,7 @@ export async function rawPaths (dir: string, cleanup: Cleanup): Promise<{ raw: R
   const flags = moduleNodeFlags(MODULE_BUDGET_MIB)
   const server = startProc('raw echo server', [process.execPath, ...flags, benchProgram('raw/echo-server.js'), echoSocket], {}, cleanup)
   await server.waitLine(/^listening$/, 10_000)
-  const relay = startProc('relay', [process.execPath, ...npmStartFlags(), benchProgram('raw/relay.js'), relaySocket, echoSocket], {}, cleanup)
+  const relay = startProc('relay', [process.execPath, ...npmStart().flags, benchProgram('raw/relay.js'), relaySocket, echoSocket], { env: { ...process.env, ...npmStart().env } }, cleanup)
   await relay.waitLine(/^listening$/, 10_000)
   return {
     raw: await rawClient('raw Unix socket (length-prefixed echo)', 'raw echo client', echoSocket, flags, cleanup),

@@ -9,7 +9,7 @@ import { installRoot } from '../core/paths.js'
 import { createCleanup } from './lib/cleanup.js'
 import { samplePeak, rssMiB, ussMiB } from './lib/procfs.js'
 import { buildAt } from './lib/before.js'
-import { MOSQUITTO, benchNames, npmStartFlags, startBareAedes, startCore, startMosquitto } from './lib/stacks.js'
+import { MOSQUITTO, benchNames, npmStart, startBareAedes, startCore, startMosquitto } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
 import { SETTLE_MS, brokerMemory, idleMemory, startBareNodes } from './memory.js'
 import type { IdleMemory } from './memory.js'
@@ -78,14 +78,14 @@ async function bench (dir: string, before: string, cleanup: ReturnType<typeof cr
   log(`building the baseline core at ${before}`)
   const beforeRoot = buildAt(before, path.join(dir, 'before'))
   const variants = [
-    { label: 'outpost', root: installRoot, flags: npmStartFlags() },
-    { label: `outpost at ${before}`, root: beforeRoot, flags: npmStartFlags(beforeRoot) },
+    { label: 'outpost', root: installRoot, launch: npmStart() },
+    { label: `outpost at ${before}`, root: beforeRoot, launch: npmStart(beforeRoot) },
   ]
 
   const cores: Stack[] = []
   for (const [i, v] of variants.entries()) {
-    log(`starting ${v.label}: node ${v.flags.join(' ')} build/core/cli/main.js run`)
-    cores.push(await startCore(v.label, path.join(dir, `core-${i}`), v.flags, benchNames(i === 0 ? '' : `-${i}`), cleanup, { root: v.root }))
+    log(`starting ${v.label}: ${Object.entries(v.launch.env).map(([k, x]) => `${k}=${x} `).join('')}node ${v.launch.flags.join(' ')} build/core/cli/main.js run`)
+    cores.push(await startCore(v.label, path.join(dir, `core-${i}`), v.launch, benchNames(i === 0 ? '' : `-${i}`), cleanup, { root: v.root }))
   }
   log('starting mosquitto, a bare Aedes, the raw-socket echo and the relay')
   const mosquitto = await startMosquitto('mosquitto', path.join(dir, 'mosquitto'), benchNames(''), cleanup)
@@ -114,7 +114,7 @@ async function bench (dir: string, before: string, cleanup: ReturnType<typeof cr
   }
   const coreRuns: CoreRun[] = variants.map((v, i) => ({
     label: v.label,
-    flags: v.flags,
+    launch: v.launch,
     idle: idle[i] as IdleMemory,
     peakRssMiB: peakOf(cores[i] as Stack),
     peakUssMiB: ussSamplers[i]?.peak() ?? 0,

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Cleanup } from './lib/cleanup.js'
 import { openFds, rssMiB, ussMiB } from './lib/procfs.js'
-import { benchNames, npmStartFlags, startCore } from './lib/stacks.js'
+import { benchNames, npmStart, startCore } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
 import type { LoopSpec } from './lib/loop.js'
 import type { LatencyRun } from './lib/stats.js'
@@ -63,7 +63,7 @@ interface ModuleStatus { state: string, restarts: number }
 
 export async function runSoak (dir: string, settings: SoakSettings, cleanup: Cleanup, log: (line: string) => void): Promise<SoakResults> {
   const names = benchNames('')
-  const core: Stack = await startCore('outpost', path.join(dir, 'core'), npmStartFlags(), names, cleanup, {
+  const core: Stack = await startCore('outpost', path.join(dir, 'core'), npmStart(), names, cleanup, {
       // the sim board's 512 MiB hold the five benchmark modules' budgets, the core's reserve and these two
     extra: [
       // restarted at once, every time: a crash loop must not end the soak's crashing early

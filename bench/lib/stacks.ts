@@ -71,14 +71,24 @@ export interface Stack {
   pids: Record<string, number>
 }
 
-/** The flags `npm start` passes to node before the core's script (none, unless package.json says so). */
-export function npmStartFlags (root = installRoot): string[] {
+/** How `npm start` runs the core: the environment it sets before `node`, and the flags it passes to node before the core's script. */
+export interface CoreLaunch {
+  env: Record<string, string>
+  flags: string[]
+}
+
+export function npmStart (root = installRoot): CoreLaunch {
   const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
   const last = (pkg.scripts?.start ?? '').split('&&').pop() ?? ''
   const words = last.trim().split(/\s+/).filter(word => word !== 'exec')
+  const node = words.indexOf('node')
   const script = words.findIndex(word => word.endsWith('core/cli/main.js'))
-  if (words[0] !== 'node' || script < 0) throw new Error(`cannot read how npm start runs the core from "${pkg.scripts?.start}"`)
-  return words.slice(1, script)
+  const assignments = words.slice(0, Math.max(0, node)).map(word => /^([A-Z_][A-Z0-9_]*)=(\S*)$/.exec(word))
+  if (node < 0 || script < node || assignments.some(a => a === null)) throw new Error(`cannot read how npm start runs the core from "${pkg.scripts?.start}"`)
+  return {
+    env: Object.fromEntries(assignments.map(a => [a?.[1] ?? '', a?.[2] ?? ''])),
+    flags: words.slice(node + 1, script),
+  }
 }
 
 /** A module the benchmark adds beside its own (the soak's misbehaving neighbours), as a manifest entry. */
@@ -95,7 +105,7 @@ export interface CoreOptions {
   extra?: ExtraModule[]
 }
 
-export async function startCore (label: string, dir: string, coreFlags: string[], names: BenchNames, cleanup: Cleanup, options: CoreOptions = {}): Promise<Stack> {
+export async function startCore (label: string, dir: string, launch: CoreLaunch, names: BenchNames, cleanup: Cleanup, options: CoreOptions = {}): Promise<Stack> {
   const root = options.root ?? installRoot
   const modules = benchModules(names)
   mkdirSync(dir, { recursive: true })
@@ -112,7 +122,7 @@ export async function startCore (label: string, dir: string, coreFlags: string[]
       ...(options.extra ?? []).map(m => ({ name: m.name, entry: benchProgram(m.program, root), memoryMiB: m.memoryMiB, ...(m.restart === undefined ? {} : { restart: m.restart }) })),
     ],
   }, null, 2))
-  const broker = startProc(`core (${label})`, [process.execPath, ...coreFlags, path.join(root, 'build/core/cli/main.js'), 'run', manifestFile], { cwd: root }, cleanup)
+  const broker = startProc(`core (${label})`, [process.execPath, ...launch.flags, path.join(root, 'build/core/cli/main.js'), 'run', manifestFile], { cwd: root, env: { ...process.env, ...launch.env } }, cleanup)
   await broker.waitLine(/broker listening/, START_TIMEOUT_MS)
   return connectStack(label, broker, `unix:${control}`, names, cleanup)
 }
@@ -154,13 +164,14 @@ export async function startMosquitto (label: string, dir: string, names: BenchNa
 }
 
 /**
- * Aedes with its defaults and nothing of the core (bench/raw/aedes-broker.ts), run with the core's node
- * flags, the module programs connected to it over a Unix socket as they are to the core.
+ * Aedes with its defaults and nothing of the core (bench/raw/aedes-broker.ts), run as `npm start` runs the
+ * core (its node flags and environment), the module programs connected to it over a Unix socket as they are to the core.
  */
 export async function startBareAedes (label: string, dir: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
   mkdirSync(dir, { recursive: true })
   const socket = path.join(dir, 'aedes.sock')
-  const broker = startProc(label, [process.execPath, ...npmStartFlags(), benchProgram('raw/aedes-broker.js'), socket], {}, cleanup)
+  const { env, flags } = npmStart()
+  const broker = startProc(label, [process.execPath, ...flags, benchProgram('raw/aedes-broker.js'), socket], { env: { ...process.env, ...env } }, cleanup)
   await broker.waitLine(/^listening$/, START_TIMEOUT_MS)
   return startModulesOn(label, broker, `unix:${socket}`, dir, names, cleanup)
 }

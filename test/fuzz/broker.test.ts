@@ -18,6 +18,7 @@ import fc from 'fast-check'
 import mqttPacket from 'mqtt-packet'
 import { connectOperator, fixture, poll, waitFor } from '../helpers/gateway.js'
 import { CLI, PASSWORDS, operators } from '../management/helpers.js'
+import { npmStart } from '../../bench/lib/stacks.js'
 import { CORE_METHODS, READ_METHODS, connectPacket, mutated, requestPayload, sessionPacket } from './arbitraries.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261204)
@@ -59,7 +60,9 @@ before(async () => {
       },
     ],
   }, null, 2))
-  core = spawn(process.execPath, [CLI, 'run', manifestFile], { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' } })
+  // as `npm start` runs it: the memory bound below is the product's, with its allocator setting and V8 flags
+  const { env, flags } = npmStart()
+  core = spawn(process.execPath, [...flags, CLI, 'run', manifestFile], { env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env } })
   core.stdout?.on('data', chunk => { output = (output + String(chunk)).slice(-200_000) })
   core.stderr?.on('data', chunk => { output = (output + String(chunk)).slice(-200_000) })
   const urls = await waitFor('the broker to listen', () => {
@@ -116,10 +119,16 @@ const settings = (numRuns: number): fc.Parameters<unknown> => ({ seed: SEED, num
 
 test('issue 10 E: unauthenticated bytes on both TCP listeners — random, mutated CONNECTs and whole sessions', async () => {
   const anyBytes = fc.uint8Array({ maxLength: 512 }).map(b => Buffer.from(b))
+  // whole sessions only where a login is needed: on the anonymous listener a CONNECT that passes is an admin,
+  // whose fuzzed stops and removes would change the gateway under test (the admin property below stays read-only)
   const session = fc.tuple(mutated(connectPacket), fc.array(mutated(sessionPacket('reply/fuzz')), { maxLength: 3 })).map(([c, rest]) => Buffer.concat([c, ...rest]))
-  const oneCase = fc.oneof(anyBytes, session)
-  await fc.assert(fc.asyncProperty(fc.array(oneCase, { minLength: 8, maxLength: 8 }), async cases => {
-    await Promise.all(cases.map((bytes, i) => sendCase(i % 2 === 0 ? passwordUrl : anonymousUrl, bytes, '127.0.0.2')))
+  const toPasswordListener = fc.oneof(anyBytes, session)
+  const toAnonymousListener = fc.oneof(anyBytes, mutated(connectPacket))
+  await fc.assert(fc.asyncProperty(fc.array(toPasswordListener, { minLength: 4, maxLength: 4 }), fc.array(toAnonymousListener, { minLength: 4, maxLength: 4 }), async (guarded, open) => {
+    await Promise.all([
+      ...guarded.map(bytes => sendCase(passwordUrl, bytes, '127.0.0.2')),
+      ...open.map(bytes => sendCase(anonymousUrl, bytes, '127.0.0.2')),
+    ])
   }), settings(runs(100)))
   await assertHealthy('800 unauthenticated cases')
 })
@@ -160,6 +169,7 @@ test('issue 10 E: an admin calls the read methods and the module with every kind
 
 test('issue 10 E: a hostile module on the module socket, with its own credential', async () => {
   const done = await waitFor('the hostile module to finish its cases', () => /fuzz done (\d+)/.exec(output)?.[1], 300_000)
+    .catch((err: Error) => { throw new Error(`${err.message}; the core's output ends:\n${output.slice(-3000)}`) })
   assert.equal(Number(done), runs(400))
   // its presence after all of that is still taken: the core marks it running
   const admin = await connectOperator(anonymousUrl)
