@@ -1,6 +1,7 @@
 // Who may do what on the bus. Pure functions over an Identity: the broker adapter (broker.ts) is the only
 // place that turns Aedes's callbacks into calls of these, so the rules are testable without a broker.
 import { decode, encode, sniffFormat } from '../protocol/codec.js'
+import { WRONG_TYPE, readEnvelopeId } from '../protocol/envelope-head.js'
 import { CORE_MODULE, parseTopic } from '../protocol/topics.js'
 
 export type Role = 'admin' | 'viewer'
@@ -116,22 +117,32 @@ export function parseCallerTag (tag: string | undefined): Caller | null {
 }
 
 /**
- * The request payload with `from` set to the caller's tag, in the request's own format; undefined if it does
- * not decode or is not a map (the core, decoding it the same way, answers BAD_REQUEST or drops it); null
- * when it decodes but cannot be encoded again (a CBOR bignum beyond 64 bits, say): the broker refuses it,
- * since the core would read the unstamped `from`.
+ * The request payload with `from` set to the caller's tag, in the request's own format, and the `reply` the
+ * core will answer on, as decoded (a CBOR map may repeat a key, and then the last one counts: the broker
+ * checks this one, not the first); undefined if it does not decode or is not a map (the core, decoding it the
+ * same way, answers BAD_REQUEST or drops it); null when it decodes but cannot be encoded again (a CBOR bignum
+ * beyond 64 bits, say): the broker refuses it, since the core would read the unstamped `from`. A CBOR id
+ * keeps its exact type (docs/protocol.md): the decoder reads 64-bit integers as numbers and floats as they
+ * are, and encoding those again would turn 2^40 into a float and 1.0 into an id.
  */
-export function stampCaller (payload: Buffer, identity: Identity): Buffer | undefined | null {
+export function stampCaller (payload: Buffer, identity: Identity): { payload: Buffer, reply: unknown } | undefined | null {
   const format = sniffFormat(payload)
-  let request: unknown
+  let request: Record<string, unknown>
   try {
-    request = decode(payload, format) // within the depth limit, so encoding it again cannot exhaust the stack
+    const decoded = decode(payload, format) // within the depth limit, so encoding it again cannot exhaust the stack
+    if (decoded === null || typeof decoded !== 'object' || Array.isArray(decoded) || decoded instanceof Uint8Array) return undefined
+    request = decoded as Record<string, unknown>
   } catch {
     return undefined
   }
-  if (request === null || typeof request !== 'object' || Array.isArray(request) || request instanceof Uint8Array) return undefined
+  const stamped: Record<string, unknown> = { ...request, from: callerTag(identity) }
+  if (format === 'cbor' && 'id' in request) {
+    const id = readEnvelopeId(payload, false)
+    // no id of a valid type: null, which the core answers BAD_REQUEST with id 0 as it would have
+    stamped.id = id === WRONG_TYPE || id === undefined ? null : id
+  }
   try {
-    return encode({ ...request, from: callerTag(identity) }, format)
+    return { payload: encode(stamped, format), reply: request.reply }
   } catch {
     return null
   }

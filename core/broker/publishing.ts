@@ -122,13 +122,14 @@ export function createPublishing (options: PublishingOptions): Publishing {
   /** a request to core: why it is refused, or null once its caller is stamped on it (access.ts) */
   const toCore = (packet: PublishPacket, identity: Identity): string | null => {
     const payload = packet.payload as Buffer
-    const reply = envelopeFields(payload, sniffFormat(payload))?.reply
+    const stamped = stampCaller(payload, identity)
+    if (stamped === null) return 'the request cannot be encoded again with its caller stamped on it'
+    // the reply topic the core will answer on: the decoded one, whatever a repeated key put first
+    const reply = stamped === undefined ? envelopeFields(payload, sniffFormat(payload))?.reply : stamped.reply
     if (typeof reply === 'string' && reply.startsWith('reply/') && !answersTo(identity, reply)) {
       return `a request may name only its caller's own reply topic (reply/${identity.clientId})`
     }
-    const stamped = stampCaller(payload, identity)
-    if (stamped === null) return 'the request cannot be encoded again with its caller stamped on it'
-    if (stamped !== undefined) packet.payload = stamped
+    if (stamped !== undefined) packet.payload = stamped.payload
     return null
   }
 

@@ -159,6 +159,19 @@ test('issue 10 A4: a viewer naming an admin\'s reply topic is refused; another c
   await admin.client.endAsync()
 })
 
+test('issue 10 review: a request to core that repeats its reply key is checked on the reply the core would answer on', async () => {
+  const admin = await connect('admin')
+  const viewer = await connect('viewer')
+  // { id: 79, reply: <its own>, reply: <the admin's> }: the first passes a check of the leading entries, the last is what a decoder keeps
+  const forged = Buffer.concat([Buffer.from([0xa3]), encodeCbor('id'), encodeCbor(79), encodeCbor('reply'), encodeCbor(viewer.reply), encodeCbor('reply'), encodeCbor(admin.reply)])
+  viewer.client.publish('rpc/core/status', forged)
+  await viewer.closed
+  assert.ok(gw.logs.some(l => l.text.startsWith('denied publish rpc/core/status') && /own reply topic/.test(l.text)))
+  await stillServing()
+  assert.ok(!admin.replies.some(hasId(79)), 'the admin got no reply it did not ask for')
+  await admin.client.endAsync()
+})
+
 test('issue 10 A8: RETAIN is refused on rpc/ and reply/ topics', async () => {
   for (const topic of ['rpc/alpha/echo', 'reply/somebody']) {
     const admin = await connect('admin')

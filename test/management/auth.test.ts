@@ -8,6 +8,7 @@ import { startTestGateway, connectOperator, fixture, waitFor } from '../helpers/
 import type { TestGateway, Operator } from '../helpers/gateway.js'
 import { hashPassword, verifyPassword } from '../../core/broker/credentials.js'
 import { callerTag, parseCallerTag, stampCaller } from '../../core/broker/access.js'
+import { readEnvelopeId } from '../../core/protocol/envelope-head.js'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
 import { PASSWORDS, auditRecords, operators } from './helpers.js'
 
@@ -90,7 +91,7 @@ test('password hashes: salted (two hashes of one password differ), verified, nev
   assert.equal(await verifyPassword('x', 'scrypt$1$1$1$AA$AA'), false)
 })
 
-test('the broker\'s caller stamp: overwrites `from` in JSON and CBOR, keeps the rest, reads back exactly', () => {
+test('the broker\'s caller stamp: overwrites `from` in JSON and CBOR, keeps the rest, reads back exactly; the reply checked is the one the core reads (issue 10 review: a repeated key forged core replies); ids keep their CBOR type', () => {
   const operator = { kind: 'operator' as const, clientId: 'ops:laptop', user: 'ops', role: 'viewer' as const }
   assert.equal(callerTag(operator), 'operator:viewer:ops:ops:laptop')
   assert.deepEqual(parseCallerTag(callerTag(operator)), { kind: 'operator', role: 'viewer', user: 'ops', clientId: 'ops:laptop' })
@@ -98,9 +99,17 @@ test('the broker\'s caller stamp: overwrites `from` in JSON and CBOR, keeps the 
   assert.equal(parseCallerTag('ops'), null)
   assert.equal(parseCallerTag(undefined), null)
   const json = stampCaller(Buffer.from(' {"id":1,"reply":"reply/me","from":"admin"}'), operator)
-  assert.deepEqual(JSON.parse(String(json)), { id: 1, reply: 'reply/me', from: 'operator:viewer:ops:ops:laptop' })
+  assert.deepEqual(JSON.parse(String(json?.payload)), { id: 1, reply: 'reply/me', from: 'operator:viewer:ops:ops:laptop' })
   const cbor = stampCaller(encodeCbor({ id: 2, reply: 'reply/me', args: { b: Buffer.from([1]) } }), operator)
-  assert.deepEqual(decodeCbor(cbor ?? Buffer.alloc(0)), { id: 2, reply: 'reply/me', args: { b: Buffer.from([1]) }, from: 'operator:viewer:ops:ops:laptop' })
+  assert.deepEqual(decodeCbor(cbor?.payload ?? Buffer.alloc(0)), { id: 2, reply: 'reply/me', args: { b: Buffer.from([1]) }, from: 'operator:viewer:ops:ops:laptop' })
+  // a repeated key: the reply the core will answer on is the last one, and that is the one the broker checks
+  const repeated = Buffer.concat([Buffer.from([0xa3]), encodeCbor('id'), encodeCbor(3), encodeCbor('reply'), encodeCbor('reply/me'), encodeCbor('reply'), encodeCbor('reply/victim')])
+  assert.equal(stampCaller(repeated, operator)?.reply, 'reply/victim')
+  // ids keep their CBOR type through the stamp: 2^40 stays an integer, the float 1.0 stays no id
+  const big = stampCaller(encodeCbor({ id: 2n ** 40n, reply: 'reply/me' }), operator)
+  assert.equal(readEnvelopeId(big?.payload ?? Buffer.alloc(0), false), 2n ** 40n)
+  const float = stampCaller(Buffer.concat([Buffer.from([0xa2]), encodeCbor('id'), Buffer.from([0xfb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0]), encodeCbor('reply'), encodeCbor('reply/me')]), operator)
+  assert.equal((decodeCbor(float?.payload ?? Buffer.alloc(0)) as { id: unknown }).id, null)
   assert.equal(stampCaller(Buffer.from([0xff]), operator), undefined)
   assert.equal(stampCaller(encodeCbor([1, 2]), operator), undefined)
 })
