@@ -57,6 +57,11 @@ export function canSubscribe (identity: Identity, filter: string): boolean {
   return canRead(identity, filter)
 }
 
+/** An operator or anonymous client with the admin role: one that may do anything on the gateway. */
+export function isAdmin (identity: Identity): boolean {
+  return identity.kind !== 'module' && identity.role === 'admin'
+}
+
 /** Whether a message on `topic` may reach the identity; for a filter without a leading wildcard, whether it may subscribe to it. */
 export function canRead (identity: Identity, topic: string): boolean {
   // $SYS/… (Aedes's own: every client id that connects, among others) is for operators with the admin role

@@ -11,7 +11,8 @@ import { Aedes } from 'aedes'
 import mqttPacket from 'mqtt-packet'
 import type { Client, AedesPublishPacket, AuthenticateError, PublishPacket } from 'aedes'
 import { OutpostError } from '../errors.js'
-import { canSubscribe, describe } from './access.js'
+import { parseClientId } from '../protocol/topics.js'
+import { canSubscribe, describe, isAdmin } from './access.js'
 import type { Identity } from './access.js'
 import { clientIdProblem, sessionOwners } from './client-ids.js'
 import { listenerLimits, moduleSocketLimits, pendingGate, rateGate } from './limits.js'
@@ -205,6 +206,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     callback(null, true)
   }
 
+  const moduleListener: ListenerConfig = { type: 'unix', path: options.moduleSocket }
   const logins = createLoginThrottle()
   aedes.authenticate = (client, username, password, callback) => guarded('authenticate', client, () => authenticate(client, username, password, callback),
     () => callback(Object.assign(new Error('authentication failed'), { returnCode: 3 }) as AuthenticateError, false))
@@ -218,6 +220,11 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     const refuse = (returnCode: 2 | 3 | 4 | 5, why: string): void => {
       deny(client, 'connect', client.id, why)
       callback(Object.assign(new Error(why), { returnCode }) as AuthenticateError, false)
+    }
+    // the module socket has no address to throttle guesses by, nor a client limit: module credentials only,
+    // refused before any password is hashed (issue 10 review: operators guessed there unthrottled)
+    if (listener === moduleListener && (username === undefined || parseClientId(username) === null)) {
+      return refuse(5, 'the module socket takes module credentials only: operators connect on an operator listener')
     }
     const badId = noClientId.has(client) ? 'a zero-length client id with clean session 0 [MQTT-3.1.3-8]' : clientIdProblem(client.id)
     if (badId !== null) return refuse(2, badId)
@@ -242,6 +249,9 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         deny(client, 'connect', client.id, `${failures} failed logins from ${address} within ${windowMs / 1000} s: its connections are refused for ${blockMs / 1000} s`)
       }
       if ('refused' in result) return refuse(result.refused === 'bad-credentials' ? 4 : 5, result.why)
+      // a persistent session queues QoS 1 and 2 messages while its client is away, in the core's memory and
+      // without a bound Aedes would enforce: only a role that may do anything may hold one (issue 10 review)
+      if (!client.clean && !isAdmin(result)) return refuse(5, `a persistent session (clean session 0) is for admins only: ${describe(result)} must connect with clean session 1`)
       const taken = owners.refusal(result, client.clean)
       if (taken !== null) return refuse(taken.returnCode, taken.why) // the holder keeps its session
       const stillTooMany = full(listener, client)
@@ -390,14 +400,14 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   }
 
   try {
-    const moduleListener = await serve({ type: 'unix', path: options.moduleSocket })
+    const moduleSocket = await serve(moduleListener)
     const listeners: BoundListener[] = []
     for (const config of options.listeners) listeners.push(await serve(config))
     return {
       aedes,
       subscribe: publishing.subscribe,
       unsubscribe: publishing.unsubscribe,
-      moduleUrl: moduleListener.url,
+      moduleUrl: moduleSocket.url,
       listeners,
       identityOf: client => identities.get(client),
       events,

@@ -177,14 +177,23 @@ test('issue 10 A3: a connected client\'s id cannot be taken by another identity 
 })
 
 test('issue 10 A3: a persistent session (clean session 0) stays with its identity after it disconnects', async () => {
-  const kept = await connect(withPasswords, { clientId: 'viewer-kept', clean: false, ...as.viewer }) as MqttClient
+  const kept = await connect(withPasswords, { clientId: 'admin-kept', clean: false, ...as.admin }) as MqttClient
   await kept.subscribeAsync('hooks/alpha/+', { qos: 1 })
   await kept.endAsync()
-  assert.equal(await connackCode(withPasswords, { clientId: 'viewer-kept', clean: false, ...as.admin }), 2, 'another operator would get its queued messages')
-  assert.equal(await connackCode(anonymous, { clientId: 'viewer-kept', clean: true }), 2, 'or wipe it')
-  const back = await connect(withPasswords, { clientId: 'viewer-kept', clean: false, ...as.viewer }) as MqttClient
+  assert.equal(await connackCode(anonymous, { clientId: 'admin-kept', clean: false }), 2, 'another identity would get its queued messages')
+  assert.equal(await connackCode(withPasswords, { clientId: 'admin-kept', clean: true, ...as.viewer }), 2, 'or wipe it')
+  const back = await connect(withPasswords, { clientId: 'admin-kept', clean: false, ...as.admin }) as MqttClient
   assert.equal(typeof back, 'object')
   await back.endAsync()
+})
+
+test('issue 10 review: a persistent session is for admins only (it queues messages while away, without a bound); the module socket takes module credentials only', async () => {
+  assert.equal(await connackCode(withPasswords, { clientId: 'viewer-kept', clean: false, ...as.viewer }), 5)
+  assert.ok(gw.logs.some(l => l.text.includes('a persistent session (clean session 0) is for admins only')))
+  const moduleSocket = `mqtt+unix://${gw.gateway.broker.moduleUrl.slice('unix:'.length)}`
+  assert.equal(await connackCode(moduleSocket, { clientId: 'ops-1', ...as.admin }), 5, 'an operator, even with the right password')
+  assert.equal(await connackCode(moduleSocket, { clientId: 'anon-1' }), 5, 'anonymous')
+  assert.ok(gw.logs.some(l => l.text.includes('the module socket takes module credentials only')))
 })
 
 test('issue 10 A3: $SYS is for operators with the admin role; viewers and anonymous clients get SUBACK 0x80', async () => {
