@@ -11,11 +11,11 @@ import { Aedes } from 'aedes'
 import mqttPacket from 'mqtt-packet'
 import type { Client, AedesPublishPacket, AuthenticateError, PublishPacket } from 'aedes'
 import { OutpostError } from '../errors.js'
-import { parseClientId } from '../protocol/topics.js'
+import { MAX_TOPIC_BYTES, parseClientId, topicTooLong } from '../protocol/topics.js'
 import { canSubscribe, describe, isAdmin } from './access.js'
 import type { Identity } from './access.js'
 import { clientIdProblem, sessionOwners } from './client-ids.js'
-import { listenerLimits, moduleSocketLimits, pendingGate, rateGate } from './limits.js'
+import { MAX_SUBSCRIPTIONS, listenerLimits, moduleSocketLimits, pendingGate, rateGate } from './limits.js'
 import type { LimitsInput, ListenerLimits, RateGate, StoreLimits } from './limits.js'
 import { keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
@@ -315,11 +315,21 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     }
   }
 
+  /** why a client may not add this subscription, or null: the access rules, and bounds on what it makes the broker keep */
+  const subscriptionProblem = (client: Client, identity: Identity, filter: string): string | null => {
+    if (topicTooLong(filter)) return `the filter is longer than ${MAX_TOPIC_BYTES} bytes`
+    if (!canSubscribe(identity, filter)) return `${describe(identity)} may not subscribe here`
+    // Aedes keeps a client's subscriptions by filter (a SUBSCRIBE of one it has replaces it)
+    const held = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions
+    if (!(filter in held) && Object.keys(held).length >= MAX_SUBSCRIPTIONS) return `the client has its maximum of ${MAX_SUBSCRIPTIONS} subscriptions`
+    return null
+  }
   aedes.authorizeSubscribe = (client, subscription, callback) => {
     const allowed = guarded('authorizeSubscribe', client, () => {
       const identity = identities.get(client)
-      if (identity !== undefined && canSubscribe(identity, subscription.topic)) return true
-      deny(client, 'subscribe', subscription.topic, identity === undefined ? 'not authenticated' : `${describe(identity)} may not subscribe here`)
+      const refused = identity === undefined ? 'not authenticated' : subscriptionProblem(client, identity, subscription.topic)
+      if (refused === null) return true
+      deny(client, 'subscribe', subscription.topic.slice(0, MAX_TOPIC_BYTES), refused)
       return false
     }, () => false)
     callback(null, allowed ? subscription : null) // null: SUBACK 0x80 [MQTT-3.9.3-2]

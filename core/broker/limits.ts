@@ -176,3 +176,9 @@ export function pendingGate (limits: ListenerLimits): PendingGate {
     },
   }
 }
+
+/**
+ * Subscriptions one client may hold (a SUBSCRIBE past it gets SUBACK 0x80 for that filter): a module needs a
+ * handful, an operator's tool a few dozen, and each one is kept, with its filter, for the client's session.
+ */
+export const MAX_SUBSCRIPTIONS = 256

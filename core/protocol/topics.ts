@@ -75,6 +75,17 @@ export function parseTopic (topic: string): ParsedTopic | null {
 
 /** Aedes's own ceiling (its topic matcher, qlobber, allows no more): one limit for every route. */
 export const MAX_TOPIC_LEVELS = 100
+/**
+ * The longest topic or subscription filter, in bytes of UTF-8: the protocol's own topics are ≈ 300 bytes at
+ * most (a 128-byte reply/<client id>, hooks/<module>/<4 levels of 64>), and every topic a client names can be
+ * kept by the broker's caches for a while (issue 10 review: 4096 topics of 64 KiB held 260 MiB)
+ */
+export const MAX_TOPIC_BYTES = 1024
+
+/** Whether a topic or filter is longer than MAX_TOPIC_BYTES (a UTF-16 unit is at most 3 bytes: most need no count). */
+export function topicTooLong (topic: string): boolean {
+  return topic.length * 3 > MAX_TOPIC_BYTES && Buffer.byteLength(topic) > MAX_TOPIC_BYTES
+}
 
 /**
  * Why a PUBLISH topic is malformed, or null: the one rule for the broker's direct path and for Aedes, whose
@@ -84,6 +95,7 @@ export const MAX_TOPIC_LEVELS = 100
  */
 export function topicProblem (topic: string): string | null {
   if (topic.length === 0) return 'the topic is empty [MQTT-4.7.3-1]'
+  if (topicTooLong(topic)) return `the topic is longer than ${MAX_TOPIC_BYTES} bytes`
   let levels = 1
   for (let i = 0; i < topic.length; i++) {
     switch (topic.charCodeAt(i)) {

@@ -11,7 +11,8 @@ import { startTestGateway, fixture, waitFor, poll } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
 import { readEnvelopeId } from '../../core/protocol/envelope-head.js'
-import { STORE_LIMITS } from '../../core/broker/limits.js'
+import { MAX_SUBSCRIPTIONS, STORE_LIMITS } from '../../core/broker/limits.js'
+import { MAX_TOPIC_BYTES } from '../../core/protocol/topics.js'
 import { PASSWORDS, managementFixture, operators } from '../management/helpers.js'
 
 let gw: TestGateway
@@ -286,6 +287,37 @@ function withRawId (idBytes: Buffer, reply: string): Buffer {
   const rest = encodeCbor({ reply, args: 1 })
   return Buffer.concat([Buffer.from([0xa3]), encodeCbor('id'), idBytes, rest.subarray(1)])
 }
+
+test('issue 10 review: topics and filters are at most 1024 bytes, and a client holds at most 256 subscriptions', async () => {
+  const admin = await connect('admin')
+  const watcher = await connect('admin')
+  const heard: string[] = []
+  watcher.client.on('message', topic => heard.push(topic))
+  await watcher.client.subscribeAsync('hooks/long/#')
+  // at the limit: delivered, on both routes (QoS 0 direct, QoS 1 through Aedes)
+  const fits = `hooks/long/${'x'.repeat(MAX_TOPIC_BYTES - 'hooks/long/'.length)}`
+  await admin.client.publishAsync(fits, Buffer.from([1]), { qos: 0 })
+  await admin.client.publishAsync(fits, Buffer.from([1]), { qos: 1 })
+  await waitFor('both at the limit delivered', () => heard.filter(t => t === fits).length === 2)
+  for (const qos of [0, 1] as const) {
+    const sender = await connect('admin')
+    sender.client.publish(`${fits}y`, Buffer.from([1]), { qos })
+    await sender.closed
+  }
+  assert.equal(gw.logs.filter(l => /^denied publish hooks\/long\/x+y .*the topic is longer than 1024 bytes/.test(l.text)).length, 2, 'refused on both routes')
+  // the SUBACK's return codes (mqtt.js rejects a SUBACK holding 0x80, with the packet)
+  const suback = (filters: string[]): Promise<number[]> => watcher.client.subscribeAsync(filters)
+    .then(granted => granted.map(g => g.qos as number), (err: { packet?: { granted?: number[] } }) => err.packet?.granted ?? [])
+  assert.deepEqual(await suback([`hooks/${'f'.repeat(MAX_TOPIC_BYTES - 6)}`, `hooks/${'f'.repeat(MAX_TOPIC_BYTES - 5)}`]), [0, 128], 'a filter of 1024 bytes is granted, one of 1025 refused')
+  // two held already (its reply topic and hooks/long/#) and the 1024-byte filter: 253 more reach the limit of 256
+  const filters = Array.from({ length: MAX_SUBSCRIPTIONS - 3 }, (_, i) => `hooks/many/${i}`)
+  assert.ok((await suback(filters)).every(code => code === 0))
+  assert.deepEqual(await suback(['hooks/many/one-more', 'hooks/many/0']), [128, 0], 'the 257th is refused; subscribing again to one held is not a new one')
+  assert.equal(heard.length, 2)
+  await watcher.client.endAsync()
+  await admin.client.endAsync()
+  await stillServing()
+})
 
 test('issue 10 B1: request ids are CBOR unsigned integers up to 2^64 - 1 or text up to 128 bytes, and a reply carries the very id', async () => {
   const admin = await connect('admin')
