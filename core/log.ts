@@ -39,6 +39,13 @@ export const MAX_STDOUT_PENDING_BYTES = 1_048_576
 const LEVEL_RANK: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 }
 const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94]
 
+const CONTROL = /[\x00-\x1f\x7f]/g
+
+/** control characters as `\xNN`: a forged newline in a refused topic would otherwise print a forged log line */
+function visible (text: string): string {
+  return text.replace(CONTROL, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
 function formatFields (fields: Record<string, unknown> | undefined): string {
   if (fields === undefined) return ''
   return Object.entries(fields).map(([k, v]) => {
@@ -96,8 +103,9 @@ export function createCoreLog (options: { level?: LogLevel, write?: (line: strin
     write(`${paint(90, time)} ${paint(code, who.padEnd(14))} ${level}${entry.text}\n`)
   }
   const at = (level: LogLevel) => (text: string, fields?: Record<string, unknown>): void => {
-    // the core's lines quote what clients sent (a refused topic, a client id): cut like a module's line
-    let line = text + formatFields(fields)
+    // the core's lines quote what clients sent (a refused topic, a client id): cut like a module's line, and
+    // with control characters written out, so that no client's bytes start a line of their own in the journal
+    let line = visible(text + formatFields(fields))
     if (line.length > MAX_CORE_LINE_CHARS) line = `${line.slice(0, MAX_CORE_LINE_CHARS)} … [line cut at ${MAX_CORE_LINE_CHARS} characters]`
     record({ ts: Date.now(), source: 'core', level, text: line })
   }

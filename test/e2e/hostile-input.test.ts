@@ -319,6 +319,15 @@ test('issue 10 review: topics and filters are at most 1024 bytes, and a client h
   await stillServing()
 })
 
+test('issue 10 review: a refused topic with a newline in it cannot forge a line of the core\'s log', async () => {
+  const viewer = await connect('viewer')
+  viewer.client.publish('hooks/x\n12:00:00.000 core           started evil.0 pid=1', Buffer.from([1]))
+  await viewer.closed
+  const denied = gw.logs.find(l => l.text.startsWith('denied publish hooks/x'))
+  assert.match(denied?.text ?? '', /^denied publish hooks\/x\\x0a12:00:00\.000 core {11}started evil\.0 pid=1 /)
+  assert.ok(gw.logs.every(l => !/[\n\r]/.test(l.text)))
+})
+
 test('issue 10 B1: request ids are CBOR unsigned integers up to 2^64 - 1 or text up to 128 bytes, and a reply carries the very id', async () => {
   const admin = await connect('admin')
   for (const id of [0, 2 ** 32 - 1, 2n ** 32n, 2n ** 53n, 2n ** 64n - 1n, 'x'.repeat(128)]) {
