@@ -4,6 +4,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { installRoot } from '../paths.js'
 import type { MethodHandler } from '../protocol/serve.js'
+import { parseCallerTag } from '../broker/access.js'
+import type { Caller } from '../broker/access.js'
+import type { RawModule } from './manifest-store.js'
 import { STORE_LIMITS } from '../broker/limits.js'
 import { mergePolicy } from '../supervisor/merge-policy.js'
 import { logsArgs, moduleArgs, parseArgs } from './args.js'
@@ -23,6 +26,16 @@ function availableMemory (): number {
   return os.freemem()
 }
 
+/**
+ * A module's manifest entry as a caller may see it: a config may hold secrets (an API key, a password), so
+ * only an admin sees its values; anyone else sees its keys with null values, as the audit log keeps them.
+ */
+function entryFor (raw: RawModule | null, caller: Caller | null): RawModule | null {
+  const config = raw?.config
+  if (raw === null || (caller !== null && caller.kind !== 'module' && caller.role === 'admin') || config === null || typeof config !== 'object' || Array.isArray(config)) return raw
+  return { ...raw, config: Object.fromEntries(Object.keys(config).map(key => [key, null])) }
+}
+
 export function readMethods (m: Management): Record<string, MethodHandler> {
   const { gw } = m
   const defaultBudget = (): number => gw.loaded.manifest.defaults.memoryMiB
@@ -31,13 +44,13 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
   return {
     list: () => summaries(),
 
-    status (args) {
+    status (args, call) {
       const { module } = parseArgs('status', moduleArgs, args)
       const runtime = gw.modules.require(module)
       const { spec, entry } = runtime.loaded
       return {
         ...summarise(runtime, defaultBudget(), m.usage),
-        spec: m.store.rawModule(module) ?? null,
+        spec: entryFor(m.store.rawModule(module) ?? null, parseCallerTag(call.from)),
         program: entry.script ?? entry.command ?? null,
         policy: mergePolicy(gw.loaded.manifest.defaults.restart, spec.restart),
         calls: spec.calls,

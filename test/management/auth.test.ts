@@ -20,7 +20,7 @@ before(async () => {
   gw = await startTestGateway({
     broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }] },
     operators: await operators(),
-    modules: [{ name: 'alpha', entry: fixture('echo') }],
+    modules: [{ name: 'alpha', entry: fixture('echo'), config: { greeting: 'hello', apiKey: 'secret-1' } }],
   })
   admin = await connectOperator(gw.url, { username: 'admin', password: PASSWORDS.admin })
   viewer = await connectOperator(gw.url, { username: 'viewer', password: PASSWORDS.viewer })
@@ -125,10 +125,13 @@ test('a wrong password, an unknown user and no credentials are refused', async (
   assert.ok(refusals.some(l => /anonymous access is off/.test(l.text)))
 })
 
-test('a viewer reads state, logs and hooks', async () => {
+test('a viewer reads state, logs and hooks, and a module\'s config keys but not their values', async () => {
   const list = await viewer.call('core', 'list')
   assert.equal((list.result as any[])[0].state, 'running')
-  assert.equal((await viewer.call('core', 'status', { module: 'alpha' })).error, undefined)
+  const status = await viewer.call('core', 'status', { module: 'alpha' })
+  // issue 10 review: a config may hold secrets; a viewer sees its keys, an admin its values
+  assert.deepEqual((status.result as any).spec.config, { greeting: null, apiKey: null })
+  assert.deepEqual(((await admin.call('core', 'status', { module: 'alpha' })).result as any).spec.config, { greeting: 'hello', apiKey: 'secret-1' })
   assert.equal((await viewer.call('core', 'info')).error, undefined)
   assert.equal((await viewer.call('core', 'logs', { module: 'alpha' })).error, undefined)
   const granted = await viewer.client.subscribeAsync(['hooks/#', 'state/+'])
