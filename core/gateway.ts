@@ -161,6 +161,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   // Liveness: a module's event loop sends the MQTT keepalive; if the broker times the connection out while
   // the process still exists, the module is hung (busy loop, blocked on a device) and is killed.
   events.on('client-gone', (clientId, reason) => {
+    router.callerGone(clientId)
     const id = parseClientId(clientId)
     if (id === null) return
     router.offline(clientId, id.module, reason)

@@ -50,6 +50,8 @@ export interface RpcRouter {
   online (clientId: string, module: string): void
   /** an instance is gone (exit, disconnect, hang): its calls in flight get UNAVAILABLE */
   offline (clientId: string, module: string, why: string): void
+  /** any client (caller) disconnected: the calls it waits for are forgotten, so no later holder of its client id gets their replies */
+  callerGone (clientId: string): void
   /**
    * A request to a module (rpc/<module>/<method>, not core) was published by `caller`: the client id of the
    * instance that gets it, null when no one does (the router answered it, or there is no instance to give it
@@ -155,6 +157,18 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
           const method = route.topic.slice(route.topic.indexOf('/', 4) + 1)
           answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`, { module, instance: clientId, reason: why })
         }
+      }
+    },
+
+    callerGone (clientId) {
+      // its replies would reach whoever connects with its client id next (a clean session's id is free once
+      // it is over): the calls it waits for are forgotten, and their replies go nowhere (issue 10 review)
+      const reply = `reply/${clientId}`
+      for (const routesOf of held.values()) {
+        const byId = routesOf.get(reply)
+        if (byId === undefined) continue
+        pending -= byId.size
+        routesOf.delete(reply)
       }
     },
 

@@ -65,6 +65,21 @@ test('a reply later than the request\'s timeout goes nowhere', () => {
   r.stop()
 })
 
+test('issue 10 review: a caller that disconnects has its calls forgotten, so the next holder of its client id gets none of their replies', () => {
+  const { r, sent } = router()
+  r.online('echo.0', 'echo')
+  r.recipient('rpc/echo/slow', request(1), caller)
+  r.recipient('rpc/echo/slow', encodeCbor({ id: 2, reply: 'reply/other.0', args: null }), instance('other.0'))
+  assert.equal(r.pending, 2)
+  r.callerGone('caller.0')
+  assert.equal(r.pending, 1)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), false, 'its reply goes nowhere')
+  assert.equal(r.replied(instance('echo.0'), 'reply/other.0', reply(2)), true, 'another caller\'s call is kept')
+  r.offline('echo.0', 'echo', 'exit')
+  assert.equal(sent.length, 0, 'no UNAVAILABLE for the calls of a caller gone')
+  r.stop()
+})
+
 test('an instance that goes away leaves UNAVAILABLE answers for the calls it held, naming the method', () => {
   const { r, sent } = router()
   r.online('echo.0', 'echo')
