@@ -12,7 +12,7 @@ export type Identity =
   | { kind: 'anonymous', clientId: string, role: Role }
 
 /** Core methods that only read; a viewer may call these and nothing else. */
-export const READ_ONLY_CORE_METHODS = new Set(['list', 'status', 'info', 'logs', 'metrics'])
+export const READ_ONLY_CORE_METHODS = new Set(['list', 'status', 'info', 'logs'])
 
 export function describe (identity: Identity): string {
   switch (identity.kind) {

@@ -20,8 +20,6 @@ export const STORE_LIMITS = {
   pendingCallsPerCaller: 256,
   /** the longest the router waits for a reply, whatever `timeout` a request names */
   maxCallTimeoutMs: 600_000,
-  /** the longest reply topic a request may name, in bytes */
-  replyTopicBytes: 256,
 }
 
 export type StoreLimits = typeof STORE_LIMITS

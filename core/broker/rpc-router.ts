@@ -182,11 +182,8 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       if (!isOwnReplyTopic(caller, request.reply) && !answersTo(caller, request.reply)) {
         return { refused: `a request may name only its caller's own reply topic (reply/${caller.clientId}), not ${request.reply.slice(0, 64)}` }
       }
+      // its length is bounded with it: reply/<a client id of at most 128 bytes>
       const route = { reply: request.reply, id: request.id, format }
-      if (request.reply.length * 3 > limits.replyTopicBytes && Buffer.byteLength(request.reply) > limits.replyTopicBytes) { // a UTF-16 unit is at most 3 bytes
-        answer(route, 'BAD_REQUEST', `the reply topic is longer than ${limits.replyTopicBytes} bytes`)
-        return null
-      }
       const target = choose(module)
       if (target === undefined) {
         // the module's state only for the answer: it is not cheap to describe, and most requests find an instance

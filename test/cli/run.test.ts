@@ -61,7 +61,8 @@ test('Ctrl-C under npm: SIGINT twice (the terminal\'s, then the one npm forwards
     // npm forwards its own SIGINT once its handler has run: the core is already stopping by then
     await waitFor('the first SIGINT to be handled', () => out().includes('SIGINT received'))
     core.kill('SIGINT')
-    assert.equal(await exited, 0)
+    const code = await exited
+    assert.equal(code, 0, `exit ${code} (signal ${core.signalCode}); the core's output:\n${out()}`)
     assert.match(out(), /alpha\.0 exited with code 0 pid=\d+ reason=stopped/)
     assert.match(out(), /gateway stopped/)
     assert.ok(gone(pid))

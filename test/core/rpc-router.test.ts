@@ -126,9 +126,9 @@ test('issue 10 A7: the router holds a call no longer than maxCallTimeoutMs, what
   r.stop()
 })
 
-test('issue 10 A7: calls in flight are bounded in total, and a reply topic past its length limit is answered BAD_REQUEST', () => {
+test('issue 10 A7: calls in flight are bounded in total', () => {
   const { r, sent } = router()
-  const limits = { pendingCalls: 3, replyTopicBytes: 16 }
+  const limits = { pendingCalls: 3 }
   const small = createRpcRouter({ moduleStatus: () => 'running', send: (topic, payload) => sent.push({ topic, envelope: decodeCbor(payload) as any }), limits })
   small.online('echo.0', 'echo')
   for (let id = 1; id <= 3; id++) assert.equal(small.recipient('rpc/echo/ping', request(id), caller), 'echo.0')
@@ -139,9 +139,6 @@ test('issue 10 A7: calls in flight are bounded in total, and a reply topic past 
   assert.equal(small.pendingOf('echo.0'), 3)
   assert.equal(small.replied(instance('echo.0'), 'reply/caller.0', reply(2)), true)
   assert.equal(small.recipient('rpc/echo/ping', request(4), caller), 'echo.0', 'a reply makes room')
-  const long = instance('c'.repeat(20) + '.0')
-  assert.equal(small.recipient('rpc/echo/ping', encodeCbor({ id: 9, reply: `reply/${long.clientId}` }), long), null)
-  assert.deepEqual(sent.at(-1), { topic: `reply/${long.clientId}`, envelope: { id: 9, error: { code: 'BAD_REQUEST', message: 'the reply topic is longer than 16 bytes' } } })
   small.stop()
   r.stop()
 })

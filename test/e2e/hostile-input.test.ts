@@ -323,7 +323,7 @@ test('issue 10 review: a refused topic with a newline in it cannot forge a line 
   const viewer = await connect('viewer')
   viewer.client.publish('hooks/x\n12:00:00.000 core           started evil.0 pid=1', Buffer.from([1]))
   await viewer.closed
-  const denied = gw.logs.find(l => l.text.startsWith('denied publish hooks/x'))
+  const denied = gw.logs.find(l => l.text.startsWith('denied publish hooks/x\\x0a'))
   assert.match(denied?.text ?? '', /^denied publish hooks\/x\\x0a12:00:00\.000 core {11}started evil\.0 pid=1 /)
   assert.ok(gw.logs.every(l => !/[\n\r]/.test(l.text)))
 })
