@@ -45,8 +45,17 @@ export type WireFormat = 'cbor' | 'json'
  * writes a JavaScript number beyond 32 bits as a float64 even when it is whole; a bigint it writes as an
  * integer (0x1b and 8 bytes).
  */
+let lastMs = Number.NaN
+let lastInteger = 0n
+
 export function epochMs (ms: number): bigint {
-  return BigInt(Math.trunc(ms))
+  const whole = Math.trunc(ms)
+  // a module emitting hooks fast stamps hundreds of them with the same millisecond: one bigint for them all
+  if (whole !== lastMs) {
+    lastMs = whole
+    lastInteger = BigInt(whole)
+  }
+  return lastInteger
 }
 
 export function encodeCbor (value: unknown): Buffer {
