@@ -87,6 +87,17 @@ export const manifestSchema = z.object({
       seen.add(op.user)
     })
   }),
+  /** release updates (docs/deploy.md): who may sign them, how many releases stay installed, the health check */
+  updates: z.object({
+    /** public keys (`outpost keygen` prints one) whose signed bundles this gateway accepts; none: no update is accepted */
+    keys: z.array(z.string().regex(/^ed25519:[A-Za-z0-9+/]{43}=$/, 'a public key as outpost keygen prints it: ed25519:<base64 of 32 bytes>')).default([]),
+    /** releases kept installed, the running one included */
+    keep: z.number().int().min(1).max(10).default(2),
+    /** how long every module that ran before an update has to be running again */
+    healthTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+    /** the largest bundle accepted (compressed); it may unpack to 4 times this */
+    maxBundleBytes: z.number().int().min(1024 * 1024).max(2 * 1024 ** 3).default(256 * 1024 * 1024),
+  }).strict().default({ keys: [], keep: 2, healthTimeoutMs: 60_000, maxBundleBytes: 256 * 1024 * 1024 }),
   /** the audit log of management operations; a relative file is relative to the manifest's folder */
   audit: z.object({
     file: z.string().min(1).default('audit.log'),
