@@ -7,6 +7,7 @@ import { OutpostError } from '../errors.js'
 import { startGateway } from '../gateway.js'
 import { createCoreLog } from '../log.js'
 import { defaultManifest } from '../paths.js'
+import { systemdNotifier } from '../systemd.js'
 
 /**
  * The demo runs from a fresh copy of the embedded default manifest, so management changes made while it
@@ -34,6 +35,8 @@ export async function run (args: string[]): Promise<number> {
     }
     throw err
   }
+  const service = systemdNotifier(process.env, log)
+  service?.ready(`gateway ${gateway.loaded.manifest.gateway}: ${gateway.modules.list().length} module(s)`)
   // One stop, however many signals ask for it. A terminal's Ctrl-C reaches `npm start` too, which forwards
   // it: the core gets SIGINT twice at once, and the second must not kill it halfway through stopping.
   await new Promise<void>(resolve => {
@@ -47,6 +50,7 @@ export async function run (args: string[]): Promise<number> {
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })
+  service?.stopping()
   await gateway.stop()
   return 0
 }
