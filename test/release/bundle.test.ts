@@ -65,6 +65,7 @@ describe('release bundles', () => {
       assert.equal(existsSync(path.join(folder, 'app', 'build', 'test')), false, 'no compiled tests')
       assert.equal(existsSync(path.join(folder, 'app', 'build', 'bench')), false, 'no benchmarks')
       assert.equal(existsSync(path.join(folder, 'app', 'build', 'release')), false, 'no release builder')
+      for (const file of ['install.sh', 'outpost.service', 'default-gateway.json', 'bin/outpost']) assert.ok(existsSync(path.join(folder, file)), file)
       checkElf(path.join(folder, 'bin', 'node'), t, 'bin/node')
       const addons = walk(folder).filter(f => f.endsWith('.node'))
       assert.ok(addons.includes(`app/node_modules/@serialport/bindings-cpp/prebuilds/${t.prebuilds.dir}/${name === 'linux-x64' ? '@serialport+bindings-cpp.glibc.node' : '@serialport+bindings-cpp.armv8.glibc.node'}`), addons.join(' '))
