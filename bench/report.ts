@@ -186,6 +186,7 @@ back, so its ratio cancels the machine's drift between rounds).
 Targets are judged on the core as \`npm start\` runs it (${launchText(core.launch)}). The same
 core at the baseline commit \`${r.before}\` (${before.label}), built beside this checkout with the same
 dependencies, runs alongside in every section, so what the changes since then cost is measured in this run.
+Release bundles (size, files, first start) are measured by \`npm run release\`: [deploy.md](deploy.md#figures).
 
 ${machine(r)}
 

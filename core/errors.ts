@@ -35,6 +35,12 @@ export const errorCodes = {
   CGROUP_SETUP: 'A module\'s memory cgroup could not be created, configured or removed.',
   RUNTIME_DIR: 'The runtime folder could not be created, or belongs to another user, is a symlink or can be written by other users.',
 
+  // ── Releases and updates (docs/deploy.md) ──
+  RELEASE_BUILD: 'A release bundle could not be built for a target (no Node binary for it, a download failed, a binary of the wrong architecture).',
+  RELEASE_INVALID: 'A release bundle is malformed: not a gzip tar, a forbidden entry (link, device, a path leaving its folder), too large, or files that do not match its release.json.',
+  RELEASE_SIGNATURE: 'A release bundle carries no valid signature by a key the gateway trusts.',
+  RELEASE_TARGET: 'A release bundle was built for another target than this gateway.',
+
   // ── Hardware layers ──
   GPIO_LINE_UNKNOWN: 'The board has no GPIO line of that name.',
   GPIO_CHIP_NOT_FOUND: 'No GPIO chip with the board\'s label exists on this machine.',

@@ -78,12 +78,13 @@ function stdoutWriter (): { write: (line: string) => void, dropped: () => number
   }
 }
 
-export function createCoreLog (options: { level?: LogLevel, write?: (line: string) => void, colour?: boolean } = {}): CoreLog {
+export function createCoreLog (options: { level?: LogLevel, write?: (line: string) => void, colour?: boolean, journal?: boolean } = {}): CoreLog {
   const threshold = LEVEL_RANK[options.level ?? 'info']
   const stdout = options.write === undefined ? stdoutWriter() : { write: options.write, dropped: () => 0 }
   const write = stdout.write
   const lostBy = new Map<string, OutputCounters>()
   const colour = options.colour ?? (process.stdout.isTTY === true && process.env.NO_COLOR === undefined)
+  const journal = options.journal ?? (process.env.JOURNAL_STREAM !== undefined && process.env.JOURNAL_STREAM !== '')
   const sinks = new Set<LogSink>()
   const colourOf = new Map<string, number>()
 
@@ -100,7 +101,9 @@ export function createCoreLog (options: { level?: LogLevel, write?: (line: strin
       colourOf.set(entry.source, code)
     }
     const level = entry.level === 'info' ? '' : paint(entry.level === 'error' ? 31 : entry.level === 'warn' ? 33 : 90, `${entry.level} `)
-    write(`${paint(90, time)} ${paint(code, who.padEnd(14))} ${level}${entry.text}\n`)
+    // under systemd (stdout is the journal) a line starts with its syslog priority, which journald keeps as its level
+    const priority = journal ? `<${LEVEL_RANK[entry.level]}>` : ''
+    write(`${priority}${paint(90, time)} ${paint(code, who.padEnd(14))} ${level}${entry.text}\n`)
   }
   const at = (level: LogLevel) => (text: string, fields?: Record<string, unknown>): void => {
     // the core's lines quote what clients sent (a refused topic, a client id): cut like a module's line, and

@@ -6,6 +6,7 @@ import { editCommands } from './edit.js'
 import { EXIT, UsageError, describeError, exitCodeOf } from './exit.js'
 import { manageCommands } from './manage.js'
 import { passwd } from './passwd.js'
+import { keygen, release } from './release.js'
 import { run } from './run.js'
 import { top } from './top.js'
 import { watchCommands } from './watch.js'
@@ -17,6 +18,8 @@ const commands: Record<string, Command> = {
   ...watchCommands,
   top,
   passwd,
+  keygen,
+  release,
 }
 
 function usage (): string {

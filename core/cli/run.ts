@@ -9,6 +9,7 @@ import { createCoreLog } from '../log.js'
 import { defaultManifest } from '../paths.js'
 import { prepareRuntimeDir, runtimeDirFor, writeRuntimeFile } from '../runtime-dir.js'
 import { DEFAULT_POLICY } from '../supervisor/policy.js'
+import { systemdNotifier } from '../systemd.js'
 
 /**
  * The demo runs from a fresh copy of the embedded default manifest, so management changes made while it
@@ -64,7 +65,10 @@ export async function run (args: string[]): Promise<number> {
     }
     throw err
   }
+  const service = systemdNotifier(process.env, log)
+  service?.ready(`gateway ${gateway.loaded.manifest.gateway}: ${gateway.modules.list().length} module(s)`)
   if (!abort.signal.aborted) await new Promise(resolve => abort.signal.addEventListener('abort', resolve, { once: true }))
+  service?.stopping()
   await gateway.stop()
   stopped = true
   return 0

@@ -104,6 +104,11 @@ export const manifestSchema = z.object({
       seen.add(op.user)
     })
   }),
+  /** release updates (docs/deploy.md): who may sign them */
+  updates: z.object({
+    /** public keys (`outpost keygen` prints one) whose signed bundles this gateway accepts; none: no update is accepted */
+    keys: z.array(z.string().regex(/^ed25519:[A-Za-z0-9+/]{43}=$/, 'a public key as outpost keygen prints it: ed25519:<base64 of 32 bytes>')).default([]),
+  }).strict().default({ keys: [] }),
   /** the audit log of management operations; a relative file is relative to the manifest's folder */
   audit: z.object({
     file: z.string().min(1).default('audit.log'),

@@ -1,0 +1,71 @@
+// `outpost keygen` and `outpost release sign|verify` (docs/deploy.md, "Signing keys"): signing happens where
+// the private key is, verifying anywhere; a gateway trusts the public keys in its manifest's updates.keys.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { loadManifest } from '../manifest/load.js'
+import { generateKeys, readSignature, signBundle, verifyBundle } from '../release/signing.js'
+import type { Command } from './command.js'
+import { UsageError } from './exit.js'
+
+function parse (argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options'], usage: string): { values: Record<string, unknown>, positionals: string[] } | undefined {
+  let parsed
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  if (parsed.values.help === true) {
+    process.stdout.write(`usage: outpost ${usage}\n`)
+    return undefined
+  }
+  return parsed as { values: Record<string, unknown>, positionals: string[] }
+}
+
+export const keygen: Command = {
+  usage: 'keygen <name>',
+  summary: 'make an Ed25519 signing key: <name>.key (private, 0600) and <name>.pub; prints the public key for updates.keys',
+  async run (argv) {
+    const parsed = parse(argv, {}, keygen.usage)
+    if (parsed === undefined) return 0
+    const [name] = parsed.positionals
+    if (name === undefined || parsed.positionals.length > 1) throw new UsageError('keygen takes one name')
+    for (const file of [`${name}.key`, `${name}.pub`]) if (existsSync(file)) throw new UsageError(`${file} exists: keygen never overwrites a key`)
+    const keys = generateKeys()
+    writeFileSync(`${name}.key`, keys.privatePem, { mode: 0o600, flag: 'wx' })
+    writeFileSync(`${name}.pub`, `${keys.publicKey}\n`, { flag: 'wx' })
+    process.stdout.write(`${keys.publicKey}\n`)
+    return 0
+  },
+}
+
+const RELEASE_USAGE = 'release sign <bundle> --key <name.key>  |  release verify <bundle> (--key <ed25519:…|name.pub> … | --manifest <gateway.json>)'
+
+export const release: Command = {
+  usage: RELEASE_USAGE,
+  summary: 'sign a release bundle (writes <bundle>.sig), or check its signature against trusted keys',
+  async run (argv) {
+    const parsed = parse(argv, { key: { type: 'string', multiple: true }, manifest: { type: 'string' } }, RELEASE_USAGE)
+    if (parsed === undefined) return 0
+    const [action, bundle, ...extra] = parsed.positionals
+    if (bundle === undefined || extra.length > 0) throw new UsageError('name one bundle')
+    const keys = (parsed.values.key as string[] | undefined) ?? []
+    if (action === 'sign') {
+      if (keys.length !== 1 || keys[0] === undefined) throw new UsageError('sign needs one --key <name.key>')
+      const signature = await signBundle(bundle, readFileSync(keys[0], 'utf8'))
+      writeFileSync(`${bundle}.sig`, JSON.stringify(signature, null, 2) + '\n')
+      process.stdout.write(`${bundle}.sig: ${signature.version} for ${signature.target}, signed by ${signature.key}\n`)
+      return 0
+    }
+    if (action === 'verify') {
+      const manifest = parsed.values.manifest as string | undefined
+      if ((keys.length === 0) === (manifest === undefined)) throw new UsageError('verify needs --key (one or more) or --manifest')
+      const trusted = manifest === undefined
+        ? keys.map(k => (k.startsWith('ed25519:') ? k : readFileSync(k, 'utf8').trim()))
+        : (await loadManifest(manifest)).manifest.updates.keys
+      const ok = await verifyBundle(bundle, readSignature(`${bundle}.sig`), trusted)
+      process.stdout.write(`${bundle}: ${ok.version} for ${ok.target}, signed by ${ok.key}\n`)
+      return 0
+    }
+    throw new UsageError(`release ${action ?? ''}: sign or verify`)
+  },
+}
