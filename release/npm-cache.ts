@@ -7,6 +7,7 @@ import path from 'node:path'
 import { OutpostError } from '../core/errors.js'
 
 function npm (args: string[], cwd: string): string {
+  mkdirSync(cwd, { recursive: true }) // a fresh clone has no cache yet, and a missing cwd fails the spawn
   try {
     return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 300_000 })
   } catch (err) {
