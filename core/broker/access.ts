@@ -69,6 +69,7 @@ export function canSubscribe (identity: Identity, filter: string): boolean {
 
 export type Caller =
   | { kind: 'module', clientId: string }
+  | { kind: 'fleet', role: Role, user: string, clientId: string }
   | { kind: 'operator', role: Role, user: string, clientId: string }
   | { kind: 'anonymous', role: Role, clientId: string }
 
@@ -97,8 +98,8 @@ export function parseCallerTag (tag: string | undefined): Caller | null {
   const [kind, a, b] = tag.split(':')
   if (kind === 'module' && a !== undefined) return { kind, clientId: tag.slice('module:'.length) }
   if (kind === 'anonymous' && isRole(a) && b !== undefined) return { kind, role: a, clientId: tag.slice(`anonymous:${a}:`.length) }
-  if (kind === 'operator' && isRole(a) && b !== undefined) {
-    const clientId = tag.slice(`operator:${a}:${b}:`.length)
+  if ((kind === 'operator' || kind === 'fleet') && isRole(a) && b !== undefined) {
+    const clientId = tag.slice(`${kind}:${a}:${b}:`.length)
     return clientId === '' ? null : { kind, role: a, user: b, clientId }
   }
   return null
@@ -114,5 +115,21 @@ export function stampCaller (payload: Buffer, identity: Identity): Buffer | unde
     return undefined // the core drops undecodable requests and says so in its log
   }
   if (request === null || typeof request !== 'object' || Array.isArray(request) || request instanceof Uint8Array) return undefined
-  return encode({ ...request, from: callerTag(identity) }, format)
+  const { onBehalf, ...rest } = request as Record<string, unknown>
+  return encode({ ...rest, from: onBehalf === undefined ? callerTag(identity) : fleetTag(identity, onBehalf) }, format)
+}
+
+// ── Fleet operators (docs/fleet.md, "Trust") ──
+// Only the built-in uplink module (its name is reserved: no other process can hold a `uplink.<n>` credential)
+// may say on whose behalf it calls: `onBehalf: "<role>:<user>"`, the fleet operator the upstream's ACL
+// vouched for and the role this gateway's manifest gives them. From anyone else, or malformed, the request
+// carries a tag no method accepts as a caller, so a change is refused (NOT_AUTHORISED): naming someone else
+// can never raise a caller above what its own stamp would give.
+const UPLINK_MODULE = 'uplink'
+const ON_BEHALF = /^(admin|viewer):([A-Za-z][A-Za-z0-9_-]{0,63})$/
+
+function fleetTag (identity: Identity, onBehalf: unknown): string {
+  const match = typeof onBehalf === 'string' ? ON_BEHALF.exec(onBehalf) : null
+  if (match === null || identity.kind !== 'module' || identity.module !== UPLINK_MODULE) return `refused:${callerTag(identity)}`
+  return `fleet:${match[1]}:${match[2]}:${identity.clientId}`
 }

@@ -2,6 +2,7 @@
 // (docs/manifest.md is the reference). Unknown keys are errors, so a typo never passes silently.
 import { z } from 'zod'
 import { restartPolicySchema } from '../supervisor/policy-schema.js'
+import { uplinkSchema } from './uplink-schema.js'
 
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a module name: lower-case letters, digits and "-", starting with a letter, at most 32 characters')
 
@@ -93,6 +94,8 @@ export const manifestSchema = z.object({
     maxBytes: z.number().int().min(4096).default(1_048_576),
     keep: z.number().int().min(1).max(100).default(5),
   }).strict().default({ file: 'audit.log', maxBytes: 1_048_576, keep: 5 }),
+  /** connect out to an upstream broker for fleet management (docs/fleet.md); becomes the module `uplink` */
+  uplink: uplinkSchema.optional(),
 }).strict()
 
 export type Manifest = z.infer<typeof manifestSchema>
