@@ -144,7 +144,7 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
     get backlogBytes () { return client?.stream?.writableLength ?? 0 },
     publish (topic, payload, qos, retain, acked) {
       if (!connected || client === undefined) return false
-      client.publish(topic, payload, { qos, retain }, acked === undefined ? undefined : err => acked(err))
+      client.publish(topic, payload, { qos, retain }, acked === undefined ? undefined : err => acked(err ?? undefined)) // mqtt.js passes null on success
       return true
     },
     async close () {

@@ -48,8 +48,11 @@ function listening (port: number): Promise<boolean> {
   })
 }
 
-/** `users`: user name → password, gateways (by fleet id) and operators alike */
-export async function startUpstream (users: Record<string, string>): Promise<Upstream> {
+/**
+ * `users`: user name → password, gateways (by fleet id) and operators alike. With `persistence`, sessions and
+ * their queued QoS 1 messages survive a stop with SIGTERM (mosquitto saves them on the way out).
+ */
+export async function startUpstream (users: Record<string, string>, options: { persistence?: boolean } = {}): Promise<Upstream> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-upstream-'))
   const certs = makeCertificates(dir)
   const passwords = path.join(dir, 'passwords')
@@ -64,7 +67,7 @@ export async function startUpstream (users: Record<string, string>): Promise<Ups
     'allow_anonymous false',
     `password_file ${passwords}`,
     `acl_file ${ACL_EXAMPLE}`,
-    'persistence false',
+    ...(options.persistence === true ? ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0'] : ['persistence false']),
     'log_dest stderr',
     'log_type error',
     'log_type warning',

@@ -127,6 +127,14 @@ test('stored hooks go up with QoS 1 and a sequence number; state and presence ar
     assert.equal(new Set(seqs).size, 50)
     assert.match(received[0].q, /^[0-9a-f]{16}$/)
     assert.deepEqual(received.map(r => Buffer.from(r.data).readUInt32BE(0)), Array.from({ length: 50 }, (_, i) => i))
+    // every one acknowledged by the upstream (QoS 1), so the queue holds none
+    let queue: any
+    for (let i = 0; i < 100 && queue?.records !== 0; i++) {
+      queue = (await stats('gw-a')).queue
+      if (queue.records !== 0) await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    assert.equal(queue.records, 0)
+    assert.equal(queue.acked, queue.lastSeq)
     await waitFor('state and presence mirrored', () => retained.get('outpost/gw-a/state/alpha')?.state === 'running' && retained.get('outpost/gw-a/presence/alpha/0')?.state === 'ready')
   } finally {
     await watcher.endAsync()
