@@ -43,12 +43,15 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
   let inFlight = 0
   // one warning per kind of drop and minute: a flood must not become a log flood
   const warned = new Map<string, number>()
-  const drop = (kind: keyof DownlinkCounters['dropped'], text: string): void => {
-    counters.dropped[kind]++
+  const warnOnce = (kind: string, text: string): void => {
     const last = warned.get(kind) ?? -Infinity
     if (now() - last < 60_000) return
     warned.set(kind, now())
-    o.warn(`dropped a request from the upstream: ${text} (${counters.dropped[kind]} so far)`)
+    o.warn(text)
+  }
+  const drop = (kind: keyof DownlinkCounters['dropped'], text: string): void => {
+    counters.dropped[kind]++
+    warnOnce(kind, `dropped a request from the upstream: ${text} (${counters.dropped[kind]} so far)`)
   }
 
   const minimumRole = (module: string, method: string): Role | 'not-exposed' => {
@@ -108,7 +111,7 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
       const why = role === undefined
         ? `fleet operator ${operator} has no role on this gateway`
         : needed === 'not-exposed' ? `${module}.${method} is not exposed to the fleet` : `fleet operator ${operator} is a ${role}; ${module}.${method} needs ${needed}`
-      o.warn(`refused ${module}.${method} from the upstream: ${why}`)
+      warnOnce('denied', `refused ${module}.${method} from the upstream: ${why} (${counters.denied} refused so far)`)
       return refuse(id, 'NOT_AUTHORISED', why)
     }
     if (inFlight >= o.limits.maxInFlight) {
