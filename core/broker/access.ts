@@ -86,6 +86,7 @@ export function canRead (identity: Identity, topic: string): boolean {
 
 export type Caller =
   | { kind: 'module', clientId: string }
+  | { kind: 'fleet', role: Role, user: string, clientId: string }
   | { kind: 'operator', role: Role, user: string, clientId: string }
   | { kind: 'anonymous', role: Role, clientId: string }
 
@@ -114,8 +115,8 @@ export function parseCallerTag (tag: string | undefined): Caller | null {
   const [kind, a, b] = tag.split(':')
   if (kind === 'module' && a !== undefined) return { kind, clientId: tag.slice('module:'.length) }
   if (kind === 'anonymous' && isRole(a) && b !== undefined) return { kind, role: a, clientId: tag.slice(`anonymous:${a}:`.length) }
-  if (kind === 'operator' && isRole(a) && b !== undefined) {
-    const clientId = tag.slice(`operator:${a}:${b}:`.length)
+  if ((kind === 'operator' || kind === 'fleet') && isRole(a) && b !== undefined) {
+    const clientId = tag.slice(`${kind}:${a}:${b}:`.length)
     return clientId === '' ? null : { kind, role: a, user: b, clientId }
   }
   return null
@@ -140,7 +141,8 @@ export function stampCaller (payload: Buffer, identity: Identity): { payload: Bu
   } catch {
     return undefined
   }
-  const stamped: Record<string, unknown> = { ...request, from: callerTag(identity) }
+  const { onBehalf, ...rest } = request
+  const stamped: Record<string, unknown> = { ...rest, from: onBehalf === undefined ? callerTag(identity) : fleetTag(identity, onBehalf) }
   if (format === 'cbor' && 'id' in request) {
     const id = readEnvelopeId(payload, false)
     // no id of a valid type: null, which the core answers BAD_REQUEST with id 0 as it would have
@@ -173,4 +175,19 @@ export function sameCaller (identity: Identity, other: Identity): boolean {
     case 'operator': return other.kind === 'operator' && other.user === identity.user
     case 'anonymous': return other.kind === 'anonymous' && other.role === identity.role
   }
+}
+
+// ── Fleet operators (docs/fleet.md, "Trust") ──
+// Only the built-in uplink module (its name is reserved: no other process can hold a `uplink.<n>` credential)
+// may say on whose behalf it calls: `onBehalf: "<role>:<user>"`, the fleet operator the upstream's ACL
+// vouched for and the role this gateway's manifest gives them. From anyone else, or malformed, the request
+// carries a tag no method accepts as a caller, so a change is refused (NOT_AUTHORISED): naming someone else
+// can never raise a caller above what its own stamp would give.
+const UPLINK_MODULE = 'uplink'
+const ON_BEHALF = /^(admin|viewer):([A-Za-z][A-Za-z0-9_-]{0,63})$/
+
+function fleetTag (identity: Identity, onBehalf: unknown): string {
+  const match = typeof onBehalf === 'string' ? ON_BEHALF.exec(onBehalf) : null
+  if (match === null || identity.kind !== 'module' || identity.module !== UPLINK_MODULE) return `refused:${callerTag(identity)}`
+  return `fleet:${match[1]}:${match[2]}:${identity.clientId}`
 }

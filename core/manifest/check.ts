@@ -12,6 +12,7 @@ import type { ResolvedEntry } from '../modules/entry.js'
 import { manifestSchema } from './schema.js'
 import type { ModuleSpec } from './schema.js'
 import { manifestError, zodProblems } from './errors.js'
+import { UPLINK_MODULE, uplinkModule } from './uplink.js'
 import type { Problem } from './errors.js'
 import type { LoadedManifest, LoadedModule } from './load.js'
 
@@ -38,6 +39,7 @@ function checkOrder (modules: ModuleSpec[]): Problem[] {
     if (first !== undefined) problems.push({ path: `modules[${i}] (${m.name}).name`, message: `duplicate module name, already used by modules[${first}]` })
     else index.set(m.name, i)
     if (m.name === 'core') problems.push({ path: `modules[${i}].name`, message: '"core" is reserved for the gateway core itself' })
+    if (m.name === UPLINK_MODULE) problems.push({ path: `modules[${i}].name`, message: '"uplink" is reserved for the built-in uplink module (the manifest\'s "uplink" section)' })
     if ((m.entry === undefined) === (m.command === undefined)) problems.push({ path: `modules[${i}] (${m.name})`, message: 'expected exactly one of "entry" or "command"' })
     m.after.forEach((dep, j) => {
       if (!index.has(dep) && !modules.some(other => other.name === dep)) problems.push({ path: `modules[${i}] (${m.name}).after[${j}]`, message: `no module named "${dep}" in this manifest` })
@@ -72,6 +74,9 @@ export async function checkManifest (input: unknown, file: string, log: Pick<Cor
   const manifest = parsed.data
   const problems = checkOrder(manifest.modules)
   const dir = path.dirname(file)
+  const uplink = uplinkModule(manifest, dir)
+  problems.push(...uplink.problems)
+  if (uplink.spec !== undefined) manifest.modules.push(uplink.spec)
   const modules: CheckedModule[] = []
   for (const [i, spec] of manifest.modules.entries()) {
     if ((spec.entry === undefined) === (spec.command === undefined)) continue

@@ -2,6 +2,7 @@
 // (docs/manifest.md is the reference). Unknown keys are errors, so a typo never passes silently.
 import { z } from 'zod'
 import { restartPolicySchema } from '../supervisor/policy-schema.js'
+import { uplinkSchema } from './uplink-schema.js'
 
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a module name: lower-case letters, digits and "-", starting with a letter, at most 32 characters')
 
@@ -117,6 +118,8 @@ export const manifestSchema = z.object({
     /** identical refusals (same caller, method, module) within this window are written as one record */
     repeatWindowMs: z.number().int().min(1000).max(3_600_000).default(60_000),
   }).strict().default({ file: 'audit.log', maxBytes: 1_048_576, keep: 5, repeatWindowMs: 60_000 }),
+  /** connect out to an upstream broker for fleet management (docs/fleet.md); becomes the module `uplink` */
+  uplink: uplinkSchema.optional(),
 }).strict()
 
 export type Manifest = z.infer<typeof manifestSchema>

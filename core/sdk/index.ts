@@ -12,7 +12,7 @@ import { createModule } from './module.js'
 import type { OutpostModule } from './module.js'
 
 export { createModule, SDK_VERSION } from './module.js'
-export type { OutpostModule, MethodHandler, HookHandler, HookEvent, CallInfo, CallOptions } from './module.js'
+export type { OutpostModule, MethodHandler, HookHandler, HookEvent, CallInfo, CallOptions, RawHandler } from './module.js'
 export type { Logger } from './log.js'
 export { OutpostError } from '../errors.js'
 

@@ -31,7 +31,13 @@ export type HookHandler = (data: any, event: HookEvent) => void
 
 export interface CallOptions {
   timeout?: number
+  /** `<role>:<user>`: the fleet operator a call to `core` is made for; the broker honours it only from the
+   * built-in uplink module (docs/fleet.md) */
+  onBehalf?: string
 }
+
+/** A raw message: the topic and its payload as received (valid only during the call). */
+export type RawHandler = (topic: string, payload: Buffer) => void
 
 export interface OutpostModule<Config = unknown> {
   readonly name: string
@@ -46,6 +52,9 @@ export interface OutpostModule<Config = unknown> {
   hooks (...names: string[]): OutpostModule<Config>
   /** Listens to hooks: pattern is `<module>/<hook>` with MQTT wildcards, e.g. `sensor/reading`, `+/edge/#`. */
   on (pattern: string, handler: HookHandler): OutpostModule<Config>
+  /** Receives messages on a `hooks/…`, `state/…` or `presence/…` filter as they are, undecoded (a bridge
+   * passes them on). Declare before start(). */
+  watch (filter: string, handler: RawHandler): OutpostModule<Config>
   onStop (fn: () => unknown): OutpostModule<Config>
   /** Connects, subscribes, announces presence (ready). */
   start (): Promise<void>
@@ -71,6 +80,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   const methods = new Map<string, MethodHandler>()
   const declaredHooks: string[] = []
   const listeners: Array<{ filter: string, handler: HookHandler }> = []
+  const watchers: Array<{ filter: string, handler: RawHandler }> = []
   const stopHandlers: Array<() => unknown> = []
   const pending = pendingCalls<PendingCall>(({ reject, module, method, timeout }) => {
     reject(new OutpostError('TIMEOUT', `${module}.${method}: no reply within ${timeout} ms`, { details: { module, method, timeout } }))
@@ -145,8 +155,20 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     if (topic === replyTopic) onReply(payload)
     else if (topic.startsWith(rpcPrefix)) serveRequest(serveContext, topic.slice(rpcPrefix.length), payload)
     else {
+      if (watchers.length > 0) onWatched(topic, payload)
       const parsed = parseTopic(topic)
       if (parsed?.kind === 'hook') onHook(topic, parsed.owner, parsed.name, payload)
+    }
+  }
+
+  const onWatched = (topic: string, payload: Buffer): void => {
+    for (const { filter, handler } of watchers) {
+      if (!matchTopic(filter, topic)) continue
+      try {
+        handler(topic, payload)
+      } catch (err) {
+        log.error('watch handler threw', { topic, error: err as Error })
+      }
     }
   }
 
@@ -179,6 +201,12 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       return self
     },
 
+    watch (filter, handler) {
+      if (!/^(hooks|state|presence)\//.test(filter)) throw new OutpostError('BAD_ARGUMENTS', `watch filter "${filter}" must start with hooks/, state/ or presence/`)
+      watchers.push({ filter, handler })
+      return self
+    },
+
     onStop (fn) {
       stopHandlers.push(fn)
       return self
@@ -204,7 +232,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
         process.exitCode = 1
         setImmediate(() => process.exit(1))
       })
-      const filters = [replyTopic, ...listeners.map(l => l.filter)]
+      const filters = [...new Set([replyTopic, ...listeners.map(l => l.filter), ...watchers.map(w => w.filter)])]
       if (methods.size > 0) filters.push(topics.rpcAll(env.module))
       await client.subscribe(filters)
       const ready: Presence = { state: 'ready', pid: process.pid, methods: [...methods.keys()], hooks: declaredHooks, sdk: SDK_VERSION }
@@ -224,7 +252,10 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       nextId = nextId === 0xffff_ffff ? 1 : nextId + 1 // a larger number would travel as a float64, which is no id
       return new Promise((resolve, reject) => {
         // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
-        if (!send(topics.rpc(module, method), { id, reply: replyTopic, timeout, from: clientId, args: args ?? null })) {
+        const request = options.onBehalf === undefined
+          ? { id, reply: replyTopic, timeout, from: clientId, args: args ?? null }
+          : { id, reply: replyTopic, timeout, from: clientId, args: args ?? null, onBehalf: options.onBehalf }
+        if (!send(topics.rpc(module, method), request)) {
           throw new OutpostError('NOT_CONNECTED', `${module}.${method}: module ${env.module} is not connected to the broker`)
         }
         // a timeout that is not a positive number (NaN included) expires at once, as setTimeout would have it

@@ -2,10 +2,10 @@
 // gateway only with the CA, and a listener that requires client certificates refuses a client without one.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { makeCertificates } from '../helpers/certs.js'
 import { startTestGateway, fixture } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
 import { PASSWORDS, cli, operators } from '../management/helpers.js'
@@ -15,23 +15,9 @@ let certs: string
 let serverOnly: string
 let mutual: string
 
-function openssl (...args: string[]): void {
-  execFileSync('openssl', args, { cwd: certs, stdio: 'pipe', timeout: 20_000 })
-}
-
-/** a CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA */
-function makeCertificates (): void {
-  writeFileSync(path.join(certs, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n')
-  openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-subj', '/CN=outpost test CA', '-days', '2')
-  for (const name of ['server', 'client']) {
-    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name === 'server' ? '127.0.0.1' : 'operator'}`)
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...(name === 'server' ? ['-extfile', 'server.ext'] : []))
-  }
-}
-
 before(async () => {
   certs = mkdtempSync(path.join(os.tmpdir(), 'outpost-certs-'))
-  makeCertificates()
+  makeCertificates(certs)
   const file = (name: string): string => path.join(certs, name)
   gw = await startTestGateway({
     broker: {

@@ -1,0 +1,189 @@
+// The uplink module (docs/fleet.md): connects the gateway out to an upstream broker. Up: chosen hooks (stored
+// ones through the on-disk queue, with a sequence number), every module's state and presence (retained), the
+// gateway's status (retained; offline as the Last Will). Down: requests for core and for exposed module
+// methods, on behalf of the fleet operator the upstream's ACL vouches for. Nothing else comes down.
+import type { UplinkConfig } from '../../core/manifest/uplink-schema.js'
+import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
+import { matchTopic } from '../../core/protocol/topics.js'
+import { runModule } from '../../core/sdk/index.js'
+import { createDownlink } from './downlink.js'
+import { openQueue } from './queue.js'
+import { fleetTopics, withSeq } from './topics.js'
+import { connectUpstream } from './upstream.js'
+
+/** non-stored hooks are dropped (counted) while this much waits unsent to the upstream */
+const MAX_BACKLOG_BYTES = 4 * 1024 * 1024
+const STATUS_DEBOUNCE_MS = 1000
+
+runModule<UplinkConfig>(async (m) => {
+  const c = m.config
+  const t = fleetTopics(c.topicRoot, c.fleetId)
+  const queue = openQueue({ ...c.queue, warn: text => m.log.warn(text) })
+  const hooks = { up: 0, stored: 0, dropped: { offline: 0, backlog: 0, malformed: 0 } }
+  let oversized = 0
+  // the latest local state/<module> and presence/<module>/<instance>, sent again after every reconnect
+  const retained = new Map<string, Buffer>()
+  const moduleStates = new Map<string, string>()
+  const startedAt = Date.now()
+
+  const statusOf = (state: 'online' | 'offline'): Buffer => {
+    const q = queue.stats()
+    let running = 0
+    for (const s of moduleStates.values()) if (s === 'running') running++
+    return encodeCbor({
+      state, fleetId: c.fleetId, version: c.version, ts: Date.now(), since: startedAt,
+      modules: { total: moduleStates.size, running },
+      queue: { records: q.records, bytes: q.bytes, dropped: q.dropped },
+    })
+  }
+
+  // ── stored hooks: queue → upstream, QoS 1, a window of unacknowledged ones ──
+  let generation = 0
+  let sent: number[] = []
+  const ackedOut = new Set<number>()
+  let pumpScheduled = false
+  const pump = (): void => {
+    pumpScheduled = false
+    while (upstream.connected && sent.length < c.queue.window) {
+      const record = queue.next()
+      if (record === undefined) return
+      const body = withSeq(record.body, record.seq, queue.stats().id)
+      if (body === undefined) { // only maps are stored (onHook): a record that is not one is skipped
+        queue.ack(record.seq)
+        continue
+      }
+      const gen = generation
+      sent.push(record.seq)
+      upstream.publish(t.up(record.topic), body, 1, false, err => {
+        if (err !== undefined || gen !== generation) return // the connection went: a reconnect sends it again
+        ackedOut.add(record.seq)
+        while (sent.length > 0 && ackedOut.has(sent[0] as number)) {
+          const seq = sent.shift() as number
+          ackedOut.delete(seq)
+          queue.ack(seq)
+          hooks.up++
+        }
+        schedulePump()
+      })
+    }
+  }
+  const schedulePump = (): void => {
+    if (pumpScheduled) return
+    pumpScheduled = true
+    setImmediate(pump)
+  }
+
+  let statusTimer: NodeJS.Timeout | undefined
+  const publishStatus = (): void => {
+    if (statusTimer !== undefined) clearTimeout(statusTimer)
+    statusTimer = setTimeout(publishStatus, c.statusEveryMs)
+    upstream.publish(t.status, statusOf('online'), 1, true)
+  }
+  let statusSoon: NodeJS.Timeout | undefined
+  const statusChanged = (): void => {
+    statusSoon ??= setTimeout(() => { statusSoon = undefined; if (upstream.connected) publishStatus() }, STATUS_DEBOUNCE_MS)
+  }
+
+  const downlink = createDownlink({
+    topics: t,
+    limits: c.limits,
+    operators: c.operators,
+    expose: c.expose,
+    // only core reads `onBehalf` (from this module alone: core/broker/access.ts); a module method is called as the uplink
+    call: (module, method, args, timeout, onBehalf) => m.call(module, method, args, module === 'core' ? { timeout, onBehalf } : { timeout }),
+    reply: (topic, payload) => { upstream.publish(topic, payload, 0, false) },
+    warn: text => m.log.warn(text),
+  })
+
+  const upstream = connectUpstream({
+    url: c.url,
+    clientId: c.fleetId,
+    username: c.username,
+    password: c.password,
+    ca: c.ca,
+    cert: c.cert,
+    key: c.key,
+    keepaliveSeconds: c.keepaliveSeconds,
+    will: { topic: t.status, payload: encodeCbor({ state: 'offline', fleetId: c.fleetId, version: c.version }) },
+    subscriptions: [t.requests],
+    backoff: c.backoff,
+    maxPacketBytes: c.limits.maxRequestBytes + 1024, // a request's payload, its topic and the fixed header
+    onConnect: () => {
+      for (const [topic, payload] of retained) upstream.publish(t.up(topic), payload, 1, true)
+      publishStatus()
+      queue.rewind()
+      schedulePump()
+    },
+    onClose: () => {
+      generation++
+      sent = []
+      ackedOut.clear()
+    },
+    onMessage: downlink.onMessage,
+    onOversized: () => { oversized++ },
+    log: m.log,
+  })
+
+  // ── what goes up from the local bus ──
+  const rules = c.hooks.map(h => ({ ...h, filter: `hooks/${h.filter}` }))
+  for (const rule of rules) {
+    m.watch(rule.filter, (topic, payload) => {
+      if (rules.find(r => matchTopic(r.filter, topic)) !== rule) return // the first matching filter decides
+      const head = payload[0]
+      if (head === undefined || head < 0xa0 || head > 0xb5) {
+        hooks.dropped.malformed++
+        return
+      }
+      if (rule.store) {
+        if (queue.append(topic, payload) !== undefined) hooks.stored++
+        schedulePump()
+      } else if (!upstream.connected) hooks.dropped.offline++
+      else if (upstream.backlogBytes > MAX_BACKLOG_BYTES) hooks.dropped.backlog++
+      else if (upstream.publish(t.up(topic), Buffer.from(payload), rule.qos, false)) hooks.up++
+    })
+  }
+  const mirror = (topic: string, payload: Buffer): void => {
+    const copy = Buffer.from(payload)
+    if (copy.length === 0) retained.delete(topic)
+    else retained.set(topic, copy)
+    upstream.publish(t.up(topic), copy, 1, true)
+  }
+  m.watch('state/+', (topic, payload) => {
+    mirror(topic, payload)
+    const name = topic.slice('state/'.length)
+    try {
+      const doc = payload.length === 0 ? undefined : decodeCbor(payload) as { state?: unknown }
+      if (typeof doc?.state === 'string') moduleStates.set(name, doc.state)
+      else moduleStates.delete(name)
+    } catch {
+      moduleStates.delete(name)
+    }
+    statusChanged()
+  })
+  m.watch('presence/+/+', mirror)
+
+  m.method('stats', () => ({
+    connected: upstream.connected,
+    fleetId: c.fleetId,
+    prefix: t.prefix,
+    queue: queue.stats(),
+    hooks,
+    downlink: downlink.counters,
+    oversized,
+  }))
+
+  m.onStop(async () => {
+    if (statusTimer !== undefined) clearTimeout(statusTimer)
+    if (statusSoon !== undefined) clearTimeout(statusSoon)
+    // a clean disconnect sends no Last Will: say offline first
+    if (upstream.connected) {
+      await new Promise<void>(resolve => {
+        upstream.publish(t.status, statusOf('offline'), 1, true, () => resolve())
+        setTimeout(resolve, 1000).unref()
+      })
+    }
+    await upstream.close()
+    queue.close()
+  })
+  await m.start()
+})

@@ -1,0 +1,124 @@
+// Debian's mosquitto as a fleet's upstream broker, started by a test on a free loopback port: TLS (certificates
+// made by openssl), a password file and the shipped ACL example (examples/fleet/mosquitto.acl), so the tests
+// exercise the pattern docs/fleet.md tells operators to deploy.
+import { execFileSync, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import mqtt from 'mqtt'
+import type { MqttClient } from 'mqtt'
+import { makeCertificates } from './certs.js'
+import { gone } from './wait.js'
+
+export const ACL_EXAMPLE = fileURLToPath(new URL('../../../examples/fleet/mosquitto.acl', import.meta.url))
+
+export interface Upstream {
+  url: string
+  port: number
+  dir: string
+  ca: string
+  /** stops mosquitto: SIGKILL (an outage) or SIGTERM */
+  stop (signal?: NodeJS.Signals): Promise<void>
+  /** starts it again on the same port */
+  start (): Promise<void>
+  /** an MQTT 3.1.1 client logged in as `user` */
+  client (user: string, options?: { clientId?: string }): Promise<MqttClient>
+  close (): Promise<void>
+}
+
+function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+function listening (port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/**
+ * `users`: user name → password, gateways (by fleet id) and operators alike. With `persistence`, sessions and
+ * their queued QoS 1 messages survive a stop with SIGTERM (mosquitto saves them on the way out).
+ */
+export async function startUpstream (users: Record<string, string>, options: { persistence?: boolean } = {}): Promise<Upstream> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-upstream-'))
+  const certs = makeCertificates(dir)
+  const passwords = path.join(dir, 'passwords')
+  writeFileSync(passwords, '', { mode: 0o600 })
+  for (const [user, password] of Object.entries(users)) execFileSync('mosquitto_passwd', ['-b', passwords, user, password], { stdio: 'pipe' })
+  const port = await freePort()
+  const conf = path.join(dir, 'mosquitto.conf')
+  writeFileSync(conf, [
+    // as root (CI), mosquitto would switch to the user "mosquitto", who cannot read this test's 0700 folder
+    ...(process.getuid?.() === 0 ? ['user root'] : []),
+    'per_listener_settings false',
+    'allow_anonymous false',
+    `password_file ${passwords}`,
+    `acl_file ${ACL_EXAMPLE}`,
+    ...(options.persistence === true ? ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0'] : ['persistence false']),
+    'log_dest stderr',
+    'log_type error',
+    'log_type warning',
+    `listener ${port} 127.0.0.1`,
+    `cafile ${certs.ca}`,
+    `certfile ${certs.serverCert}`,
+    `keyfile ${certs.serverKey}`,
+    '',
+  ].join('\n'))
+  let child: ChildProcess | undefined
+  let log = ''
+
+  const start = async (): Promise<void> => {
+    const c = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
+    c.stderr?.on('data', chunk => { log = (log + chunk).slice(-4000) })
+    child = c
+    const started = Date.now()
+    while (!(await listening(port))) {
+      if (c.exitCode !== null || Date.now() - started > 10_000) throw new Error(`mosquitto did not start on ${port}: ${log}`)
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+  }
+  const stop = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    const c = child
+    child = undefined
+    if (c?.pid === undefined || c.exitCode !== null) return
+    const exited = new Promise(resolve => c.once('exit', resolve))
+    c.kill(signal)
+    await exited
+    while (!gone(c.pid as number)) await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  await start()
+  const url = `mqtts://127.0.0.1:${port}`
+  return {
+    url,
+    port,
+    dir,
+    ca: certs.ca,
+    stop,
+    start,
+    client: (user, options = {}) => mqtt.connectAsync(url, {
+      protocolVersion: 4,
+      clientId: options.clientId ?? `${user}-${Math.random().toString(36).slice(2, 8)}`,
+      username: user,
+      password: users[user] ?? '',
+      ca: readFileSync(certs.ca),
+      reconnectPeriod: 0,
+    }),
+    async close () {
+      await stop('SIGTERM')
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
