@@ -10,6 +10,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import mqtt from 'mqtt'
 import type { MqttClient } from 'mqtt'
+import { freePort } from '../../bench/lib/stacks.js'
 import { makeCertificates } from './certs.js'
 import { gone } from './wait.js'
 
@@ -29,16 +30,6 @@ export interface Upstream {
   close (): Promise<void>
 }
 
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 function listening (port: number): Promise<boolean> {
   return new Promise(resolve => {
