@@ -26,8 +26,30 @@ function demoManifest (): string {
 
 /** past the modules' stop timeout, what the core may spend removing cgroups and closing the broker */
 const STOP_MARGIN_MS = 5000
+/** how long the last log lines may take to reach a slow reader of our output */
+const LAST_WRITE_MS = 2000
+
+/**
+ * Ends the core by process.exit once its output is written. An exit by an empty event loop first closes the
+ * signal handlers, which gives SIGINT back its default action: the second SIGINT of a Ctrl-C under npm (npm
+ * forwards the terminal's) landing in that window killed a core that had stopped cleanly.
+ */
+async function exitOnceWritten (code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map(stream => stream.writableLength === 0
+    ? undefined
+    : new Promise(resolve => {
+      stream.once('drain', resolve)
+      stream.once('error', resolve)
+      setTimeout(resolve, LAST_WRITE_MS).unref()
+    })))
+  process.exit(code)
+}
 
 export async function run (args: string[]): Promise<number> {
+  return await exitOnceWritten(await runGateway(args))
+}
+
+async function runGateway (args: string[]): Promise<number> {
   const log = createCoreLog({ level: process.env.OUTPOST_LOG_LEVEL === 'debug' ? 'debug' : 'info' })
   // Signals are handled from the first line: a stop during boot (a module that never becomes ready holds
   // startGateway) aborts the boot and stops what was started. One stop, however many signals ask for it:

@@ -52,7 +52,7 @@ test('outpost run starts a gateway that outpost manages, and stops it on SIGTERM
   }
 })
 
-test('Ctrl-C under npm: SIGINT twice (the terminal\'s, then the one npm forwards) still stops cleanly, exit 0', async () => {
+test('Ctrl-C under npm: SIGINT twice (the terminal\'s, then the one npm forwards), and again while the core exits, still stops cleanly, exit 0 (issue 10 review: a SIGINT landing as the core exited killed it)', async () => {
   const { core, out, exited } = runCore('twice.json')
   try {
     await waitFor('alpha to be ready', () => out().includes('echo ready'), 20_000)
@@ -60,8 +60,9 @@ test('Ctrl-C under npm: SIGINT twice (the terminal\'s, then the one npm forwards
     core.kill('SIGINT')
     // npm forwards its own SIGINT once its handler has run: the core is already stopping by then
     await waitFor('the first SIGINT to be handled', () => out().includes('SIGINT received'))
-    core.kill('SIGINT')
-    const code = await exited
+    // and more, until it exits: a SIGINT that lands while the core exits must not kill it either
+    const again = setInterval(() => core.kill('SIGINT'), 1)
+    const code = await exited.finally(() => clearInterval(again))
     assert.equal(code, 0, `exit ${code} (signal ${core.signalCode}); the core's output:\n${out()}`)
     assert.match(out(), /alpha\.0 exited with code 0 pid=\d+ reason=stopped/)
     assert.match(out(), /gateway stopped/)
