@@ -18,6 +18,7 @@ import { targetNamed, targets } from '../core/release/targets.js'
 import type { Target } from '../core/release/targets.js'
 import { installDependencies, productionDependencies } from './dependencies.js'
 import { provideNode } from './node-binary.js'
+import { npmStart } from './npm-start.js'
 
 export const projectRoot = path.resolve(fileURLToPath(new URL('../../', import.meta.url)))
 
@@ -36,10 +37,14 @@ export type BuildResult = { target: string, file: string, bytes: number, files: 
 // The bundle's `outpost`: the bundle's own node running the bundle's CLI, wherever the bundle was unpacked
 // (readlink -f: /opt/outpost/current/bin/outpost resolves to the release it points at when it starts), with
 // the environment and node flags `npm start` gives the core (docs/architecture.md, "The core's own memory").
-const WRAPPER = `#!/bin/sh
+function wrapper (): string {
+  const { env, flags } = npmStart(projectRoot)
+  const assignments = Object.entries(env).map(([name, value]) => `${name}=${value} `).join('')
+  return `#!/bin/sh
 here=$(dirname "$(readlink -f "$0")")
-MALLOC_MMAP_THRESHOLD_=131072 exec "$here/node" --max-semi-space-size=1 --v8-pool-size=1 "$here/../app/build/core/cli/main.js" "$@"
+${assignments}exec "$here/node" ${flags.map(flag => `${flag} `).join('')}"$here/../app/build/core/cli/main.js" "$@"
 `
+}
 
 function git (args: string[]): string {
   try {
@@ -79,7 +84,7 @@ async function buildTarget (target: Target, ctx: { compiled: string, work: strin
   mkdirSync(path.join(app, 'core'), { recursive: true })
 
   const node = provideNode(target, ctx.nodeVersion, path.join(staging, 'bin', 'node'), { cacheDir: path.join(ctx.options.cacheDir, 'npm'), given: ctx.options.nodeFor?.[target.name] })
-  writeFileSync(path.join(staging, 'bin', 'outpost'), WRAPPER, { mode: 0o755 })
+  writeFileSync(path.join(staging, 'bin', 'outpost'), wrapper(), { mode: 0o755 })
 
   cpSync(ctx.compiled, path.join(app, 'build'), { recursive: true })
   cpSync(path.join(projectRoot, 'boards'), path.join(app, 'boards'), { recursive: true })

@@ -6,6 +6,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { installRoot } from '../../core/paths.js'
+import { npmStart as npmStartOf } from '../../release/npm-start.js'
+import type { CoreLaunch } from '../../release/npm-start.js'
 import { moduleNodeFlags } from '../../core/supervisor/v8-flags.js'
 import type { Cleanup } from './cleanup.js'
 import { connectControl } from './control.js'
@@ -71,24 +73,10 @@ export interface Stack {
   pids: Record<string, number>
 }
 
-/** How `npm start` runs the core: the environment it sets before `node`, and the flags it passes to node before the core's script. */
-export interface CoreLaunch {
-  env: Record<string, string>
-  flags: string[]
-}
+export type { CoreLaunch }
 
 export function npmStart (root = installRoot): CoreLaunch {
-  const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts?: { start?: string } }
-  const last = (pkg.scripts?.start ?? '').split('&&').pop() ?? ''
-  const words = last.trim().split(/\s+/).filter(word => word !== 'exec')
-  const node = words.indexOf('node')
-  const script = words.findIndex(word => word.endsWith('core/cli/main.js'))
-  const assignments = words.slice(0, Math.max(0, node)).map(word => /^([A-Z_][A-Z0-9_]*)=(\S*)$/.exec(word))
-  if (node < 0 || script < node || assignments.some(a => a === null)) throw new Error(`cannot read how npm start runs the core from "${pkg.scripts?.start}"`)
-  return {
-    env: Object.fromEntries(assignments.map(a => [a?.[1] ?? '', a?.[2] ?? ''])),
-    flags: words.slice(node + 1, script),
-  }
+  return npmStartOf(root)
 }
 
 /** A module the benchmark adds beside its own (the soak's misbehaving neighbours), as a manifest entry. */
