@@ -32,9 +32,10 @@ export interface SpanRecord {
 /** what a span's end is told: null for success, else the error code */
 export type EndSpan = (code: string | null) => void
 
-/** spans waiting to be sent, at most; past it a span is dropped and counted */
-export const MAX_BUFFERED_SPANS = 1024
-/** spans per batch message (≈ 400 bytes each at most: far below the module socket's packet limit) */
+/**
+ * spans per batch message (≈ 400 bytes each at most: far below the module socket's packet limit), and the
+ * most that wait in a module: the batch is sent when it is full, or FLUSH_MS after its first span
+ */
 export const SPANS_PER_BATCH = 128
 export const FLUSH_MS = 1000
 
@@ -49,7 +50,7 @@ export interface Tracer {
   emit (name: string): TraceContext
   /** sends what is buffered now (at stop) */
   flush (): void
-  /** spans dropped since start (buffer full, or the connection refused the batch) */
+  /** spans dropped since start (their batch was not taken: the connection was closed) */
   readonly dropped: number
 }
 
@@ -94,23 +95,17 @@ export function createTracer (options: TracerOptions): Tracer {
   const flush = (): void => {
     clearTimeout(timer)
     timer = undefined
-    while (buffered.length > 0) {
-      const spans = buffered.length <= SPANS_PER_BATCH ? buffered : buffered.slice(0, SPANS_PER_BATCH)
-      buffered = spans === buffered ? [] : buffered.slice(SPANS_PER_BATCH)
-      if (send({ spans, dropped: droppedSince })) droppedSince = 0
-      else {
-        droppedSince += spans.length
-        droppedTotal += spans.length
-      }
+    if (buffered.length === 0) return
+    const spans = buffered
+    buffered = []
+    if (send({ spans, dropped: droppedSince })) droppedSince = 0
+    else {
+      droppedSince += spans.length
+      droppedTotal += spans.length
     }
   }
 
   const record = (span: SpanRecord): void => {
-    if (buffered.length >= MAX_BUFFERED_SPANS) {
-      droppedSince++
-      droppedTotal++
-      return
-    }
     buffered.push(span)
     if (buffered.length >= SPANS_PER_BATCH) flush()
     else if (timer === undefined) {
