@@ -159,7 +159,9 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       }
     }
     if (tracer === undefined) run()
-    else tracer.handle(`${owner}/${hook}`, envelope as Record<string, unknown>, run)
+    // a hook that reaches no listener (it came for a watch) is no step of a trace
+    else if (listeners.some(({ filter }) => matchTopic(filter, topic))) tracer.handle(`${owner}/${hook}`, envelope as Record<string, unknown>, run)
+    else run()
   }
 
   // the module's subscriptions are its reply topic, rpc/<module>/+ and hook filters: the first two are told

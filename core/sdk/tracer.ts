@@ -142,22 +142,19 @@ export function createTracer (options: TracerOptions): Tracer {
     return result
   }
 
-  const incoming = (envelope: Record<string, unknown>, json: boolean): { context: TraceContext, parent: Uint8Array | null } => {
-    const received = readTraceContext(envelope, json)
-    return received === undefined ? { context: root(), parent: null } : { context: received, parent: received.parent }
-  }
-
   return {
     serve (name, envelope, json, invoke) {
-      const { context, parent } = incoming(envelope, json)
+      const received = readTraceContext(envelope, json)
+      const context = received ?? root()
       if ((context.flags & SAMPLED) === 0) return current.run(context, invoke)
-      return within(context, parent, 'rpc-server', name, invoke)
+      return within(context, received === undefined ? null : received.parent, 'rpc-server', name, invoke)
     },
 
     handle (name, envelope, run) {
-      const { context, parent } = incoming(envelope, false)
+      const received = readTraceContext(envelope, false) // hooks are CBOR
+      const context = received ?? root()
       if ((context.flags & SAMPLED) === 0) current.run(context, run)
-      else within(context, parent, 'hook-handle', name, run)
+      else within(context, received === undefined ? null : received.parent, 'hook-handle', name, run)
     },
 
     call (name) {

@@ -17,7 +17,9 @@ export interface Batch {
 }
 
 function id (value: unknown, bytes: number): string | null {
-  return value instanceof Uint8Array && value.length === bytes && value.some(b => b !== 0) ? Buffer.from(value).toString('hex') : null
+  if (!(value instanceof Uint8Array) || value.length !== bytes) return null
+  for (const byte of value) if (byte !== 0) return Buffer.from(value.buffer, value.byteOffset, bytes).toString('hex')
+  return null // all zero: no id [W3C Trace Context § 3.2.2.3]
 }
 
 function text (value: unknown, max: number): value is string {
