@@ -7,7 +7,6 @@
 // passes the context on as it came, with no new span ids.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomFillSync } from 'node:crypto'
-import { epochMs } from '../protocol/codec.js'
 import { toErrorBody } from '../protocol/envelope.js'
 import { SAMPLED, SPAN_ID_BYTES, TRACE_ID_BYTES, readTraceContext } from '../protocol/trace-context.js'
 import type { TraceContext } from '../protocol/trace-context.js'
@@ -21,7 +20,7 @@ export interface SpanRecord {
   parent: Uint8Array | null
   kind: SpanKind
   name: string
-  /** start, ms since the Unix epoch (a CBOR integer) */
+  /** start, µs since the Unix epoch (a CBOR integer) */
   start: bigint
   /** duration in µs */
   us: number
@@ -114,11 +113,13 @@ export function createTracer (options: TracerOptions): Tracer {
     }
   }
 
-  /** starts a span of `trace` under `parent` (null: a root); returns its end */
+  /**
+   * starts a span of `trace` under `parent` (null: a root); returns its end. Start and duration come from
+   * one monotonic clock (Date.now() was seen lagging it by several ms, which put a span's children before it)
+   */
   const start = (trace: Uint8Array, span: Uint8Array, parent: Uint8Array | null, kind: SpanKind, name: string): EndSpan => {
-    const startMs = epochMs(Date.now())
     const t0 = performance.now()
-    return code => record({ trace, span, parent, kind, name, start: startMs, us: Math.round((performance.now() - t0) * 1000), code })
+    return code => record({ trace, span, parent, kind, name, start: BigInt(Math.round((performance.timeOrigin + t0) * 1000)), us: Math.round((performance.now() - t0) * 1000), code })
   }
 
   /** a new trace's context, sampled or not by this module's rate */

@@ -50,14 +50,14 @@ export function otlpRequest (spans: Array<{ trace: string, span: StoredSpan }>):
       scopeSpans: [{
         scope: { name: 'outpost' },
         spans: items.map(({ trace, span }) => {
-          const startNs = BigInt(span.start) * 1_000_000n
+          const startNs = BigInt(Math.round(span.start * 1000)) * 1000n
           const out: Record<string, unknown> = {
             traceId: trace,
             spanId: span.span,
             name: span.name,
             kind: KIND[span.kind],
             startTimeUnixNano: startNs.toString(),
-            endTimeUnixNano: (startNs + BigInt(Math.round(span.durationMs * 1_000_000))).toString(),
+            endTimeUnixNano: (startNs + BigInt(Math.round(span.durationMs * 1000)) * 1000n).toString(),
             attributes: [str('outpost.kind', span.kind), str('outpost.module', span.module), { key: 'outpost.instance', value: { intValue: String(span.instance) } }],
             status: span.code === null ? { code: STATUS_OK } : { code: STATUS_ERROR, message: span.code },
           }

@@ -55,7 +55,7 @@ export function readBatch (decoded: unknown, module: string, instance: number): 
         instance,
         kind: s.kind as SpanKind,
         name: s.name as string,
-        start: s.start as number,
+        start: (s.start as number) / 1000,
         durationMs: (s.us as number) / 1000,
         outcome: code === null ? 'ok' : 'error',
         code,

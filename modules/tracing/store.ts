@@ -13,7 +13,7 @@ export interface StoredSpan {
   instance: number
   kind: SpanKind
   name: string
-  /** ms since the Unix epoch */
+  /** ms since the Unix epoch, to the µs */
   start: number
   durationMs: number
   outcome: 'ok' | 'error'

@@ -100,6 +100,11 @@ test('issue 13: a request followed sensor → thermostat → relay → core is o
     assert.equal(span.instance, 0)
     assert.ok(span.durationMs >= 0 && span.start > 0)
   }
+  // a span made inside another of the same process starts within it (one monotonic clock for starts and
+  // durations: Date.now() lagged performance.now() by several ms here, and children started after their parent ended)
+  for (const [parent, child] of [[root, reading], [handled, set], [served, info], [served, switched]] as const) {
+    assert.ok(child.start >= parent.start && child.start <= parent.start + parent.durationMs + 0.002, `${child.kind} ${child.name} at ${child.start} within ${parent.kind} ${parent.name} at ${parent.start} for ${parent.durationMs} ms`)
+  }
   // the caller's span lasts the whole call it made
   assert.ok(set.durationMs >= served.durationMs, `${set.durationMs} ≥ ${served.durationMs}`)
 

@@ -75,7 +75,7 @@ test('issue 13: sampling is decided at the root: a trace started at rate 0 is no
 })
 
 test('issue 13: a module sends spans only as itself: its topic names it, another module\'s spans topic closes its connection, and so does an operator\'s', async () => {
-  const span = { trace: Buffer.alloc(16, 7), span: Buffer.alloc(8, 7), parent: null, kind: 'rpc-server', name: 'forged', start: Date.now(), us: 10, code: null }
+  const span = { trace: Buffer.alloc(16, 7), span: Buffer.alloc(8, 7), parent: null, kind: 'rpc-server', name: 'forged', start: BigInt(Date.now()) * 1000n, us: 10, code: null }
   // a process holding the credential of loud.5: what it sends on its own topic is stored as loud.5
   const credential = gw.gateway.credentials.issue('loud', 5, '*')
   const own = await connectMqtt({ url: gw.gateway.broker.moduleUrl, clientId: credential.username, username: credential.username, password: credential.password, keepaliveSeconds: 5 })

@@ -69,7 +69,7 @@ test('issue 13: a trace\'s summary: its root, its extent, its first error; list 
 })
 
 test('issue 13: a batch is read span by span: malformed spans are skipped and counted, module and instance are the topic\'s', () => {
-  const good = { trace: Buffer.alloc(16, 1), span: Buffer.alloc(8, 2), parent: Buffer.alloc(8, 3), kind: 'hook-emit', name: 'reading', start: 1_700_000_000_000, us: 1500, code: null, module: 'forged' }
+  const good = { trace: Buffer.alloc(16, 1), span: Buffer.alloc(8, 2), parent: Buffer.alloc(8, 3), kind: 'hook-emit', name: 'reading', start: 1_700_000_000_000_250, us: 1500, code: null, module: 'forged' }
   const batch = readBatch({
     spans: [
       good,
@@ -91,7 +91,7 @@ test('issue 13: a batch is read span by span: malformed spans are skipped and co
   assert.equal(batch.dropped, 3)
   assert.deepEqual(batch.spans, [{
     trace: '01'.repeat(16),
-    span: { span: '02'.repeat(8), parent: '03'.repeat(8), module: 'sensor', instance: 2, kind: 'hook-emit', name: 'reading', start: 1_700_000_000_000, durationMs: 1.5, outcome: 'ok', code: null },
+    span: { span: '02'.repeat(8), parent: '03'.repeat(8), module: 'sensor', instance: 2, kind: 'hook-emit', name: 'reading', start: 1_700_000_000_000.25, durationMs: 1.5, outcome: 'ok', code: null },
   }])
   assert.equal(readBatch([1, 2], 'sensor', 0), null)
   assert.equal(readBatch({ spans: 'no' }, 'sensor', 0), null)
