@@ -60,7 +60,14 @@ export function tree (spans: TraceSpan[], io: Io): string {
       walk(span.span, parent === null ? prefix : `${prefix}${last ? '   ' : '│  '}`, seen)
     })
   }
-  walk(null, '', new Set())
+  const seen = new Set<string>()
+  walk(null, '', seen)
+  // spans whose parents form a loop reach no root: each is printed as one, with what hangs below it
+  for (const span of spans) {
+    if (seen.has(span.span)) continue
+    children.set(null, [span])
+    walk(null, '', seen)
+  }
   return table(['SPAN', 'TIME', ''], lines.map(l => [l.label, l.time, l.error]), { style: io.style })
 }
 
@@ -93,8 +100,9 @@ const show = gatewayCommand({
     const [trace, extra] = parsed.positionals
     if (trace === undefined) throw new UsageError('which trace? (outpost trace ls lists them)')
     if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`)
-    const found = await session.call<{ trace: string, spans: TraceSpan[] }>(TRACING, 'show', { trace: trace.toLowerCase() })
-    io.print(found, () => `trace ${found.trace}: ${found.spans.length} span(s)\n${tree(found.spans, io)}`)
+    const found = await session.call<{ trace: string, spans: TraceSpan[], omitted?: number }>(TRACING, 'show', { trace: trace.toLowerCase() })
+    const omitted = found.omitted === undefined || found.omitted === 0 ? '' : `(${found.omitted} later span(s) left out: the answer's size limit)\n`
+    io.print(found, () => `trace ${found.trace}: ${found.spans.length} span(s)\n${tree(found.spans, io)}${omitted}`)
     return 0
   },
 })

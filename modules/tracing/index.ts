@@ -56,9 +56,9 @@ runModule<Config>(async (m) => {
   m.method('show', (args: unknown) => {
     const trace = (args as { trace?: unknown } | null)?.trace
     if (typeof trace !== 'string' || !TRACE_ID.test(trace)) throw new OutpostError('BAD_ARGUMENTS', 'show takes { trace: 32 lowercase hex digits }')
-    const spans = store.show(trace)
-    if (spans === undefined) throw new OutpostError('NOT_FOUND', `no trace ${trace} in the store (never sampled, not arrived yet, or evicted)`)
-    return { trace, spans }
+    const found = store.show(trace)
+    if (found === undefined) throw new OutpostError('NOT_FOUND', `no trace ${trace} in the store (never sampled, not arrived yet, or evicted)`)
+    return { trace, spans: found.spans, omitted: found.omitted }
   })
   m.method('stats', () => ({
     received,

@@ -8,6 +8,7 @@ import type { SpanKind, StoredSpan } from './store.js'
 /** the longest name a span may carry: a hook-handle's `<module>/<4 levels of 64>` */
 const MAX_NAME = 300
 const MAX_CODE = 64
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 
 export interface Batch {
   spans: Array<{ trace: string, span: StoredSpan }>
@@ -22,8 +23,9 @@ function id (value: unknown, bytes: number): string | null {
   return null // all zero: no id [W3C Trace Context § 3.2.2.3]
 }
 
+/** text of 1 to `max` characters without control characters (which would also cost six bytes each in a JSON answer) */
 function text (value: unknown, max: number): value is string {
-  return typeof value === 'string' && value.length > 0 && value.length <= max
+  return typeof value === 'string' && value.length > 0 && value.length <= max && !CONTROL.test(value)
 }
 
 /** null when the payload is not a batch at all */

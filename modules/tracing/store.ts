@@ -57,10 +57,26 @@ export function spanBytes (span: StoredSpan): number {
   return 200 + 2 * (span.module.length + span.name.length + (span.code?.length ?? 0))
 }
 
+/**
+ * what an answer of list or show may hold, in estimated bytes of JSON (the larger form): the tracing module
+ * publishes it on the module socket, whose packets are at most 256 KiB, and a larger one would close its
+ * connection (a viewer asking for a trace of long names must not restart the module)
+ */
+export const ANSWER_BYTES = 192 * 1024
+
+/** a span's or a summary's size in a JSON answer, at most: its keys, ids and numbers, and its text */
+function answerBytes (...texts: Array<string | null>): number {
+  let bytes = 220
+  for (const text of texts) if (text !== null) bytes += Buffer.byteLength(text) * 2 // a JSON escape doubles a byte at most (\u00XX sextuples only control characters, which no name has)
+  return bytes
+}
+
 export interface TraceStore {
   add (trace: string, span: StoredSpan): boolean
+  /** newest first, at most `limit`, and fewer when the answer would pass ANSWER_BYTES */
   list (options: { limit: number, module?: string, errorsOnly?: boolean }): TraceSummary[]
-  show (trace: string): StoredSpan[] | undefined
+  /** the trace's spans by start, as many as fit in ANSWER_BYTES; `omitted` counts the rest */
+  show (trace: string): { spans: StoredSpan[], omitted: number } | undefined
   counters (): StoreCounters
 }
 
@@ -138,12 +154,29 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
         if (errorsOnly === true && s.error === null) continue
         out.push(s)
       }
-      return out.sort((a, b) => b.start - a.start).slice(0, limit)
+      out.sort((a, b) => b.start - a.start)
+      let bytes = 0
+      let fit = 0
+      for (const s of out.slice(0, limit)) {
+        bytes += answerBytes(s.root.module, s.root.method, s.error)
+        if (bytes > ANSWER_BYTES) break
+        fit++
+      }
+      return out.slice(0, fit)
     },
 
     show (id) {
       const trace = traces.get(id)
-      return trace === undefined ? undefined : [...trace.spans].sort((a, b) => a.start - b.start)
+      if (trace === undefined) return undefined
+      const spans = [...trace.spans].sort((a, b) => a.start - b.start)
+      let bytes = 0
+      let fit = 0
+      for (const span of spans) {
+        bytes += answerBytes(span.module, span.name, span.code)
+        if (bytes > ANSWER_BYTES) break
+        fit++
+      }
+      return { spans: spans.slice(0, fit), omitted: spans.length - fit }
     },
 
     counters () {

@@ -1,7 +1,7 @@
 // The tracing module's store at its limits, and what it accepts of a batch (modules/tracing/store.ts, spans.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createTraceStore, spanBytes } from '../../modules/tracing/store.js'
+import { ANSWER_BYTES, createTraceStore, spanBytes } from '../../modules/tracing/store.js'
 import type { StoredSpan } from '../../modules/tracing/store.js'
 import { readBatch } from '../../modules/tracing/spans.js'
 import { readTraceContext } from '../../core/protocol/trace-context.js'
@@ -44,7 +44,7 @@ test('issue 13: one trace keeps at most maxSpansPerTrace spans (and never more t
   for (let i = 1; i <= 10; i++) assert.equal(store.add(traceId(1), span(i, { parent: i === 1 ? null : span(1).span })), true)
   assert.equal(store.add(traceId(1), span(11)), false)
   assert.equal(store.counters().droppedOverTraceLimit, 1)
-  assert.equal(store.show(traceId(1))?.length, 10)
+  assert.equal(store.show(traceId(1))?.spans.length, 10)
   const small = createTraceStore({ maxSpans: 100, maxBytes: spanBytes(span(1)) * 2, maxSpansPerTrace: 10 })
   small.add(traceId(1), span(1))
   small.add(traceId(1), span(2))
@@ -65,7 +65,7 @@ test('issue 13: a trace\'s summary: its root, its extent, its first error; list 
   assert.deepEqual(store.list({ limit: 50, errorsOnly: true }).map(t => t.trace), [traceId(1)])
   assert.deepEqual(store.list({ limit: 50 }).map(t => t.trace), [traceId(2), traceId(1)])
   // show: by start
-  assert.deepEqual(store.show(traceId(1))?.map(s => s.name), ['go', 'b.slow'])
+  assert.deepEqual(store.show(traceId(1))?.spans.map(s => s.name), ['go', 'b.slow'])
 })
 
 test('issue 13: a batch is read span by span: malformed spans are skipped and counted, module and instance are the topic\'s', () => {
@@ -81,13 +81,14 @@ test('issue 13: a batch is read span by span: malformed spans are skipped and co
       { ...good, start: -1 },
       { ...good, us: 1.5 },
       { ...good, code: 42 },
+      { ...good, name: 'line\nbreak' },
       null,
       'text',
     ],
     dropped: 3,
   }, 'sensor', 2)
   assert.ok(batch !== null)
-  assert.equal(batch.malformed, 10)
+  assert.equal(batch.malformed, 11)
   assert.equal(batch.dropped, 3)
   assert.deepEqual(batch.spans, [{
     trace: '01'.repeat(16),
@@ -127,4 +128,20 @@ test('issue 13: a module holds at most SPANS_PER_BATCH spans: a full batch is se
   for (let i = 0; i < 10; i++) quiet.serve('get', {}, false, () => i)
   quiet.flush()
   assert.equal(sent.length, 1)
+})
+
+test('issue 13: an answer of show or list stays within ANSWER_BYTES as JSON, so it fits the module socket\'s 256 KiB packets; show counts what it left out', () => {
+  const store = createTraceStore({ maxSpans: 10_000, maxBytes: 1 << 30, maxSpansPerTrace: 1000 })
+  const long = 'é'.repeat(300) // the longest name a span may have, two bytes a character
+  for (let i = 1; i <= 1000; i++) store.add(traceId(1), span(i, { name: long, module: 'a'.repeat(32), code: 'E'.repeat(64), outcome: 'error' }))
+  const shown = store.show(traceId(1))
+  assert.ok(shown !== undefined && shown.omitted > 0)
+  assert.equal(shown.spans.length + shown.omitted, 1000)
+  assert.ok(Buffer.byteLength(JSON.stringify({ trace: traceId(1), spans: shown.spans, omitted: shown.omitted })) <= ANSWER_BYTES)
+  for (let i = 2; i <= 600; i++) store.add(traceId(i), span(1000 + i, { name: long, code: 'E'.repeat(64), outcome: 'error' }))
+  const listed = store.list({ limit: 500 })
+  assert.ok(listed.length < 500 && listed.length > 0)
+  assert.ok(Buffer.byteLength(JSON.stringify(listed)) <= ANSWER_BYTES)
+  // a short trace is shown whole
+  assert.deepEqual(store.show(traceId(2))?.omitted, 0)
 })
