@@ -160,7 +160,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     }
     if (tracer === undefined) run()
     // a hook that reaches no listener (it came for a watch) is no step of a trace
-    else if (listeners.some(({ filter }) => matchTopic(filter, topic))) tracer.handle(`${owner}/${hook}`, envelope as Record<string, unknown>, run)
+    else if (listeners.some(({ filter }) => matchTopic(filter, topic))) tracer.handle(owner, hook, envelope as Record<string, unknown>, run)
     else run()
   }
 
@@ -276,7 +276,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
           ? { id, reply: replyTopic, timeout, from: clientId, args: args ?? null }
           : { id, reply: replyTopic, timeout, from: clientId, args: args ?? null, onBehalf: options.onBehalf }
         if (tracer !== undefined) {
-          const { fields, end } = tracer.call(`${module}.${method}`)
+          const { fields, end } = tracer.call(module, method)
           request.trace = fields.trace
           request.parent = fields.parent
           request.flags = fields.flags

@@ -41,10 +41,10 @@ export const FLUSH_MS = 1000
 export interface Tracer {
   /** runs a method handler with the request's context (or a new trace): returns what it returns */
   serve (name: string, envelope: Record<string, unknown>, json: boolean, invoke: () => unknown): unknown
-  /** runs the listeners of one hook message with the hook's context (or a new trace) */
-  handle (name: string, envelope: Record<string, unknown>, run: () => void): void
+  /** runs the listeners of one hook message (`hooks/<owner>/<hook>`) with the hook's context (or a new trace) */
+  handle (owner: string, hook: string, envelope: Record<string, unknown>, run: () => void): void
   /** the context an outgoing request carries, and its span's end when the trace is sampled */
-  call (name: string): { fields: TraceContext, end: EndSpan | undefined }
+  call (module: string, method: string): { fields: TraceContext, end: EndSpan | undefined }
   /** the context an outgoing hook carries (its span is recorded at once) */
   emit (name: string): TraceContext
   /** sends what is buffered now (at stop) */
@@ -151,19 +151,20 @@ export function createTracer (options: TracerOptions): Tracer {
       return within(context, received === undefined ? null : received.parent, 'rpc-server', name, invoke)
     },
 
-    handle (name, envelope, run) {
+    handle (owner, hook, envelope, run) {
       const received = readTraceContext(envelope, false) // hooks are CBOR
       const context = received ?? root()
+      // span names are built for sampled traces only
       if ((context.flags & SAMPLED) === 0) current.run(context, run)
-      else within(context, received === undefined ? null : received.parent, 'hook-handle', name, run)
+      else within(context, received === undefined ? null : received.parent, 'hook-handle', `${owner}/${hook}`, run)
     },
 
-    call (name) {
+    call (module, method) {
       const active = current.getStore()
       const context = active ?? root()
       if ((context.flags & SAMPLED) === 0) return { fields: context, end: undefined }
       const span = randomId(SPAN_ID_BYTES)
-      return { fields: { trace: context.trace, parent: span, flags: context.flags }, end: start(context.trace, span, active === undefined ? null : context.parent, 'rpc-client', name) }
+      return { fields: { trace: context.trace, parent: span, flags: context.flags }, end: start(context.trace, span, active === undefined ? null : context.parent, 'rpc-client', `${module}.${method}`) }
     },
 
     emit (name) {
