@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { canPublish, canRead, canSubscribe } from '../../core/broker/access.js'
 import type { Identity } from '../../core/broker/access.js'
 import { parseTopic } from '../../core/protocol/topics.js'
+import { validateManifest } from '../../core/manifest/load.js'
 
 const sensor: Identity = { kind: 'module', clientId: 'sensor.1', module: 'sensor', instance: 1, calls: '*' }
 const admin: Identity = { kind: 'operator', clientId: 'ops', user: 'ops', role: 'admin' }
@@ -31,4 +32,10 @@ test('issue 13: a viewer may call the tracing module\'s list, show and stats, an
   assert.equal(canPublish(viewer, 'rpc/sensor/list'), false, 'the rule is for the tracing module only')
   assert.equal(canPublish(viewer, 'rpc/core/list'), true)
   assert.equal(canPublish(viewer, 'rpc/core/stop'), false)
+})
+
+test('issue 13: the name "tracing" is the shipped tracing module\'s alone, since viewers may call its read methods', async () => {
+  await assert.rejects(validateManifest({ gateway: 'g', board: 'sim', modules: [{ name: 'tracing', command: ['true'] }] }, '/etc/outpost/gateway.json'),
+    /modules\[0\] \(tracing\): "tracing" is reserved for the shipped tracing module: its entry must be "modules\/tracing"/)
+  await validateManifest({ gateway: 'g', board: 'sim', modules: [{ name: 'tracing', entry: 'modules/tracing' }] }, '/etc/outpost/gateway.json')
 })
