@@ -18,6 +18,7 @@ import type { CoreRun, Results } from './report.js'
 import { rawPaths, requestBytes, runRpc, sdkPath } from './rpc.js'
 import type { RpcSettings } from './rpc.js'
 import { runThroughput } from './throughput.js'
+import { runTracing } from './tracing.js'
 import { renderSoak, runSoak } from './soak.js'
 import { runSupervision } from './supervision.js'
 import type { SupervisionResults, SupervisionSettings } from './supervision.js'
@@ -166,7 +167,7 @@ async function main (): Promise<number> {
     // after the broker benchmarks, with their processes stopped: the supervision figures want a quiet machine
     await cleanup.run()
     const supervision: SupervisionResults = await runSupervision(SUPERVISION, log)
-    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}`
+    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await runTracing(cleanup, log)}`
     writeReport('benchmarks', report)
     process.stdout.write(report)
     log(`wrote ${path.relative(installRoot, REPORT)}`)

@@ -14,6 +14,7 @@ export const errorCodes = {
   NOT_AUTHORISED: 'The caller may not perform this call.',
   CONFLICT: 'The request conflicts with the current state (e.g. starting a running module).',
   TOO_MANY_CALLS: 'Too many calls are in flight (from this caller to that instance, or through the gateway): the call was refused, nothing was delivered.',
+  NOT_FOUND: 'The thing the call names does not exist (e.g. a trace the tracing module does not hold).',
 
   // ── Core ──
   MANIFEST_NOT_FOUND: 'The manifest file does not exist or cannot be read.',

@@ -134,6 +134,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
               configFile,
               boardFile,
               simRoot: gatewayBoard.simulated ? simRoot : undefined,
+              traceSampleRate: (spec.tracing ?? manifest.tracing)?.sampleRate,
             }),
           }
         },

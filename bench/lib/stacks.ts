@@ -91,11 +91,22 @@ export interface CoreOptions {
   /** the install root whose build/ runs: this checkout, or a baseline commit built by before.ts */
   root?: string
   extra?: ExtraModule[]
+  /** the RPC echo and caller alone (bench/tracing.ts) */
+  rpcOnly?: boolean
+  /** more top-level manifest keys (e.g. `tracing`) and module entries as the manifest writes them */
+  manifest?: Record<string, unknown>
+  entries?: Array<Record<string, unknown>>
+}
+
+/** the benchmark modules a core runs */
+function modulesOf (names: BenchNames, rpcOnly: boolean): BenchModule[] {
+  const all = benchModules(names)
+  return rpcOnly ? all.filter(m => m.name === names.echo || m.name === names.caller) : all
 }
 
 export async function startCore (label: string, dir: string, launch: CoreLaunch, names: BenchNames, cleanup: Cleanup, options: CoreOptions = {}): Promise<Stack> {
   const root = options.root ?? installRoot
-  const modules = benchModules(names)
+  const modules = modulesOf(names, options.rpcOnly === true)
   mkdirSync(dir, { recursive: true })
   const control = path.join(dir, 'control.sock')
   const manifestFile = path.join(dir, 'gateway.json')
@@ -108,15 +119,16 @@ export async function startCore (label: string, dir: string, launch: CoreLaunch,
     modules: [
       ...modules.map(m => ({ name: m.name, entry: benchProgram(m.program, root), config: m.config })),
       ...(options.extra ?? []).map(m => ({ name: m.name, entry: benchProgram(m.program, root), memoryMiB: m.memoryMiB, ...(m.restart === undefined ? {} : { restart: m.restart }) })),
+      ...(options.entries ?? []),
     ],
+    ...options.manifest,
   }, null, 2))
   const broker = startProc(`core (${label})`, [process.execPath, ...launch.flags, path.join(root, 'build/core/cli/main.js'), 'run', manifestFile], { cwd: root, env: { ...process.env, ...launch.env } }, cleanup)
   await broker.waitLine(/broker listening/, START_TIMEOUT_MS)
-  return connectStack(label, broker, `unix:${control}`, names, cleanup)
+  return connectStack(label, broker, `unix:${control}`, names, cleanup, modules)
 }
 
-async function connectStack (label: string, broker: Proc, url: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
-  const modules = benchModules(names)
+async function connectStack (label: string, broker: Proc, url: string, names: BenchNames, cleanup: Cleanup, modules = benchModules(names)): Promise<Stack> {
   const control = await connectControl(url, `bench-control-${process.pid}`)
   cleanup.add(`control connection to ${label}`, () => control.end())
   const pids = await control.ready(modules.map(m => m.name), START_TIMEOUT_MS).catch((err: Error) => {

@@ -13,6 +13,8 @@ export type Identity =
 
 /** Core methods that only read; a viewer may call these and nothing else. */
 export const READ_ONLY_CORE_METHODS = new Set(['list', 'status', 'info', 'logs'])
+/** The shipped tracing module's methods, which only read (docs/observability.md); a viewer may call these too. */
+export const READ_ONLY_TRACING_METHODS = new Set(['list', 'show', 'stats'])
 
 export function describe (identity: Identity): string {
   switch (identity.kind) {
@@ -32,7 +34,9 @@ export function canPublish (identity: Identity, topic: string): boolean {
     if (parsed === null) return false
     switch (parsed.kind) {
       case 'hook': return parsed.owner === identity.module
-      case 'presence': return parsed.owner === identity.module && parsed.name === String(identity.instance)
+      // spans name their module and instance by the topic, so a module can send only its own (the tracing
+      // module takes both from the topic, never from the payload)
+      case 'presence': case 'spans': return parsed.owner === identity.module && parsed.name === String(identity.instance)
       case 'reply': return true
       case 'rpc':
         if (parsed.owner === CORE_MODULE) return identity.calls !== '*' && identity.calls.has(CORE_MODULE)
@@ -41,9 +45,10 @@ export function canPublish (identity: Identity, topic: string): boolean {
     }
   }
   const role = roleOf(identity)
-  if (role === 'admin') return parsed === null || (parsed.kind !== 'state' && parsed.kind !== 'presence')
-  // viewers: read-only core calls, and nothing that changes anything
-  return parsed !== null && parsed.kind === 'rpc' && parsed.owner === CORE_MODULE && READ_ONLY_CORE_METHODS.has(parsed.name)
+  if (role === 'admin') return parsed === null || (parsed.kind !== 'state' && parsed.kind !== 'presence' && parsed.kind !== 'spans')
+  // viewers: read-only core calls and traces, and nothing that changes anything
+  return parsed !== null && parsed.kind === 'rpc' &&
+    ((parsed.owner === CORE_MODULE && READ_ONLY_CORE_METHODS.has(parsed.name)) || (parsed.owner === 'tracing' && READ_ONLY_TRACING_METHODS.has(parsed.name)))
 }
 
 /**
@@ -70,7 +75,7 @@ export function canRead (identity: Identity, topic: string): boolean {
   // Replies are private to their caller: only the exact own reply topic may be subscribed.
   if (topic.startsWith('reply/')) return topic === `reply/${identity.clientId}`
   if (identity.kind === 'module') {
-    if (topic.startsWith('hooks/') || topic.startsWith('state/') || topic.startsWith('presence/')) return true
+    if (topic.startsWith('hooks/') || topic.startsWith('state/') || topic.startsWith('presence/') || topic.startsWith('spans/')) return true
     // a module serves only its own RPC topics
     return topic.startsWith('rpc/') && topic.startsWith(identity.module, 4) && topic.charCodeAt(4 + identity.module.length) === 0x2f && !topic.includes('#')
   }

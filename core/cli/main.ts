@@ -9,6 +9,7 @@ import { passwd } from './passwd.js'
 import { keygen, release } from './release.js'
 import { run } from './run.js'
 import { top } from './top.js'
+import { trace } from './trace.js'
 import { watchCommands } from './watch.js'
 
 const commands: Record<string, Command> = {
@@ -17,6 +18,7 @@ const commands: Record<string, Command> = {
   ...editCommands,
   ...watchCommands,
   top,
+  trace,
   passwd,
   keygen,
   release,

@@ -40,6 +40,8 @@ function checkOrder (modules: ModuleSpec[]): Problem[] {
     else index.set(m.name, i)
     if (m.name === 'core') problems.push({ path: `modules[${i}].name`, message: '"core" is reserved for the gateway core itself' })
     if (m.name === UPLINK_MODULE) problems.push({ path: `modules[${i}].name`, message: '"uplink" is reserved for the built-in uplink module (the manifest\'s "uplink" section)' })
+    // viewers may call the tracing module's read methods (access.ts): the name is the shipped module's alone
+    if (m.name === 'tracing' && m.entry !== 'modules/tracing') problems.push({ path: `modules[${i}] (tracing)`, message: '"tracing" is reserved for the shipped tracing module: its entry must be "modules/tracing"' })
     if ((m.entry === undefined) === (m.command === undefined)) problems.push({ path: `modules[${i}] (${m.name})`, message: 'expected exactly one of "entry" or "command"' })
     m.after.forEach((dep, j) => {
       if (!index.has(dep) && !modules.some(other => other.name === dep)) problems.push({ path: `modules[${i}] (${m.name}).after[${j}]`, message: `no module named "${dep}" in this manifest` })

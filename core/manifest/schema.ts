@@ -53,6 +53,11 @@ const moduleConfig = z.record(z.string(), z.unknown()).default({}).superRefine((
   if (bytes > MAX_CONFIG_BYTES) ctx.addIssue({ code: 'custom', message: `the config is ${bytes} bytes as JSON, over the limit of ${MAX_CONFIG_BYTES} bytes (64 KiB): keep large data in a file the module reads` })
 })
 
+/** query tracking (docs/observability.md, "Tracing"): how many of the traces a module starts are sampled */
+const tracing = z.object({
+  sampleRate: z.number().min(0).max(1).default(0.01),
+}).strict()
+
 export const moduleSchema = z.object({
   name: moduleName,
   /** `drivers/<name>` or `modules/<name>` shipped with Outpost, or a path to a .js file (relative to the manifest) */
@@ -66,6 +71,8 @@ export const moduleSchema = z.object({
   /** modules this one may call; "*" (the default) is every module except `core` */
   calls: z.union([z.literal('*'), z.array(z.string())]).default('*'),
   restart: restartPolicySchema.optional(),
+  /** this module's own sampling rate; set here or at the top level, tracing is on for the module */
+  tracing: tracing.optional(),
   config: moduleConfig,
 }).strict()
 
@@ -120,6 +127,8 @@ export const manifestSchema = z.object({
   }).strict().default({ file: 'audit.log', maxBytes: 1_048_576, keep: 5, repeatWindowMs: 60_000 }),
   /** connect out to an upstream broker for fleet management (docs/fleet.md); becomes the module `uplink` */
   uplink: uplinkSchema.optional(),
+  /** query tracking for every module (a module's own `tracing` overrides it); absent: off */
+  tracing: tracing.optional(),
 }).strict()
 
 export type Manifest = z.infer<typeof manifestSchema>

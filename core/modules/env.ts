@@ -11,6 +11,8 @@ export interface ModuleEnvInput {
   configFile: string
   boardFile: string
   simRoot: string | undefined
+  /** tracing's sampling rate for this module; undefined: tracing is off for it */
+  traceSampleRate: number | undefined
 }
 
 const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'OUTPOST_LOG_LEVEL', 'NO_COLOR']
@@ -30,5 +32,6 @@ export function moduleEnv (input: ModuleEnvInput, parent: NodeJS.ProcessEnv = pr
   env.OUTPOST_CONFIG_FILE = input.configFile
   env.OUTPOST_BOARD_FILE = input.boardFile
   if (input.simRoot !== undefined) env.OUTPOST_SIM_ROOT = input.simRoot
+  if (input.traceSampleRate !== undefined) env.OUTPOST_TRACE_SAMPLE_RATE = String(input.traceSampleRate)
   return env
 }

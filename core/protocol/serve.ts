@@ -20,6 +20,11 @@ export interface ServeContext {
   methods: ReadonlyMap<string, MethodHandler>
   send: (topic: string, payload: Buffer) => void
   warn: (message: string, fields: Record<string, unknown>) => void
+  /**
+   * Runs a handler with the request's trace context (the SDK's tracer: core/sdk/tracer.ts); `invoke` calls
+   * the handler, and what it returns is the handler's result. Absent: the handler is called as it is.
+   */
+  traced?: (method: string, envelope: Record<string, unknown>, json: boolean, invoke: () => unknown) => unknown
 }
 
 export function serveRequest (ctx: ServeContext, method: string, payload: Uint8Array): void {
@@ -44,9 +49,9 @@ export function serveRequest (ctx: ServeContext, method: string, payload: Uint8A
     return
   }
   const { request } = checked
-  let decoded: { args?: unknown, from?: unknown }
+  let decoded: { args?: unknown, from?: unknown } & Record<string, unknown>
   try {
-    decoded = decode(bytes, format) as { args?: unknown, from?: unknown }
+    decoded = decode(bytes, format) as { args?: unknown, from?: unknown } & Record<string, unknown>
   } catch (err) {
     respond(request.reply, errorReply(request.id, 'BAD_REQUEST', (err as Error).message))
     return
@@ -60,7 +65,10 @@ export function serveRequest (ctx: ServeContext, method: string, payload: Uint8A
   const from = typeof decoded.from === 'string' ? decoded.from : undefined
   let result: unknown
   try {
-    result = handler(decoded.args ?? null, { from, id: request.id, timeout: request.timeout })
+    const call: CallInfo = { from, id: request.id, timeout: request.timeout }
+    result = ctx.traced === undefined
+      ? handler(decoded.args ?? null, call)
+      : ctx.traced(method, decoded, format === 'json', () => handler(decoded.args ?? null, call))
   } catch (err) {
     respond(request.reply, { id: request.id, error: toErrorBody(err) })
     return

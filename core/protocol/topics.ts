@@ -42,15 +42,16 @@ export const topics = {
   reply: (clientId: string) => `reply/${clientId}`,
   presence: (module: string, instance: number) => `presence/${module}/${instance}`,
   state: (module: string) => `state/${module}`,
+  spans: (module: string, instance: number) => `spans/${module}/${instance}`,
 }
 
-export type TopicKind = 'hook' | 'rpc' | 'reply' | 'presence' | 'state'
+export type TopicKind = 'hook' | 'rpc' | 'reply' | 'presence' | 'state' | 'spans'
 
 export interface ParsedTopic {
   kind: TopicKind
   /** hook/rpc/presence/state: the module; reply: the client id the reply is addressed to */
   owner: string
-  /** hook: the hook name; rpc: the method; presence: the instance number as text */
+  /** hook: the hook name; rpc: the method; presence and spans: the instance number as text */
   name: string
 }
 
@@ -69,6 +70,7 @@ export function parseTopic (topic: string): ParsedTopic | null {
     case 'reply': return second === -1 ? { kind: 'reply', owner, name: '' } : null
     case 'presence': return name === '' ? null : { kind: 'presence', owner, name }
     case 'state': return second === -1 ? { kind: 'state', owner, name: '' } : null
+    case 'spans': return name === '' || name.includes('/') ? null : { kind: 'spans', owner, name }
     default: return null
   }
 }

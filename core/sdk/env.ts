@@ -14,6 +14,8 @@ export interface ModuleEnv {
   boardFile: string | undefined
   simRoot: string | undefined
   logLevel: string
+  /** OUTPOST_TRACE_SAMPLE_RATE: tracing is on (docs/observability.md), with this rate for the traces this module starts */
+  traceSampleRate: number | undefined
 }
 
 function required (env: NodeJS.ProcessEnv, name: string): string {
@@ -22,6 +24,13 @@ function required (env: NodeJS.ProcessEnv, name: string): string {
     throw new OutpostError('MODULE_ENV', `${name} is not set: module processes are started by the Outpost core (outpost run), which sets it`)
   }
   return value
+}
+
+function sampleRate (value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined
+  const rate = Number(value)
+  if (!(rate >= 0 && rate <= 1)) throw new OutpostError('MODULE_ENV', `OUTPOST_TRACE_SAMPLE_RATE=${value} is not a number from 0 to 1`)
+  return rate
 }
 
 export function readModuleEnv (env: NodeJS.ProcessEnv = process.env): ModuleEnv {
@@ -51,5 +60,6 @@ export function readModuleEnv (env: NodeJS.ProcessEnv = process.env): ModuleEnv 
     boardFile: env.OUTPOST_BOARD_FILE,
     simRoot: env.OUTPOST_SIM_ROOT,
     logLevel: env.OUTPOST_LOG_LEVEL ?? 'info',
+    traceSampleRate: sampleRate(env.OUTPOST_TRACE_SAMPLE_RATE),
   }
 }

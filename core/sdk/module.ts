@@ -14,6 +14,7 @@ import type { ModuleEnv } from './env.js'
 import { createLogger } from './log.js'
 import type { Logger } from './log.js'
 import { pendingCalls } from './pending-calls.js'
+import { createTracer } from './tracer.js'
 
 export const SDK_VERSION = 'outpost-js/0.1.0'
 const DEFAULT_CALL_TIMEOUT_MS = 5000
@@ -52,7 +53,7 @@ export interface OutpostModule<Config = unknown> {
   hooks (...names: string[]): OutpostModule<Config>
   /** Listens to hooks: pattern is `<module>/<hook>` with MQTT wildcards, e.g. `sensor/reading`, `+/edge/#`. */
   on (pattern: string, handler: HookHandler): OutpostModule<Config>
-  /** Receives messages on a `hooks/…`, `state/…` or `presence/…` filter as they are, undecoded (a bridge
+  /** Receives messages on a `hooks/…`, `state/…`, `presence/…` or `spans/…` filter as they are, undecoded (a bridge
    * passes them on). Declare before start(). */
   watch (filter: string, handler: RawHandler): OutpostModule<Config>
   onStop (fn: () => unknown): OutpostModule<Config>
@@ -95,12 +96,19 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     return client.send(topic, encodeCbor(value))
   }
 
+  // tracing is on when the core says so (docs/observability.md); spans go on the module's own spans topic
+  const spansTopic = topics.spans(env.module, env.instance)
+  const tracer = env.traceSampleRate === undefined
+    ? undefined
+    : createTracer({ sampleRate: env.traceSampleRate, send: batch => client?.send(spansTopic, encodeCbor(batch)) ?? false })
+
   const serveContext: ServeContext = {
     owner: env.module,
     methods,
     send: (topic, payload) => { client?.send(topic, payload) },
     warn: (message, fields) => log.warn(message, fields),
   }
+  if (tracer !== undefined) serveContext.traced = (method, envelope, json, invoke) => tracer.serve(method, envelope, json, invoke)
 
   const onReply = (payload: Buffer): void => {
     let decoded: unknown
@@ -127,9 +135,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   }
 
   const onHook = (topic: string, owner: string, hook: string, payload: Buffer): void => {
+    let envelope: unknown
     let message
     try {
-      message = checkHook(decode(payload, sniffFormat(payload)))
+      envelope = decode(payload, sniffFormat(payload))
+      message = checkHook(envelope)
     } catch {
       message = null
     }
@@ -138,14 +148,20 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       return
     }
     const event: HookEvent = { module: owner, hook, instance: message.instance, ts: message.ts, topic }
-    for (const { filter, handler } of listeners) {
-      if (!matchTopic(filter, topic)) continue
-      try {
-        handler(message.data, event)
-      } catch (err) {
-        log.error('hook handler threw', { topic, error: err as Error })
+    const run = (): void => {
+      for (const { filter, handler } of listeners) {
+        if (!matchTopic(filter, topic)) continue
+        try {
+          handler(message.data, event)
+        } catch (err) {
+          log.error('hook handler threw', { topic, error: err as Error })
+        }
       }
     }
+    if (tracer === undefined) run()
+    // a hook that reaches no listener (it came for a watch) is no step of a trace
+    else if (listeners.some(({ filter }) => matchTopic(filter, topic))) tracer.handle(owner, hook, envelope as Record<string, unknown>, run)
+    else run()
   }
 
   // the module's subscriptions are its reply topic, rpc/<module>/+ and hook filters: the first two are told
@@ -202,7 +218,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     },
 
     watch (filter, handler) {
-      if (!/^(hooks|state|presence)\//.test(filter)) throw new OutpostError('BAD_ARGUMENTS', `watch filter "${filter}" must start with hooks/, state/ or presence/`)
+      if (!/^(hooks|state|presence|spans)\//.test(filter)) throw new OutpostError('BAD_ARGUMENTS', `watch filter "${filter}" must start with hooks/, state/, presence/ or spans/`)
       watchers.push({ filter, handler })
       return self
     },
@@ -243,7 +259,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       if (!declaredHooks.some(declared => declared === hook || matchTopic(declared, hook))) {
         throw new OutpostError('HOOK_UNDECLARED', `module ${env.module} emitted hook "${hook}" without declaring it (declared: ${declaredHooks.join(', ') || 'none'})`)
       }
-      send(topics.hook(env.module, hook), { data, ts: epochMs(Date.now()), instance: env.instance })
+      if (tracer === undefined) send(topics.hook(env.module, hook), { data, ts: epochMs(Date.now()), instance: env.instance })
+      else {
+        const { trace, parent, flags } = tracer.emit(hook)
+        send(topics.hook(env.module, hook), { data, ts: epochMs(Date.now()), instance: env.instance, trace, parent, flags })
+      }
     },
 
     call (module, method, args, options = {}) {
@@ -252,9 +272,21 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       nextId = nextId === 0xffff_ffff ? 1 : nextId + 1 // a larger number would travel as a float64, which is no id
       return new Promise((resolve, reject) => {
         // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
-        const request = options.onBehalf === undefined
+        const request: Record<string, unknown> = options.onBehalf === undefined
           ? { id, reply: replyTopic, timeout, from: clientId, args: args ?? null }
           : { id, reply: replyTopic, timeout, from: clientId, args: args ?? null, onBehalf: options.onBehalf }
+        if (tracer !== undefined) {
+          const { fields, end } = tracer.call(module, method)
+          request.trace = fields.trace
+          request.parent = fields.parent
+          request.flags = fields.flags
+          if (end !== undefined) {
+            const settle = resolve
+            const fail = reject
+            resolve = value => { end(null); settle(value) }
+            reject = err => { end((err as { code?: string }).code ?? 'HANDLER_FAILED'); fail(err) }
+          }
+        }
         if (!send(topics.rpc(module, method), request)) {
           throw new OutpostError('NOT_CONNECTED', `${module}.${method}: module ${env.module} is not connected to the broker`)
         }
@@ -271,6 +303,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
         if (Array.isArray(results)) {
           for (const r of results) if (r.status === 'rejected') log.error('stop handler failed', { error: r.reason as Error })
         } else log.warn(`stop handlers did not finish within ${STOP_HANDLERS_TIMEOUT_MS} ms`)
+        tracer?.flush()
         for (const call of pending.drain()) {
           call.reject(new OutpostError('NOT_CONNECTED', `${call.module}.${call.method}: module ${env.module} is stopping`))
         }

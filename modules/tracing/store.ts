@@ -1,0 +1,186 @@
+// The tracing module's store: the spans of sampled traces, by trace, in memory, bounded by span count and
+// estimated bytes (the oldest trace — the one whose first span arrived first — is evicted first) and by
+// spans per trace. Plain data in, plain data out: the RPC shapes of docs/observability.md.
+
+export type SpanKind = 'rpc-server' | 'rpc-client' | 'hook-emit' | 'hook-handle'
+export const SPAN_KINDS: ReadonlySet<string> = new Set<SpanKind>(['rpc-server', 'rpc-client', 'hook-emit', 'hook-handle'])
+
+export interface StoredSpan {
+  /** 16 hex digits */
+  span: string
+  parent: string | null
+  module: string
+  instance: number
+  kind: SpanKind
+  name: string
+  /** ms since the Unix epoch, to the µs */
+  start: number
+  durationMs: number
+  outcome: 'ok' | 'error'
+  code: string | null
+}
+
+export interface TraceSummary {
+  trace: string
+  root: { module: string, method: string }
+  start: number
+  durationMs: number
+  spans: number
+  error: string | null
+}
+
+export interface StoreLimits {
+  maxSpans: number
+  maxBytes: number
+  maxSpansPerTrace: number
+}
+
+export interface StoreCounters {
+  traces: number
+  spans: number
+  bytes: number
+  /** spans taken in since start */
+  added: number
+  evictedTraces: number
+  evictedSpans: number
+  /** spans dropped because their trace held maxSpansPerTrace spans, or maxBytes, already */
+  droppedOverTraceLimit: number
+}
+
+interface Trace {
+  spans: StoredSpan[]
+  bytes: number
+}
+
+/** a span's estimated cost in memory: the object and its strings (UTF-16) */
+export function spanBytes (span: StoredSpan): number {
+  return 200 + 2 * (span.module.length + span.name.length + (span.code?.length ?? 0))
+}
+
+/**
+ * what an answer of list or show may hold, in estimated bytes of JSON (the larger form): the tracing module
+ * publishes it on the module socket, whose packets are at most 256 KiB, and a larger one would close its
+ * connection (a viewer asking for a trace of long names must not restart the module)
+ */
+export const ANSWER_BYTES = 192 * 1024
+
+/** a span's or a summary's size in a JSON answer, at most: its keys, ids and numbers, and its text */
+function answerBytes (...texts: Array<string | null>): number {
+  let bytes = 220
+  for (const text of texts) if (text !== null) bytes += Buffer.byteLength(text) * 2 // a JSON escape doubles a byte at most (\u00XX sextuples only control characters, which no name has)
+  return bytes
+}
+
+export interface TraceStore {
+  add (trace: string, span: StoredSpan): boolean
+  /** newest first, at most `limit`, and fewer when the answer would pass ANSWER_BYTES */
+  list (options: { limit: number, module?: string, errorsOnly?: boolean }): TraceSummary[]
+  /** the trace's spans by start, as many as fit in ANSWER_BYTES; `omitted` counts the rest */
+  show (trace: string): { spans: StoredSpan[], omitted: number } | undefined
+  counters (): StoreCounters
+}
+
+export function createTraceStore (limits: StoreLimits): TraceStore {
+  const traces = new Map<string, Trace>() // insertion order: the oldest first
+  let spans = 0
+  let bytes = 0
+  const counters = { added: 0, evictedTraces: 0, evictedSpans: 0, droppedOverTraceLimit: 0 }
+
+  const evictOldest = (): void => {
+    const oldest = traces.keys().next()
+    if (oldest.done === true) return
+    const trace = traces.get(oldest.value) as Trace
+    traces.delete(oldest.value)
+    spans -= trace.spans.length
+    bytes -= trace.bytes
+    counters.evictedTraces++
+    counters.evictedSpans += trace.spans.length
+  }
+
+  const summary = (id: string, trace: Trace): TraceSummary => {
+    let first = trace.spans[0] as StoredSpan
+    let end = 0
+    let root: StoredSpan | undefined
+    let error: StoredSpan | undefined
+    const ids = new Set(trace.spans.map(s => s.span))
+    for (const span of trace.spans) {
+      if (span.start < first.start) first = span
+      end = Math.max(end, span.start + span.durationMs)
+      // the root: the span without a parent, or (its spans not arrived, or evicted) the earliest whose parent is missing
+      if (span.parent === null || !ids.has(span.parent)) {
+        if (root === undefined || (root.parent !== null && (span.parent === null || span.start < root.start))) root = span
+      }
+      if (span.code !== null && (error === undefined || span.start < error.start)) error = span
+    }
+    const top = root ?? first
+    return {
+      trace: id,
+      root: { module: top.module, method: top.name },
+      start: first.start,
+      durationMs: end - first.start,
+      spans: trace.spans.length,
+      error: error?.code ?? null,
+    }
+  }
+
+  return {
+    add (id, span) {
+      let trace = traces.get(id)
+      const cost = spanBytes(span)
+      // one trace never holds more than maxSpansPerTrace (≤ maxSpans, schema.ts) nor maxBytes on its own,
+      // so the newest trace always fits once the older ones are evicted
+      if (trace !== undefined && (trace.spans.length >= limits.maxSpansPerTrace || trace.bytes + cost > limits.maxBytes)) {
+        counters.droppedOverTraceLimit++
+        return false
+      }
+      if (trace === undefined) {
+        trace = { spans: [], bytes: 0 }
+        traces.set(id, trace)
+      }
+      trace.spans.push(span)
+      trace.bytes += cost
+      spans++
+      bytes += cost
+      counters.added++
+      while ((spans > limits.maxSpans || bytes > limits.maxBytes) && traces.size > 1) evictOldest()
+      return true
+    },
+
+    list ({ limit, module, errorsOnly }) {
+      const out: TraceSummary[] = []
+      for (const [id, trace] of traces) {
+        if (module !== undefined && !trace.spans.some(s => s.module === module)) continue
+        const s = summary(id, trace)
+        if (errorsOnly === true && s.error === null) continue
+        out.push(s)
+      }
+      out.sort((a, b) => b.start - a.start)
+      let bytes = 0
+      let fit = 0
+      for (const s of out.slice(0, limit)) {
+        bytes += answerBytes(s.root.module, s.root.method, s.error)
+        if (bytes > ANSWER_BYTES) break
+        fit++
+      }
+      return out.slice(0, fit)
+    },
+
+    show (id) {
+      const trace = traces.get(id)
+      if (trace === undefined) return undefined
+      const spans = [...trace.spans].sort((a, b) => a.start - b.start)
+      let bytes = 0
+      let fit = 0
+      for (const span of spans) {
+        bytes += answerBytes(span.module, span.name, span.code)
+        if (bytes > ANSWER_BYTES) break
+        fit++
+      }
+      return { spans: spans.slice(0, fit), omitted: spans.length - fit }
+    },
+
+    counters () {
+      return { traces: traces.size, spans, bytes, ...counters }
+    },
+  }
+}
