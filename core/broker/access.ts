@@ -11,8 +11,11 @@ export type Identity =
   | { kind: 'operator', clientId: string, user: string, role: Role }
   | { kind: 'anonymous', clientId: string, role: Role }
 
+/** the built-in module serving metrics over HTTP (manifest/metrics.ts): it may call only the methods below on core */
+const METRICS_MODULE = 'metrics'
+
 /** Core methods that only read; a viewer may call these and nothing else. */
-export const READ_ONLY_CORE_METHODS = new Set(['list', 'status', 'info', 'logs'])
+export const READ_ONLY_CORE_METHODS = new Set(['list', 'status', 'info', 'logs', 'metrics'])
 
 export function describe (identity: Identity): string {
   switch (identity.kind) {
@@ -35,7 +38,8 @@ export function canPublish (identity: Identity, topic: string): boolean {
       case 'presence': return parsed.owner === identity.module && parsed.name === String(identity.instance)
       case 'reply': return true
       case 'rpc':
-        if (parsed.owner === CORE_MODULE) return identity.calls !== '*' && identity.calls.has(CORE_MODULE)
+        // the built-in metrics module reads and never changes (manifest/metrics.ts): its name is reserved
+        if (parsed.owner === CORE_MODULE) return identity.calls !== '*' && identity.calls.has(CORE_MODULE) && (identity.module !== METRICS_MODULE || READ_ONLY_CORE_METHODS.has(parsed.name))
         return identity.calls === '*' || identity.calls.has(parsed.owner)
       case 'state': return false
     }
