@@ -10,10 +10,8 @@ export const METRICS_LIMITS = {
   maxConnections: 16,
   /** the request line and headers together; a larger request gets 431 */
   maxHeaderBytes: 8192,
-  /** the whole request head must arrive within this; else 408 and the connection is closed */
+  /** a request's head (all a scrape has: a body is refused) must arrive within this; else 408 and the connection is closed */
   headersTimeoutMs: 5000,
-  /** the whole request, from its first byte */
-  requestTimeoutMs: 10_000,
   /** an idle kept-alive connection is closed after this */
   keepAliveTimeoutMs: 5000,
 }
@@ -29,10 +27,8 @@ export const metricsSchema = z.object({
     maxConnections: z.number().int().min(1).max(1024).default(METRICS_LIMITS.maxConnections),
     maxHeaderBytes: z.number().int().min(1024).max(65_536).default(METRICS_LIMITS.maxHeaderBytes),
     headersTimeoutMs: z.number().int().min(100).max(60_000).default(METRICS_LIMITS.headersTimeoutMs),
-    requestTimeoutMs: z.number().int().min(100).max(300_000).default(METRICS_LIMITS.requestTimeoutMs),
     keepAliveTimeoutMs: z.number().int().min(100).max(300_000).default(METRICS_LIMITS.keepAliveTimeoutMs),
-  }).strict().default(METRICS_LIMITS)
-    .refine(l => l.headersTimeoutMs <= l.requestTimeoutMs, { message: 'headersTimeoutMs may not exceed requestTimeoutMs', path: ['headersTimeoutMs'] }),
+  }).strict().default(METRICS_LIMITS),
   memoryMiB: z.number().int().min(24).max(65536).optional(),
   restart: restartPolicySchema.optional(),
 }).strict()

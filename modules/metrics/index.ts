@@ -40,7 +40,7 @@ runModule<MetricsConfig>(async (m) => {
   const server = http.createServer({
     maxHeaderSize: c.limits.maxHeaderBytes,
     headersTimeout: c.limits.headersTimeoutMs,
-    requestTimeout: c.limits.requestTimeoutMs,
+    requestTimeout: c.limits.headersTimeoutMs, // the head is the whole request
     keepAliveTimeout: c.limits.keepAliveTimeoutMs,
     connectionsCheckingInterval: TIMEOUT_CHECK_MS,
   }, (req, res) => {
