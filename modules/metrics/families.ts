@@ -64,7 +64,7 @@ export function families (s: MetricsSnapshot): Family[] {
       { labels: { reason: 'subscriber_behind' }, value: s.broker.droppedBehind },
       { labels: { reason: 'reply_not_owed' }, value: s.rpc.repliesNotOwed },
     ]),
-    family('outpost_broker_refusals', 'counter', 'What the broker refused, by action: connect (a CONNACK refusal, or a connection closed at a limit before it logged in), publish (the client was disconnected), subscribe (SUBACK 0x80).',
+    family('outpost_broker_refusals', 'counter', 'What the broker refused, by action, as its warning lines say: connect (a CONNACK refusal; a login block once, when it starts; connections closed at a pending limit once per episode), publish (the client was disconnected), subscribe (SUBACK 0x80).',
       (['connect', 'publish', 'subscribe'] as const).map(action => ({ labels: { action }, value: s.broker.refused[action] }))),
     family('outpost_broker_throttled', 'counter', 'Episodes of an operator client held back at its listener\'s message rate.', [{ labels: {}, value: s.broker.throttled }]),
     family('outpost_retained_topics_limit', 'gauge', 'Retained topics one publisher may hold.', [{ labels: {}, value: s.limits.retainedTopics }]),
