@@ -276,7 +276,8 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const t = now()
       countDuration(route.stats, t - route.start)
       // an error reply is decoded for its code; a success costs the look at one key (JSON: decoded again)
-      if (format === 'cbor' ? errorKeyAt(payload, stop) : errorCodeOf(payload, format) !== undefined) countError(route.stats, errorCodeOf(payload, format) ?? OTHER_CODE)
+      const code = format !== 'cbor' ? errorCodeOf(payload, format) : errorKeyAt(payload, stop) ? errorCodeOf(payload, format) ?? OTHER_CODE : undefined
+      if (code !== undefined) countError(route.stats, code)
       return route.expires >= t || notOwed()
     },
 
