@@ -28,6 +28,7 @@ export const errorCodes = {
   BUDGET_EXCEEDS_BOARD: 'The memory budgets add up to more than the board can give.',
   ENTRY_NOT_FOUND: 'A module entry does not resolve to a runnable program.',
   BROKER_LISTEN: 'The broker could not listen on a configured address.',
+  METRICS_LISTEN: 'The metrics module could not listen on its configured address (in use, or not an address of this machine).',
   NOT_CONNECTED: 'The module is not connected to the broker.',
   MODULE_ENV: 'A module process was started without the environment the core gives it.',
   HOOK_UNDECLARED: 'A module emitted a hook it did not declare.',

@@ -11,8 +11,11 @@ export type Identity =
   | { kind: 'operator', clientId: string, user: string, role: Role }
   | { kind: 'anonymous', clientId: string, role: Role }
 
+/** the built-in module serving metrics over HTTP (manifest/metrics.ts): it may call only the methods below on core */
+const METRICS_MODULE = 'metrics'
+
 /** Core methods that only read; a viewer may call these and nothing else. */
-export const READ_ONLY_CORE_METHODS = new Set(['list', 'status', 'info', 'logs'])
+export const READ_ONLY_CORE_METHODS = new Set(['list', 'status', 'info', 'logs', 'metrics'])
 /** The shipped tracing module's methods, which only read (docs/observability.md); a viewer may call these too. */
 export const READ_ONLY_TRACING_METHODS = new Set(['list', 'show', 'stats'])
 
@@ -39,7 +42,8 @@ export function canPublish (identity: Identity, topic: string): boolean {
       case 'presence': case 'spans': return parsed.owner === identity.module && parsed.name === String(identity.instance)
       case 'reply': return true
       case 'rpc':
-        if (parsed.owner === CORE_MODULE) return identity.calls !== '*' && identity.calls.has(CORE_MODULE)
+        // the built-in metrics module reads and never changes (manifest/metrics.ts): its name is reserved
+        if (parsed.owner === CORE_MODULE) return identity.calls !== '*' && identity.calls.has(CORE_MODULE) && (identity.module !== METRICS_MODULE || READ_ONLY_CORE_METHODS.has(parsed.name))
         return identity.calls === '*' || identity.calls.has(parsed.owner)
       case 'state': return false
     }

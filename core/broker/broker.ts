@@ -24,6 +24,9 @@ import type { RetainedUse } from './retained.js'
 import type { RefusedRequest } from './rpc-router.js'
 import { readThrough } from './reader.js'
 import { batchWrites } from './writes.js'
+import type { Traffic } from './traffic.js'
+import { socketTally } from './socket-tally.js'
+import type { SocketTally } from './socket-tally.js'
 
 export type ListenerConfig =
   | { type: 'tcp', host: string, port: number, anonymous?: boolean, limits?: LimitsInput }
@@ -34,6 +37,19 @@ export interface BoundListener {
   config: ListenerConfig
   /** URL a client uses: mqtt://host:port, mqtts://host:port or unix:/path */
   url: string
+}
+
+/** One listener's connections since the broker started (rpc/core/metrics). */
+export interface ListenerStats {
+  /** the module socket, or an operator listener's config */
+  config: ListenerConfig
+  /** sockets open now, authenticated or not */
+  connections: number
+  /** clients logged in now */
+  clients: number
+  /** bytes read from and written to its connections, as Node counts them on each socket (closed ones included) */
+  bytesIn: number
+  bytesOut: number
 }
 
 export type AuthResult = Identity | { refused: 'bad-credentials' | 'not-authorised', why: string }
@@ -97,6 +113,12 @@ export interface Broker {
   answersTo (caller: Identity, reply: string): boolean
   /** the retained messages one owner holds (access.ts retainOwner: `module <name>`, …) */
   retainedBy (owner: string): RetainedUse
+  /** the module socket first, then the operator listeners in order */
+  listenerStats (): ListenerStats[]
+  /** hooks published and delivered, per module instance */
+  traffic: Traffic
+  /** QoS 0 messages dropped for subscribers that were not reading */
+  readonly dropped: number
   close (): Promise<void>
 }
 
@@ -353,10 +375,17 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   aedes.on('clientDisconnect', onGone('disconnect'))
 
   const servers: net.Server[] = []
+  const tallies = new Map<ListenerConfig, SocketTally>()
+  const listenerStats = (config: ListenerConfig): ListenerStats => {
+    const { connections, bytesIn, bytesOut } = tallies.get(config)?.tally() ?? { connections: 0, bytesIn: 0, bytesOut: 0 }
+    return { config, connections, clients: admitted.get(config)?.size ?? 0, bytesIn, bytesOut }
+  }
   const serve = async (config: ListenerConfig): Promise<BoundListener> => {
     const limits = limitsOf.get(config) ?? moduleLimits
     const { maxPacketBytes, maxConnectBytes } = limits
     const pending = pendingGate(limits)
+    const sockets = socketTally()
+    tallies.set(config, sockets)
     let refusing = false // one log line per episode of refused connections, not one per connection
     const accept = (socket: net.Socket): void => {
       const waiting = pending.enter(socket.remoteAddress)
@@ -368,6 +397,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       }
       refusing = false
       socket.once('close', waiting)
+      sockets.track(socket)
       if (config.type !== 'tls') socket.setNoDelay(true)
       const client = aedes.handle(batchWrites(socket))
       // until the CONNACK, packets are as small as a CONNECT needs: an unauthenticated client holds little
@@ -423,6 +453,11 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       events,
       answersTo: publishing.answersTo,
       retainedBy: publishing.retainedBy,
+      listenerStats: () => [moduleListener, ...options.listeners].map(listenerStats),
+      traffic: publishing.traffic,
+      get dropped () {
+        return publishing.dropped
+      },
       close: () => closeAll(aedes, servers),
     }
   } catch (err) {

@@ -11,6 +11,8 @@ import type net from 'node:net'
 import { matchTopic } from '../protocol/topics.js'
 import type { QoS0Publish } from './reader.js'
 import { writeSoon } from './writes.js'
+import { isHookTopic } from './traffic.js'
+import type { HookCounts } from './traffic.js'
 
 /** past this many unsent bytes to one subscriber, QoS 0 messages for it are dropped until it catches up */
 const BACKLOG_BYTES = 4 << 20
@@ -44,6 +46,8 @@ export type InProcessDeliver = (packet: AedesPublishPacket, done: () => void) =>
 
 interface Subscribers {
   clients: Client[]
+  /** each client's hook counts (traffic.ts), when the topic is a hook's: found once, with the list */
+  hookCounts: HookCounts[] | null
   inProcess: InProcessDeliver[]
 }
 
@@ -52,6 +56,8 @@ export interface DirectDelivery {
   publish (publish: QoS0Publish): void
   /** Delivers to one client, by id, if it is connected and subscribed; false otherwise. */
   publishTo (clientId: string, publish: QoS0Publish): boolean
+  /** QoS 0 messages dropped for subscribers that were not reading (BACKLOG_BYTES), since the broker started */
+  readonly dropped: number
   /** the core's own subscriptions, which Aedes serves as well (for what it delivers itself) */
   addInProcess (filter: string, deliver: InProcessDeliver): void
   removeInProcess (filter: string, deliver: InProcessDeliver): void
@@ -71,11 +77,12 @@ export interface BacklogEvents {
  * anyone else: past BACKLOG_BYTES its messages are dropped (QoS 0 is at most once), and if it has not
  * caught up `drainTimeoutMs` later it is disconnected, as Aedes does for what it delivers itself.
  */
-export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, backlog: BacklogEvents, mayRead: (client: Client, topic: string) => boolean): DirectDelivery {
+export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, backlog: BacklogEvents, mayRead: (client: Client, topic: string) => boolean, hookCountsOf: (client: Client) => HookCounts): DirectDelivery {
   const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
   const inProcess: Array<{ filter: string, deliver: InProcessDeliver }> = []
   const cache = new Map<string, Subscribers>()
   const drops = new Map<net.Socket, number>() // sockets in a backlog episode → messages dropped
+  let droppedBehind = 0 // every message dropped so, since the broker started
   const forget = (): void => cache.clear()
   // every change to who is subscribed to what; Aedes updates a client's subscriptions before emitting
   aedes.on('client', forget)
@@ -86,12 +93,13 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
   const subscribersOf = (topic: string): Subscribers => {
     let found = cache.get(topic)
     if (found !== undefined) return found
-    found = { clients: [], inProcess: inProcess.filter(s => matchTopic(s.filter, topic)).map(s => s.deliver) }
+    found = { clients: [], hookCounts: null, inProcess: inProcess.filter(s => matchTopic(s.filter, topic)).map(s => s.deliver) }
     for (const id in clients) {
       const client = clients[id]
       // decided once per topic: a subscription that starts with a wildcard also matches what its client may not read (access.ts)
       if (client !== undefined && subscribed(internalsOf(client), topic) && mayRead(client, topic)) found.clients.push(client)
     }
+    if (isHookTopic(topic)) found.hookCounts = found.clients.map(hookCountsOf)
     if (cache.size >= CACHE_TOPICS) cache.clear()
     cache.set(topic, found)
     return found
@@ -115,19 +123,30 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     socket.once('drain', recovered)
   }
 
-  const write = (client: Client, frame: Buffer): void => {
+  /** false when the frame was dropped (a subscriber behind: counted) or the socket is gone */
+  const write = (client: Client, frame: Buffer): boolean => {
     const socket = internalsOf(client).conn
-    if (socket.destroyed) return
+    if (socket.destroyed) return false
     const dropped = drops.get(socket)
     if (dropped !== undefined) drops.set(socket, dropped + 1)
     else if (socket.writableLength > BACKLOG_BYTES) startDropping(client, socket)
-    else writeSoon(socket, frame)
+    else {
+      writeSoon(socket, frame)
+      return true
+    }
+    droppedBehind++
+    return false
   }
 
   return {
     publish ({ topic, payload, frame }) {
       const subscribers = subscribersOf(topic)
-      for (const client of subscribers.clients) if (internalsOf(client).connected) write(client, frame)
+      const { clients: to, hookCounts } = subscribers
+      for (let i = 0; i < to.length; i++) {
+        const client = to[i] as Client
+        if (!internalsOf(client).connected) continue
+        if (write(client, frame) && hookCounts !== null) (hookCounts[i] as HookCounts).in++
+      }
       if (subscribers.inProcess.length > 0) {
         // the reader's view of the payload is only valid during this call; an in-process handler may keep it
         const packet = { cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false, messageId: 0, brokerId: aedes.id, brokerCounter: 0 } as AedesPublishPacket
@@ -143,6 +162,9 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
         return true
       }
       return false
+    },
+    get dropped () {
+      return droppedBehind
     },
     addInProcess (filter, deliver) {
       inProcess.push({ filter, deliver })

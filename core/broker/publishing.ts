@@ -18,6 +18,8 @@ import type { RefusedRequest } from './rpc-router.js'
 import { createRetainedLedger } from './retained.js'
 import type { RetainedUse } from './retained.js'
 import { topicMemo } from './topic-memo.js'
+import { createTraffic, isHookTopic } from './traffic.js'
+import type { HookCounts, Traffic } from './traffic.js'
 
 export interface PublishingOptions {
   aedes: Aedes
@@ -45,6 +47,10 @@ export interface Publishing {
   answersTo (caller: Identity, reply: string): boolean
   /** the retained messages one owner (access.ts retainOwner) holds */
   retainedBy (owner: string): RetainedUse
+  /** hooks published and delivered, per module instance */
+  traffic: Traffic
+  /** QoS 0 messages the direct path dropped for subscribers that were not reading */
+  readonly dropped: number
 }
 
 /**
@@ -69,7 +75,8 @@ export function createPublishing (options: PublishingOptions): Publishing {
     const identity = options.identityOf(client)
     return identity !== undefined && canRead(identity, topic)
   }
-  const direct = createDirectDelivery(aedes, options.drainTimeoutMs, options.backlog, mayRead)
+  const traffic = createTraffic(options.identityOf)
+  const direct = createDirectDelivery(aedes, options.drainTimeoutMs, options.backlog, mayRead, traffic.of)
   // what Aedes delivers of a request with one recipient, by payload (Aedes hands every subscriber that buffer)
   const recipients = new WeakMap<Buffer, string | null>()
 
@@ -149,29 +156,37 @@ export function createPublishing (options: PublishingOptions): Publishing {
       }
       if (decision !== undefined) recipients.set(packet.payload as Buffer, decision)
       else if (topic.startsWith('rpc/core/')) return toCore(packet, identity)
+      else if (isHookTopic(topic)) traffic.of(client).out++
       return null
     },
 
     forward (client, packet) {
       const recipient = recipients.get(packet.payload as Buffer)
-      return (recipient === undefined || recipient === client.id) && mayRead(client, packet.topic)
+      const forwarded = (recipient === undefined || recipient === client.id) && mayRead(client, packet.topic)
+      if (forwarded && isHookTopic(packet.topic)) traffic.of(client).in++
+      return forwarded
     },
 
-    takeDirect: client => publish => {
-      const { topic, payload } = publish
-      // requests to core get their caller stamped on Aedes's path; $ topics are the broker's own
-      if (topic.startsWith('rpc/core/') || topic.startsWith('$')) return false
-      try {
-        const recipient = decide(client, topic, payload)
-        if (isRefusal(recipient)) return false // Aedes refuses it and closes the connection
-        if (recipient === null) return true // no one gets it: answered by the router, or a reply not owed
-        if (recipient === undefined) direct.publish(publish)
-        else if (!direct.publishTo(recipient, publish)) viaAedes(publish, recipient)
-        return true
-      } catch {
-        // nothing a client sends may throw out of the reader: Aedes asks the same questions (authorize),
-        // and broker.ts turns a throw there into a logged refusal
-        return false
+    takeDirect: client => {
+      let hooks: HookCounts | undefined // found at the first hook: the client is authenticated by then
+      return publish => {
+        const { topic, payload } = publish
+        // requests to core get their caller stamped on Aedes's path; $ topics are the broker's own
+        if (topic.startsWith('rpc/core/') || topic.startsWith('$')) return false
+        try {
+          const recipient = decide(client, topic, payload)
+          if (isRefusal(recipient)) return false // Aedes refuses it and closes the connection
+          if (recipient === null) return true // no one gets it: answered by the router, or a reply not owed
+          if (recipient === undefined) {
+            direct.publish(publish)
+            if (isHookTopic(topic)) (hooks ??= traffic.of(client)).out++
+          } else if (!direct.publishTo(recipient, publish)) viaAedes(publish, recipient)
+          return true
+        } catch {
+          // nothing a client sends may throw out of the reader: Aedes asks the same questions (authorize),
+          // and broker.ts turns a throw there into a logged refusal
+          return false
+        }
       }
     },
 
@@ -187,5 +202,9 @@ export function createPublishing (options: PublishingOptions): Publishing {
 
     answersTo,
     retainedBy: owner => retained.of(owner),
+    traffic,
+    get dropped () {
+      return direct.dropped
+    },
   }
 }

@@ -4,17 +4,20 @@
 // remembers which requests each instance holds, so that an instance dying mid-call is answered with
 // UNAVAILABLE instead of silence (and so that only that instance's reply reaches the caller), and it answers at once for a module the
 // manifest does not have (NO_SUCH_MODULE) or one with no live instance (UNAVAILABLE, its state in the details). All of it runs on the broker's hot path:
-// synchronous, one small decode per message.
-import { decode, encode, sniffFormat } from '../protocol/codec.js'
+// synchronous, one small decode per message. It also counts the calls to each module (call-stats.ts).
+import { performance } from 'node:perf_hooks'
+import { encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
 import { checkRequest, envelopeFields, errorReply } from '../protocol/envelope.js'
-import { readEnvelopeId } from '../protocol/envelope-head.js'
+import { leadingStop, readEnvelopeId } from '../protocol/envelope-head.js'
 import type { CorrelationId } from '../protocol/envelope.js'
 import type { ErrorCode } from '../errors.js'
 import type { Identity } from './access.js'
 import { STORE_LIMITS } from './limits.js'
 import type { StoreLimits } from './limits.js'
 import { topicMemo } from './topic-memo.js'
+import { OTHER_CODE, countDuration, countError, errorCodeOf, errorKeyAt, newCallStats } from './call-stats.js'
+import type { CallStats } from './call-stats.js'
 
 interface Route {
   reply: string
@@ -22,7 +25,27 @@ interface Route {
   format: WireFormat
   /** rpc/<module>/<method>, for the message if the instance goes away before replying */
   topic: string
+  /** when the request passed (the router's clock), and when it stops waiting for the reply */
+  start: number
   expires: number
+  stats: CallStats
+}
+
+/** a module's ready instances, whose turn is next, and its call counts: one lookup per request finds all three */
+interface ModuleCalls {
+  clients: string[]
+  turn: number
+  stats: CallStats
+}
+
+/** What the router counted since the gateway started (rpc/core/metrics). */
+export interface RouterStats {
+  /** per module that has had an instance ready, or a call answered for it */
+  modules: Map<string, CallStats>
+  /** requests for a module the gateway does not have (answered NO_SUCH_MODULE) */
+  noSuchModule: number
+  /** replies from a module that answered no call it held (forged, repeated, or later than the router waits): dropped */
+  repliesNotOwed: number
 }
 
 /** the requests one instance holds: reply topic → id → route (no key is built per message) */
@@ -42,6 +65,7 @@ export interface RouterDeps {
    */
   answersTo? (caller: Identity, reply: string): boolean
   limits?: Partial<StoreLimits>
+  /** a monotonic clock in ms (default performance.now: durations below a millisecond are measured) */
   now? (): number
 }
 
@@ -67,6 +91,8 @@ export interface RpcRouter {
   pendingOf (clientId: string): number
   /** the calls held by every instance together */
   readonly pending: number
+  /** the counts themselves (not copies): read them, do not keep them */
+  stats (): RouterStats
   stop (): void
 }
 
@@ -91,36 +117,36 @@ function routingFields (payload: Buffer, format: WireFormat): { id: CorrelationI
   return checked.reply === null ? null : { id: checked.id ?? 0, reply: checked.reply, timeout: undefined }
 }
 
-/** a reply that says the callee could not read a request's id: `id` 0 and BAD_REQUEST (docs/protocol.md) */
-function isUnreadableIdReply (payload: Buffer, format: WireFormat): boolean {
-  try {
-    const reply = decode(payload, format) as { error?: { code?: unknown } } | null
-    return reply?.error?.code === 'BAD_REQUEST'
-  } catch {
-    return false
-  }
-}
 
 export function createRpcRouter (deps: RouterDeps): RpcRouter {
-  const now = deps.now ?? Date.now
+  const now = deps.now ?? (() => performance.now())
   const limits = { ...STORE_LIMITS, ...deps.limits }
   const answersTo = deps.answersTo ?? isOwnReplyTopic
   let pending = 0 // routes held by every instance together
-  const live = new Map<string, string[]>() // module → ready client ids, in order
-  const turn = new Map<string, number>()
+  const modules = new Map<string, ModuleCalls>() // module → its ready client ids, in order, and counts
+  const counted = { noSuchModule: 0, repliesNotOwed: 0 }
+  const callsOf = (module: string): ModuleCalls => {
+    let calls = modules.get(module)
+    if (calls === undefined) modules.set(module, calls = { clients: [], turn: 0, stats: newCallStats() })
+    return calls
+  }
   const held = new Map<string, Held>() // client id → the requests it holds
   const moduleOf = topicMemo(REMEMBERED_TOPICS, topic => topic.slice(4, topic.indexOf('/', 4))) // rpc/<module>/…
+
+  const notOwed = (): false => {
+    counted.repliesNotOwed++
+    return false
+  }
 
   const answer = (route: { reply: string, id: CorrelationId, format: WireFormat }, code: ErrorCode, message: string, details?: unknown): void => {
     deps.send(route.reply, encode(errorReply(route.id, code, message, details), route.format))
   }
 
-  const choose = (module: string): string | undefined => {
-    const clients = live.get(module)
-    if (clients === undefined || clients.length === 0) return undefined
-    const next = (turn.get(module) ?? 0) % clients.length
-    turn.set(module, next + 1)
-    return clients[next]
+  const choose = (calls: ModuleCalls | undefined): string | undefined => {
+    if (calls === undefined || calls.clients.length === 0) return undefined
+    const next = calls.turn % calls.clients.length
+    calls.turn = next + 1
+    return calls.clients[next]
   }
 
   const prune = setInterval(() => {
@@ -131,6 +157,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
           if (route.expires >= t) continue
           byId.delete(id)
           pending--
+          countError(route.stats, 'TIMEOUT') // the caller has given up on it
         }
         if (byId.size === 0) routesOf.delete(reply)
       }
@@ -140,20 +167,20 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
 
   return {
     online (clientId, module) {
-      const clients = live.get(module) ?? []
-      if (!clients.includes(clientId)) clients.push(clientId)
-      live.set(module, clients)
+      const calls = callsOf(module)
+      if (!calls.clients.includes(clientId)) calls.clients.push(clientId)
     },
 
     offline (clientId, module, why) {
-      const clients = live.get(module)
-      if (clients !== undefined) live.set(module, clients.filter(c => c !== clientId))
+      const calls = modules.get(module)
+      if (calls !== undefined) calls.clients = calls.clients.filter(c => c !== clientId)
       const routesOf = held.get(clientId)
       held.delete(clientId)
       if (routesOf === undefined) return
       for (const byId of routesOf.values()) {
         pending -= byId.size
         for (const route of byId.values()) {
+          countError(route.stats, 'UNAVAILABLE')
           const method = route.topic.slice(route.topic.indexOf('/', 4) + 1)
           answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`, { module, instance: clientId, reason: why })
         }
@@ -177,20 +204,26 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const format = sniffFormat(payload)
       const request = routingFields(payload, format)
       // a request with nothing to answer on still goes to one instance, which logs it
-      if (request === null) return choose(module) ?? null
+      const calls = modules.get(module)
+      if (request === null) return choose(calls) ?? null
       // replies go to the caller alone: naming another's reply topic would forge replies to it (issue 10 A4)
       if (!isOwnReplyTopic(caller, request.reply) && !answersTo(caller, request.reply)) {
         return { refused: `a request may name only its caller's own reply topic (reply/${caller.clientId}), not ${request.reply.slice(0, 64)}` }
       }
       // its length is bounded with it: reply/<a client id of at most 128 bytes>
       const route = { reply: request.reply, id: request.id, format }
-      const target = choose(module)
-      if (target === undefined) {
+      const target = choose(calls)
+      if (calls === undefined || target === undefined) {
         // the module's state only for the answer: it is not cheap to describe, and most requests find an instance
         const status = deps.moduleStatus(module)
         const call = `${module}.${topic.slice(5 + module.length)}`
-        if (status === undefined) answer(route, 'NO_SUCH_MODULE', `${call}: the gateway has no module named "${module}"`)
-        else answer(route, 'UNAVAILABLE', `${call}: module ${module} has no live instance (it is ${status})`, { module, state: status })
+        if (status === undefined) {
+          counted.noSuchModule++ // not by name: any caller can make up names
+          answer(route, 'NO_SUCH_MODULE', `${call}: the gateway has no module named "${module}"`)
+        } else {
+          countError(callsOf(module).stats, 'UNAVAILABLE')
+          answer(route, 'UNAVAILABLE', `${call}: module ${module} has no live instance (it is ${status})`, { module, state: status })
+        }
         return null
       }
       let routesOf = held.get(target)
@@ -208,33 +241,44 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
           const which = byId.size >= limits.pendingCallsPerCaller
             ? `${limits.pendingCallsPerCaller} calls from this caller to ${target} are in flight`
             : `${limits.pendingCalls} calls are in flight through the gateway`
+          countError(calls.stats, 'TOO_MANY_CALLS')
           answer(route, 'TOO_MANY_CALLS', `${module}.${topic.slice(topic.indexOf('/', 4) + 1)} refused: ${which}`)
           return null
         }
         pending++
       }
       const hold = Math.min(request.timeout ?? DEFAULT_HOLD_MS, limits.maxCallTimeoutMs)
-      byId.set(request.id, { reply: request.reply, id: request.id, format, topic, expires: now() + hold })
+      const start = now()
+      calls.stats.calls++
+      byId.set(request.id, { reply: request.reply, id: request.id, format, topic, start, expires: start + hold, stats: calls.stats })
       return target
     },
 
     replied (identity, topic, payload) {
       const routesOf = held.get(identity.clientId)
-      if (routesOf === undefined || routesOf.size === 0) return false
+      if (routesOf === undefined || routesOf.size === 0) return notOwed()
       const byId = routesOf.get(topic)
-      if (byId === undefined) return false
+      if (byId === undefined) return notOwed()
       const format = sniffFormat(payload)
       // the id as the request's was read: from the bytes, with its CBOR type (envelope-head.ts)
-      const id = format === 'cbor' ? readEnvelopeId(payload) ?? readEnvelopeId(payload, false) : envelopeFields(payload, format)?.id
+      let id = format === 'cbor' ? readEnvelopeId(payload) : envelopeFields(payload, format)?.id
+      // where the leading entries ended, before a second read of the whole map moves it: `error` there is an error reply
+      const stop = format === 'cbor' ? leadingStop() : -1
+      if ((id === undefined || id === null) && format === 'cbor') id = readEnvelopeId(payload, false)
       const route = typeof id === 'number' || typeof id === 'bigint' || typeof id === 'string' ? byId.get(id) : undefined
       if (route === undefined) {
         // "I could not read your request's id": the caller learns of it, and nothing is released (the
         // callee does not know which request it answers)
-        return id === 0 && byId.size > 0 && isUnreadableIdReply(payload, format)
+        return (id === 0 && byId.size > 0 && errorCodeOf(payload, format) === 'BAD_REQUEST') || notOwed()
       }
       byId.delete(route.id)
       pending--
-      return route.expires >= now()
+      const t = now()
+      countDuration(route.stats, t - route.start)
+      // an error reply is decoded for its code; a success costs the look at one key (JSON: decoded again)
+      const code = format !== 'cbor' ? errorCodeOf(payload, format) : errorKeyAt(payload, stop) ? errorCodeOf(payload, format) ?? OTHER_CODE : undefined
+      if (code !== undefined) countError(route.stats, code)
+      return route.expires >= t || notOwed()
     },
 
     pendingOf (clientId) {
@@ -246,6 +290,8 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
     get pending () {
       return pending
     },
+
+    stats: () => ({ modules: new Map([...modules].map(([name, calls]) => [name, calls.stats])), ...counted }),
 
     stop () {
       clearInterval(prune)

@@ -4,6 +4,7 @@ import type { AuditLog } from './audit.js'
 import type { LogStore } from './log-store.js'
 import type { ManifestStore } from './manifest-store.js'
 import type { InstanceUsage } from './describe.js'
+import type { EventCounts } from './metrics.js'
 
 export interface Management {
   gw: GatewayContext
@@ -11,5 +12,7 @@ export interface Management {
   audit: AuditLog
   logs: LogStore
   usage: InstanceUsage
+  /** what only the core sees happen (exits by reason, broker refusals), for `metrics` */
+  counts: EventCounts
   startedAt: number
 }

@@ -14,6 +14,7 @@ import { OutpostError } from '../errors.js'
 import type { Management } from './context.js'
 import { createLogStore } from './log-store.js'
 import { createManifestStore } from './manifest-store.js'
+import { countEvents } from './metrics.js'
 import { readMethods } from './read-methods.js'
 import { processUsage } from './usage.js'
 
@@ -42,7 +43,9 @@ export const managementExtension: ExtensionFactory = gw => {
         const sample = gw.usage(clientId)
         return sample === undefined ? processUsage(pid) : { memoryBytes: sample.bytes, cpuMs: sample.cpuMs }
       }
-      const m: Management = { gw, store, audit, logs, usage, startedAt: Date.now() }
+      const counting = countEvents(gw)
+      cleanups.push(counting.stop)
+      const m: Management = { gw, store, audit, logs, usage, counts: counting.counts, startedAt: Date.now() }
       const queues = createOpQueues()
       for (const [name, handler] of Object.entries({ ...readMethods(m), ...changeMethods(m, queues) })) gw.bus.method(name, handler)
       // shutdown cancels queued work: nothing may start once the gateway is stopping

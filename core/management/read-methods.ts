@@ -12,6 +12,7 @@ import { mergePolicy } from '../supervisor/merge-policy.js'
 import { logsArgs, moduleArgs, parseArgs } from './args.js'
 import type { Management } from './context.js'
 import { summarise } from './describe.js'
+import { metricsSnapshot } from './metrics.js'
 import { processUsage } from './usage.js'
 
 const OUTPOST_VERSION = (JSON.parse(readFileSync(path.join(installRoot, 'package.json'), 'utf8')) as { version: string }).version
@@ -102,6 +103,8 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
         dropped: { stdoutLines: gw.log.stdoutDropped(), auditRefusalsFolded: m.audit.folded() },
       }
     },
+
+    metrics: () => metricsSnapshot(m),
 
     logs (args) {
       const query = parseArgs('logs', logsArgs, args)

@@ -13,6 +13,7 @@ import { manifestSchema } from './schema.js'
 import type { ModuleSpec } from './schema.js'
 import { manifestError, zodProblems } from './errors.js'
 import { UPLINK_MODULE, uplinkModule } from './uplink.js'
+import { METRICS_MODULE, metricsModule } from './metrics.js'
 import type { Problem } from './errors.js'
 import type { LoadedManifest, LoadedModule } from './load.js'
 
@@ -42,6 +43,7 @@ function checkOrder (modules: ModuleSpec[]): Problem[] {
     if (m.name === UPLINK_MODULE) problems.push({ path: `modules[${i}].name`, message: '"uplink" is reserved for the built-in uplink module (the manifest\'s "uplink" section)' })
     // viewers may call the tracing module's read methods (access.ts): the name is the shipped module's alone
     if (m.name === 'tracing' && m.entry !== 'modules/tracing') problems.push({ path: `modules[${i}] (tracing)`, message: '"tracing" is reserved for the shipped tracing module: its entry must be "modules/tracing"' })
+    if (m.name === METRICS_MODULE) problems.push({ path: `modules[${i}].name`, message: '"metrics" is reserved for the built-in metrics module (the manifest\'s "metrics" section)' })
     if ((m.entry === undefined) === (m.command === undefined)) problems.push({ path: `modules[${i}] (${m.name})`, message: 'expected exactly one of "entry" or "command"' })
     m.after.forEach((dep, j) => {
       if (!index.has(dep) && !modules.some(other => other.name === dep)) problems.push({ path: `modules[${i}] (${m.name}).after[${j}]`, message: `no module named "${dep}" in this manifest` })
@@ -79,6 +81,8 @@ export async function checkManifest (input: unknown, file: string, log: Pick<Cor
   const uplink = uplinkModule(manifest, dir)
   problems.push(...uplink.problems)
   if (uplink.spec !== undefined) manifest.modules.push(uplink.spec)
+  const metrics = metricsModule(manifest)
+  if (metrics !== undefined) manifest.modules.push(metrics)
   const modules: CheckedModule[] = []
   for (const [i, spec] of manifest.modules.entries()) {
     if ((spec.entry === undefined) === (spec.command === undefined)) continue

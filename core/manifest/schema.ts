@@ -2,6 +2,7 @@
 // (docs/manifest.md is the reference). Unknown keys are errors, so a typo never passes silently.
 import { z } from 'zod'
 import { restartPolicySchema } from '../supervisor/policy-schema.js'
+import { metricsSchema } from './metrics-schema.js'
 import { uplinkSchema } from './uplink-schema.js'
 
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a module name: lower-case letters, digits and "-", starting with a letter, at most 32 characters')
@@ -129,6 +130,8 @@ export const manifestSchema = z.object({
   uplink: uplinkSchema.optional(),
   /** query tracking for every module (a module's own `tracing` overrides it); absent: off */
   tracing: tracing.optional(),
+  /** an HTTP endpoint for Prometheus (docs/observability.md); becomes the module `metrics` */
+  metrics: metricsSchema.optional(),
 }).strict()
 
 export type Manifest = z.infer<typeof manifestSchema>

@@ -159,6 +159,15 @@ export function readEnvelopeHead (bytes: Buffer, leading = true): EnvelopeHead |
 
 const scratch: EnvelopeHead = {}
 
+// where the last read of leading entries stopped: the first entry whose value is neither a number nor text
+// (a reply's `result` map or `error`), -1 when it read to the end; for the router's error count (rpc-router.ts)
+let stoppedAt = -1
+
+/** Where the last `readEnvelopeId(bytes)` stopped among the leading entries (the start of that entry's key), or -1. */
+export function leadingStop (): number {
+  return stoppedAt
+}
+
 /** The id, as readEnvelopeHead reads it, with nothing allocated for the rest. */
 export function readEnvelopeId (bytes: Buffer, leading = true): EnvelopeHead['id'] {
   scratch.id = undefined
@@ -168,6 +177,7 @@ export function readEnvelopeId (bytes: Buffer, leading = true): EnvelopeHead['id
 }
 
 function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): EnvelopeHead | null {
+  stoppedAt = -1
   const first = bytes[0] ?? 0
   if (first >> 5 !== 5) return null
   let count: number
@@ -208,6 +218,7 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
       at = content
     } else if (leading) {
       if (field !== undefined) head[field] = WRONG_TYPE
+      stoppedAt = at
       break
     } else {
       if (field !== undefined) head[field] = WRONG_TYPE
