@@ -2,6 +2,7 @@
 // real gateway: the sim board, the demo modules, the broker's WebSocket listener and the dashboard module.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { chromium } from 'playwright-core'
 import type { Browser, Page } from 'playwright-core'
 import { startTestGateway, connectOperator } from '../helpers/gateway.js'
@@ -27,7 +28,7 @@ before(async () => {
       { name: 'temperature', entry: 'drivers/ds18b20', after: ['room'], config: { bus: 'w1', intervalMs: 250, names: { '28-00000a1b2c3d': 'living-room' } } },
       { name: 'heater', entry: 'drivers/gpio-output', config: { line: 'GPIO17', safeState: 0 } },
       { name: 'thermostat', entry: 'modules/thermostat', after: ['temperature', 'heater'], config: { sensor: 'temperature', relay: 'heater', setpoint: 21, hysteresis: 0.3 } },
-      { name: 'dashboard', entry: 'modules/dashboard', config: { port: 0, broker: { port: wsPort } } },
+      { name: 'dashboard', entry: 'modules/dashboard', config: { port: 0, maxConnections: 8, broker: { port: wsPort } } },
     ],
   })
   const admin = await connectOperator(gw.url, { username: 'admin', password: PASSWORDS.admin })
@@ -51,6 +52,34 @@ async function logIn (user: 'admin' | 'viewer'): Promise<Page> {
   await page.waitForSelector(`#whoami[data-role="${user}"]`)
   return page
 }
+
+/** a TCP connection to the dashboard: whether the server closed it at once (before we sent anything) */
+async function connection (): Promise<{ socket: net.Socket, refused: boolean }> {
+  const { hostname, port } = new URL(dashboard)
+  const socket = net.connect(Number(port), hostname)
+  await new Promise(resolve => socket.once('connect', resolve))
+  // an accepted connection answers a request; one past maxConnections is closed without an answer
+  socket.write('GET /config.json HTTP/1.1\r\nHost: x\r\n\r\n')
+  const answered = await new Promise<boolean>(resolve => {
+    socket.once('data', () => resolve(true))
+    socket.once('close', () => resolve(false))
+  })
+  return { socket, refused: !answered }
+}
+
+test('issue 13: the dashboard takes at most maxConnections connections at once (at the limit all are served)', async () => {
+  const held: Array<{ socket: net.Socket, refused: boolean }> = []
+  for (let i = 0; i < 8; i++) held.push(await connection())
+  assert.deepEqual(held.map(c => c.refused), Array(8).fill(false), 'eight connections: all served')
+  const ninth = await connection()
+  assert.equal(ninth.refused, true, 'the ninth is closed')
+  const closed = new Promise(resolve => held[0]?.socket.once('close', resolve))
+  held[0]?.socket.destroy()
+  await closed
+  const again = await connection()
+  assert.equal(again.refused, false, 'one left: another is served')
+  for (const c of [...held, again]) c.socket.destroy()
+})
 
 test('issue 13: the dashboard\'s HTTP server: known files only, GET only, with CSP and nosniff', async () => {
   const page = await fetch(dashboard)

@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
+import net from 'node:net'
 import mqtt from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import { WebSocket } from 'ws'
@@ -194,6 +195,15 @@ test('issue 13: WebSocket connections not yet logged in count against maxPending
   assert.equal(await idle[0]?.connack(connectPacket('pending-1')), 0)
   const third = await rawWs(strict, { localAddress: '127.0.0.23' })
   for (const c of [...idle, third]) c.ws.terminate()
+})
+
+test('issue 13: a TCP connection that does not finish its WebSocket upgrade is closed after the connect timeout (5 s)', async () => {
+  const { hostname, port } = new URL(open.replace(/^ws/, 'http'))
+  const socket = net.connect({ host: hostname, port: Number(port), localAddress: '127.0.0.27' })
+  socket.on('error', () => {})
+  await new Promise(resolve => socket.once('connect', resolve))
+  socket.write('GET /mqtt HTTP/1.1\r\nHost: x\r\n') // headers never finished
+  await new Promise(resolve => socket.once('close', resolve))
 })
 
 test('issue 13: maxClients and the message rate hold on a ws listener', async () => {
