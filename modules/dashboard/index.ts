@@ -2,39 +2,20 @@
 // HEAD only, timeouts on headers and requests, a cap on connections. The files hold no data and need no
 // login: the page logs in to the broker's WebSocket listener with an operator's name and password, and the
 // broker decides what that operator may see and do (docs/observability.md, "Dashboard").
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import type http from 'node:http'
 import type net from 'node:net'
-import { gzipSync } from 'node:zlib'
 import { runModule } from '../../core/sdk/index.js'
-import { INDEX_HTML, STYLE_CSS } from './page.js'
+import { dashboardFiles, file } from './files.js'
 import type { Config } from './schema.js'
-
-interface File { type: string, body: Buffer, gzip: Buffer }
 
 /** slow clients give up their connection: a page is a few small files */
 const HEADERS_TIMEOUT_MS = 10_000
 const REQUEST_TIMEOUT_MS = 10_000
 const KEEP_ALIVE_MS = 5_000
 
-function file (type: string, body: Buffer): File {
-  return { type, body, gzip: gzipSync(body, { level: 9 }) }
-}
-
-/** every file the server knows, by URL path: the page, its style sheet, and the compiled scripts of app/ */
-export function dashboardFiles (): Map<string, File> {
-  const files = new Map<string, File>()
-  files.set('/', file('text/html; charset=utf-8', Buffer.from(INDEX_HTML)))
-  files.set('/style.css', file('text/css; charset=utf-8', Buffer.from(STYLE_CSS)))
-  const dir = new URL('./app/', import.meta.url)
-  for (const name of readdirSync(dir)) {
-    if (name.endsWith('.js')) files.set(`/${name}`, file('text/javascript; charset=utf-8', readFileSync(new URL(name, dir))))
-  }
-  return files
-}
-
 function headers (config: Config, type: string): Record<string, string> {
-  const connect = config.broker.url === undefined ? 'ws: wss:' : new URL(config.broker.url).origin.replace(/^http/, 'ws')
+  const connect = config.broker.url === undefined ? 'ws: wss:' : new URL(config.broker.url).origin
   return {
     'Content-Type': type,
     // scripts, styles and connections from this server only, and WebSockets to the broker

@@ -2,7 +2,7 @@
 // A minimal MQTT 3.1.1 client over WebSocket for the dashboard (MQTT 3.1.1 section 6): what a page needs to
 // talk to the gateway — CONNECT/CONNACK, SUBSCRIBE/SUBACK, PUBLISH at QoS 0 both ways, PINGREQ — and nothing
 // else: no QoS 1/2, no reconnect (the page offers to log in again). mqtt.js's minified browser build is
-// 342 KB; this file compiles to ≈ 6 KB (docs/benchmarks.md).
+// 334 KiB; this file compiles to ≈ 6 KiB (docs/benchmarks.md).
 
 export interface MqttOptions {
   clientId: string
