@@ -33,7 +33,8 @@ runModule<Config>(async (m) => {
   // the page's one setting: where the broker's WebSocket listener is
   files.set('/config.json', file('application/json', Buffer.from(JSON.stringify({ broker: config.broker }))))
   const secure = config.cert !== undefined && config.key !== undefined
-  const options = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS, maxHeaderSize: 8192 }
+  // the timeouts are checked every second (node's default is every 30 s)
+  const options = { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_MS, maxHeaderSize: 8192, connectionsCheckingInterval: 1000 }
   const serve = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0] as string
     if (req.method !== 'GET' && req.method !== 'HEAD') {
