@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // A minimal MQTT 3.1.1 client over WebSocket for the dashboard (MQTT 3.1.1 section 6): what a page needs to
-// talk to the gateway — CONNECT/CONNACK, SUBSCRIBE/SUBACK, PUBLISH at QoS 0 both ways, PINGREQ — and nothing
+// talk to the gateway — CONNECT/CONNACK, SUBSCRIBE/SUBACK, UNSUBSCRIBE, PUBLISH at QoS 0 both ways, PINGREQ — and nothing
 // else: no QoS 1/2, no reconnect (the page offers to log in again). mqtt.js's minified browser build is
 // 334 KiB; this file compiles to ≈ 6 KiB (docs/benchmarks.md).
 
@@ -13,6 +13,8 @@ export interface MqttOptions {
 
 export interface MqttClient {
   subscribe (filter: string): Promise<number>
+  /** no UNSUBACK is awaited: messages already on their way may still arrive */
+  unsubscribe (filter: string): void
   publish (topic: string, payload: Uint8Array | string): void
   onMessage (handler: (topic: string, payload: Uint8Array) => void): void
   /** the connection ended: `why` says how */
@@ -156,6 +158,11 @@ export function connect (url: string, options: MqttOptions): Promise<MqttClient>
           nextId = nextId === 0xffff ? 1 : nextId + 1 // packet ids are 1..65535 [MQTT-2.3.1-1]
           send(packet(0x82, [Uint8Array.of(id >> 8, id & 0xff), text(filter), Uint8Array.of(0)]))
           return new Promise(resolve => subacks.set(id, resolve))
+        },
+        unsubscribe (filter) {
+          const id = nextId
+          nextId = nextId === 0xffff ? 1 : nextId + 1
+          send(packet(0xa2, [Uint8Array.of(id >> 8, id & 0xff), text(filter)]))
         },
         publish (topic, payload) {
           send(packet(0x30, [text(topic), typeof payload === 'string' ? encoder.encode(payload) : payload]))

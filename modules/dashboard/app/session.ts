@@ -110,11 +110,21 @@ export async function login (url: string, user: string, password: string): Promi
       subscribed.set(filter, users + 1)
       if (users === 0 && await client.subscribe(filter) === 0x80) {
         watchers.delete(watcher)
-        subscribed.set(filter, (subscribed.get(filter) ?? 1) - 1)
+        subscribed.delete(filter)
         throw new Error(`the gateway refused the subscription to ${filter}`)
       }
-      // the subscription is kept while the session lasts (re-subscribing costs a round trip each time)
-      return () => { watchers.delete(watcher) }
+      let watching = true
+      return () => {
+        if (!watching) return
+        watching = false
+        watchers.delete(watcher)
+        const left = (subscribed.get(filter) ?? 1) - 1
+        subscribed.set(filter, left)
+        if (left === 0) {
+          subscribed.delete(filter)
+          client.unsubscribe(filter)
+        }
+      }
     },
     onClose (handler) { closeHandlers.push(handler) },
     close () { client.close() },
