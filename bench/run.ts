@@ -23,6 +23,7 @@ import { renderSoak, runSoak } from './soak.js'
 import { runSupervision } from './supervision.js'
 import type { SupervisionResults, SupervisionSettings } from './supervision.js'
 import { renderSupervision } from './supervision-report.js'
+import { renderDashboard } from './dashboard.js'
 import { DEFAULT_POLICY } from '../core/supervisor/policy.js'
 import type { ThroughputSettings } from './throughput.js'
 
@@ -167,7 +168,7 @@ async function main (): Promise<number> {
     // after the broker benchmarks, with their processes stopped: the supervision figures want a quiet machine
     await cleanup.run()
     const supervision: SupervisionResults = await runSupervision(SUPERVISION, log)
-    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await runTracing(cleanup, log)}`
+    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await runTracing(cleanup, log)}\n${renderDashboard()}`
     writeReport('benchmarks', report)
     process.stdout.write(report)
     log(`wrote ${path.relative(installRoot, REPORT)}`)

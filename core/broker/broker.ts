@@ -27,15 +27,18 @@ import { batchWrites } from './writes.js'
 import type { Traffic } from './traffic.js'
 import { socketTally } from './socket-tally.js'
 import type { SocketTally } from './socket-tally.js'
+import { createWebSocketServer } from './ws-listener.js'
+import type { WebSocketListenerConfig } from './ws-listener.js'
 
 export type ListenerConfig =
   | { type: 'tcp', host: string, port: number, anonymous?: boolean, limits?: LimitsInput }
   | { type: 'tls', host: string, port: number, cert: string, key: string, ca?: string, requireClientCert?: boolean, limits?: LimitsInput }
   | { type: 'unix', path: string, anonymous?: boolean, limits?: LimitsInput }
+  | (WebSocketListenerConfig & { limits?: LimitsInput })
 
 export interface BoundListener {
   config: ListenerConfig
-  /** URL a client uses: mqtt://host:port, mqtts://host:port or unix:/path */
+  /** URL a client uses: mqtt://host:port, mqtts://host:port, ws://host:port/path, wss://host:port/path or unix:/path */
   url: string
 }
 
@@ -138,13 +141,18 @@ function listen (server: net.Server, config: ListenerConfig): Promise<BoundListe
       }
       const address = server.address() as net.AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-      resolve({ config: { ...config, port: address.port }, url: `${config.type === 'tls' ? 'mqtts' : 'mqtt'}://${host}:${address.port}` })
+      resolve({ config: { ...config, port: address.port }, url: `${scheme(config)}://${host}:${address.port}${config.type === 'ws' ? config.path ?? '/mqtt' : ''}` })
     }
     if (config.type === 'unix') {
       rmSync(config.path, { force: true })
       server.listen(config.path, done)
     } else server.listen(config.port, config.host, done)
   })
+}
+
+function scheme (config: Exclude<ListenerConfig, { type: 'unix' }>): string {
+  if (config.type === 'ws') return config.cert === undefined ? 'ws' : 'wss'
+  return config.type === 'tls' ? 'mqtts' : 'mqtt'
 }
 
 /** a connection must send its CONNECT (and a TLS one finish its handshake before that) within this */
@@ -387,15 +395,22 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     const sockets = socketTally()
     tallies.set(config, sockets)
     let refusing = false // one log line per episode of refused connections, not one per connection
-    const accept = (socket: net.Socket): void => {
+    let refusingUpgrades = false // the same for WebSocket handshakes
+    /** a connection arrived: counted as waiting until it logs in or closes, or refused (and destroyed) past the pending limits */
+    const enter = (socket: net.Socket): (() => void) | null => {
       const waiting = pending.enter(socket.remoteAddress)
       if (typeof waiting === 'string') {
         if (!refusing) deny(null, 'connect', `a connection from ${socket.remoteAddress ?? config.type}`, `${waiting}: closed at once (logged once until one is accepted again)`)
         refusing = true
         socket.destroy()
-        return
+        return null
       }
       refusing = false
+      return waiting
+    }
+    /** hands a connection (a socket, or a WebSocket as a byte stream) to Aedes through the reader */
+    const handle = (socket: net.Socket, waiting: () => void, loggedIn?: () => void): void => {
+      refusingUpgrades = false
       socket.once('close', waiting)
       sockets.track(socket)
       if (config.type !== 'tls') socket.setNoDelay(true)
@@ -416,14 +431,33 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         listener: config,
         authenticated: () => {
           reader.maxPacketBytes = maxPacketBytes
+          loggedIn?.()
           waiting()
         },
       }
       connections.set(socket, connection)
       readThrough(socket, reader)
     }
+    const accept = (socket: net.Socket): void => {
+      const waiting = enter(socket)
+      if (waiting === null) return
+      if (config.type !== 'tls') socket.setNoDelay(true)
+      handle(socket, waiting)
+    }
     // node:tls costs the core ≈ 3 MB: loaded only for a TLS listener
-    const server = config.type === 'tls'
+    const server = config.type === 'ws'
+      ? await createWebSocketServer({
+        config,
+        limits,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        enter,
+        handle,
+        refused: (address, why) => {
+          if (!refusingUpgrades) deny(null, 'connect', `a WebSocket upgrade from ${address ?? 'an unknown address'}`, `${why}: refused (logged once until one is accepted again)`)
+          refusingUpgrades = true
+        },
+      })
+      : config.type === 'tls'
       ? (await import('node:tls')).createServer({
         cert: readFileSync(config.cert),
         key: readFileSync(config.key),

@@ -72,7 +72,7 @@ function sameSecret (a: string, b: string): boolean {
 }
 
 function allowsAnonymous (listener: ListenerConfig): boolean {
-  return listener.type !== 'tls' && listener.anonymous === true
+  return (listener.type === 'tcp' || listener.type === 'unix') && listener.anonymous === true
 }
 
 export function createCredentials (operators: OperatorCheck = { verify: async () => null }): Credentials {

@@ -71,11 +71,13 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
       }
     },
 
-    info () {
+    info (_args, call) {
       const modules = summaries()
       const core = processUsage(process.pid)
       return {
         gateway: gw.loaded.manifest.gateway,
+        /** who asked, as the broker stamped it: a client learns its own role (the dashboard shows admins their buttons) */
+        caller: parseCallerTag(call.from),
         board: { name: gw.board.name, title: gw.board.title, ramMiB: gw.board.ramMiB, simulated: gw.board.simulated },
         versions: { outpost: OUTPOST_VERSION, node: process.version, aedes: (gw.broker.aedes as unknown as { version: string }).version, os: `${os.type()} ${os.release()} ${os.arch()}` },
         startedAt: m.startedAt,
@@ -93,7 +95,7 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
             type: config.type,
             url,
             for: 'operators',
-            anonymous: config.type !== 'tls' && config.anonymous === true,
+            anonymous: (config.type === 'tcp' || config.type === 'unix') && config.anonymous === true,
             clientCertificates: config.type === 'tls' && config.requireClientCert === true,
           })),
         ],

@@ -44,6 +44,19 @@ const listener = z.discriminatedUnion('type', [
     limits: listenerLimits.optional(),
   }).strict(),
   z.object({ type: z.literal('unix'), path: z.string(), anonymous: z.boolean().default(false), limits: listenerLimits.optional() }).strict(),
+  // MQTT over WebSocket, for the dashboard and other browser clients: never anonymous, since any web page
+  // the operator's browser opens may connect to it (docs/security.md)
+  z.object({
+    type: z.literal('ws'),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535),
+    path: z.string().regex(/^\/[\x21-\x7e]{0,255}$/, 'an HTTP path: "/" and printable characters, no spaces or "?"').refine(p => !p.includes('?'), 'an HTTP path without a query').default('/mqtt'),
+    cert: z.string().optional(),
+    key: z.string().optional(),
+    origins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, 'an origin: http(s)://host[:port], no path')).min(1).optional(),
+    limits: listenerLimits.optional(),
+  }).strict()
+    .refine(l => (l.cert === undefined) === (l.key === undefined), { path: ['cert'], message: 'cert and key go together (both: wss://, neither: ws://)' }),
 ])
 
 /** a module's config, serialized as JSON, at most this many bytes: it is written to a file for every spawn */
