@@ -31,7 +31,7 @@ export interface GatewayContext {
   runtimeDir: string
   broker: Broker
   /** the broker's RPC router: which instance holds which calls */
-  router: Pick<RpcRouter, 'pendingOf' | 'pending'>
+  router: Pick<RpcRouter, 'pendingOf' | 'pending' | 'refused'>
   bus: CoreBus
   modules: ModuleTable
   credentials: Credentials
