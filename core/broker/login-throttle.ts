@@ -14,8 +14,8 @@
 // the same CONNECTs sent one after another.
 
 export const LOGIN_THROTTLE = {
-  checksPerSecond: 2,
-  burst: 10,
+  checksPerSecond: 4,
+  burst: 20,
   inFlight: 8,
   userFailures: 10,
   windowMs: 60_000,

@@ -3,8 +3,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { LOGIN_THROTTLE, createLoginThrottle } from '../../core/broker/login-throttle.js'
 
-// the defaults but a smaller burst, so the numbers below are short
-const limits = { ...LOGIN_THROTTLE, burst: 5 }
+// the defaults but a lower rate and a smaller burst, so the numbers below are short
+const limits = { ...LOGIN_THROTTLE, checksPerSecond: 2, burst: 5 }
 
 test('issue 10 review: an address gets `burst` checks at once, then one per 1/checksPerSecond, each reserved in turn (a wait, never a refusal)', () => {
   let t = 0
