@@ -13,7 +13,7 @@ export const errorCodes = {
   UNAVAILABLE: 'The module is known but has no live instance to take the call (details: its state), or the instance serving the call stopped before replying.',
   NOT_AUTHORISED: 'The caller may not perform this call.',
   CONFLICT: 'The request conflicts with the current state (e.g. starting a running module).',
-  TOO_MANY_CALLS: 'Too many calls are in flight (from this caller to that instance, or through the gateway): the call was refused, nothing was delivered.',
+  TOO_MANY_CALLS: 'Too many calls are in flight (from this caller to that instance, from this identity over all its connections, or through the gateway; details.limit says which): the call was refused, nothing was delivered.',
   NOT_FOUND: 'The thing the call names does not exist (e.g. a trace the tracing module does not hold).',
 
   // ── Core ──

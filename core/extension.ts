@@ -31,7 +31,7 @@ export interface GatewayContext {
   runtimeDir: string
   broker: Broker
   /** the broker's RPC router: which instance holds which calls */
-  router: Pick<RpcRouter, 'pendingOf' | 'pending' | 'stats'>
+  router: Pick<RpcRouter, 'pendingOf' | 'pending' | 'stats' | 'refused'>
   bus: CoreBus
   modules: ModuleTable
   credentials: Credentials

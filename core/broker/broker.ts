@@ -15,10 +15,13 @@ import { MAX_TOPIC_BYTES, parseClientId, topicTooLong } from '../protocol/topics
 import { canSubscribe, describe, isAdmin } from './access.js'
 import type { Identity } from './access.js'
 import { clientIdProblem, sessionOwners } from './client-ids.js'
+import { REFUSAL_LOG_WINDOW_MS, clientSlots } from './client-slots.js'
+import type { ClientLimit, ClientSlots } from './client-slots.js'
 import { MAX_SUBSCRIPTIONS, listenerLimits, moduleSocketLimits, pendingGate, rateGate } from './limits.js'
-import type { LimitsInput, ListenerLimits, RateGate, StoreLimits } from './limits.js'
+import type { LimitsInput, ListenerLimits, PendingGate, PendingSlot, RateGate, StoreLimits } from './limits.js'
 import { keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
+import type { LoginThrottle } from './login-throttle.js'
 import { createPublishing } from './publishing.js'
 import type { RetainedUse } from './retained.js'
 import type { RefusedRequest } from './rpc-router.js'
@@ -103,6 +106,26 @@ export interface BrokerOptions {
   storeLimits?: Partial<StoreLimits>
 }
 
+/** connections refused (or evicted) at each listener limit, counted since the core started */
+export interface ListenerCounts {
+  /** clients logged in now, and connections not yet logged in */
+  clients: number
+  pending: number
+  /** connections not yet authenticated closed to make room for a newer one (maxPending, maxPendingPerAddress) */
+  pendingEvicted: number
+  /** connections closed at once: every pending slot held by a connection whose CONNECT arrived */
+  pendingRefused: number
+  /** CONNACK 3 at maxClients, at maxClientsPerUser, and for viewers at the admin reserve */
+  maxClients: number
+  maxClientsPerUser: number
+  adminReserve: number
+}
+
+export interface LimitCounts {
+  listeners: ListenerCounts[]
+  logins: ReturnType<LoginThrottle['counts']>
+}
+
 export interface Broker {
   aedes: Aedes
   /** in-process subscription (the core's own): delivered by Aedes, so the direct path leaves its topics to it */
@@ -122,6 +145,8 @@ export interface Broker {
   traffic: Traffic
   /** QoS 0 messages dropped for subscribers that were not reading */
   readonly dropped: number
+  /** what the connection limits did so far, per operator listener (in `listeners` order) and for logins */
+  limitCounts (): LimitCounts
   close (): Promise<void>
 }
 
@@ -161,6 +186,8 @@ const CONNECT_TIMEOUT_MS = 5000
 /** What the broker knows of a connection before its client is authenticated. */
 interface Connection {
   listener: ListenerConfig
+  /** its CONNECT arrived: it is no longer the one evicted to make room (limits.ts pendingGate) */
+  connecting (): void
   /** the client logged in: its packets may be as large as the listener allows, and it no longer counts as waiting */
   authenticated (): void
 }
@@ -202,26 +229,29 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
 
   // ── limits (limits.ts): per listener, looked up by the listener a connection came in on ──
   const limitsOf = new Map<ListenerConfig, ListenerLimits>()
-  const admitted = new Map<ListenerConfig, Set<Client>>()
+  const slotsOf = new Map<ListenerConfig, ClientSlots>()
   const gates = new WeakMap<Client, RateGate>()
   const configured = options.listeners.map(l => listenerLimits(l.limits))
   const moduleLimits = moduleSocketLimits(configured)
   options.listeners.forEach((l, i) => limitsOf.set(l, configured[i] ?? listenerLimits(undefined)))
-  /** null when the client may connect; a reason when the listener is full (a takeover of a connected id is not a new client) */
-  const full = (listener: ListenerConfig, client: Client): string | null => {
-    const limits = limitsOf.get(listener) ?? moduleLimits
-    const clients = admitted.get(listener) ?? new Set()
-    if (clients.size < limits.maxClients || [...clients].some(c => c.id === client.id)) return null
-    return `the listener has its maximum of ${limits.maxClients} clients`
+  const slotsFor = (listener: ListenerConfig): ClientSlots => {
+    let slots = slotsOf.get(listener)
+    if (slots === undefined) slotsOf.set(listener, slots = clientSlots(limitsOf.get(listener) ?? moduleLimits))
+    return slots
+  }
+  /** CONNACK 3 at a listener limit (and the connection closed after it [MQTT-3.2.2-5]): counted, logged once per window and user */
+  const atLimit = (client: Client, slots: ClientSlots, identity: Identity | undefined, refused: { limit: ClientLimit, why: string }, callback: (error: AuthenticateError | null, success: boolean | null) => void): void => {
+    if (slots.refused(refused.limit, identity)) {
+      const whose = identity?.kind === 'operator' ? ` for ${identity.user}` : ''
+      deny(client, 'connect', client.id, `${refused.why} (CONNACK 3; further refusals at this limit${whose} within ${REFUSAL_LOG_WINDOW_MS / 1000} s are counted, not logged)`)
+    }
+    callback(Object.assign(new Error(refused.why), { returnCode: 3 }) as AuthenticateError, false)
   }
   const owners = sessionOwners()
   const admit = (connection: Connection, client: Client, identity: Identity): void => {
     const { listener } = connection
     const limits = limitsOf.get(listener) ?? moduleLimits
-    let clients = admitted.get(listener)
-    if (clients === undefined) admitted.set(listener, clients = new Set())
-    clients.add(client)
-    client.conn.once('close', () => clients.delete(client))
+    slotsFor(listener).hold(client.id, identity, release => client.conn.once('close', release))
     if (limits.rate !== null) gates.set(client, rateGate(limits.rate))
     identities.set(client, identity)
     owners.hold(identity, client.clean, release => client.conn.once('close', release))
@@ -238,6 +268,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
 
   const moduleListener: ListenerConfig = { type: 'unix', path: options.moduleSocket }
   const logins = createLoginThrottle()
+  let busyLogged = -Infinity
   aedes.authenticate = (client, username, password, callback) => guarded('authenticate', client, () => authenticate(client, username, password, callback),
     () => callback(Object.assign(new Error('authentication failed'), { returnCode: 3 }) as AuthenticateError, false))
   const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, callback: (error: AuthenticateError | null, success: boolean | null) => void): void => {
@@ -246,6 +277,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       callback(Object.assign(new Error('unknown listener'), { returnCode: 3 }) as AuthenticateError, false)
       return
     }
+    connection.connecting()
     const { listener } = connection
     const refuse = (returnCode: 2 | 3 | 4 | 5, why: string): void => {
       deny(client, 'connect', client.id, why)
@@ -258,25 +290,35 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     }
     const badId = noClientId.has(client) ? 'a zero-length client id with clean session 0 [MQTT-3.1.3-8]' : clientIdProblem(client.id)
     if (badId !== null) return refuse(2, badId)
-    const tooMany = full(listener, client)
-    if (tooMany !== null) return refuse(3, tooMany) // before any password hashing: a full listener costs nothing
-    // TCP and TLS connections have an address; on a Unix socket, file permissions decide who may try
+    const slots = slotsFor(listener)
+    const tooMany = slots.refusal(client.id)
+    if (tooMany !== null) return atLimit(client, slots, undefined, tooMany, callback) // before any password hashing: a full listener costs nothing
+    // TCP and TLS connections have an address; on a Unix socket, file permissions decide who may try. The
+    // module socket's credentials are compared, not hashed: nothing there to slow down.
     const address = (client.conn as Partial<net.Socket>).remoteAddress
-    const blocked = address === undefined ? null : logins.refusedFor(address)
-    if (blocked !== null) {
-      // refused unheard and unlogged: the block's start was logged once
-      callback(Object.assign(new Error('too many failed logins'), { returnCode: 5 }) as AuthenticateError, false)
+    const user = listener === moduleListener ? undefined : username
+    const wait = user === undefined ? 0 : logins.begin(address, user)
+    if (wait === null) {
+      // counted always, logged once per window: a flood of CONNECTs must not become a flood of log lines
+      const t = Date.now()
+      if (t - busyLogged >= REFUSAL_LOG_WINDOW_MS) {
+        busyLogged = t
+        deny(client, 'connect', client.id, `${address ?? 'this address'} has its maximum of ${LOGIN_THROTTLE.inFlight} logins waiting or being checked: CONNACK 3, try again (further such refusals within ${REFUSAL_LOG_WINDOW_MS / 1000} s are counted, not logged)`)
+      }
+      callback(Object.assign(new Error('too many logins waiting'), { returnCode: 3 }) as AuthenticateError, false)
       return
     }
-    // a password check counts as a failure while it runs: parallel guesses get no more tries than serial ones
-    const counted = address !== undefined && username !== undefined
-    if (counted && !logins.begin(address)) {
-      return refuse(3, `${address} has as many logins being checked as it has failures left (${LOGIN_THROTTLE.failures} within ${LOGIN_THROTTLE.windowMs / 1000} s): try again`)
+    let counted = user !== undefined
+    /** the check's end, told to the throttle once; true when its failure puts the user past its failures */
+    const checked = (failed: boolean): boolean => {
+      if (!counted || user === undefined) return false
+      counted = false
+      return logins.settle(address, user, failed)
     }
     const settle = (result: AuthResult): void => {
-      if (counted && logins.settle(address, 'refused' in result && result.refused === 'bad-credentials')) {
-        const { failures, windowMs, blockMs } = LOGIN_THROTTLE
-        deny(client, 'connect', client.id, `${failures} failed logins from ${address} within ${windowMs / 1000} s: its connections are refused for ${blockMs / 1000} s`)
+      if (checked('refused' in result && result.refused === 'bad-credentials')) {
+        const { userFailures, windowMs, maxBackoffMs } = LOGIN_THROTTLE
+        deny(client, 'connect', client.id, `${userFailures} failed logins as ${username} (from any address, each within ${windowMs / 1000} s of the last): its password checks now wait their turn, up to ${maxBackoffMs / 1000} s apart`)
       }
       if ('refused' in result) return refuse(result.refused === 'bad-credentials' ? 4 : 5, result.why)
       // a persistent session queues QoS 1 and 2 messages while its client is away, in the core's memory and
@@ -284,20 +326,33 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       if (!client.clean && !isAdmin(result)) return refuse(5, `a persistent session (clean session 0) is for admins only: ${describe(result)} must connect with clean session 1`)
       const taken = owners.refusal(result, client.clean)
       if (taken !== null) return refuse(taken.returnCode, taken.why) // the holder keeps its session
-      const stillTooMany = full(listener, client)
-      if (stillTooMany !== null) return refuse(3, stillTooMany)
+      const full = slots.refusal(client.id, result)
+      if (full !== null) return atLimit(client, slots, result, full, callback)
       if (client.conn.destroyed) return refuse(3, 'connection closed while authenticating')
       admit(connection, client, result)
       callback(null, true)
     }
-    const result = options.authenticator.authenticate({ clientId: client.id, username, password: password?.toString('utf8'), listener })
-    const settleGuarded = (outcome: AuthResult): void => guarded('authenticate', client, () => settle(outcome), () => refuse(3, 'authentication failed'))
-    if (result instanceof Promise) {
-      result.then(settleGuarded, (err: Error) => {
-        if (counted) logins.settle(address, false)
-        refuse(3, `authentication failed: ${err.message}`)
-      })
-    } else settle(result)
+    const failed = (): void => {
+      checked(false)
+      refuse(3, 'authentication failed')
+    }
+    const check = (): void => {
+      if (client.conn.destroyed) {
+        // gone while it waited its turn: no check, and its turn is given back
+        checked(false)
+        return refuse(3, 'connection closed while waiting for its password check')
+      }
+      const result = options.authenticator.authenticate({ clientId: client.id, username, password: password?.toString('utf8'), listener })
+      if (result instanceof Promise) {
+        result.then(outcome => guarded('authenticate', client, () => settle(outcome), failed), (err: Error) => {
+          checked(false)
+          refuse(3, `authentication failed: ${err.message}`)
+        })
+      } else settle(result)
+    }
+    // a check past its address's rate or its user's failures waits its turn: delayed, never refused
+    if (wait > 0) setTimeout(() => guarded('authenticate', client, check, failed), wait)
+    else guarded('authenticate', client, check, failed)
   }
 
   // ── publishing.ts: who gets each publish, and which path delivers it ──
@@ -386,32 +441,42 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   const tallies = new Map<ListenerConfig, SocketTally>()
   const listenerStats = (config: ListenerConfig): ListenerStats => {
     const { connections, bytesIn, bytesOut } = tallies.get(config)?.tally() ?? { connections: 0, bytesIn: 0, bytesOut: 0 }
-    return { config, connections, clients: admitted.get(config)?.size ?? 0, bytesIn, bytesOut }
+    return { config, connections, clients: slotsFor(config).connected, bytesIn, bytesOut }
   }
+  const gatesOf = new Map<ListenerConfig, PendingGate>()
   const serve = async (config: ListenerConfig): Promise<BoundListener> => {
     const limits = limitsOf.get(config) ?? moduleLimits
     const { maxPacketBytes, maxConnectBytes } = limits
     const pending = pendingGate(limits)
     const sockets = socketTally()
     tallies.set(config, sockets)
+    gatesOf.set(config, pending)
     let refusing = false // one log line per episode of refused connections, not one per connection
+    let evicting = false // the same for evictions
     let refusingUpgrades = false // the same for WebSocket handshakes
-    /** a connection arrived: counted as waiting until it logs in or closes, or refused (and destroyed) past the pending limits */
-    const enter = (socket: net.Socket): (() => void) | null => {
-      const waiting = pending.enter(socket.remoteAddress)
-      if (typeof waiting === 'string') {
-        if (!refusing) deny(null, 'connect', `a connection from ${socket.remoteAddress ?? config.type}`, `${waiting}: closed at once (logged once until one is accepted again)`)
+    /** a pending slot for a new socket (a TLS one's at its first byte, before the handshake), or null when it was closed */
+    const slotFor = (socket: net.Socket): PendingSlot | null => {
+      const evictedBefore = pending.counts.evicted
+      const slot = pending.enter(socket.remoteAddress, () => {
+        if (!evicting) deny(null, 'connect', `a connection from ${socket.remoteAddress ?? config.type}`, `the oldest connection that has not sent its CONNECT, closed to make room for a newer one (logged once until a connection finds a free slot again)`)
+        evicting = true
+        socket.destroy()
+      })
+      if (typeof slot === 'string') {
+        if (!refusing) deny(null, 'connect', `a connection from ${socket.remoteAddress ?? config.type}`, `${slot}: closed at once (logged once until one is accepted again)`)
         refusing = true
         socket.destroy()
         return null
       }
+      if (pending.counts.evicted === evictedBefore) evicting = false
       refusing = false
-      return waiting
+      socket.once('close', slot.leave)
+      return slot
     }
     /** hands a connection (a socket, or a WebSocket as a byte stream) to Aedes through the reader */
-    const handle = (socket: net.Socket, waiting: () => void, loggedIn?: () => void): void => {
+    const handle = (socket: net.Socket, slot: PendingSlot, loggedIn?: () => void): void => {
       refusingUpgrades = false
-      socket.once('close', waiting)
+      socket.once('close', slot.leave)
       sockets.track(socket)
       if (config.type !== 'tls') socket.setNoDelay(true)
       const client = aedes.handle(batchWrites(socket))
@@ -429,19 +494,31 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       }
       const connection: Connection = {
         listener: config,
+        connecting: slot.connecting,
         authenticated: () => {
           reader.maxPacketBytes = maxPacketBytes
           loggedIn?.()
-          waiting()
+          slot.leave()
         },
       }
       connections.set(socket, connection)
       readThrough(socket, reader)
     }
+    // a TLS socket's slot is taken when its TCP connection arrives, so handshakes that never finish are
+    // evicted like any silent connection; the TLS socket finds it by its peer's address and port
+    const handshaking = new Map<string, PendingSlot>()
+    const peer = (socket: net.Socket): string => `${socket.remoteAddress ?? ''} ${socket.remotePort ?? ''}`
     const accept = (socket: net.Socket): void => {
-      const waiting = enter(socket)
+      let waiting: PendingSlot | null | undefined
+      if (config.type === 'tls') {
+        waiting = handshaking.get(peer(socket))
+        handshaking.delete(peer(socket))
+        if (waiting === undefined) {
+          socket.destroy() // its TCP connection was evicted, or closed, during the handshake
+          return
+        }
+      } else waiting = slotFor(socket)
       if (waiting === null) return
-      if (config.type !== 'tls') socket.setNoDelay(true)
       handle(socket, waiting)
     }
     // node:tls costs the core ≈ 3 MB: loaded only for a TLS listener
@@ -450,7 +527,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         config,
         limits,
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
-        enter,
+        enter: slotFor,
         handle,
         refused: (address, why) => {
           if (!refusingUpgrades) deny(null, 'connect', `a WebSocket upgrade from ${address ?? 'an unknown address'}`, `${why}: refused (logged once until one is accepted again)`)
@@ -467,8 +544,17 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         handshakeTimeout: CONNECT_TIMEOUT_MS,
       }, accept)
       : net.createServer(accept)
-    // every socket, a TLS handshake not yet done included: the logged-in clients and those waiting
-    server.maxConnections = limits.maxClients + limits.maxPending
+    if (config.type === 'tls') {
+      server.on('connection', (raw: net.Socket) => {
+        const slot = slotFor(raw)
+        if (slot === null) return
+        const key = peer(raw)
+        handshaking.set(key, slot)
+        raw.once('close', () => { if (handshaking.get(key) === slot) handshaking.delete(key) })
+      })
+    }
+    // every socket: the logged-in clients and those waiting, and room for as many evicted ones still closing
+    server.maxConnections = limits.maxClients + 2 * limits.maxPending
     servers.push(server)
     return listen(server, config)
   }
@@ -492,6 +578,16 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       get dropped () {
         return publishing.dropped
       },
+      limitCounts: () => ({
+        listeners: options.listeners.map(l => ({
+          clients: slotsFor(l).connected,
+          pending: gatesOf.get(l)?.waiting ?? 0,
+          ...slotsFor(l).counts,
+          pendingEvicted: gatesOf.get(l)?.counts.evicted ?? 0,
+          pendingRefused: gatesOf.get(l)?.counts.refused ?? 0,
+        })),
+        logins: logins.counts(),
+      }),
       close: () => closeAll(aedes, servers),
     }
   } catch (err) {

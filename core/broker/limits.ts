@@ -18,6 +18,11 @@ export const STORE_LIMITS = {
   pendingCalls: 4096,
   /** calls in flight from one caller (its reply topic) to one module instance */
   pendingCallsPerCaller: 256,
+  /**
+   * calls in flight from one identity, all its connections and targets together: an operator user, a module
+   * (all its instances), anonymous clients of one role; so no one of them takes the gateway's pendingCalls
+   */
+  pendingCallsPerIdentity: 1024,
   /** the longest the router waits for a reply, whatever `timeout` a request names */
   maxCallTimeoutMs: 600_000,
 }
@@ -34,6 +39,10 @@ export interface RateLimit {
 export interface ListenerLimits {
   /** clients connected at once through this listener; more get CONNACK 3 (server unavailable) */
   maxClients: number
+  /** clients of one operator user connected at once through this listener; more get CONNACK 3 */
+  maxClientsPerUser: number
+  /** the last this many of maxClients are for admins: a viewer past maxClients - adminReserve gets CONNACK 3 */
+  adminReserve: number
   /** a larger MQTT packet closes the connection (MQTT 3.1.1 cannot refuse one packet) */
   maxPacketBytes: number
   /** publishes per client; null: unlimited */
@@ -48,6 +57,8 @@ export interface ListenerLimits {
 
 export interface LimitsInput {
   maxClients?: number | undefined
+  maxClientsPerUser?: number | undefined
+  adminReserve?: number | undefined
   maxPacketBytes?: number | undefined
   maxPending?: number | undefined
   maxPendingPerAddress?: number | undefined
@@ -58,6 +69,10 @@ export interface LimitsInput {
 /** Operator listeners: generous for a person or a script, far below what would starve the modules. */
 export const DEFAULT_LIMITS: ListenerLimits = {
   maxClients: 32,
+  // a person's shell, a dashboard and a few scripts; one viewer account cannot fill the listener
+  maxClientsPerUser: 8,
+  // viewers cannot fill the gateway against its admins
+  adminReserve: 4,
   maxPacketBytes: 256 * 1024,
   rate: { messagesPerSecond: 500, burst: 1000, action: 'throttle' },
   // a CONNECT holds a client id (≤ 128 bytes), a user name, a password and perhaps a will: 16 KiB is ample,
@@ -69,8 +84,12 @@ export const DEFAULT_LIMITS: ListenerLimits = {
 
 export function listenerLimits (input: LimitsInput | undefined): ListenerLimits {
   const rate = { ...DEFAULT_LIMITS.rate, ...stripUndefined(input?.rate ?? {}) } as RateLimit
+  const maxClients = input?.maxClients ?? DEFAULT_LIMITS.maxClients
   return {
-    maxClients: input?.maxClients ?? DEFAULT_LIMITS.maxClients,
+    maxClients,
+    maxClientsPerUser: input?.maxClientsPerUser ?? DEFAULT_LIMITS.maxClientsPerUser,
+    // the default reserve leaves viewers at least one slot on a small listener
+    adminReserve: input?.adminReserve ?? Math.min(DEFAULT_LIMITS.adminReserve, maxClients - 1),
     maxPacketBytes: input?.maxPacketBytes ?? DEFAULT_LIMITS.maxPacketBytes,
     rate,
     maxPending: input?.maxPending ?? DEFAULT_LIMITS.maxPending,
@@ -92,6 +111,9 @@ export function moduleSocketLimits (listeners: ListenerLimits[]): ListenerLimits
   const largest = Math.max(DEFAULT_LIMITS.maxPacketBytes, ...listeners.map(l => l.maxPacketBytes))
   return {
     maxClients: Number.MAX_SAFE_INTEGER,
+    // a module instance's credential is bound to its client id, so it has one connection at most
+    maxClientsPerUser: Number.MAX_SAFE_INTEGER,
+    adminReserve: 0,
     maxPacketBytes: largest,
     rate: null,
     maxPending: MODULE_SOCKET_PENDING,
@@ -142,34 +164,78 @@ export function rateGate (limit: RateLimit, now: () => number = Date.now): RateG
   }
 }
 
+export interface PendingSlot {
+  /** the connection stops waiting (authenticated, or closed): its slot is free; idempotent */
+  leave (): void
+  /** its CONNECT arrived (its password may be being checked): it is no longer the one evicted */
+  connecting (): void
+}
+
 export interface PendingGate {
   /**
-   * A connection arrived from `address` (undefined on a Unix socket): a function to call once when it stops
-   * waiting (authenticated, or closed), or why it must be closed now.
+   * A connection arrived from `address` (undefined on a Unix socket): its slot, or why it must be closed now.
+   * When the listener (or the address) has all its slots taken, the oldest connection that has not sent its
+   * CONNECT yet is evicted (`evict` of that connection is called, and its slot is the new one's), so sockets
+   * that never log in cannot keep anyone out: a newcomer loses its slot only after maxPending newer
+   * connections came before its CONNECT did. Only when every slot is held by a connection whose CONNECT
+   * arrived is the new one refused.
    */
-  enter (address: string | undefined): (() => void) | string
+  enter (address: string | undefined, evict: () => void): PendingSlot | string
+  /** connections evicted so far, and refused */
+  readonly counts: { evicted: number, refused: number }
+  /** connections waiting now */
+  readonly waiting: number
 }
+
+interface Waiting { address: string | undefined, evict: () => void, left: boolean }
 
 /** Connections not yet authenticated, counted per listener and per address against maxPending and maxPendingPerAddress. */
 export function pendingGate (limits: ListenerLimits): PendingGate {
+  // not yet connecting, oldest first (a Set keeps insertion order): the ones eviction takes
+  const silent = new Set<Waiting>()
   let waiting = 0
   const byAddress = new Map<string, number>() // only addresses with connections waiting: bounded by maxPending
+  const counts = { evicted: 0, refused: 0 }
+  const release = (entry: Waiting): void => {
+    if (entry.left) return
+    entry.left = true
+    silent.delete(entry)
+    waiting--
+    if (entry.address === undefined) return
+    const n = (byAddress.get(entry.address) ?? 1) - 1
+    if (n === 0) byAddress.delete(entry.address)
+    else byAddress.set(entry.address, n)
+  }
+  /** evicts the oldest silent connection (of `address`, when given): false when there is none */
+  const evictOldest = (address?: string): boolean => {
+    for (const entry of silent) {
+      if (address !== undefined && entry.address !== address) continue
+      release(entry)
+      counts.evicted++
+      entry.evict()
+      return true
+    }
+    return false
+  }
   return {
-    enter (address) {
-      if (waiting >= limits.maxPending) return `the listener has its maximum of ${limits.maxPending} connections not yet authenticated`
-      const fromAddress = address === undefined ? 0 : byAddress.get(address) ?? 0
-      if (fromAddress >= limits.maxPendingPerAddress) return `${address} has its maximum of ${limits.maxPendingPerAddress} connections not yet authenticated`
+    counts,
+    get waiting () { return waiting },
+    enter (address, evict) {
+      if (address !== undefined && (byAddress.get(address) ?? 0) >= limits.maxPendingPerAddress && !evictOldest(address)) {
+        counts.refused++
+        return `${address} has its maximum of ${limits.maxPendingPerAddress} connections not yet authenticated, each with its CONNECT sent`
+      }
+      if (waiting >= limits.maxPending && !evictOldest()) {
+        counts.refused++
+        return `the listener has its maximum of ${limits.maxPending} connections not yet authenticated, each with its CONNECT sent`
+      }
+      const entry: Waiting = { address, evict, left: false }
       waiting++
-      if (address !== undefined) byAddress.set(address, fromAddress + 1)
-      let left = false
-      return () => {
-        if (left) return
-        left = true
-        waiting--
-        if (address === undefined) return
-        const n = (byAddress.get(address) ?? 1) - 1
-        if (n === 0) byAddress.delete(address)
-        else byAddress.set(address, n)
+      silent.add(entry)
+      if (address !== undefined) byAddress.set(address, (byAddress.get(address) ?? 0) + 1)
+      return {
+        leave: () => release(entry),
+        connecting: () => { silent.delete(entry) },
       }
     },
   }

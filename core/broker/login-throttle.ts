@@ -1,77 +1,141 @@
-// Password guessing over the network, slowed down: scrypt already makes each guess cost ≈ 50 ms of a
-// thread-pool thread, but a script can keep trying for ever. After FAILURES failed logins from one address
-// within WINDOW_MS, that address's next connections are refused without a look at their password for
-// BLOCK_MS (one log line per block, not one per attempt). Per address, not per user: per user would let
-// anyone lock an operator out. Checks still running count as failures until they settle, so many CONNECTs
-// sent at once from one address get no more guesses than the same CONNECTs sent one after another.
+// Password guessing over the network, slowed down without locking anyone out. scrypt makes each check cost
+// 16 MiB and ≈ 50 ms of a thread-pool thread (a few hundred on a small board), and a script can keep trying
+// for ever; but whoever guesses may share an address with the real operator (everyone on 127.0.0.1), so
+// nothing here refuses a check for a failure: failures only make checks wait. What an attacker can still do
+// is in docs/security.md ("Logins").
+//
+// Per address: checks run at most `checksPerSecond` (bursts of `burst`); one past the rate waits its turn
+// instead of being refused; at most `inFlight` wait or run at once, and a CONNECT past that gets CONNACK 3
+// (so the address's waiting checks hold at most `inFlight` of its pending connections). Per user name, all
+// addresses together: past `userFailures` failures (each within `windowMs` of the last), its checks are
+// spaced `backoffMs` apart, doubled per further failure up to `maxBackoffMs`: guesses at one user are
+// bounded however many addresses they come from, and its operator's own login waits at most its turn.
+// A wait is a reservation taken when the CONNECT arrives, so CONNECTs sent at once get no more checks than
+// the same CONNECTs sent one after another.
 
-export const LOGIN_THROTTLE = { failures: 5, windowMs: 60_000, blockMs: 60_000 }
-/** addresses remembered at once: a scan from many addresses cannot grow the table without bound */
-const ADDRESSES = 4096
-
-export interface LoginThrottle {
-  /** null when the address may try to log in; else how long it is still refused, in ms */
-  refusedFor (address: string): number | null
-  /**
-   * A password check from the address is about to run: false when the failures so far plus the checks still
-   * running already reach the limit (this one must not run); true when it may, and then it counts as running
-   * until `settle`.
-   */
-  begin (address: string): boolean
-  /**
-   * A check begun settled; true when its failure starts a block. (A success forgets nothing: else one valid
-   * viewer account would let its holder go on guessing the admin's password.)
-   */
-  settle (address: string, failed: boolean): boolean
+export const LOGIN_THROTTLE = {
+  checksPerSecond: 4,
+  burst: 20,
+  inFlight: 8,
+  userFailures: 10,
+  windowMs: 60_000,
+  backoffMs: 250,
+  maxBackoffMs: 2000,
 }
 
-interface Entry { failures: number, since: number, blockedUntil: number, running: number }
+export type LoginLimits = typeof LOGIN_THROTTLE
 
-export function createLoginThrottle (now: () => number = Date.now, limits = LOGIN_THROTTLE): LoginThrottle {
-  const byAddress = new Map<string, Entry>()
-  /** the address's entry for the current window, made anew when its window or block is over */
-  const current = (address: string, t: number): Entry => {
+/** addresses and user names remembered at once: a scan from many addresses, or of many names, cannot grow them without bound */
+const REMEMBERED = 4096
+
+export interface LoginThrottle {
+  /**
+   * A password check of `user` from `address` (undefined on a Unix socket) is asked for: in how many ms it may
+   * run (0: now), or null when the address has `inFlight` checks waiting or running already. A check granted
+   * counts as in flight until `settle`.
+   */
+  begin (address: string | undefined, user: string): number | null
+  /** A check begun settled; true when its failure puts the user past its failures (its checks now wait). */
+  settle (address: string | undefined, user: string, failed: boolean): boolean
+  /** checks that had to wait, CONNECTs refused past `inFlight`, and user names whose checks are spaced now */
+  counts (): { delayed: number, busy: number, usersBackingOff: number }
+}
+
+interface AddressEntry { tokens: number, last: number, inFlight: number }
+interface UserEntry { failures: number, lastFailure: number, nextAt: number }
+
+export function createLoginThrottle (now: () => number = Date.now, limits: LoginLimits = LOGIN_THROTTLE): LoginThrottle {
+  const byAddress = new Map<string, AddressEntry>()
+  const byUser = new Map<string, UserEntry>()
+  let delayed = 0
+  let busy = 0
+
+  const addressEntry = (address: string, t: number): AddressEntry => {
     let entry = byAddress.get(address)
-    if (entry === undefined || t - entry.since > limits.windowMs || (entry.blockedUntil > 0 && entry.blockedUntil <= t)) {
-      if (entry === undefined && byAddress.size >= ADDRESSES) forgetOldestIdle()
-      entry = { failures: 0, since: t, blockedUntil: 0, running: entry?.running ?? 0 }
-      byAddress.delete(address) // re-inserted last: the oldest entries are the first to go
+    if (entry === undefined) {
+      // an address with checks in flight is kept, else forgetting it would free their slots (at most the
+      // broker's pending connections have checks in flight, far fewer than REMEMBERED)
+      if (byAddress.size >= REMEMBERED) forgetFirst(byAddress, e => e.inFlight === 0, false)
+      entry = { tokens: limits.burst, last: t, inFlight: 0 }
       byAddress.set(address, entry)
+    }
+    entry.tokens = Math.min(limits.burst, entry.tokens + ((t - entry.last) * limits.checksPerSecond) / 1000)
+    entry.last = t
+    return entry
+  }
+  /** the user's entry, its failures forgotten once `windowMs` passed since the last one */
+  const userEntry = (user: string, t: number): UserEntry | undefined => {
+    const entry = byUser.get(user)
+    if (entry !== undefined && t - entry.lastFailure > limits.windowMs) {
+      byUser.delete(user)
+      return undefined
     }
     return entry
   }
-  const forgetOldestIdle = (): void => {
-    // an address with checks running is kept, else forgetting it would free their slots (at most the
-    // broker's pending connections have checks running, far fewer than ADDRESSES)
-    for (const [address, entry] of byAddress) {
-      if (entry.running === 0) {
-        byAddress.delete(address)
-        return
+  const backoff = (failures: number): number =>
+    Math.min(limits.maxBackoffMs, limits.backoffMs * 2 ** Math.min(30, failures - limits.userFailures))
+
+  return {
+    begin (address, user) {
+      const t = now()
+      let wait = 0
+      if (address !== undefined) {
+        const entry = addressEntry(address, t)
+        if (entry.inFlight >= limits.inFlight) {
+          busy++
+          return null
+        }
+        entry.inFlight++
+        entry.tokens -= 1 // a token, or a reservation of the next one
+        if (entry.tokens < 0) wait = Math.ceil((-entry.tokens * 1000) / limits.checksPerSecond)
       }
+      const spaced = userEntry(user, t)
+      if (spaced !== undefined && spaced.failures >= limits.userFailures) {
+        const start = Math.max(t + wait, spaced.nextAt)
+        spaced.nextAt = start + backoff(spaced.failures)
+        wait = start - t
+      }
+      if (wait > 0) delayed++
+      return wait
+    },
+
+    settle (address, user, failed) {
+      const t = now()
+      if (address !== undefined) {
+        const entry = byAddress.get(address)
+        if (entry !== undefined) entry.inFlight = Math.max(0, entry.inFlight - 1)
+      }
+      // a success forgets nothing: else the operator's own logins would give a guesser new free tries
+      if (!failed) return false
+      let entry = userEntry(user, t)
+      if (entry === undefined) {
+        if (byUser.size >= REMEMBERED) forgetFirst(byUser, e => e.failures < limits.userFailures, true)
+        entry = { failures: 0, lastFailure: t, nextAt: t }
+      }
+      byUser.delete(user) // re-inserted last: the oldest entries are the first forgotten
+      byUser.set(user, entry)
+      entry.failures++
+      entry.lastFailure = t
+      return entry.failures === limits.userFailures
+    },
+
+    counts () {
+      let usersBackingOff = 0
+      const t = now()
+      for (const [user] of byUser) if ((userEntry(user, t)?.failures ?? 0) >= limits.userFailures) usersBackingOff++
+      return { delayed, busy, usersBackingOff }
+    },
+  }
+}
+
+/** forgets the first (oldest) entry that `idle` allows; when none does, the very first if `orFirst` */
+function forgetFirst<T> (map: Map<string, T>, idle: (entry: T) => boolean, orFirst: boolean): void {
+  for (const [key, entry] of map) {
+    if (idle(entry)) {
+      map.delete(key)
+      return
     }
   }
-  return {
-    refusedFor (address) {
-      const entry = byAddress.get(address)
-      if (entry === undefined) return null
-      const left = entry.blockedUntil - now()
-      return left > 0 ? left : null
-    },
-    begin (address) {
-      const entry = current(address, now())
-      if (entry.failures + entry.running >= limits.failures) return false
-      entry.running++
-      return true
-    },
-    settle (address, failed) {
-      const t = now()
-      const entry = current(address, t)
-      entry.running = Math.max(0, entry.running - 1)
-      if (!failed) return false
-      entry.failures++
-      if (entry.failures < limits.failures || entry.blockedUntil > t) return false
-      entry.blockedUntil = t + limits.blockMs
-      return true
-    },
-  }
+  const first = map.keys().next()
+  if (orFirst && first.done !== true) map.delete(first.value)
 }

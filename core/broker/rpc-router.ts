@@ -29,6 +29,8 @@ interface Route {
   start: number
   expires: number
   stats: CallStats
+  /** the calls in flight of the identity that made it (released with the route) */
+  tally: Tally
 }
 
 /** a module's ready instances, whose turn is next, and its call counts: one lookup per request finds all three */
@@ -46,6 +48,14 @@ export interface RouterStats {
   noSuchModule: number
   /** replies from a module that answered no call it held (forged, repeated, or later than the router waits): dropped */
   repliesNotOwed: number
+}
+
+/** calls in flight of one identity: an operator user, a module (all instances), anonymous clients of a role */
+interface Tally {
+  calls: number
+  /** where it is kept while it has calls, and under which key (anonymous clients' are kept for good) */
+  keptIn: Map<string, Tally> | null
+  key: string
 }
 
 /** the requests one instance holds: reply topic → id → route (no key is built per message) */
@@ -93,12 +103,23 @@ export interface RpcRouter {
   readonly pending: number
   /** the counts themselves (not copies): read them, do not keep them */
   stats (): RouterStats
+  /** calls answered TOO_MANY_CALLS so far, by the limit they met */
+  readonly refused: { perCaller: number, perIdentity: number, gateway: number }
   stop (): void
 }
 
 const DEFAULT_HOLD_MS = 60_000
 /** distinct request topics whose module name is remembered */
 const REMEMBERED_TOPICS = 1024
+
+/** who a per-identity limit counts, as a refusal names it */
+function identityName (caller: Identity): string {
+  switch (caller.kind) {
+    case 'operator': return `operator ${caller.user}`
+    case 'module': return `module ${caller.module}`
+    case 'anonymous': return `anonymous ${caller.role} clients`
+  }
+}
 
 /** A caller's own reply topic is reply/<its client id>; compared without building the string. */
 export function isOwnReplyTopic (caller: Identity, reply: string): boolean {
@@ -132,6 +153,25 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
   }
   const held = new Map<string, Held>() // client id → the requests it holds
   const moduleOf = topicMemo(REMEMBERED_TOPICS, topic => topic.slice(4, topic.indexOf('/', 4))) // rpc/<module>/…
+  // tallies of identities with calls in flight (forgotten at zero, so at most pendingCalls of them); keyed by
+  // strings the identity already holds: one lookup per request, no key built
+  const byUser = new Map<string, Tally>()
+  const byModule = new Map<string, Tally>()
+  const anonymous: Record<string, Tally> = { admin: { calls: 0, keptIn: null, key: 'admin' }, viewer: { calls: 0, keptIn: null, key: 'viewer' } }
+  const refused = { perCaller: 0, perIdentity: 0, gateway: 0 }
+  const tallyOf = (caller: Identity): Tally => {
+    if (caller.kind === 'anonymous') return anonymous[caller.role] as Tally
+    const keptIn = caller.kind === 'operator' ? byUser : byModule
+    const key = caller.kind === 'operator' ? caller.user : caller.module
+    let tally = keptIn.get(key)
+    if (tally === undefined) keptIn.set(key, tally = { calls: 0, keptIn, key })
+    return tally
+  }
+  /** a route is no longer held: its caller's tally goes down, and is forgotten at zero */
+  const release = (route: Route): void => {
+    pending--
+    if (--route.tally.calls === 0) route.tally.keptIn?.delete(route.tally.key)
+  }
 
   const notOwed = (): false => {
     counted.repliesNotOwed++
@@ -156,7 +196,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
         for (const [id, route] of byId) {
           if (route.expires >= t) continue
           byId.delete(id)
-          pending--
+          release(route)
           countError(route.stats, 'TIMEOUT') // the caller has given up on it
         }
         if (byId.size === 0) routesOf.delete(reply)
@@ -178,8 +218,8 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       held.delete(clientId)
       if (routesOf === undefined) return
       for (const byId of routesOf.values()) {
-        pending -= byId.size
         for (const route of byId.values()) {
+          release(route)
           countError(route.stats, 'UNAVAILABLE')
           const method = route.topic.slice(route.topic.indexOf('/', 4) + 1)
           answer(route, 'UNAVAILABLE', `${module}.${method}: instance ${clientId} stopped before replying (${why})`, { module, instance: clientId, reason: why })
@@ -194,7 +234,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       for (const routesOf of held.values()) {
         const byId = routesOf.get(reply)
         if (byId === undefined) continue
-        pending -= byId.size
+        for (const route of byId.values()) release(route)
         routesOf.delete(reply)
       }
     },
@@ -236,21 +276,35 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
         byId = new Map()
         routesOf.set(request.reply, byId)
       }
-      if (!byId.has(request.id)) {
-        if (byId.size >= limits.pendingCallsPerCaller || pending >= limits.pendingCalls) {
-          const which = byId.size >= limits.pendingCallsPerCaller
-            ? `${limits.pendingCallsPerCaller} calls from this caller to ${target} are in flight`
-            : `${limits.pendingCalls} calls are in flight through the gateway`
+      const tally = tallyOf(caller)
+      const replaced = byId.get(request.id) // the same id again: the call is held once, for its latest request
+      if (replaced === undefined) {
+        const which = byId.size >= limits.pendingCallsPerCaller
+          ? 'perCaller'
+          : tally.calls >= limits.pendingCallsPerIdentity ? 'perIdentity' : pending >= limits.pendingCalls ? 'gateway' : null
+        if (which !== null) {
+          if (tally.calls === 0) tally.keptIn?.delete(tally.key)
+          refused[which]++
           countError(calls.stats, 'TOO_MANY_CALLS')
-          answer(route, 'TOO_MANY_CALLS', `${module}.${topic.slice(topic.indexOf('/', 4) + 1)} refused: ${which}`)
+          const [limit, why] = which === 'perCaller'
+            ? [limits.pendingCallsPerCaller, `${limits.pendingCallsPerCaller} calls from this caller to ${target} are in flight`]
+            : which === 'perIdentity'
+              ? [limits.pendingCallsPerIdentity, `${limits.pendingCallsPerIdentity} calls from ${identityName(caller)} are in flight, all its connections together`]
+              : [limits.pendingCalls, `${limits.pendingCalls} calls are in flight through the gateway`]
+          answer(route, 'TOO_MANY_CALLS', `${module}.${topic.slice(topic.indexOf('/', 4) + 1)} refused: ${why}`, { limit: which, max: limit })
           return null
         }
         pending++
+        tally.calls++
+      } else if (replaced.tally !== tally) {
+        release(replaced)
+        pending++
+        tally.calls++
       }
       const hold = Math.min(request.timeout ?? DEFAULT_HOLD_MS, limits.maxCallTimeoutMs)
       const start = now()
       calls.stats.calls++
-      byId.set(request.id, { reply: request.reply, id: request.id, format, topic, start, expires: start + hold, stats: calls.stats })
+      byId.set(request.id, { reply: request.reply, id: request.id, format, topic, start, expires: start + hold, stats: calls.stats, tally })
       return target
     },
 
@@ -272,7 +326,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
         return (id === 0 && byId.size > 0 && errorCodeOf(payload, format) === 'BAD_REQUEST') || notOwed()
       }
       byId.delete(route.id)
-      pending--
+      release(route)
       const t = now()
       countDuration(route.stats, t - route.start)
       // an error reply is decoded for its code; a success costs the look at one key (JSON: decoded again)
@@ -292,6 +346,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
     },
 
     stats: () => ({ modules: new Map([...modules].map(([name, calls]) => [name, calls.stats])), ...counted }),
+    refused,
 
     stop () {
       clearInterval(prune)

@@ -14,7 +14,7 @@ import type net from 'node:net'
 import { readFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
-import type { ListenerLimits } from './limits.js'
+import type { ListenerLimits, PendingSlot } from './limits.js'
 
 export interface WebSocketListenerConfig {
   type: 'ws'
@@ -34,9 +34,9 @@ export interface WebSocketServing {
   limits: ListenerLimits
   connectTimeoutMs: number
   /** a TCP connection arrived: a function to call once when it stops waiting, or null when it was refused (and destroyed) */
-  enter (socket: net.Socket): (() => void) | null
+  enter (socket: net.Socket): PendingSlot | null
   /** hands an upgraded connection to the broker; `loggedIn` runs when its client is authenticated */
-  handle (stream: net.Socket, waiting: () => void, loggedIn: () => void): void
+  handle (stream: net.Socket, slot: PendingSlot, loggedIn: () => void): void
   /** a handshake was refused (the broker logs one line per episode) */
   refused (address: string | undefined, why: string): void
 }
@@ -57,7 +57,7 @@ export async function createWebSocketServer (serving: WebSocketServing): Promise
 
   // each connection not yet upgraded: its pending gate's release, and the timer that closes it if its
   // upgrade does not come within the connect timeout (Aedes's own connect timeout starts after it)
-  const arrived = new WeakMap<net.Socket, { waiting: () => void, timer: NodeJS.Timeout }>()
+  const arrived = new WeakMap<net.Socket, { waiting: PendingSlot, timer: NodeJS.Timeout }>()
   server.on(secure ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     const waiting = serving.enter(socket)
     if (waiting === null) return
@@ -65,7 +65,7 @@ export async function createWebSocketServer (serving: WebSocketServing): Promise
     arrived.set(socket, { waiting, timer })
     socket.once('close', () => {
       clearTimeout(timer)
-      waiting()
+      waiting.leave()
     })
   })
 

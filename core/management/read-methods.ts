@@ -63,6 +63,7 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
             held: runtime.instances.reduce((total, _, i) => total + gw.router.pendingOf(`${module}.${i}`), 0),
             gateway: gw.router.pending,
             maxPerCaller: STORE_LIMITS.pendingCallsPerCaller,
+            maxPerIdentity: STORE_LIMITS.pendingCallsPerIdentity,
             maxGateway: STORE_LIMITS.pendingCalls,
           },
         },
@@ -103,6 +104,8 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
         modules: { total: modules.length, running: modules.filter(s => s.state === 'running').length },
         /** log lines the core's stdout lost to a slow reader; refusals folded into audit records */
         dropped: { stdoutLines: gw.log.stdoutDropped(), auditRefusalsFolded: m.audit.folded() },
+        /** what the connection and call limits refused since the core started (docs/security.md) */
+        limits: { ...gw.broker.limitCounts(), calls: { inFlight: gw.router.pending, refused: { ...gw.router.refused } } },
       }
     },
 

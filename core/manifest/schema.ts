@@ -13,6 +13,8 @@ const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
 /** Per listener, like Mosquitto's per-listener max_connections: every field optional over broker/limits.ts. */
 const listenerLimits = z.object({
   maxClients: z.number().int().min(1).max(100_000).optional(),
+  maxClientsPerUser: z.number().int().min(1).max(100_000).optional(),
+  adminReserve: z.number().int().min(0).max(100_000).optional(),
   maxPacketBytes: z.number().int().min(1024).max(268_435_455).optional(),
   maxPending: z.number().int().min(1).max(100_000).optional(),
   maxPendingPerAddress: z.number().int().min(1).max(100_000).optional(),
@@ -23,6 +25,7 @@ const listenerLimits = z.object({
     action: z.enum(['throttle', 'disconnect']).optional(),
   }).strict().optional(),
 }).strict()
+  .refine(l => l.adminReserve === undefined || l.adminReserve < (l.maxClients ?? 32), { path: ['adminReserve'], message: 'the admin reserve must leave viewers at least one of maxClients (default 32)' })
 
 const operator = z.object({
   user: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a user name: letters, digits, "_" or "-", starting with a letter (no dots: <name>.<n> is a module\'s client id)'),

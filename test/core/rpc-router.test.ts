@@ -143,6 +143,41 @@ test('issue 10 A7: calls in flight are bounded in total', () => {
   r.stop()
 })
 
+test('issue 10 review: calls in flight are bounded per identity: a module over all its instances, an operator over all its connections; every release counts', () => {
+  const sent: Array<{ id: unknown, error?: { code: string, message: string, details?: unknown } }> = []
+  const r = createRpcRouter({ moduleStatus: () => 'running', send: (_topic, payload) => sent.push(decodeCbor(payload) as any), limits: { pendingCallsPerIdentity: 4 }, answersTo: () => true })
+  r.online('echo.0', 'echo')
+  const worker = (n: number): Identity => ({ kind: 'module', clientId: `worker.${n}`, module: 'worker', instance: n, calls: '*' })
+  const ask = (from: Identity, id: number): string | null | { refused: string } =>
+    r.recipient('rpc/echo/ping', encodeCbor({ id, reply: `reply/${from.clientId}`, args: 1 }), from)
+  // four calls from two instances of one module: its limit
+  assert.equal(ask(worker(0), 1), 'echo.0')
+  assert.equal(ask(worker(0), 2), 'echo.0')
+  assert.equal(ask(worker(1), 3), 'echo.0')
+  assert.equal(ask(worker(1), 3), 'echo.0', 'the same id again is the same call')
+  assert.equal(ask(worker(1), 4), 'echo.0')
+  assert.equal(ask(worker(2), 5), null, 'a third instance of the same module is refused')
+  assert.deepEqual(sent.at(-1)?.error?.details, { limit: 'perIdentity', max: 4 })
+  assert.match(sent.at(-1)?.error?.message ?? '', /4 calls from module worker are in flight, all its connections together/)
+  // another identity is not held back: an operator, whose connections count together too
+  const ops = (clientId: string): Identity => ({ kind: 'operator', clientId, user: 'ops', role: 'admin' })
+  for (let id = 1; id <= 4; id++) assert.equal(ask(ops(`laptop-${id % 2}`), id), 'echo.0')
+  assert.equal(ask(ops('laptop-9'), 9), null)
+  assert.deepEqual(r.refused, { perCaller: 0, perIdentity: 2, gateway: 0 })
+  // every way a call ends gives its place back: a reply, the caller leaving, the instance going away, the timeout
+  assert.equal(r.replied(instance('echo.0'), 'reply/worker.0', reply(1)), true)
+  assert.equal(ask(worker(2), 5), 'echo.0', 'a reply makes room')
+  r.callerGone('worker.1')
+  assert.equal(ask(worker(2), 6), 'echo.0')
+  assert.equal(ask(worker(2), 7), 'echo.0', 'the caller that left freed both its calls')
+  assert.equal(ask(worker(2), 8), null)
+  r.offline('echo.0', 'echo', 'exit')
+  r.online('echo.0', 'echo')
+  for (let id = 10; id < 14; id++) assert.equal(ask(worker(3), id), 'echo.0', 'the instance that went away freed them all')
+  assert.equal(r.pending, 4)
+  r.stop()
+})
+
 test('issue 10 B1: an id-0 BAD_REQUEST from an instance holding a call of that caller passes (it could not read the id); other id-0 replies do not', () => {
   const { r } = router()
   r.online('echo.0', 'echo')

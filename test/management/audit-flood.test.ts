@@ -13,7 +13,7 @@ import type { AuditRecord } from '../../core/management/audit.js'
 import { PASSWORDS, operators } from './helpers.js'
 
 const gw = await startTestGateway({
-  broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, limits: { maxClients: 100 } }] },
+  broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, limits: { maxClients: 100, maxClientsPerUser: 100 } }] },
   operators: await operators(),
   modules: [{ name: 'alpha', entry: fixture('echo') }],
   // 4 KiB, one old file: room for about 30 records, so 45 unfolded refusals would push everything else out
@@ -38,8 +38,8 @@ test('issue 10 A7: a flood of refused rpc/core/restart is folded in the audit lo
   try {
     assert.equal((await admin.call('core', 'restart', { module: 'alpha' }, 20_000)).error, undefined)
     const refusals = (): number => gw.logs.filter(l => l.text.startsWith('denied publish rpc/core/restart')).length
-    // as many viewer connections as refusals, logged in first, one after another (an address gets only as many
-    // password checks at once as it has failures left, issue 10 A5), then each asks for a restart at once
+    // as many viewer connections as refusals, logged in first, one after another (an address has at most 8
+    // password checks in flight, and they run at its rate), then each asks for a restart at once
     const viewers = []
     for (let i = 0; i < 45; i++) viewers.push(await connectOperator(gw.url, { username: 'viewer', password: PASSWORDS.viewer }))
     await Promise.all(viewers.map(async viewer => {

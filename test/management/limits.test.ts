@@ -8,7 +8,7 @@ import net from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import { startTestGateway, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
-import { DEFAULT_LIMITS, listenerLimits, moduleSocketLimits, rateGate } from '../../core/broker/limits.js'
+import { DEFAULT_LIMITS, listenerLimits, moduleSocketLimits, pendingGate, rateGate } from '../../core/broker/limits.js'
 
 let gw: TestGateway
 let strict: string // maxClients 2, 4 KiB packets, 5 messages at once then disconnect
@@ -78,6 +78,33 @@ test('the rate gate: a burst at once, then one message per token, throttled or r
   } finally {
     clock.restore()
   }
+})
+
+test('issue 10 review: the pending gate evicts the oldest connection that has not sent its CONNECT, and refuses a newcomer only when every slot has sent one', () => {
+  const gate = pendingGate(listenerLimits({ maxPending: 3, maxPendingPerAddress: 2 }))
+  const evicted: string[] = []
+  const enter = (name: string, address: string) => gate.enter(address, () => evicted.push(name))
+  const a = enter('a', '10.0.0.1')
+  const b = enter('b', '10.0.0.1')
+  const c = enter('c', '10.0.0.2')
+  assert.ok(typeof a !== 'string' && typeof b !== 'string' && typeof c !== 'string')
+  a.connecting() // its CONNECT arrived: no longer the one evicted
+  assert.equal(typeof enter('d', '10.0.0.3'), 'object')
+  assert.deepEqual(evicted, ['b'], 'the listener full: its oldest silent connection goes, not the older one that sent its CONNECT')
+  assert.equal(typeof enter('e', '10.0.0.2'), 'object')
+  assert.deepEqual(evicted, ['b', 'c'])
+  const full = [a, enter('d2', '10.0.0.4'), enter('e2', '10.0.0.5')]
+  assert.deepEqual(evicted, ['b', 'c', 'd', 'e'])
+  for (const slot of full) if (typeof slot !== 'string') slot.connecting()
+  assert.match(String(enter('f', '10.0.0.6')), /the listener has its maximum of 3 connections not yet authenticated, each with its CONNECT sent/)
+  if (typeof full[1] !== 'string') full[1]?.leave()
+  assert.equal(typeof enter('g', '10.0.0.4'), 'object', 'one leaves: a slot is free again')
+  assert.deepEqual(gate.counts, { evicted: 4, refused: 1 })
+  // per address the same: its own oldest silent one, or refused when all of its have sent their CONNECT
+  const one = pendingGate(listenerLimits({ maxPending: 10, maxPendingPerAddress: 1 }))
+  const first = one.enter('10.0.0.7', () => evicted.push('first'))
+  if (typeof first !== 'string') first.connecting()
+  assert.match(String(one.enter('10.0.0.7', () => {})), /10\.0\.0\.7 has its maximum of 1 connections not yet authenticated/)
 })
 
 test('a packet over the listener\'s maximum size closes that connection; another client carries on', async () => {
@@ -160,27 +187,31 @@ async function connackFrom (localAddress: string, packet = connect(`c-${localAdd
   }
 }
 
-test('issue 10 A6: connections not yet authenticated are bounded per address and per listener; logged-in clients do not count', async () => {
+const closedSoon = (c: { socket: net.Socket }): Promise<void> => (c.socket.destroyed ? Promise.resolve() : new Promise(resolve => c.socket.once('close', () => resolve())))
+
+test('issue 10 review: connections not yet authenticated are bounded per address and per listener by evicting the oldest silent one, so a newcomer always gets in; logged-in clients do not count', async () => {
   const idle = [rawConnection(waiting, '127.0.0.2'), rawConnection(waiting, '127.0.0.2')]
   await Promise.all(idle.map(c => c.opened))
-  assert.equal(await connackFrom('127.0.0.2'), 'closed', 'a third from the same address is closed at once')
-  assert.ok(gw.logs.some(l => /denied connect a connection from 127\.0\.0\.2/.test(l.text) && /127\.0\.0\.2 has its maximum of 2 connections not yet authenticated/.test(l.text)))
+  // a third from the same address: the address's oldest silent connection makes room for it
+  const oldest = closedSoon(idle[0] as { socket: net.Socket })
+  assert.equal(await connackFrom('127.0.0.2'), 0, 'the newcomer from the same address logs in')
+  await oldest
+  assert.equal(idle[1]?.socket.destroyed, false, 'the younger one is kept')
+  assert.ok(gw.logs.some(l => /denied connect a connection from 127\.0\.0\.2/.test(l.text) && /the oldest connection that has not sent its CONNECT, closed to make room/.test(l.text)))
   // a logged-in client is no longer waiting: it holds no slot
   const loggedIn = rawConnection(waiting, '127.0.0.3')
   assert.equal(await loggedIn.connack(connect('logged-in')), 0)
-  idle.push(rawConnection(waiting, '127.0.0.3'), rawConnection(waiting, '127.0.0.4'))
-  await Promise.all(idle.map(c => c.opened))
-  assert.equal(await connackFrom('127.0.0.5'), 'closed', 'four waiting: the listener is at its maximum')
-  assert.ok(gw.logs.some(l => /the listener has its maximum of 4 connections not yet authenticated/.test(l.text)))
-  const refusals = gw.logs.filter(l => /denied connect a connection from/.test(l.text)).length
-  assert.equal(await connackFrom('127.0.0.6'), 'closed')
-  assert.equal(gw.logs.filter(l => /denied connect a connection from/.test(l.text)).length, refusals, 'one log line per episode, not per connection')
-  // one leaves: a slot is free again
-  const left = new Promise(resolve => idle[0]?.socket.once('close', resolve))
-  idle[0]?.socket.destroy()
-  await left
-  assert.equal(await poll(async () => (await connackFrom('127.0.0.5')) === 0 || undefined, 50), true)
-  for (const c of [...idle, loggedIn]) c.socket.destroy()
+  // the listener full (4 waiting, from three addresses): the oldest of them all makes room, whoever comes
+  const full = [idle[1], rawConnection(waiting, '127.0.0.3'), rawConnection(waiting, '127.0.0.4'), rawConnection(waiting, '127.0.0.4')]
+  await Promise.all(full.map(c => c?.opened))
+  const evicted = closedSoon(full[0] as { socket: net.Socket })
+  assert.equal(await connackFrom('127.0.0.5'), 0, 'a fifth, from a new address, logs in')
+  await evicted
+  assert.deepEqual(full.slice(1).map(c => c?.socket.destroyed), [false, false, false], 'only the oldest went')
+  const info = gw.gateway.broker.limitCounts().listeners[2]
+  assert.equal(info?.pendingEvicted, 2)
+  assert.equal(info?.pendingRefused, 0)
+  for (const c of [...full, loggedIn]) c?.socket.destroy()
 })
 
 test('issue 10 A6: before the CONNACK a packet may be at most maxConnectBytes (at the limit it passes); after it, maxPacketBytes', async () => {
