@@ -125,11 +125,12 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
             nodeFlags: moduleNodeFlags(budget),
             output: { limits: manifest.defaults.logs, counters: log.lost(name) },
             prefix: kernel.prepare(`${name}.${instance}`, Math.round(budget * manifest.defaults.memory.kernelFactor * MiB)),
+            secret: credential.password,
             env: moduleEnv({
               module: name,
               instance,
               brokerUrl: broker.moduleUrl,
-              credential,
+              username: credential.username,
               keepaliveSeconds: manifest.defaults.keepaliveSeconds,
               configFile,
               boardFile,

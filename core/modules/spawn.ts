@@ -1,9 +1,13 @@
 // Starting one module process. Each runs in its own process group, so a terminal's Ctrl-C reaches only the
 // core (which then stops modules in order) and a stop signal reaches every process a module forked; and
 // each gets a parent-death signal, so it dies with its core even when the core is killed (parent-death.ts).
+// Its password goes down a pipe on fd 3 (stdio[3]), written and closed at once: an environment can be read by any process
+// of the same user for the module's whole life (/proc/<pid>/environ), a pipe's bytes only by who reads them.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import type { Writable } from 'node:stream'
 import type { ResolvedEntry } from './entry.js'
+import { CREDENTIAL_FD } from './env.js'
 import { readOutput } from './output.js'
 import type { LineHandler, OutputCounters, OutputLimits } from './output.js'
 import { parentDeathPrefix } from './parent-death.js'
@@ -11,6 +15,8 @@ import { parentDeathPrefix } from './parent-death.js'
 export interface SpawnRequest {
   entry: ResolvedEntry
   env: Record<string, string>
+  /** the process's broker password, written on its fd 3 (docs/protocol.md, "Start") */
+  secret: string
   /** V8 and node flags, for node entries */
   nodeFlags: string[]
   /** argv prefix run before the program (e.g. one that joins a cgroup and execs the rest) */
@@ -60,7 +66,7 @@ export function spawnModule (request: SpawnRequest, onLine: LineHandler): Module
     child = spawn(file ?? '', args, {
       cwd: request.entry.cwd,
       env: request.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       detached: true,
     })
   } catch (err) {
@@ -69,6 +75,10 @@ export function spawnModule (request: SpawnRequest, onLine: LineHandler): Module
     return notStarted(`cannot start ${file}: ${(err as Error).message}`, onLine)
   }
   readOutput(child, request.output.limits, request.output.counters, onLine)
+  const credential = child.stdio[CREDENTIAL_FD] as Writable | null
+  // a process that exits without reading it makes the write fail (EPIPE): nothing to do about that
+  credential?.on('error', () => {})
+  credential?.end(request.secret)
   const exited = new Promise<ExitInfo>(resolve => {
     child.once('error', err => {
       onLine('error', `cannot start ${file}: ${err.message}`)
