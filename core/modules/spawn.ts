@@ -10,7 +10,8 @@ import type { ResolvedEntry } from './entry.js'
 import { CREDENTIAL_FD } from './env.js'
 import { readOutput } from './output.js'
 import type { LineHandler, OutputCounters, OutputLimits } from './output.js'
-import { parentDeathPrefix } from './parent-death.js'
+import { setprivPrefix } from './parent-death.js'
+import type { RunAs } from '../manifest/users.js'
 
 export interface SpawnRequest {
   entry: ResolvedEntry
@@ -19,6 +20,8 @@ export interface SpawnRequest {
   secret: string
   /** V8 and node flags, for node entries */
   nodeFlags: string[]
+  /** the user the process runs as, when not the core's own */
+  runAs?: RunAs
   /** argv prefix run before the program (e.g. one that joins a cgroup and execs the rest) */
   prefix?: string[]
   /** bounds on what the core reads of the process's stdout and stderr, and where it counts what it dropped */
@@ -58,8 +61,9 @@ export function spawnModule (request: SpawnRequest, onLine: LineHandler): Module
   const program = request.entry.script !== undefined
     ? [process.execPath, ...request.nodeFlags, request.entry.script]
     : request.entry.command ?? []
-  // the cgroup prefix joins the group first; the parent-death signal is set last, on the process that execs the program
-  const argv = [...(request.prefix ?? []), ...parentDeathPrefix(), ...program]
+  // the cgroup prefix joins the group first, as the core's user; setpriv then changes user and sets the
+  // parent-death signal on the process that execs the program
+  const argv = [...(request.prefix ?? []), ...setprivPrefix(request.runAs), ...program]
   const [file, ...args] = argv
   let child: ChildProcess
   try {
