@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import type { Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { startGateway } from '../core/gateway.js'
 import type { Gateway } from '../core/gateway.js'
@@ -105,10 +106,13 @@ async function startBaselines (gw: Gateway, control: Control, rounds: number): P
       OUTPOST_INSTANCE: '0',
       OUTPOST_BROKER: gw.broker.moduleUrl,
       OUTPOST_USERNAME: credential.username,
-      OUTPOST_PASSWORD: credential.password,
+      OUTPOST_CREDENTIAL_FD: '3',
     }
     const spawnedAt = performance.now()
-    const child = spawn(process.execPath, [module('echo')], { env, stdio: 'ignore' })
+    const child = spawn(process.execPath, [module('echo')], { env, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] })
+    const secret = child.stdio[3] as Writable
+    secret.on('error', () => {})
+    secret.end(credential.password)
     try {
       await control.ready([name], 10_000)
       sdk.push(performance.now() - spawnedAt)

@@ -10,14 +10,14 @@ import type { CoreLog } from './log.js'
 import type { LoadedManifest } from './manifest/load.js'
 import type { ModuleTable, ModuleRuntime } from './modules/table.js'
 import type { ExitInfo, ModuleProcess } from './modules/spawn.js'
-import type { ExitReason, ModuleRunState } from './supervisor/policy.js'
+import type { ModuleRunState, RecordedReason } from './supervisor/policy.js'
 import type { Board } from './boards/schema.js'
 import type { ModuleSample } from './supervisor/memory-sampler.js'
 
 export interface CoreEvents {
   'module-state': [runtime: ModuleRuntime, instance: number, state: ModuleRunState]
   'module-spawned': [runtime: ModuleRuntime, instance: number, process: ModuleProcess]
-  'module-exit': [runtime: ModuleRuntime, instance: number, exit: ExitInfo, reason: ExitReason]
+  'module-exit': [runtime: ModuleRuntime, instance: number, exit: ExitInfo, reason: RecordedReason]
   'client-gone': [clientId: string, reason: 'disconnect' | 'keepalive-timeout' | 'error']
   /** the gateway has begun to stop: modules are being stopped, nothing starts any more */
   'stopping': []

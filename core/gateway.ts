@@ -57,12 +57,12 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   signal?.throwIfAborted()
   const { manifest } = loaded
   const runtime = runtimeDirFor(manifest.gateway, options.runtimeDir ?? manifest.runtimeDir)
-  prepareRuntimeDir(runtime)
+  prepareRuntimeDir(runtime, loaded.moduleGid)
   const runtimeDir = runtime.dir
   const simRoot = path.join(runtimeDir, 'sim')
   const gatewayBoard = resolveBoard(loaded.board, { simRoot })
   const boardFile = path.join(runtimeDir, 'board.json')
-  writeRuntimeFile(boardFile, JSON.stringify(gatewayBoard, null, 2))
+  writeRuntimeFile(boardFile, JSON.stringify(gatewayBoard, null, 2), loaded.moduleGid === undefined ? undefined : { group: true })
 
   // one group tree per core process: two gateways of one name (tests, a restart racing cleanup) never share
   const kernel = createKernelLimits(manifest.gateway, process.pid, log)
@@ -114,22 +114,25 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       const name = runtime.loaded.spec.name
       return {
         prepare: () => {
-          const { spec, entry } = runtime.loaded
+          const { spec, entry, runAs } = runtime.loaded
           const credential = credentials.issue(name, instance, spec.calls === '*' ? '*' : new Set(spec.calls))
           const budget = spec.memoryMiB ?? manifest.defaults.memoryMiB
           // config travels in a file, never in the environment: a large one would make spawn fail (E2BIG)
           const configFile = path.join(runtimeDir, `${name}.config.json`)
-          writeRuntimeFile(configFile, JSON.stringify(spec.config))
+          // a module under its own user is the only one that can read its config
+          writeRuntimeFile(configFile, JSON.stringify(spec.config), runAs === undefined ? undefined : { owner: runAs })
           return {
             entry,
+            ...(runAs === undefined ? {} : { runAs }),
             nodeFlags: moduleNodeFlags(budget),
             output: { limits: manifest.defaults.logs, counters: log.lost(name) },
             prefix: kernel.prepare(`${name}.${instance}`, Math.round(budget * manifest.defaults.memory.kernelFactor * MiB)),
+            secret: credential.password,
             env: moduleEnv({
               module: name,
               instance,
               brokerUrl: broker.moduleUrl,
-              credential,
+              username: credential.username,
               keepaliveSeconds: manifest.defaults.keepaliveSeconds,
               configFile,
               boardFile,

@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import type { Writable } from 'node:stream'
 import type { Cleanup } from './cleanup.js'
 
 export interface Proc {
@@ -28,9 +29,13 @@ export function killGroup (pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export function startProc (name: string, argv: string[], options: { env?: NodeJS.ProcessEnv, cwd?: string }, cleanup: Cleanup): Proc {
+/** `secret`: written on the process's fd 3 and closed, as the core hands a module its password (docs/protocol.md) */
+export function startProc (name: string, argv: string[], options: { env?: NodeJS.ProcessEnv, cwd?: string, secret?: string }, cleanup: Cleanup): Proc {
   const [file, ...args] = argv
-  const child = spawn(file ?? '', args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe'], detached: true })
+  const child = spawn(file ?? '', args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['pipe', 'pipe', 'pipe', options.secret === undefined ? 'ignore' : 'pipe'], detached: true })
+  const credential = child.stdio[3] as Writable | null
+  credential?.on('error', () => {})
+  credential?.end(options.secret)
   const lines: string[] = []
   const watchers = new Set<(line: string) => void>()
   const onLine = (line: string): void => {

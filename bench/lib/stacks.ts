@@ -186,10 +186,13 @@ async function startModulesOn (label: string, broker: Proc, url: string, dir: st
       OUTPOST_MODULE: m.name,
       OUTPOST_INSTANCE: '0',
       OUTPOST_BROKER: url,
+      OUTPOST_USERNAME: `${m.name}.0`,
+      OUTPOST_CREDENTIAL_FD: '3',
       OUTPOST_KEEPALIVE: '5',
       OUTPOST_CONFIG_FILE: configFile,
     }
-    startProc(`${m.name} on ${label}`, [process.execPath, ...moduleNodeFlags(MODULE_BUDGET_MIB), benchProgram(m.program)], { env }, cleanup)
+    // neither bare broker checks passwords, but the SDK reads one on fd 3, as from the core
+    startProc(`${m.name} on ${label}`, [process.execPath, ...moduleNodeFlags(MODULE_BUDGET_MIB), benchProgram(m.program)], { env, secret: 'bare' }, cleanup)
   }
   return connectStack(label, broker, url, names, cleanup)
 }

@@ -478,7 +478,6 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       refusingUpgrades = false
       socket.once('close', slot.leave)
       sockets.track(socket)
-      if (config.type !== 'tls') socket.setNoDelay(true)
       const client = aedes.handle(batchWrites(socket))
       // until the CONNACK, packets are as small as a CONNECT needs: an unauthenticated client holds little
       const reader = {
@@ -519,6 +518,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         }
       } else waiting = slotFor(socket)
       if (waiting === null) return
+      if (config.type !== 'tls') socket.setNoDelay(true)
       handle(socket, waiting)
     }
     // node:tls costs the core ≈ 3 MB: loaded only for a TLS listener

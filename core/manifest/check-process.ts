@@ -16,7 +16,7 @@ try {
     warn: text => { log.push({ level: 'warn', text }) },
   })
   // the schemas stay here: the core needs each module's spec and entry only
-  reply = { loaded: { ...checked, modules: checked.modules.map(({ spec, entry }) => ({ spec, entry })) }, log }
+  reply = { loaded: { ...checked, modules: checked.modules.map(({ spec, entry, runAs }) => (runAs === undefined ? { spec, entry } : { spec, entry, runAs })) }, log }
 } catch (err) {
   reply = { error: err instanceof OutpostError ? { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) } : { message: String((err as Error).message ?? err) }, log }
 }

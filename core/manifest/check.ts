@@ -14,6 +14,7 @@ import type { ModuleSpec } from './schema.js'
 import { manifestError, zodProblems } from './errors.js'
 import { UPLINK_MODULE, uplinkModule } from './uplink.js'
 import { METRICS_MODULE, metricsModule } from './metrics.js'
+import { checkUsers } from './users.js'
 import type { Problem } from './errors.js'
 import type { LoadedManifest, LoadedModule } from './load.js'
 
@@ -101,10 +102,16 @@ export async function checkManifest (input: unknown, file: string, log: Pick<Cor
     }
     modules.push({ spec, entry, schema })
   }
+  const users = checkUsers(manifest, file)
+  problems.push(...users.problems)
   if (problems.length > 0) throw manifestError('MANIFEST_INVALID', file, problems)
+  for (const module of modules) {
+    const runAs = users.runAs.get(module.spec.name)
+    if (runAs !== undefined) module.runAs = runAs
+  }
   // the board is looked up only for a manifest that is sound by itself
   const board = boardOf(manifest.board, log)
-  const checked: CheckedManifest = { file, dir, manifest, modules, board }
+  const checked: CheckedManifest = { file, dir, manifest, modules, board, ...(users.moduleGid === undefined ? {} : { moduleGid: users.moduleGid }) }
   problems.push(...boardProblems(checked))
   if (problems.length > 0) throw manifestError('MANIFEST_INVALID', file, problems)
   return checked

@@ -10,10 +10,13 @@ import type { CoreLog } from '../log.js'
 import type { ResolvedEntry } from '../modules/entry.js'
 import { runChecker } from './checker.js'
 import type { Manifest, ModuleSpec } from './schema.js'
+import type { RunAs } from './users.js'
 
 export interface LoadedModule {
   spec: ModuleSpec
   entry: ResolvedEntry
+  /** the user it runs as, when not the core's own (users.ts) */
+  runAs?: RunAs
 }
 
 export interface LoadedManifest {
@@ -23,6 +26,8 @@ export interface LoadedManifest {
   modules: LoadedModule[]
   /** the definition of the board the manifest was checked against (named in it, or detected) */
   board: Board
+  /** `moduleGroup`'s id: the group of the runtime folder and the module socket */
+  moduleGid?: number
 }
 
 export interface LoadOptions {

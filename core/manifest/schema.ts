@@ -6,6 +6,8 @@ import { metricsSchema } from './metrics-schema.js'
 import { uplinkSchema } from './uplink-schema.js'
 
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a module name: lower-case letters, digits and "-", starting with a letter, at most 32 characters')
+/** a user or group name as useradd and groupadd take it (Debian's default NAME_REGEX, with upper case) */
+const accountName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]{0,31}$/, 'a user or group name of this system: letters, digits, "_" or "-", not starting with a digit or "-", at most 32 characters')
 
 // ── Operators, listener limits, audit (management: docs/management.md) ──
 const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|localhost)$/
@@ -90,6 +92,10 @@ export const moduleSchema = z.object({
   restart: restartPolicySchema.optional(),
   /** this module's own sampling rate; set here or at the top level, tracing is on for the module */
   tracing: tracing.optional(),
+  /** the system user the module runs as (default: `defaults.user`, else the core's own user): docs/manifest.md */
+  user: accountName.optional(),
+  /** supplementary groups of that user's process (e.g. `dialout`, `gpio`), besides `moduleGroup`; only with a user */
+  groups: z.array(accountName).max(32).optional(),
   config: moduleConfig,
 }).strict()
 
@@ -98,6 +104,8 @@ export const manifestSchema = z.object({
   board: z.string().default('auto'),
   /** where the broker's module socket and runtime files live; default: <tmpdir>/outpost-<gateway> */
   runtimeDir: z.string().optional(),
+  /** the group every module user is in: owns the runtime folder (0750) and the module socket (0660) */
+  moduleGroup: accountName.optional(),
   broker: z.object({
     listeners: z.array(listener).default([{ type: 'tcp', host: '127.0.0.1', port: 1883, anonymous: false }]),
     drainTimeoutMs: z.number().int().min(100).default(5000),
@@ -105,6 +113,8 @@ export const manifestSchema = z.object({
   defaults: z.object({
     memoryMiB: z.number().int().min(24).default(64),
     keepaliveSeconds: z.number().int().min(1).max(60).default(5),
+    /** the user a module without its own `user` runs as; none: the core's own user */
+    user: accountName.optional(),
     restart: restartPolicySchema.optional(),
     memory: z.object({
       /** how often each module's private memory is sampled */

@@ -1,11 +1,12 @@
 // The environment a module process starts with (docs/protocol.md, "Module environment"). Only a few of the
-// core's own variables pass through: a module sees its identity, its broker, its credential and where its
-// config file is (the config itself may be larger than the kernel allows an environment to be).
+// core's own variables pass through: a module sees its identity, its broker and where its config file is (the
+// config itself may be larger than the kernel allows an environment to be). Its secret is not here: any
+// process of the same user can read an environment, so the secret goes down fd 3 (spawn.ts).
 export interface ModuleEnvInput {
   module: string
   instance: number
   brokerUrl: string
-  credential: { username: string, password: string }
+  username: string
   keepaliveSeconds: number
   /** the module's config as JSON, written by the core in the runtime folder (0600) */
   configFile: string
@@ -14,6 +15,9 @@ export interface ModuleEnvInput {
   /** tracing's sampling rate for this module; undefined: tracing is off for it */
   traceSampleRate: number | undefined
 }
+
+/** where a module process reads its password (spawn.ts writes it there) */
+export const CREDENTIAL_FD = 3
 
 const PASSED_THROUGH = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'OUTPOST_LOG_LEVEL', 'NO_COLOR']
 
@@ -26,8 +30,8 @@ export function moduleEnv (input: ModuleEnvInput, parent: NodeJS.ProcessEnv = pr
   env.OUTPOST_MODULE = input.module
   env.OUTPOST_INSTANCE = String(input.instance)
   env.OUTPOST_BROKER = input.brokerUrl
-  env.OUTPOST_USERNAME = input.credential.username
-  env.OUTPOST_PASSWORD = input.credential.password
+  env.OUTPOST_USERNAME = input.username
+  env.OUTPOST_CREDENTIAL_FD = String(CREDENTIAL_FD)
   env.OUTPOST_KEEPALIVE = String(input.keepaliveSeconds)
   env.OUTPOST_CONFIG_FILE = input.configFile
   env.OUTPOST_BOARD_FILE = input.boardFile

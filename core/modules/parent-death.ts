@@ -7,6 +7,7 @@
 // tree: docs/supervision.md).
 import { accessSync, constants } from 'node:fs'
 import path from 'node:path'
+import type { RunAs } from '../manifest/users.js'
 
 export function onPath (program: string, searchPath = process.env.PATH ?? ''): boolean {
   return searchPath.split(path.delimiter).some(dir => {
@@ -19,10 +20,20 @@ export function onPath (program: string, searchPath = process.env.PATH ?? ''): b
   })
 }
 
-let prefix: string[] | undefined
+let setpriv: boolean | undefined
 
-/** the argv prefix that gives a module SIGKILL when its core dies; empty where setpriv is missing */
-export function parentDeathPrefix (): string[] {
-  prefix ??= onPath('setpriv') ? ['setpriv', '--pdeathsig', 'KILL', '--'] : []
-  return prefix
+/**
+ * The argv prefix that gives a module SIGKILL when its core dies and, with `runAs`, its own user and groups
+ * (setpriv sets the parent-death signal after changing user, which would clear it). The inheritable and
+ * ambient capabilities are dropped for every module: a core given CAP_SETUID and the like as ambient
+ * capabilities (docs/deploy.md) would otherwise pass them on. Empty where setpriv is missing (the manifest
+ * check refuses `user` there).
+ */
+export function setprivPrefix (runAs?: RunAs): string[] {
+  setpriv ??= onPath('setpriv')
+  if (!setpriv) return []
+  const user = runAs === undefined
+    ? []
+    : ['--reuid', String(runAs.uid), '--regid', String(runAs.gid), runAs.groups.length === 0 ? '--clear-groups' : `--groups=${runAs.groups.join(',')}`]
+  return ['setpriv', '--pdeathsig', 'KILL', ...user, '--inh-caps=-all', '--ambient-caps=-all', '--']
 }

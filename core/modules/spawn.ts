@@ -1,18 +1,27 @@
 // Starting one module process. Each runs in its own process group, so a terminal's Ctrl-C reaches only the
 // core (which then stops modules in order) and a stop signal reaches every process a module forked; and
 // each gets a parent-death signal, so it dies with its core even when the core is killed (parent-death.ts).
+// Its password goes down a pipe on fd 3 (stdio[3]), written and closed at once: an environment can be read by any process
+// of the same user for the module's whole life (/proc/<pid>/environ), a pipe's bytes only by who reads them.
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import type { Writable } from 'node:stream'
 import type { ResolvedEntry } from './entry.js'
+import { CREDENTIAL_FD } from './env.js'
 import { readOutput } from './output.js'
 import type { LineHandler, OutputCounters, OutputLimits } from './output.js'
-import { parentDeathPrefix } from './parent-death.js'
+import { setprivPrefix } from './parent-death.js'
+import type { RunAs } from '../manifest/users.js'
 
 export interface SpawnRequest {
   entry: ResolvedEntry
   env: Record<string, string>
+  /** the process's broker password, written on its fd 3 (docs/protocol.md, "Start") */
+  secret: string
   /** V8 and node flags, for node entries */
   nodeFlags: string[]
+  /** the user the process runs as, when not the core's own */
+  runAs?: RunAs
   /** argv prefix run before the program (e.g. one that joins a cgroup and execs the rest) */
   prefix?: string[]
   /** bounds on what the core reads of the process's stdout and stderr, and where it counts what it dropped */
@@ -52,15 +61,16 @@ export function spawnModule (request: SpawnRequest, onLine: LineHandler): Module
   const program = request.entry.script !== undefined
     ? [process.execPath, ...request.nodeFlags, request.entry.script]
     : request.entry.command ?? []
-  // the cgroup prefix joins the group first; the parent-death signal is set last, on the process that execs the program
-  const argv = [...(request.prefix ?? []), ...parentDeathPrefix(), ...program]
+  // the cgroup prefix joins the group first, as the core's user; setpriv then changes user and sets the
+  // parent-death signal on the process that execs the program
+  const argv = [...(request.prefix ?? []), ...setprivPrefix(request.runAs), ...program]
   const [file, ...args] = argv
   let child: ChildProcess
   try {
     child = spawn(file ?? '', args, {
       cwd: request.entry.cwd,
       env: request.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       detached: true,
     })
   } catch (err) {
@@ -69,6 +79,10 @@ export function spawnModule (request: SpawnRequest, onLine: LineHandler): Module
     return notStarted(`cannot start ${file}: ${(err as Error).message}`, onLine)
   }
   readOutput(child, request.output.limits, request.output.counters, onLine)
+  const credential = child.stdio[CREDENTIAL_FD] as Writable | null
+  // a process that exits without reading it makes the write fail (EPIPE): nothing to do about that
+  credential?.on('error', () => {})
+  credential?.end(request.secret)
   const exited = new Promise<ExitInfo>(resolve => {
     child.once('error', err => {
       onLine('error', `cannot start ${file}: ${err.message}`)

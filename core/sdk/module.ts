@@ -234,11 +234,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       const options: Parameters<typeof connectMqtt>[0] = {
         url: env.brokerUrl,
         clientId,
+        username: env.username,
+        password: env.password,
         keepaliveSeconds: env.keepaliveSeconds,
         will: { topic: presenceTopic, payload: encodeCbor(offline), retain: true, qos: 0 },
       }
-      if (env.username !== undefined) options.username = env.username
-      if (env.password !== undefined) options.password = env.password
       client = await connectMqtt(options)
       client.onMessage(onMessage)
       client.events.once('close', (reason: string) => {

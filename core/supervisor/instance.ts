@@ -2,8 +2,8 @@
 // in this one place. The decisions themselves are made by the pure policy in policy.ts.
 import type { ModuleProcess, SpawnRequest, ExitInfo, LineHandler } from '../modules/spawn.js'
 import { spawnModule } from '../modules/spawn.js'
-import { exitReason, initialState, step } from './policy.js'
-import type { Effect, ExitReason, ModuleRunState, RestartPolicy, SupervisorEvent, TimerName } from './policy.js'
+import { initialState, recordedReason, step } from './policy.js'
+import type { Effect, ExitReason, ModuleRunState, RecordedReason, RestartPolicy, SupervisorEvent, TimerName } from './policy.js'
 
 export interface InstanceHooks {
   /** builds a fresh spawn request (new credential, current config) for every spawn */
@@ -12,7 +12,8 @@ export interface InstanceHooks {
   onSpawned? (process: ModuleProcess): void
   /** a reason only the caller can know (the kernel's OOM killer), else undefined */
   classifyExit? (exit: ExitInfo): ExitReason | undefined
-  onExit? (process: ModuleProcess, exit: ExitInfo, reason: ExitReason): void
+  /** `reason` is the one the exit is recorded with in the state (exit code 125: `permanent`) */
+  onExit? (process: ModuleProcess, exit: ExitInfo, reason: RecordedReason): void
   /** after the process exited: clears what it left (its cgroup and anything still in it); the exit counts once this settles */
   cleanup? (): Promise<void>
   onState (state: ModuleRunState): void
@@ -77,7 +78,7 @@ export function createInstance (instance: number, policy: () => RestartPolicy, h
       if (current !== child) return
       current = undefined
       const reason: ExitReason = hooks.classifyExit?.(exit) ?? (exit.signal !== null ? 'signal' : 'exit-code')
-      hooks.onExit?.(child, exit, exitReason(state, reason))
+      hooks.onExit?.(child, exit, recordedReason(state, reason, exit.code))
       // nothing of this run may outlive it: not its process group, not what left the group (setsid), and
       // a stop or restart completes only once all of it is gone
       child.reap()

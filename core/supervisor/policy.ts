@@ -56,8 +56,11 @@ export interface ExitRecord {
   at: number
   code: number | null
   signal: string | null
-  reason: ExitReason | 'crash-loop' | 'permanent'
+  reason: RecordedReason | 'crash-loop'
 }
+
+/** why a process ended, as recorded in its state and said in its log line: exit code 125 is `permanent` */
+export type RecordedReason = ExitReason | 'permanent'
 
 export interface ModuleRunState {
   status: Status
@@ -216,9 +219,15 @@ export function exitReason (state: Pick<ModuleRunState, 'killReason'>, observed:
   return state.killReason !== null && (observed === 'exit-code' || observed === 'signal') ? state.killReason : observed
 }
 
+/** the reason an exit is recorded with: `exitReason`, except that an exit with code 125 is `permanent` */
+export function recordedReason (state: Pick<ModuleRunState, 'killReason'>, observed: ExitReason, code: number | null): RecordedReason {
+  const reason = exitReason(state, observed)
+  return reason === 'exit-code' && code === PERMANENT_FAILURE_EXIT ? 'permanent' : reason
+}
+
 function exited (state: ModuleRunState, event: ExitEvent, ctx: StepContext): StepResult {
   const { now, policy } = ctx
-  const reason = exitReason(state, event.reason)
+  const reason = recordedReason(state, event.reason, event.code)
   const effects: Effect[] = [...cancelRunTimers, { type: 'cancel', timer: 'stop-timeout' }]
   const record = (recorded: ExitRecord['reason']): ExitRecord => ({ at: now, code: event.code, signal: event.signal, reason: recorded })
   const gone = (recorded: ExitRecord['reason'], extra: Partial<ModuleRunState> = {}, verdict: ExitRecord[] = []): Partial<ModuleRunState> => ({
@@ -232,8 +241,8 @@ function exited (state: ModuleRunState, event: ExitEvent, ctx: StepContext): Ste
 
   if (state.wanted === 'down') return settle('stopped', gone(reason))
   if (reason === 'stopped') return spawnNow({ ...state, ...gone(reason) }, now, {}, effects)
-  if (reason === 'exit-code' && event.code === PERMANENT_FAILURE_EXIT) {
-    return settle('failed', gone('permanent', { failure: `exited with code ${PERMANENT_FAILURE_EXIT}: permanent failure, not restarted` }))
+  if (reason === 'permanent') {
+    return settle('failed', gone(reason, { failure: `exited with code ${PERMANENT_FAILURE_EXIT}: permanent failure, not restarted` }))
   }
   const failure = reason !== 'exit-code' || event.code !== 0
   if (policy.restart === 'never' || (policy.restart === 'on-failure' && !failure)) return settle('stopped', gone(reason, { wanted: 'down' }))

@@ -121,6 +121,9 @@ test('issue 10 G6: gpio-output on a board whose line does not exist here exits 1
   assert.equal(relay.state.status, 'failed')
   assert.equal(relay.state.restarts, 0)
   assert.deepEqual(relay.state.exits.map(e => [e.code, e.reason]), [[125, 'permanent']])
+  // issue 10 review: the core's exit line says the reason the state records, not `exit-code`
+  const exitLines = gw.logs.filter(l => l.source === 'core' && l.text.startsWith('relay.0 exited'))
+  assert.deepEqual(exitLines.map(l => l.text.replace(/pid=\d+/, 'pid=N')), ['relay.0 exited with code 125 pid=N reason=permanent'])
   assert.ok(gw.logs.some(l => l.source === 'relay' && l.level === 'error' && /configuration error/.test(l.text) && /GPIO_LINE_UNKNOWN/.test(l.text) && /GPIO17/.test(l.text)),
     gw.logs.filter(l => l.source === 'relay').map(l => l.text).join('\n'))
 })
