@@ -8,6 +8,7 @@ import { encodeCbor } from '../../core/protocol/codec.js'
 import { connectOperator, fixture, startTestGateway, waitFor } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
 import { startUpstream } from '../helpers/upstream.js'
+import { poll } from '../helpers/wait.js'
 import type { Upstream } from '../helpers/upstream.js'
 import { CLI, auditRecords, cli } from '../management/helpers.js'
 import type { CliResult } from '../management/helpers.js'
@@ -40,10 +41,11 @@ before(async () => {
   const gwB = await upstream.client('gw-b')
   await gwB.publishAsync('outpost/gw-b/status', encodeCbor({ state: 'offline', fleetId: 'gw-b', version: '0.1.0', ts: Date.UTC(2026, 0, 2), since: Date.UTC(2026, 0, 1) }), { qos: 1, retain: true })
   await gwB.endAsync()
-  await waitFor('gw-a online upstream with both modules running', async () => {
+  // the uplink says online at once, then again 1 s after its modules' states settle
+  await poll(async () => {
     const r = await fleetCli('alice', ['fleet', 'ls', '--json'])
-    return r.code === 0 && JSON.parse(r.stdout).some((g: any) => g.gateway === 'gw-a' && g.state === 'online' && g.modules.running === 2)
-  }, 30_000)
+    return (r.code === 0 && JSON.parse(r.stdout).some((g: any) => g.gateway === 'gw-a' && g.state === 'online' && g.modules.running === 2)) || undefined
+  }, 60, 200)
 })
 
 after(async () => {
