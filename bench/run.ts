@@ -20,6 +20,7 @@ import type { RpcSettings } from './rpc.js'
 import { runThroughput } from './throughput.js'
 import { renderSoak, runSoak } from './soak.js'
 import { runSupervision } from './supervision.js'
+import { uplinkSection } from './uplink.js'
 import type { SupervisionResults, SupervisionSettings } from './supervision.js'
 import { renderSupervision } from './supervision-report.js'
 import { DEFAULT_POLICY } from '../core/supervisor/policy.js'
@@ -166,7 +167,7 @@ async function main (): Promise<number> {
     // after the broker benchmarks, with their processes stopped: the supervision figures want a quiet machine
     await cleanup.run()
     const supervision: SupervisionResults = await runSupervision(SUPERVISION, log)
-    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}`
+    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await uplinkSection(dir, cleanup, log)}`
     writeReport('benchmarks', report)
     process.stdout.write(report)
     log(`wrote ${path.relative(installRoot, REPORT)}`)

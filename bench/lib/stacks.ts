@@ -97,12 +97,15 @@ export interface ExtraModule {
   program: string
   memoryMiB: number
   restart?: Record<string, unknown>
+  config?: Record<string, unknown>
 }
 
 export interface CoreOptions {
   /** the install root whose build/ runs: this checkout, or a baseline commit built by before.ts */
   root?: string
   extra?: ExtraModule[]
+  /** the manifest's `uplink` section (bench/uplink.ts) */
+  uplink?: Record<string, unknown>
 }
 
 export async function startCore (label: string, dir: string, launch: CoreLaunch, names: BenchNames, cleanup: Cleanup, options: CoreOptions = {}): Promise<Stack> {
@@ -119,8 +122,9 @@ export async function startCore (label: string, dir: string, launch: CoreLaunch,
     defaults: { memoryMiB: MODULE_BUDGET_MIB },
     modules: [
       ...modules.map(m => ({ name: m.name, entry: benchProgram(m.program, root), config: m.config })),
-      ...(options.extra ?? []).map(m => ({ name: m.name, entry: benchProgram(m.program, root), memoryMiB: m.memoryMiB, ...(m.restart === undefined ? {} : { restart: m.restart }) })),
+      ...(options.extra ?? []).map(m => ({ name: m.name, entry: benchProgram(m.program, root), memoryMiB: m.memoryMiB, ...(m.restart === undefined ? {} : { restart: m.restart }), ...(m.config === undefined ? {} : { config: m.config }) })),
     ],
+    ...(options.uplink === undefined ? {} : { uplink: options.uplink }),
   }, null, 2))
   const broker = startProc(`core (${label})`, [process.execPath, ...launch.flags, path.join(root, 'build/core/cli/main.js'), 'run', manifestFile], { cwd: root, env: { ...process.env, ...launch.env } }, cleanup)
   await broker.waitLine(/broker listening/, START_TIMEOUT_MS)
@@ -194,7 +198,7 @@ async function startModulesOn (label: string, broker: Proc, url: string, dir: st
   return connectStack(label, broker, url, names, cleanup)
 }
 
-async function waitConnectable (port: number, timeoutMs: number, broker: Proc): Promise<void> {
+export async function waitConnectable (port: number, timeoutMs: number, broker: Proc): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>(resolve => {
