@@ -69,19 +69,24 @@ async function readStatuses (c: Parameters<typeof openClient>[0], root: string):
   }
 }
 
+/** a gateway writes its own status and names: no control character of it reaches the terminal */
+const printable = (text: string): string => text.replace(/[\x00-\x1f\x7f-\x9f]/g, '?')
+
 function fleetTable (rows: FleetRow[], style: ReturnType<typeof io>['style'], now = Date.now()): string {
   const paintState = (state: string): string => style.paint(state === 'online' ? 32 : state === 'offline' ? 31 : 33, state)
   return table(['GATEWAY', 'STATE', 'VERSION', 'MODULES', 'LAST STATUS', 'UP SINCE', 'QUEUE', 'DROPPED'], rows.map(r => {
-    const dropped = r.queue === undefined ? undefined : r.queue.dropped.full + r.queue.dropped.age + r.queue.dropped.tooLarge
-    return [
+    const d = r.queue?.dropped
+    const cells = [
       r.gateway,
-      paintState(r.state),
-      r.version ?? '-',
+      String(r.state),
+      typeof r.version === 'string' ? r.version : '-',
       r.modules === undefined ? '-' : `${r.modules.running}/${r.modules.total}`,
       typeof r.ts === 'number' ? `${duration(now - r.ts)} ago` : '-',
       r.state === 'online' && typeof r.since === 'number' ? duration(now - r.since) : '-',
       r.queue === undefined ? '-' : `${r.queue.records} (${bytes(r.queue.bytes)})`,
-      dropped === undefined ? '-' : String(dropped),
-    ]
+      d === undefined ? '-' : String(d.full + d.age + d.tooLarge),
+    ].map(printable)
+    cells[1] = paintState(cells[1] as string)
+    return cells
   }), { right: [3, 4, 5, 6, 7], style })
 }
