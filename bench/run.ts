@@ -21,6 +21,7 @@ import { runThroughput } from './throughput.js'
 import { runTracing } from './tracing.js'
 import { renderSoak, runSoak } from './soak.js'
 import { runSupervision } from './supervision.js'
+import { uplinkSection } from './uplink.js'
 import type { SupervisionResults, SupervisionSettings } from './supervision.js'
 import { renderSupervision } from './supervision-report.js'
 import { renderDashboard } from './dashboard.js'
@@ -168,7 +169,7 @@ async function main (): Promise<number> {
     // after the broker benchmarks, with their processes stopped: the supervision figures want a quiet machine
     await cleanup.run()
     const supervision: SupervisionResults = await runSupervision(SUPERVISION, log)
-    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await runTracing(cleanup, log)}\n${renderDashboard()}`
+    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await runTracing(cleanup, log)}\n${renderDashboard()}\n${await uplinkSection(dir, cleanup, log)}`
     writeReport('benchmarks', report)
     process.stdout.write(report)
     log(`wrote ${path.relative(installRoot, REPORT)}`)

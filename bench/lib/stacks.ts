@@ -85,6 +85,7 @@ export interface ExtraModule {
   program: string
   memoryMiB: number
   restart?: Record<string, unknown>
+  config?: Record<string, unknown>
 }
 
 export interface CoreOptions {
@@ -96,6 +97,8 @@ export interface CoreOptions {
   /** more top-level manifest keys (e.g. `tracing`) and module entries as the manifest writes them */
   manifest?: Record<string, unknown>
   entries?: Array<Record<string, unknown>>
+  /** the manifest's `uplink` section (bench/uplink.ts) */
+  uplink?: Record<string, unknown>
 }
 
 /** the benchmark modules a core runs */
@@ -118,10 +121,11 @@ export async function startCore (label: string, dir: string, launch: CoreLaunch,
     defaults: { memoryMiB: MODULE_BUDGET_MIB },
     modules: [
       ...modules.map(m => ({ name: m.name, entry: benchProgram(m.program, root), config: m.config })),
-      ...(options.extra ?? []).map(m => ({ name: m.name, entry: benchProgram(m.program, root), memoryMiB: m.memoryMiB, ...(m.restart === undefined ? {} : { restart: m.restart }) })),
+      ...(options.extra ?? []).map(m => ({ name: m.name, entry: benchProgram(m.program, root), memoryMiB: m.memoryMiB, ...(m.restart === undefined ? {} : { restart: m.restart }), ...(m.config === undefined ? {} : { config: m.config }) })),
       ...(options.entries ?? []),
     ],
     ...options.manifest,
+    ...(options.uplink === undefined ? {} : { uplink: options.uplink }),
   }, null, 2))
   const broker = startProc(`core (${label})`, [process.execPath, ...launch.flags, path.join(root, 'build/core/cli/main.js'), 'run', manifestFile], { cwd: root, env: { ...process.env, ...launch.env } }, cleanup)
   await broker.waitLine(/broker listening/, START_TIMEOUT_MS)
@@ -197,7 +201,7 @@ async function startModulesOn (label: string, broker: Proc, url: string, dir: st
   return connectStack(label, broker, url, names, cleanup)
 }
 
-async function waitConnectable (port: number, timeoutMs: number, broker: Proc): Promise<void> {
+export async function waitConnectable (port: number, timeoutMs: number, broker: Proc): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const ok = await new Promise<boolean>(resolve => {

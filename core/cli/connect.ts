@@ -11,6 +11,11 @@ import type { ConnectionOptions } from './options.js'
 
 export interface Session {
   clientId: string
+  /**
+   * true when `subscribe` sees the gateway's own bus (every hook as it happens); through a fleet's upstream
+   * it sees only what the uplink forwards, so a follow polls instead (`outpost logs -f`)
+   */
+  localBus: boolean
   /** calls `<module>.<method>`; rejects with the gateway's error (an OutpostError with its code) */
   call<T = unknown> (module: string, method: string, args?: unknown): Promise<T>
   subscribe (filters: string[], onMessage: (topic: string, payload: Buffer) => void): Promise<void>
@@ -50,30 +55,45 @@ function clientOptions (c: ConnectionOptions, clientId: string): IClientOptions 
   return options
 }
 
-const CONNACK: Record<number, string> = {
-  3: 'the gateway is unavailable: its listener has as many clients as it allows',
-  4: 'user name or password refused',
-  5: 'not authorised: anonymous access is off on this listener (give --user and a password)',
+/** what the CLI connects to: a gateway's listener (--url), or a fleet's upstream broker (--via) */
+export type Peer = 'gateway' | 'upstream'
+
+const CONNACK: Record<Peer, Record<number, string>> = {
+  gateway: {
+    3: 'the gateway is unavailable: its listener has as many clients as it allows',
+    4: 'user name or password refused',
+    5: 'not authorised: anonymous access is off on this listener (give --user and a password)',
+  },
+  // Mosquitto answers a wrong password with 5 in MQTT 3.1.1, other brokers with 4
+  upstream: {
+    3: 'the upstream broker is unavailable',
+    4: 'the upstream broker refused the login (user name or password)',
+    5: 'the upstream broker refused the login (user name, password or client certificate)',
+  },
 }
 
 /** one sentence for a failed connection, and whether it is about credentials */
-export function explainConnectError (err: Error & { code?: unknown }, url: string): OutpostError {
+export function explainConnectError (err: Error & { code?: unknown }, url: string, peer: Peer = 'gateway'): OutpostError {
   const code = err.code
-  if (typeof code === 'number' && CONNACK[code] !== undefined) {
-    return new OutpostError(code === 3 ? 'GATEWAY_UNREACHABLE' : 'NOT_AUTHORISED', `${url}: ${CONNACK[code]}`)
-  }
+  const refused = typeof code === 'number' ? CONNACK[peer][code] : undefined
+  if (refused !== undefined) return new OutpostError(code === 3 ? 'GATEWAY_UNREACHABLE' : 'NOT_AUTHORISED', `${url}: ${refused}`)
   const text = typeof code === 'string' ? code : ''
+  const running = peer === 'gateway' ? 'is the gateway running, and is --url right?' : 'is the upstream broker running, and is --via right?'
   let hint = err.message
-  if (text === 'ECONNREFUSED') hint = 'connection refused (is the gateway running, and is --url right?)'
-  else if (text === 'ENOENT') hint = 'no such socket (is the gateway running, and is --url right?)'
+  if (text === 'ECONNREFUSED') hint = `connection refused (${running})`
+  else if (text === 'ENOENT') hint = `no such socket (${running})`
   else if (text === 'ENOTFOUND' || text === 'EAI_AGAIN') hint = 'unknown host name'
   else if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|ALERT|ECONNRESET/.test(text)) hint = `the TLS handshake was refused (${text}): does the listener require a client certificate (--cert, --key)?`
-  else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(text)) hint = `the gateway's TLS certificate is not trusted (${err.message.split('\n')[0]}): give --ca <file>`
+  else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(text)) hint = `the ${peer === 'gateway' ? 'gateway' : 'upstream broker'}'s TLS certificate is not trusted (${err.message.split('\n')[0]}): give --ca <file>`
   return new OutpostError('GATEWAY_UNREACHABLE', `cannot connect to ${url}: ${hint}`)
 }
 
-export async function connect (c: ConnectionOptions): Promise<Session> {
-  const clientId = `outpost-${randomBytes(4).toString('hex')}`
+export function newClientId (): string {
+  return `outpost-${randomBytes(4).toString('hex')}`
+}
+
+/** an MQTT 3.1.1 connection with the command line's options, or the one sentence that says why not */
+export async function openClient (c: ConnectionOptions, clientId: string, peer: Peer): Promise<MqttClient> {
   const options = clientOptions(c, clientId)
   // loaded here, not with this file: `outpost run`, the gateway itself, is this program too and never connects
   const { default: mqtt } = await import('mqtt')
@@ -81,7 +101,7 @@ export async function connect (c: ConnectionOptions): Promise<Session> {
     const target = c.url.startsWith('unix:') ? mqtt.connect(options) : mqtt.connect(c.url, options)
     let last: Error | undefined
     const onError = (err: Error): void => { last = err }
-    const onClose = (): void => fail(explainConnectError(last ?? new Error('the gateway closed the connection'), c.url))
+    const onClose = (): void => fail(explainConnectError(last ?? new Error(`the ${peer === 'gateway' ? 'gateway' : 'upstream broker'} closed the connection`), c.url, peer))
     const timer = setTimeout(() => fail(new OutpostError('GATEWAY_UNREACHABLE', `cannot connect to ${c.url}: no answer within ${options.connectTimeout} ms`)), options.connectTimeout)
     const settle = (): void => {
       clearTimeout(timer)
@@ -101,8 +121,18 @@ export async function connect (c: ConnectionOptions): Promise<Session> {
     target.on('error', onError)
     target.on('close', onClose)
   })
-  client.on('error', () => {}) // the 'close' below says what matters
+  client.on('error', () => {}) // the 'close' event says what matters
+  return client
+}
 
+/** a session with one gateway: directly (--url), or through a fleet's upstream broker (--via, fleet-session.ts) */
+export async function connect (c: ConnectionOptions): Promise<Session> {
+  if (c.fleet !== undefined) {
+    const { connectThroughFleet } = await import('./fleet-session.js') // loaded only with --via; it uses openClient above
+    return connectThroughFleet(c, c.fleet)
+  }
+  const clientId = newClientId()
+  const client = await openClient(c, clientId, 'gateway')
   const replyTopic = `reply/${clientId}`
   const waiting = new Map<number, { resolve: (value: any) => void, reject: (err: Error) => void, what: string }>()
   let ending = false
@@ -140,6 +170,7 @@ export async function connect (c: ConnectionOptions): Promise<Session> {
 
   return {
     clientId,
+    localBus: true,
     closed,
     call (module, method, args = null) {
       const id = nextId++

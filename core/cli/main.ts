@@ -4,7 +4,9 @@
 import type { Command } from './command.js'
 import { editCommands } from './edit.js'
 import { EXIT, UsageError, describeError, exitCodeOf } from './exit.js'
+import { fleet } from './fleet.js'
 import { manageCommands } from './manage.js'
+import { connectionOptions } from './options.js'
 import { passwd } from './passwd.js'
 import { keygen, release } from './release.js'
 import { run } from './run.js'
@@ -19,6 +21,7 @@ const commands: Record<string, Command> = {
   ...watchCommands,
   top,
   trace,
+  fleet,
   passwd,
   keygen,
   release,
@@ -44,8 +47,25 @@ function endQuietlyOnClosedPipe (): void {
   }
 }
 
+/**
+ * `outpost --via mqtts://fleet.example:8883 --gateway pi-17 ls`: connection options written before the
+ * command are moved behind its name, where the command parses them with its own.
+ */
+function commandFirst (argv: string[]): string[] {
+  let i = 0
+  while (i < argv.length) {
+    const word = argv[i] as string
+    const name = word.startsWith('--') ? word.slice(2).split('=')[0] : Object.keys(connectionOptions).find(k => word === `-${connectionOptions[k]?.short}`)
+    const spec = name === undefined ? undefined : connectionOptions[name]
+    if (spec === undefined || name === 'help') break
+    i += spec.type === 'string' && !word.includes('=') ? 2 : 1
+  }
+  if (i === 0 || i >= argv.length) return argv
+  return [argv[i] as string, ...argv.slice(0, i), ...argv.slice(i + 1)]
+}
+
 async function main (argv: string[]): Promise<number> {
-  const [name, ...rest] = argv
+  const [name, ...rest] = commandFirst(argv)
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(usage())
     return name === undefined ? EXIT.usage : EXIT.ok

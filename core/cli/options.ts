@@ -1,8 +1,10 @@
 // Command-line options shared by every management command (node:util parseArgs), and the connection
 // settings they make. Environment: OUTPOST_URL, OUTPOST_USER, OUTPOST_PASS (a password on the command line
-// is visible to every user of the machine in `ps`; prefer the environment).
+// is visible to every user of the machine in `ps`; prefer the environment). With --via, the same commands go
+// through a fleet's upstream broker to the gateway named by --gateway (docs/fleet.md, "The fleet CLI").
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
+import { FLEET_ID, isTopicRoot } from '../manifest/uplink-schema.js'
 import { UsageError } from './exit.js'
 
 export interface ConnectionOptions {
@@ -15,6 +17,8 @@ export interface ConnectionOptions {
   /** TLS without checking the gateway's certificate: for a first look at a gateway, never in scripts */
   insecure: boolean
   timeoutMs: number
+  /** --via: `url` is a fleet's upstream broker, reached as the operator `user` */
+  fleet: { gateway: string | undefined, topicRoot: string } | undefined
 }
 
 export interface Common {
@@ -33,6 +37,9 @@ export const connectionOptions: Options = {
   key: { type: 'string' },
   insecure: { type: 'boolean' },
   timeout: { type: 'string' },
+  via: { type: 'string' },
+  gateway: { type: 'string', short: 'g' },
+  'topic-root': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 }
@@ -46,6 +53,9 @@ export const CONNECTION_HELP = `connection:
   --key <file>         key of the client certificate
   --insecure           TLS without checking the gateway's certificate
   --timeout <ms>       how long to wait for the gateway (default 30000)
+  --via <url>          through a fleet's upstream broker (mqtts://…): user, password and TLS options are then the upstream's
+  -g, --gateway <id>   with --via: the gateway's fleet id
+  --topic-root <root>  with --via: the fleet's topic root (default outpost)
   --json               machine-readable output
 `
 
@@ -65,6 +75,18 @@ function number (name: string, text: string | undefined, fallback: number): numb
   return value
 }
 
+function fleetOptions (via: string | undefined, url: string | undefined, gateway: string | undefined, topicRoot: string | undefined): ConnectionOptions['fleet'] {
+  if (via === undefined) {
+    if (gateway !== undefined || topicRoot !== undefined) throw new UsageError(`--${gateway !== undefined ? 'gateway' : 'topic-root'} goes with --via <upstream url>`)
+    return undefined
+  }
+  if (url !== undefined) throw new UsageError('give --url (a gateway) or --via (a fleet\'s upstream broker), not both')
+  if (gateway !== undefined && !FLEET_ID.test(gateway)) throw new UsageError(`--gateway "${gateway}" is not a fleet id (letters, digits, ".", "_" or "-")`)
+  const root = topicRoot ?? 'outpost'
+  if (!isTopicRoot(root)) throw new UsageError(`--topic-root "${root}" must be 1 to 4 levels of letters, digits, "_" or "-"`)
+  return { gateway, topicRoot: root }
+}
+
 export function parseCommand (argv: string[], extra: Options = {}): Parsed {
   let parsed
   try {
@@ -79,7 +101,7 @@ export function parseCommand (argv: string[], extra: Options = {}): Parsed {
     common: {
       json: v.json === true,
       connection: {
-        url: text('url') ?? process.env.OUTPOST_URL ?? 'mqtt://127.0.0.1:1883',
+        url: text('via') ?? text('url') ?? process.env.OUTPOST_URL ?? 'mqtt://127.0.0.1:1883',
         user: text('user') ?? process.env.OUTPOST_USER,
         password: text('password') ?? process.env.OUTPOST_PASS,
         ca: text('ca'),
@@ -87,6 +109,7 @@ export function parseCommand (argv: string[], extra: Options = {}): Parsed {
         key: text('key'),
         insecure: v.insecure === true,
         timeoutMs: number('timeout', text('timeout'), 30_000),
+        fleet: fleetOptions(text('via'), text('url'), text('gateway'), text('topic-root')),
       },
     },
     values: v,

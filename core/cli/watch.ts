@@ -28,6 +28,15 @@ function untilInterrupted (session: Session): Promise<void> {
   })
 }
 
+/**
+ * Through a fleet's upstream the gateway's log hooks are not forwarded (only the manifest's uplink.hooks are),
+ * so a follow asks `logs` for the lines after the last one it printed, this often: one request per second,
+ * well within the uplink's requestsPerSecond.
+ */
+const FOLLOW_POLL_MS = 1000
+/** lines asked for per poll, the most `logs` gives: a second with more matching lines shows its newest 1000 */
+const FOLLOW_POLL_LINES = 1000
+
 const logs = gatewayCommand({
   usage: 'logs [<module>] [-n <lines>] [-f] [--level error|warn|info|debug]',
   summary: 'recent log lines of a module (or of the whole gateway); -f follows new lines until Ctrl-C',
@@ -45,7 +54,7 @@ const logs = gatewayCommand({
     }
     const early: LogLine[] = []
     let following = false
-    if (parsed.values.follow === true) {
+    if (parsed.values.follow === true && session.localBus) {
       // subscribe before asking for the tail, so no line falls between the two
       await session.subscribe([`hooks/core/log/${module ?? '+'}`], (_topic, payload) => {
         const hook = checkHook(readable(payload))
@@ -54,15 +63,35 @@ const logs = gatewayCommand({
         else early.push(hook.data as LogLine)
       })
     }
-    const tail = await session.call<{ lines: LogLine[] }>('core', 'logs', args)
+    const tail = await session.call<{ lines: LogLine[], next: number }>('core', 'logs', args)
     for (const line of tail.lines) show(line)
     if (parsed.values.follow !== true) return 0
+    if (!session.localBus) {
+      let polling = true
+      try {
+        await Promise.race([pollLogs(session, { ...args, lines: FOLLOW_POLL_LINES }, tail.next, show, () => polling), untilInterrupted(session)])
+      } finally {
+        polling = false
+      }
+      return 0
+    }
     following = true
     for (const line of early) show(line)
     await untilInterrupted(session)
     return 0
   },
 })
+
+/** asks for the lines after `since` every FOLLOW_POLL_MS while `going()`, until a call fails */
+async function pollLogs (session: Session, args: Record<string, unknown>, since: number, show: (line: LogLine) => void, going: () => boolean): Promise<void> {
+  for (;;) {
+    await new Promise(resolve => setTimeout(resolve, FOLLOW_POLL_MS).unref())
+    if (!going()) return
+    const page = await session.call<{ lines: LogLine[], next: number }>('core', 'logs', { ...args, since })
+    for (const line of page.lines) show(line)
+    since = page.next
+  }
+}
 
 const call = gatewayCommand({
   usage: 'call <module>.<method> [<json args>]',

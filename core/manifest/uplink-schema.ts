@@ -5,6 +5,13 @@ import { z } from 'zod'
 import { restartPolicySchema } from '../supervisor/policy-schema.js'
 
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/
+/** a gateway's name in the fleet; also what the fleet CLI's --gateway takes */
+export const FLEET_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+/** 1–4 levels of [A-Za-z0-9_-]; also what the fleet CLI's --topic-root takes */
+export function isTopicRoot (root: string): boolean {
+  const levels = root.split('/')
+  return levels.length <= 4 && levels.every(l => SEGMENT.test(l))
+}
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a module name')
 const methodName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a method name')
 const userName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'an operator name: letters, digits, "_" or "-", starting with a letter')
@@ -20,9 +27,9 @@ export const uplinkSchema = z.object({
   url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s/]+(\/\S*)?$/, 'an upstream URL: mqtt://, mqtts://, ws:// or wss://host[:port][/path]'),
   enabled: z.boolean().default(true),
   /** this gateway's name in the fleet (default: the manifest's `gateway`) */
-  fleetId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a fleet id: letters, digits, ".", "_" or "-"').optional(),
+  fleetId: z.string().regex(FLEET_ID, 'a fleet id: letters, digits, ".", "_" or "-"').optional(),
   /** topics are `<topicRoot>/<fleetId>/…` */
-  topicRoot: z.string().refine(r => { const l = r.split('/'); return l.length <= 4 && l.every(s => SEGMENT.test(s)) }, '1–4 levels of [A-Za-z0-9_-]').default('outpost'),
+  topicRoot: z.string().refine(isTopicRoot, '1–4 levels of [A-Za-z0-9_-]').default('outpost'),
   username: z.string().min(1).optional(),
   password: z.string().optional(),
   /** PEM files; relative paths resolve against the manifest's folder */

@@ -7,12 +7,13 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import mqtt from 'mqtt'
 import os from 'node:os'
 import path from 'node:path'
 import { decodeCbor } from '../../core/protocol/codec.js'
 import { connectOperator, fixture, gone, waitFor } from '../helpers/gateway.js'
+import { poll } from '../helpers/wait.js'
 import type { Operator } from '../helpers/gateway.js'
 import { startUpstream } from '../helpers/upstream.js'
 import { CLI } from '../management/helpers.js'
@@ -156,5 +157,118 @@ test('issue 11: stored hooks survive an upstream outage, kill -9 of the uplink a
       if (Date.now() - started > timeoutMs) throw new Error(`uplink stats never matched: ${JSON.stringify(stats)}`)
       await new Promise(resolve => setTimeout(resolve, 50))
     }
+  }
+})
+
+test('issue 11: a long outage fills the queue to its bound; the oldest are dropped, counted in stats and the status; the folder never passes the bound; what was kept arrives in order', async () => {
+  const users = { 'gw-f': 'gateway-f-secret', alice: 'alice-secret' }
+  const upstream = await startUpstream(users, { persistence: true })
+  const fullDir = path.join(dir, 'full')
+  const fullQueue = path.join(fullDir, 'queue')
+  const MAX_BYTES = 262_144 // the smallest bound the schema allows: 16 segments of 16 KiB
+  const file = path.join(fullDir, 'gateway.json')
+  mkdirSync(fullDir)
+  writeFileSync(file, JSON.stringify({
+    gateway: 'gw-f',
+    board: 'sim',
+    runtimeDir: path.join(fullDir, 'run'),
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true }] },
+    modules: [{ name: 'alpha', entry: fixture('echo') }],
+    uplink: {
+      url: upstream.url, username: 'gw-f', password: users['gw-f'], ca: upstream.ca, keepaliveSeconds: 5,
+      backoff: { initialMs: 100, maxMs: 1000 },
+      hooks: [{ filter: 'alpha/ping', qos: 1, store: true }],
+      queue: { dir: fullQueue, segmentBytes: 16_384, maxBytes: MAX_BYTES },
+    },
+  }))
+  const received: Array<{ q: string, seq: number, i: number }> = []
+  const statuses: any[] = []
+  const sub = await mqtt.connectAsync(upstream.url, { protocolVersion: 4, clientId: 'full-receiver', clean: false, username: 'alice', password: users.alice, ca: readFileSync(upstream.ca), reconnectPeriod: 200 })
+  sub.on('message', (topic, payload) => {
+    if (topic === 'outpost/gw-f/status') statuses.push(decodeCbor(payload))
+    if (topic !== 'outpost/gw-f/hooks/alpha/ping') return
+    const m = decodeCbor(payload) as { q: string, seq: number, data: Uint8Array }
+    received.push({ q: m.q, seq: m.seq, i: Buffer.from(m.data).readUInt32BE(0) })
+  })
+  await sub.subscribeAsync(['outpost/gw-f/hooks/alpha/ping', 'outpost/gw-f/status'], { qos: 1 })
+
+  const { core, out } = startCore(file)
+  const op = await localOperator(out, 0)
+  let sampler: NodeJS.Timeout | undefined
+  try {
+    await poll(async () => (await uplinkStats(op))?.connected === true || undefined, 300)
+
+    // ── the outage, before any load: nothing is in flight, so every record stored from here on is unsent ──
+    await upstream.stop('SIGTERM')
+    await poll(async () => (await uplinkStats(op))?.connected === false || undefined, 300)
+    const start = (await uplinkStats(op)).queue
+    let peak = { segments: 0, folder: 0 }
+    const sample = (): void => {
+      let segments = 0
+      let folder = 0
+      for (const name of readdirSync(fullQueue)) {
+        let size = 0
+        try { size = statSync(path.join(fullQueue, name)).size } catch { continue } // deleted between the two calls
+        folder += size
+        if (name.endsWith('.seg')) segments += size
+      }
+      peak = { segments: Math.max(peak.segments, segments), folder: Math.max(peak.folder, folder) }
+    }
+    sampler = setInterval(sample, 5)
+    // hook load: bursts of 400 hooks of 200 bytes, ≈ 4 times the bound in all
+    const BURST = 400
+    const BURSTS = 12
+    for (let b = 0; b < BURSTS; b++) {
+      const reply = await op.call('alpha', 'burst', { hook: 'ping', count: BURST, bytes: 200 }, 15_000)
+      assert.equal(reply.result, BURST, JSON.stringify(reply))
+      sample()
+    }
+    const full = await poll(async () => {
+      const q = (await uplinkStats(op))?.queue
+      return q?.lastSeq === start.lastSeq + BURST * BURSTS ? q : undefined
+    }, 300).catch(async err => { throw new Error(`${(err as Error).message}: ${JSON.stringify(await uplinkStats(op))} from ${JSON.stringify(start)}`) })
+    clearInterval(sampler)
+    sample()
+    assert.ok(full.dropped.full > 0, 'the bound was reached')
+    assert.equal(full.records + full.dropped.full, BURST * BURSTS, 'every record is kept or counted as dropped')
+    assert.ok(full.bytes <= MAX_BYTES)
+    assert.ok(peak.segments > MAX_BYTES - 16_384, `the samples saw the queue full (${peak.segments} bytes)`)
+    assert.ok(peak.segments <= MAX_BYTES, `segments on disk peaked at ${peak.segments} bytes, over the bound ${MAX_BYTES}`)
+    // besides the segments, the folder holds only `id` (17 bytes), `acked` (12) and the empty marker `open`
+    assert.ok(peak.folder <= MAX_BYTES + 29, `the folder peaked at ${peak.folder} bytes`)
+    assert.match(out(), /queue full \(262144 bytes\): dropped \d+ oldest record\(s\)/)
+
+    // ── the upstream returns: what was kept arrives, in order, once after deduplication ──
+    await upstream.start()
+    const drained = await poll(async () => {
+      const q = (await uplinkStats(op))?.queue
+      return q?.records === 0 ? q : undefined
+    }, 600)
+    assert.equal(drained.dropped.full, full.dropped.full)
+    await waitFor('the last stored hook upstream', () => received.some(r => r.seq === full.lastSeq), 60_000)
+    const firstKept = full.lastSeq - full.records + 1
+    const seen = new Set<number>()
+    const order: Array<{ seq: number, i: number }> = []
+    for (const r of received) {
+      assert.equal(r.q, start.id)
+      if (seen.has(r.seq)) continue
+      seen.add(r.seq)
+      order.push(r)
+    }
+    assert.deepEqual(order.map(r => r.seq), Array.from({ length: full.records }, (_, k) => firstKept + k), 'exactly the kept records, in order: the oldest were dropped')
+    // each record is the hook it was stored from: the burst's own counter follows the sequence number
+    for (const r of order) assert.equal(r.i, (r.seq - start.lastSeq - 1) % BURST, `seq ${r.seq}`)
+    const status = await waitFor('the status with the drops', () => statuses.findLast(s => s.state === 'online' && s.queue?.dropped?.full === full.dropped.full), 30_000)
+    assert.equal(status.queue.records, full.records, 'sent at reconnect, before the drain')
+  } finally {
+    clearInterval(sampler)
+    await op.end().catch(() => {})
+    await sub.endAsync().catch(() => {})
+    if (core.exitCode === null && core.signalCode === null) {
+      const exited = new Promise(resolve => core.once('exit', resolve))
+      core.kill('SIGTERM')
+      await exited
+    }
+    await upstream.close()
   }
 })
