@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createGzip } from 'node:zlib'
 import { OutpostError } from '../core/errors.js'
-import { RELEASE_FILE, SUMS_FILE, VERSION_PATTERN, listFiles, sumsText } from '../core/release/contents.js'
-import type { ReleaseInfo } from '../core/release/contents.js'
+import { VERSION_PATTERN, listFiles, writeReleaseFiles } from '../core/release/contents.js'
 import { targetNamed, targets } from '../core/release/targets.js'
 import type { Target } from '../core/release/targets.js'
 import { installDependencies, productionDependencies } from './dependencies.js'
@@ -60,12 +59,13 @@ function normaliseModes (dir: string): void {
   for (const file of listFiles(dir)) chmodSync(path.join(dir, file.path), file.mode)
 }
 
-async function pack (stagingParent: string, folder: string, file: string, mtime: number): Promise<void> {
+/** packs `stagingParent/folder` as a gzip'd ustar the way every bundle is packed */
+export async function pack (stagingParent: string, folder: string, file: string, mtime: number, level = 6): Promise<void> {
   const tar = spawn('tar', ['--format=ustar', '--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${mtime}`, '-C', stagingParent, '-cf', '-', folder], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   tar.stderr.on('data', chunk => { stderr += String(chunk) })
   const exited = new Promise<number | null>(resolve => tar.once('close', resolve))
-  await pipeline(tar.stdout, createGzip({ level: 6 }), createWriteStream(file))
+  await pipeline(tar.stdout, createGzip({ level }), createWriteStream(file))
   const code = await exited
   if (code !== 0) throw new OutpostError('RELEASE_BUILD', `tar failed for ${folder}: ${stderr.trim()}`)
 }
@@ -96,10 +96,7 @@ async function buildTarget (target: Target, ctx: { compiled: string, work: strin
   if (existsSync(deploy)) cpSync(deploy, staging, { recursive: true })
 
   normaliseModes(staging)
-  writeFileSync(path.join(staging, SUMS_FILE), sumsText(listFiles(staging)))
-  const files = listFiles(staging)
-  const info: ReleaseInfo = { format: 1, name: 'outpost', version: ctx.version, commit: ctx.commit, dirty: ctx.dirty, target: target.name, node, files }
-  writeFileSync(path.join(staging, RELEASE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o644 })
+  const { files } = writeReleaseFiles(staging, { format: 1, name: 'outpost', version: ctx.version, commit: ctx.commit, dirty: ctx.dirty, target: target.name, node })
 
   const file = path.join(ctx.options.outDir, `${folder}.tar.gz`)
   await pack(ctx.work, folder, file, ctx.mtime)
