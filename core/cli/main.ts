@@ -9,6 +9,7 @@ import { passwd } from './passwd.js'
 import { keygen, release } from './release.js'
 import { run } from './run.js'
 import { top } from './top.js'
+import { update } from './update.js'
 import { watchCommands } from './watch.js'
 
 const commands: Record<string, Command> = {
@@ -20,6 +21,7 @@ const commands: Record<string, Command> = {
   passwd,
   keygen,
   release,
+  update,
 }
 
 function usage (): string {
