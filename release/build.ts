@@ -26,6 +26,8 @@ export interface BuildOptions {
   cacheDir: string
   /** defaults to package.json's version */
   version?: string
+  /** where bundles are staged; default <cacheDir>/work (builds running at once each need their own) */
+  workDir?: string
   /** target name → a node binary or Node.js tarball, for targets the registry has no Node package for */
   nodeFor?: Record<string, string>
 }
@@ -110,7 +112,7 @@ export async function buildRelease (options: BuildOptions): Promise<BuildResult[
   if (!VERSION_PATTERN.test(version)) throw new OutpostError('RELEASE_BUILD', `version "${version}" is not a release version (letters, digits, ".", "+", "_", "-"; at most 64)`)
   const nodeVersion = pkg.devDependencies.node
   if (nodeVersion === undefined || !/^\d+\.\d+\.\d+$/.test(nodeVersion)) throw new OutpostError('RELEASE_BUILD', 'package.json pins no exact node version in devDependencies')
-  const work = path.join(options.cacheDir, 'work')
+  const work = options.workDir ?? path.join(options.cacheDir, 'work')
   mkdirSync(work, { recursive: true })
   mkdirSync(options.outDir, { recursive: true })
   const compiled = path.join(work, 'compiled')
