@@ -80,6 +80,7 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
     state: existsSync(path.join(prefix, 'var/lib/outpost/update.json')) ? readFileSync(path.join(prefix, 'var/lib/outpost/update.json'), 'utf8') : null,
   })
 
+  // an update cycle under a loaded machine takes longer than npm test's default 120 s per test
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-update-'))
     const { out, results } = await build(['linux-x64'])
@@ -130,14 +131,14 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
     }))
     service = startService(prefix, manifest)
     await settled('1.0.0')
-  })
+  }, { timeout: 900_000 })
 
   after(async () => {
     await service?.stop()
     rmSync(dir, { recursive: true, force: true })
   })
 
-  it('a good bundle: the new release runs, its core commits it, and `outpost update --status` says so', async () => {
+  it('a good bundle: the new release runs, its core commits it, and `outpost update --status` says so', { timeout: 300_000 }, async () => {
     const r = await outpost(['update', bundles.v2 ?? ''])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /release 1\.1\.0 installed beside 1\.0\.0; the gateway restarts into it and keeps it if health run within 20 s/)
@@ -151,7 +152,7 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
     assert.ok(audit.some(a => a.op === 'update' && a.result === 'ok' && /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32}\/outpost-1\.1\.0-linux-x64\.tar\.gz$/.test(a.change?.url ?? '')), JSON.stringify(audit))
   })
 
-  it('refused, nothing changed: another key\'s signature, another target, a corrupt tarball, http:// off the loopback', async () => {
+  it('refused, nothing changed: another key\'s signature, another target, a corrupt tarball, http:// off the loopback', { timeout: 300_000 }, async () => {
     const before = snapshot()
     const { startedAt } = await settled('1.1.0')
     const refusals: Array<[string, RegExp]> = [
@@ -170,7 +171,7 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
     assert.equal(after.startedAt, startedAt, 'the core did not restart')
   })
 
-  it('a release whose module cannot start: rolled back to the one before, with the reason', async () => {
+  it('a release whose module cannot start: rolled back to the one before, with the reason', { timeout: 300_000 }, async () => {
     const r = await outpost(['update', bundles.broken ?? ''])
     assert.equal(r.code, 0, r.stderr)
     const s = await settled('1.1.0')
@@ -183,7 +184,7 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
     assert.match(shown.stdout, /last update: 1\.1\.0 → 1\.2\.0: rolled-back .*\n {2}reason: not every module ran within 20000 ms/)
   })
 
-  it('a committed update prunes to updates.keep (2) releases: never the running one or the one before', async () => {
+  it('a committed update prunes to updates.keep (2) releases: never the running one or the one before', { timeout: 300_000 }, async () => {
     assert.deepEqual(snapshot().releases, ['1.0.0', '1.1.0', '1.2.0'])
     const r = await outpost(['update', bundles.v3 ?? ''])
     assert.equal(r.code, 0, r.stderr)
@@ -194,7 +195,7 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
   })
 
   for (const step of UPDATE_STEPS) {
-    it(`a SIGKILL at "${step}": the gateway starts on a whole release and reports the outcome`, async () => {
+    it(`a SIGKILL at "${step}": the gateway starts on a whole release and reports the outcome`, { timeout: 300_000 }, async () => {
       const from = (await settled(snapshot().current.slice('releases/'.length))).update.release
       const broken = step === 'rollback-written'
       const to = broken ? '1.2.0' : from === '1.1.0' ? '1.3.0' : '1.1.0'
