@@ -42,6 +42,8 @@ export const errorCodes = {
   RELEASE_INVALID: 'A release bundle is malformed: not a gzip tar, a forbidden entry (link, device, a path leaving its folder), too large, or files that do not match its release.json.',
   RELEASE_SIGNATURE: 'A release bundle carries no valid signature by a key the gateway trusts.',
   RELEASE_TARGET: 'A release bundle was built for another target than this gateway.',
+  UPDATE_DOWNLOAD: 'An update bundle or its signature could not be downloaded: a refused URL, an HTTP error, more bytes than allowed, or no answer in time.',
+  UPDATE_UNSUPPORTED: 'This gateway cannot update itself: it does not run from an installed release started by outpost-boot (docs/deploy.md).',
 
   // ── Hardware layers ──
   GPIO_LINE_UNKNOWN: 'The board has no GPIO line of that name.',

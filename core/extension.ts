@@ -21,6 +21,8 @@ export interface CoreEvents {
   'client-gone': [clientId: string, reason: 'disconnect' | 'keepalive-timeout' | 'error']
   /** the gateway has begun to stop: modules are being stopped, nothing starts any more */
   'stopping': []
+  /** an extension asks the core to stop and exit 75, to be started again (an update switched releases) */
+  'restart': [reason: string]
 }
 
 export interface GatewayContext {

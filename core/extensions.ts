@@ -2,5 +2,6 @@
 import type { ExtensionFactory } from './extension.js'
 import { memoryWatch } from './supervisor/memory-watch.js'
 import { managementExtension } from './management/extension.js'
+import { updateExtension } from './update/extension.js'
 
-export const builtinExtensions: ExtensionFactory[] = [memoryWatch, managementExtension]
+export const builtinExtensions: ExtensionFactory[] = [memoryWatch, managementExtension, updateExtension]

@@ -4,8 +4,9 @@
 #   sh install.sh [--prefix DIR] [BUNDLE.tar.gz]
 #
 # Without BUNDLE it installs the unpacked bundle it lies in. It checks every file against SHA256SUMS, copies
-# the release to <prefix>/opt/outpost/releases/<version>, points <prefix>/opt/outpost/current at it (one
-# rename), creates the `outpost` system user in the dialout and gpio groups, puts a manifest in
+# the release to <prefix>/opt/outpost/releases/<version>, installs the launcher outpost-boot in
+# <prefix>/opt/outpost/bin, points <prefix>/opt/outpost/current at the release (one rename; a recorded
+# update is forgotten), creates the `outpost` system user in the dialout and gpio groups, puts a manifest in
 # /etc/outpost/ (never replacing one), keeps state in /var/lib/outpost and installs the systemd unit.
 # Running it again with the same bundle changes nothing. --prefix installs into a folder (tests): no user
 # is created, nothing is chowned and systemd is not told.
@@ -17,7 +18,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a folder" >&2; exit 2; }; prefix=$2; shift 2 ;;
     --prefix=*) prefix=${1#--prefix=}; shift ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "install.sh: unknown option $1" >&2; exit 2 ;;
     *) [ -z "$bundle" ] || { echo "install.sh: one bundle at a time" >&2; exit 2; }; bundle=$1; shift ;;
   esac
@@ -68,15 +69,27 @@ else
   say "release $version copied to $dest"
 fi
 
-# `current` is replaced by one rename, so it always points at a whole release
-ln -sfn "releases/$version" "$base/current.new"
-mv -T "$base/current.new" "$base/current"
-say "$base/current -> releases/$version"
-
 etc="$prefix/etc/outpost"
 state="$prefix/var/lib/outpost"
-mkdir -p "$etc" "$state" "$prefix/etc/systemd/system"
+mkdir -p "$etc" "$state" "$prefix/etc/systemd/system" "$base/bin"
 chmod 0750 "$etc" "$state"
+
+# the launcher lives outside the releases (an update never replaces it): copied and renamed into place
+if ! cmp -s "$dest/outpost-boot" "$base/bin/outpost-boot"; then
+  cp "$dest/outpost-boot" "$base/bin/outpost-boot.new"
+  chmod 0755 "$base/bin/outpost-boot.new"
+  mv "$base/bin/outpost-boot.new" "$base/bin/outpost-boot"
+  say "launcher $base/bin/outpost-boot installed"
+fi
+
+# `current` is replaced by one rename, so it always points at a whole release; a release installed by hand
+# ends whatever update was recorded (outpost-boot would otherwise finish or undo it)
+if [ "$(readlink "$base/current" || true)" != "releases/$version" ]; then
+  rm -f "$state/update.json" "$state/update.boots"
+  ln -sfn "releases/$version" "$base/current.new"
+  mv -T "$base/current.new" "$base/current"
+fi
+say "$base/current -> releases/$version"
 if [ -e "$etc/gateway.json" ]; then
   say "keeping the manifest $etc/gateway.json"
 else

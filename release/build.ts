@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createGzip } from 'node:zlib'
 import { OutpostError } from '../core/errors.js'
-import { RELEASE_FILE, SUMS_FILE, VERSION_PATTERN, listFiles, sumsText } from '../core/release/contents.js'
-import type { ReleaseInfo } from '../core/release/contents.js'
+import { VERSION_PATTERN, listFiles, writeReleaseFiles } from '../core/release/contents.js'
 import { targetNamed, targets } from '../core/release/targets.js'
 import type { Target } from '../core/release/targets.js'
 import { installDependencies, productionDependencies } from './dependencies.js'
@@ -28,6 +27,8 @@ export interface BuildOptions {
   cacheDir: string
   /** defaults to package.json's version */
   version?: string
+  /** where bundles are staged; default <cacheDir>/work (builds running at once each need their own) */
+  workDir?: string
   /** target name → a node binary or Node.js tarball, for targets the registry has no Node package for */
   nodeFor?: Record<string, string>
 }
@@ -65,12 +66,13 @@ function normaliseModes (dir: string): void {
   for (const file of listFiles(dir)) chmodSync(path.join(dir, file.path), file.mode)
 }
 
-async function pack (stagingParent: string, folder: string, file: string, mtime: number): Promise<void> {
+/** packs `stagingParent/folder` as a gzip'd ustar the way every bundle is packed */
+export async function pack (stagingParent: string, folder: string, file: string, mtime: number, level = 6): Promise<void> {
   const tar = spawn('tar', ['--format=ustar', '--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${mtime}`, '-C', stagingParent, '-cf', '-', folder], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   tar.stderr.on('data', chunk => { stderr += String(chunk) })
   const exited = new Promise<number | null>(resolve => tar.once('close', resolve))
-  await pipeline(tar.stdout, createGzip({ level: 6 }), createWriteStream(file))
+  await pipeline(tar.stdout, createGzip({ level }), createWriteStream(file))
   const code = await exited
   if (code !== 0) throw new OutpostError('RELEASE_BUILD', `tar failed for ${folder}: ${stderr.trim()}`)
 }
@@ -101,10 +103,7 @@ async function buildTarget (target: Target, ctx: { compiled: string, work: strin
   if (existsSync(deploy)) cpSync(deploy, staging, { recursive: true })
 
   normaliseModes(staging)
-  writeFileSync(path.join(staging, SUMS_FILE), sumsText(listFiles(staging)))
-  const files = listFiles(staging)
-  const info: ReleaseInfo = { format: 1, name: 'outpost', version: ctx.version, commit: ctx.commit, dirty: ctx.dirty, target: target.name, node, files }
-  writeFileSync(path.join(staging, RELEASE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o644 })
+  const { files } = writeReleaseFiles(staging, { format: 1, name: 'outpost', version: ctx.version, commit: ctx.commit, dirty: ctx.dirty, target: target.name, node })
 
   const file = path.join(ctx.options.outDir, `${folder}.tar.gz`)
   await pack(ctx.work, folder, file, ctx.mtime)
@@ -118,7 +117,7 @@ export async function buildRelease (options: BuildOptions): Promise<BuildResult[
   if (!VERSION_PATTERN.test(version)) throw new OutpostError('RELEASE_BUILD', `version "${version}" is not a release version (letters, digits, ".", "+", "_", "-"; at most 64)`)
   const nodeVersion = pkg.devDependencies.node
   if (nodeVersion === undefined || !/^\d+\.\d+\.\d+$/.test(nodeVersion)) throw new OutpostError('RELEASE_BUILD', 'package.json pins no exact node version in devDependencies')
-  const work = path.join(options.cacheDir, 'work')
+  const work = options.workDir ?? path.join(options.cacheDir, 'work')
   mkdirSync(work, { recursive: true })
   mkdirSync(options.outDir, { recursive: true })
   const compiled = path.join(work, 'compiled')

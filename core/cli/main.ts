@@ -12,6 +12,7 @@ import { keygen, release } from './release.js'
 import { run } from './run.js'
 import { top } from './top.js'
 import { trace } from './trace.js'
+import { update } from './update.js'
 import { watchCommands } from './watch.js'
 
 const commands: Record<string, Command> = {
@@ -25,6 +26,7 @@ const commands: Record<string, Command> = {
   passwd,
   keygen,
   release,
+  update,
 }
 
 function usage (): string {

@@ -10,6 +10,7 @@ import { defaultManifest } from '../paths.js'
 import { prepareRuntimeDir, runtimeDirFor, writeRuntimeFile } from '../runtime-dir.js'
 import { DEFAULT_POLICY } from '../supervisor/policy.js'
 import { systemdNotifier } from '../systemd.js'
+import { RESTART_EXIT_CODE } from '../update/install.js'
 
 /**
  * The demo runs from a fresh copy of the embedded default manifest, so management changes made while it
@@ -57,18 +58,22 @@ async function runGateway (args: string[]): Promise<number> {
   const abort = new AbortController()
   let gateway: Gateway | undefined
   let stopped = false
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (abort.signal.aborted) return log.debug(`${signal} received: already stopping`)
-    log.info(`${signal} received`)
-    abort.abort(new Error(`${signal} received`))
+  // an update switched releases (or rolled one back): the core stops as for a signal and exits 75, for
+  // outpost-boot to start it again
+  let restart = false
+  const stopFor = (why: string): void => {
+    if (abort.signal.aborted) return log.debug(`${why}: already stopping`)
+    log.info(why)
+    abort.abort(new Error(why))
     // the core exits within its stop timeout whatever holds it: its modules die with it (parent-death
     // signal) and the next core clears their cgroups
     const deadlineMs = (gateway?.stopTimeoutMs() ?? DEFAULT_POLICY.stopTimeoutMs) + STOP_MARGIN_MS
     setTimeout(() => {
-      if (!stopped) log.error(`still stopping ${deadlineMs} ms after ${signal}: exiting now`)
-      process.exit(stopped ? 0 : 1)
+      if (!stopped) log.error(`still stopping ${deadlineMs} ms after ${why}: exiting now`)
+      process.exit(restart ? RESTART_EXIT_CODE : stopped ? 0 : 1)
     }, deadlineMs).unref()
   }
+  const onSignal = (signal: NodeJS.Signals): void => stopFor(`${signal} received`)
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 
@@ -87,11 +92,15 @@ async function runGateway (args: string[]): Promise<number> {
     }
     throw err
   }
+  gateway.events.once('restart', reason => {
+    restart = !abort.signal.aborted
+    stopFor(`restarting: ${reason}`)
+  })
   const service = systemdNotifier(process.env, log)
   service?.ready(`gateway ${gateway.loaded.manifest.gateway}: ${gateway.modules.list().length} module(s)`)
   if (!abort.signal.aborted) await new Promise(resolve => abort.signal.addEventListener('abort', resolve, { once: true }))
   service?.stopping()
   await gateway.stop()
   stopped = true
-  return 0
+  return restart ? RESTART_EXIT_CODE : 0
 }

@@ -75,6 +75,13 @@ export const configureArgs = (a: ArgsReader) => {
   return args
 }
 
+export const updateArgs = (a: ArgsReader) => ({
+  /** the bundle: https://, or http:// on this machine's loopback */
+  url: a.required('url', text),
+  /** the bundle's signature (the JSON of <bundle>.sig); default: downloaded from <url>.sig */
+  signature: a.optional('signature', map),
+})
+
 export const logsArgs = (a: ArgsReader) => ({
   module: a.optional('module', text),
   lines: a.optional('lines', wholeNumber(1, 1000)) ?? 100,

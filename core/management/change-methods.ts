@@ -16,6 +16,7 @@ import type { OpQueues } from './op-queue.js'
 import { summarise } from './describe.js'
 import type { ModuleSummary } from './describe.js'
 import { mergePatch } from './manifest-store.js'
+import { UPDATE_TIMEOUT_MS, updateMethod } from './update-method.js'
 import type { RawModule } from './manifest-store.js'
 
 /** what an audit record says was asked for: config field names only (values may be secrets) */
@@ -24,6 +25,7 @@ function changeOf (op: string, args: Record<string, unknown>): Record<string, un
     const { module: _module, config, ...rest } = args
     return config !== null && typeof config === 'object' ? { ...rest, config: Object.keys(config) } : rest
   }
+  if (op === 'update') return { url: args.url }
   if (op === 'add') {
     const { config: _config, ...spec } = (args.spec ?? {}) as Record<string, unknown>
     return spec
@@ -57,7 +59,7 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
   const { gw } = m
   const summary = (runtime: ModuleRuntime): ModuleSummary => summarise(runtime, gw.loaded.manifest.defaults.memoryMiB, m.usage)
 
-  const change = (op: string, run: (args: unknown) => Promise<unknown>, preempt?: (args: unknown) => void): MethodHandler => async (args: unknown, call: CallInfo) => {
+  const change = (op: string, run: (args: unknown, caller: Caller | null) => Promise<unknown>, preempt?: (args: unknown) => void, maxMs = OPERATION_TIMEOUT_MS): MethodHandler => async (args: unknown, call: CallInfo) => {
     const caller = parseCallerTag(call.from)
     const loose = (args !== null && typeof args === 'object' ? args : {}) as Record<string, unknown>
     const module = targetOf(loose)
@@ -75,13 +77,13 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
       authorise(caller, op)
       if (gw.modules.closed) throw new OutpostError('UNAVAILABLE', 'gateway stopping')
       preempt?.(args)
-      const deadlineMs = Math.min(OPERATION_TIMEOUT_MS, call.timeout === undefined ? Infinity : Math.max(1, Math.floor(call.timeout * 0.9)))
+      const deadlineMs = Math.min(maxMs, call.timeout === undefined ? Infinity : Math.max(1, Math.floor(call.timeout * 0.9)))
       return await queues.run(module ?? '', op, deadlineMs, waitingFor(m, module ?? ''), async () => {
         started = true
         // the audit records what the operation did, even when its caller was answered TIMEOUT meanwhile
         try {
           if (gw.modules.closed) throw new OutpostError('UNAVAILABLE', 'gateway stopping')
-          const result = await run(args)
+          const result = await run(args, caller)
           const change = changeOf(op, loose)
           record({ result: 'ok', ...(change === undefined ? {} : { change }) })
           return result
@@ -180,6 +182,8 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
       for (let i = 0; i < instances; i++) clearRetained(topics.presence(module, i))
       return { module, removed: true }
     }),
+
+    update: change('update', updateMethod(m), undefined, UPDATE_TIMEOUT_MS),
 
     configure: change('configure', async args => {
       const a = parseArgs('configure', configureArgs, args)

@@ -143,7 +143,13 @@ export const manifestSchema = z.object({
   updates: z.object({
     /** public keys (`outpost keygen` prints one) whose signed bundles this gateway accepts; none: no update is accepted */
     keys: z.array(z.string().regex(/^ed25519:[A-Za-z0-9+/]{43}=$/, 'a public key as outpost keygen prints it: ed25519:<base64 of 32 bytes>')).default([]),
-  }).strict().default({ keys: [] }),
+    /** releases kept in releases/ after an update is committed: the running one, the one before, then the newest */
+    keep: z.number().int().min(2).max(10).default(2),
+    /** how long a new release has, from its core's start, until every module that ran before runs again */
+    healthTimeoutMs: z.number().int().min(5000).max(3_600_000).default(120_000),
+    /** the largest bundle downloaded; it may unpack to 4 times this */
+    maxBundleBytes: z.number().int().min(1_048_576).max(1_073_741_824).default(268_435_456),
+  }).strict().default({ keys: [], keep: 2, healthTimeoutMs: 120_000, maxBundleBytes: 268_435_456 }),
   /** the audit log of management operations; a relative file is relative to the manifest's folder */
   audit: z.object({
     file: z.string().min(1).default('audit.log'),

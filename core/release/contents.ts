@@ -2,7 +2,7 @@
 // file with its SHA-256, size and mode. The same list is written as `SHA256SUMS` so that install.sh can
 // check an unpacked bundle with `sha256sum -c` and no Node. `verifyContents` checks a folder against it.
 import { createHash } from 'node:crypto'
-import { lstatSync, readFileSync, readdirSync } from 'node:fs'
+import { lstatSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { OutpostError } from '../errors.js'
 
@@ -56,6 +56,14 @@ export function listFiles (root: string, skip: ReadonlySet<string> = new Set()):
 
 export function sumsText (files: readonly ReleaseFile[]): string {
   return files.map(f => `${f.sha256}  ${f.path}\n`).join('')
+}
+
+/** writes SHA256SUMS and release.json for every file now in `folder` (a bundle's top folder) */
+export function writeReleaseFiles (folder: string, head: Omit<ReleaseInfo, 'files'>): ReleaseInfo {
+  writeFileSync(path.join(folder, SUMS_FILE), sumsText(listFiles(folder, new Set([SUMS_FILE, RELEASE_FILE]))))
+  const info: ReleaseInfo = { ...head, files: listFiles(folder, new Set([RELEASE_FILE])) }
+  writeFileSync(path.join(folder, RELEASE_FILE), JSON.stringify(info, null, 2) + '\n', { mode: 0o644 })
+  return info
 }
 
 export function readReleaseInfo (folder: string): ReleaseInfo {

@@ -75,15 +75,23 @@ export async function signBundle (bundle: string, privatePem: string): Promise<S
 }
 
 export function readSignature (file: string): Signature {
-  let sig: Signature
+  let sig: unknown
   try {
-    sig = JSON.parse(readFileSync(file, 'utf8')) as Signature
+    sig = JSON.parse(readFileSync(file, 'utf8'))
   } catch (err) {
     throw new OutpostError('RELEASE_SIGNATURE', `no readable signature ${file}: ${(err as Error).message}`)
   }
+  return checkSignature(sig, file)
+}
+
+/** `value` as a signature, or RELEASE_SIGNATURE naming `where` it came from */
+export function checkSignature (value: unknown, where: string): Signature {
+  const sig = (value ?? {}) as Signature
   if (sig.format !== 1 || typeof sig.key !== 'string' || typeof sig.sha256 !== 'string' || typeof sig.signature !== 'string' || typeof sig.version !== 'string' || typeof sig.target !== 'string') {
-    throw new OutpostError('RELEASE_SIGNATURE', `${file} is not an Outpost release signature`)
+    throw new OutpostError('RELEASE_SIGNATURE', `${where} is not an Outpost release signature`)
   }
+  // the version names a folder under releases/
+  if (!VERSION_PATTERN.test(sig.version)) throw new OutpostError('RELEASE_SIGNATURE', `${where} names no valid version`)
   return sig
 }
 

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { buildRelease, projectRoot } from '../../release/build.js'
@@ -22,7 +22,10 @@ export function target (name: string): Target {
 
 export async function build (names: string[], version?: string): Promise<{ out: string, results: BuildResult[] }> {
   const out = mkdtempSync(path.join(os.tmpdir(), 'outpost-release-'))
-  const results = await buildRelease({ targets: names.map(target), outDir: out, cacheDir, ...(version === undefined ? {} : { version }) })
+  // test files build at once: each stages in a folder of its own (the downloads in cacheDir are shared)
+  const workDir = path.join(out, 'work')
+  const results = await buildRelease({ targets: names.map(target), outDir: out, cacheDir, workDir, ...(version === undefined ? {} : { version }) })
+  rmSync(workDir, { recursive: true, force: true })
   return { out, results }
 }
 

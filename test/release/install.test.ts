@@ -74,7 +74,8 @@ describe('install.sh', () => {
     assert.match(second.out, /keeping the manifest/)
     assert.deepEqual(tree(prefix).filter(line => !line.startsWith('etc/systemd/system/outpost.service ') && !line.startsWith('opt/outpost/current ')), before)
     assert.equal(readlinkSync(path.join(prefix, 'opt/outpost/current')), 'releases/1.0.0')
-    assert.deepEqual(readdirSync(path.join(prefix, 'opt/outpost')).sort(), ['current', 'releases'], 'no temporary files left')
+    assert.deepEqual(readdirSync(path.join(prefix, 'opt/outpost')).sort(), ['bin', 'current', 'releases'], 'no temporary files left')
+    assert.equal(readFileSync(path.join(prefix, 'opt/outpost/bin/outpost-boot'), 'utf8'), readFileSync(path.join(projectRoot, 'deploy/outpost-boot'), 'utf8'))
   })
 
   it('a second version: current moves to it, the first stays, the operator\'s manifest is kept', () => {
@@ -110,7 +111,7 @@ describe('install.sh', () => {
     // verify checks that ExecStart is executable: a copy of the installed unit points it into the prefix
     // (--root would need a whole systemd tree there); every other line is verified as installed
     const installed = readFileSync(path.join(prefix, 'etc/systemd/system/outpost.service'), 'utf8')
-    assert.match(installed, /^ExecStart=\/opt\/outpost\/current\/bin\/outpost run \/etc\/outpost\/gateway\.json$/m)
+    assert.match(installed, /^ExecStart=\/opt\/outpost\/bin\/outpost-boot \/etc\/outpost\/gateway\.json$/m)
     const unit = path.join(dir, 'outpost.service')
     writeFileSync(unit, installed.replace('ExecStart=/opt/outpost/', `ExecStart=${prefix}/opt/outpost/`))
     const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' })
