@@ -2,7 +2,7 @@
 // checked against the integrity the lock file (or the registry) gives, so a second run downloads nothing.
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { OutpostError } from '../core/errors.js'
 
@@ -28,7 +28,17 @@ export function registryIntegrity (spec: string, cacheDir: string): string {
 export function cachedTarball (name: string, version: string, integrity: string, cacheDir: string): string {
   mkdirSync(cacheDir, { recursive: true })
   const file = path.join(cacheDir, `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`)
-  if (!existsSync(file)) npm(['pack', `${name}@${version}`, '--pack-destination', cacheDir, '--silent'], cacheDir)
+  if (!existsSync(file)) {
+    // packed in a folder of its own, then renamed into place: two builds at once (the release tests run
+    // side by side) must never read a tarball the other is still writing
+    const tmp = mkdtempSync(path.join(cacheDir, '.pack-'))
+    try {
+      npm(['pack', `${name}@${version}`, '--pack-destination', tmp, '--silent'], cacheDir)
+      renameSync(path.join(tmp, path.basename(file)), file)
+    } finally {
+      rmSync(tmp, { recursive: true, force: true })
+    }
+  }
   const [algorithm, want] = integrity.split('-', 2)
   if (algorithm !== 'sha512' || want === undefined) throw new OutpostError('RELEASE_BUILD', `${name}@${version}: integrity "${integrity}" is not sha512`)
   const got = createHash('sha512').update(readFileSync(file)).digest('base64')
