@@ -5,29 +5,8 @@ import type { Command, Io } from './command.js'
 import { UsageError } from './exit.js'
 import { clock, table } from './format.js'
 import { numberOption } from './options.js'
-
-/** the tracing module's answers (modules/tracing/store.ts) */
-export interface TraceSummary {
-  trace: string
-  root: { module: string, method: string }
-  start: number
-  durationMs: number
-  spans: number
-  error: string | null
-}
-
-export interface TraceSpan {
-  span: string
-  parent: string | null
-  module: string
-  instance: number
-  kind: string
-  name: string
-  start: number
-  durationMs: number
-  outcome: 'ok' | 'error'
-  code: string | null
-}
+// the tracing module's answers, in the store's own shapes (types only: nothing of the module loads here)
+import type { StoredSpan as TraceSpan, TraceSummary } from '../../modules/tracing/store.js'
 
 const TRACING = 'tracing'
 
