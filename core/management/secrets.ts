@@ -14,7 +14,7 @@ export function configKeys (config: unknown): unknown {
   return config !== null && typeof config === 'object' && !Array.isArray(config) ? Object.fromEntries(Object.keys(config).map(key => [key, null])) : config
 }
 
-/** a URL without its user and password (text that is not a URL is kept only up to its first "@") */
+/** a URL without its user and password (of text that is not a URL, only what follows its last "@") */
 export function urlWithoutCredentials (text: string): string {
   try {
     const url = new URL(text)
@@ -23,6 +23,6 @@ export function urlWithoutCredentials (text: string): string {
     url.password = ''
     return url.href
   } catch {
-    return text.split('@')[0] ?? ''
+    return text.slice(text.lastIndexOf('@') + 1)
   }
 }
