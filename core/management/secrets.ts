@@ -14,15 +14,5 @@ export function configKeys (config: unknown): unknown {
   return config !== null && typeof config === 'object' && !Array.isArray(config) ? Object.fromEntries(Object.keys(config).map(key => [key, null])) : config
 }
 
-/** a URL without its user and password (of text that is not a URL, only what follows its last "@") */
-export function urlWithoutCredentials (text: string): string {
-  try {
-    const url = new URL(text)
-    if (url.username === '' && url.password === '') return text
-    url.username = ''
-    url.password = ''
-    return url.href
-  } catch {
-    return text.slice(text.lastIndexOf('@') + 1)
-  }
-}
+/** a URL without its user and password (`scheme://user:password@host…`); anything else as it is */
+export const urlWithoutCredentials = (text: string): string => text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1')

@@ -6,7 +6,8 @@ import { configKeys, seesSecrets, urlWithoutCredentials, withoutArguments } from
 test('review: a URL loses its user and password, a command its arguments, a config its values; only admins see them', () => {
   assert.equal(urlWithoutCredentials('https://user:token@releases.example/b.tar.gz'), 'https://releases.example/b.tar.gz')
   assert.equal(urlWithoutCredentials('https://releases.example/b.tar.gz'), 'https://releases.example/b.tar.gz')
-  assert.equal(urlWithoutCredentials('user:token@releases.example/b'), 'releases.example/b')
+  assert.equal(urlWithoutCredentials('https://token@releases.example/a@b.tar.gz'), 'https://releases.example/a@b.tar.gz')
+  assert.equal(urlWithoutCredentials('/tmp/a@b.tar.gz'), '/tmp/a@b.tar.gz')
   assert.deepEqual(withoutArguments(['/usr/bin/bridge', '--token', 't']), ['/usr/bin/bridge', null, null])
   assert.deepEqual(configKeys({ apiKey: 'k', port: 1 }), { apiKey: null, port: null })
   assert.equal(configKeys(undefined), undefined)
