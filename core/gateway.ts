@@ -1,5 +1,6 @@
 // The gateway: manifest → board → broker → core on the bus → modules. Stopping runs it backwards.
 import { EventEmitter } from 'node:events'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { loadManifest } from './manifest/load.js'
 import type { LoadedManifest, LoadedModule } from './manifest/load.js'
@@ -104,6 +105,8 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   const bus = await startCoreBus(broker, log)
 
   const MiB = 1024 * 1024
+  // the modules' config files (secrets among them): removed once the modules are stopped
+  const configFiles = new Set<string>()
   const modules = createModuleTable({
     policyOf: (module: LoadedModule) => mergePolicy(manifest.defaults.restart, module.spec.restart),
     onState: (runtime, instance, state) => {
@@ -121,6 +124,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
           const configFile = path.join(runtimeDir, `${name}.config.json`)
           // a module under its own user is the only one that can read its config
           writeRuntimeFile(configFile, JSON.stringify(spec.config), runAs === undefined ? undefined : { owner: runAs })
+          configFiles.add(configFile)
           return {
             entry,
             ...(runAs === undefined ? {} : { runAs }),
@@ -224,6 +228,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       modules.close()
       events.emit('stopping')
       await modules.stopAll()
+      for (const file of configFiles) rmSync(file, { force: true })
       await kernel.releaseAll()
       await stopExtensions()
       await bus.stop()

@@ -79,6 +79,8 @@ export function canRead (identity: Identity, topic: string): boolean {
   // Replies are private to their caller: only the exact own reply topic may be subscribed.
   if (topic.startsWith('reply/')) return topic === `reply/${identity.clientId}`
   if (identity.kind === 'module') {
+    // every module's log lines and the audit trail are for operators: a module's log may hold what its neighbours should not read
+    if (topic.startsWith('hooks/core/')) return !topic.startsWith('log/', 11) && !topic.startsWith('audit', 11)
     if (topic.startsWith('hooks/') || topic.startsWith('state/') || topic.startsWith('presence/') || topic.startsWith('spans/')) return true
     // a module serves only its own RPC topics
     return topic.startsWith('rpc/') && topic.startsWith(identity.module, 4) && topic.charCodeAt(4 + identity.module.length) === 0x2f && !topic.includes('#')

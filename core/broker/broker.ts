@@ -30,6 +30,7 @@ import { batchWrites } from './writes.js'
 import type { Traffic } from './traffic.js'
 import { socketTally } from './socket-tally.js'
 import type { SocketTally } from './socket-tally.js'
+import { slotsAcrossHandshake } from './handshake-slots.js'
 import { createWebSocketServer } from './ws-listener.js'
 import type { WebSocketListenerConfig } from './ws-listener.js'
 
@@ -503,15 +504,12 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       connections.set(socket, connection)
       readThrough(socket, reader)
     }
-    // a TLS socket's slot is taken when its TCP connection arrives, so handshakes that never finish are
-    // evicted like any silent connection; the TLS socket finds it by its peer's address and port
-    const handshaking = new Map<string, PendingSlot>()
-    const peer = (socket: net.Socket): string => `${socket.remoteAddress ?? ''} ${socket.remotePort ?? ''}`
+    // a TLS socket's slot was taken when its TCP connection arrived (handshake-slots.ts): `afterHandshake` finds it
+    let afterHandshake: ((secure: net.Socket) => PendingSlot | undefined) | undefined
     const accept = (socket: net.Socket): void => {
       let waiting: PendingSlot | null | undefined
-      if (config.type === 'tls') {
-        waiting = handshaking.get(peer(socket))
-        handshaking.delete(peer(socket))
+      if (afterHandshake !== undefined) {
+        waiting = afterHandshake(socket)
         if (waiting === undefined) {
           socket.destroy() // its TCP connection was evicted, or closed, during the handshake
           return
@@ -544,15 +542,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         handshakeTimeout: CONNECT_TIMEOUT_MS,
       }, accept)
       : net.createServer(accept)
-    if (config.type === 'tls') {
-      server.on('connection', (raw: net.Socket) => {
-        const slot = slotFor(raw)
-        if (slot === null) return
-        const key = peer(raw)
-        handshaking.set(key, slot)
-        raw.once('close', () => { if (handshaking.get(key) === slot) handshaking.delete(key) })
-      })
-    }
+    if (config.type === 'tls') afterHandshake = slotsAcrossHandshake(server, slotFor)
     // every socket: the logged-in clients and those waiting, and room for as many evicted ones still closing
     server.maxConnections = limits.maxClients + 2 * limits.maxPending
     servers.push(server)

@@ -4,16 +4,18 @@
 // `ws` (≈ 1 MB of the core's memory with node:http) is loaded only when a manifest has a ws listener.
 //
 // The upgrade itself is bounded before any MQTT byte is read: the TCP connection counts against the
-// listener's pending limits from the moment it is accepted, must finish its handshake within the connect
-// timeout, offer the "mqtt" subprotocol [MQTT-6.0.0-3], come from a listed Origin when `origins` is set, and
-// send WebSocket messages no larger than the packets the listener takes at that moment (maxConnectBytes
-// before the CONNACK, maxPacketBytes after). Only binary frames carry MQTT [MQTT-6.0.0-1]: a text frame
-// closes the connection. Compression (permessage-deflate) is off: a small frame could inflate to a large one.
+// listener's pending limits from the moment it is accepted (over TLS, before its handshake), must finish its
+// handshake within the connect timeout, offer the "mqtt" subprotocol [MQTT-6.0.0-3], come from a listed Origin
+// when `origins` is set, and send WebSocket messages no larger than the packets the listener takes at that
+// moment (maxConnectBytes before the CONNACK, maxPacketBytes after). Only binary frames carry MQTT
+// [MQTT-6.0.0-1]: a text frame closes the connection. Compression (permessage-deflate) is off: a small frame
+// could inflate to a large one.
 import type http from 'node:http'
 import type net from 'node:net'
 import { readFileSync } from 'node:fs'
 import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
+import { slotsAcrossHandshake } from './handshake-slots.js'
 import type { ListenerLimits, PendingSlot } from './limits.js'
 
 export interface WebSocketListenerConfig {
@@ -58,8 +60,14 @@ export async function createWebSocketServer (serving: WebSocketServing): Promise
   // each connection not yet upgraded: its pending gate's release, and the timer that closes it if its
   // upgrade does not come within the connect timeout (Aedes's own connect timeout starts after it)
   const arrived = new WeakMap<net.Socket, { waiting: PendingSlot, timer: NodeJS.Timeout }>()
+  // over TLS, the slot is taken when the TCP connection arrives, so handshakes that never end are evicted too
+  const afterHandshake = secure ? slotsAcrossHandshake(server, serving.enter) : undefined
   server.on(secure ? 'secureConnection' : 'connection', (socket: net.Socket) => {
-    const waiting = serving.enter(socket)
+    const waiting = afterHandshake === undefined ? serving.enter(socket) : afterHandshake(socket)
+    if (waiting === undefined) {
+      socket.destroy() // its TCP connection was evicted, or closed, during the handshake
+      return
+    }
     if (waiting === null) return
     const timer = setTimeout(() => socket.destroy(), connectTimeoutMs)
     arrived.set(socket, { waiting, timer })

@@ -18,17 +18,18 @@ import type { ModuleSummary } from './describe.js'
 import { mergePatch } from './manifest-store.js'
 import { UPDATE_TIMEOUT_MS, updateMethod } from './update-method.js'
 import type { RawModule } from './manifest-store.js'
+import { urlWithoutCredentials, withoutArguments } from './secrets.js'
 
-/** what an audit record says was asked for: config field names only (values may be secrets) */
+/** what an audit record (which viewers read) says was asked for, without what may be a secret (secrets.ts) */
 function changeOf (op: string, args: Record<string, unknown>): Record<string, unknown> | undefined {
   if (op === 'configure') {
     const { module: _module, config, ...rest } = args
     return config !== null && typeof config === 'object' ? { ...rest, config: Object.keys(config) } : rest
   }
-  if (op === 'update') return { url: args.url }
+  if (op === 'update') return { url: typeof args.url === 'string' ? urlWithoutCredentials(args.url) : args.url }
   if (op === 'add') {
     const { config: _config, ...spec } = (args.spec ?? {}) as Record<string, unknown>
-    return spec
+    return Array.isArray(spec.command) && spec.command.every(word => typeof word === 'string') ? { ...spec, command: withoutArguments(spec.command) } : spec
   }
   return undefined
 }

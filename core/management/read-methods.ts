@@ -7,6 +7,7 @@ import type { MethodHandler } from '../protocol/serve.js'
 import { parseCallerTag } from '../broker/access.js'
 import type { Caller } from '../broker/access.js'
 import type { RawModule } from './manifest-store.js'
+import { configKeys, seesSecrets, withoutArguments } from './secrets.js'
 import { STORE_LIMITS } from '../broker/limits.js'
 import { mergePolicy } from '../supervisor/merge-policy.js'
 import { logsArgs, moduleArgs, parseArgs } from './args.js'
@@ -28,14 +29,10 @@ function availableMemory (): number {
   return os.freemem()
 }
 
-/**
- * A module's manifest entry as a caller may see it: a config may hold secrets (an API key, a password), so
- * only an admin sees its values; anyone else sees its keys with null values, as the audit log keeps them.
- */
+/** A module's manifest entry as a caller may see it (secrets.ts): its config's keys and its command's program only, unless an admin asks. */
 function entryFor (raw: RawModule | null, caller: Caller | null): RawModule | null {
-  const config = raw?.config
-  if (raw === null || (caller !== null && caller.kind !== 'module' && caller.role === 'admin') || config === null || typeof config !== 'object' || Array.isArray(config)) return raw
-  return { ...raw, config: Object.fromEntries(Object.keys(config).map(key => [key, null])) }
+  if (raw === null || seesSecrets(caller)) return raw
+  return { ...raw, ...(raw.config === undefined ? {} : { config: configKeys(raw.config) }), ...(Array.isArray(raw.command) ? { command: withoutArguments(raw.command) } : {}) } as RawModule
 }
 
 export function readMethods (m: Management): Record<string, MethodHandler> {
@@ -50,10 +47,11 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
       const { module } = parseArgs('status', moduleArgs, args)
       const runtime = gw.modules.require(module)
       const { spec, entry } = runtime.loaded
+      const caller = parseCallerTag(call.from)
       return {
         ...summarise(runtime, defaultBudget(), m.usage),
-        spec: entryFor(m.store.rawModule(module) ?? null, parseCallerTag(call.from)),
-        program: entry.script ?? entry.command ?? null,
+        spec: entryFor(m.store.rawModule(module) ?? null, caller),
+        program: entry.script ?? (entry.command === undefined ? null : seesSecrets(caller) ? entry.command : withoutArguments(entry.command)),
         policy: mergePolicy(gw.loaded.manifest.defaults.restart, spec.restart),
         calls: spec.calls,
         after: spec.after,

@@ -24,7 +24,10 @@ const hookFilter = z.string().refine(f => {
 
 export const uplinkSchema = z.object({
   /** mqtt://, mqtts://, ws:// or wss:// */
-  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s/]+(\/\S*)?$/, 'an upstream URL: mqtt://, mqtts://, ws:// or wss://host[:port][/path]'),
+  url: z.string()
+    .regex(/^(mqtts?|wss?):\/\/[^\s/]+(\/\S*)?$/, 'an upstream URL: mqtt://, mqtts://, ws:// or wss://host[:port][/path]')
+    // the URL is logged (every failed connect), where viewers and modules read it: credentials have their own fields
+    .refine(url => !/^[a-z]+:\/\/[^/]*@/.test(url), 'no user or password in the URL (it is logged): use "username" and "password"'),
   enabled: z.boolean().default(true),
   /** this gateway's name in the fleet (default: the manifest's `gateway`) */
   fleetId: z.string().regex(FLEET_ID, 'a fleet id: letters, digits, ".", "_" or "-"').optional(),

@@ -10,7 +10,8 @@ export const SIGNATURE_TIMEOUT_MS = 30_000
 /** a signature file is a few hundred bytes of JSON */
 export const MAX_SIGNATURE_BYTES = 16_384
 
-const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost)$/
+// addresses, not names: a name is resolved by /etc/hosts and DNS, which may point it anywhere
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/
 
 export function checkUrl (text: string): URL {
   let url: URL
@@ -20,7 +21,7 @@ export function checkUrl (text: string): URL {
     throw new OutpostError('UPDATE_DOWNLOAD', `"${text.slice(0, 200)}" is not a URL`)
   }
   if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.test(url.hostname))) return url
-  throw new OutpostError('UPDATE_DOWNLOAD', `${url.protocol}//${url.host}: an update is downloaded over https:// (http:// only from 127.0.0.1 or ::1)`)
+  throw new OutpostError('UPDATE_DOWNLOAD', `${url.protocol}//${url.host}: an update is downloaded over https:// (http:// only from a loopback address: 127.0.0.0/8 or [::1], not a name)`)
 }
 
 /** redirects followed (release hosting redirects to its storage), each to a URL checkUrl accepts */

@@ -28,7 +28,7 @@ export function families (s: MetricsSnapshot): Family[] {
     family('outpost_module_state', 'gauge', 'Whether the instance is in this state (1) or not (0).',
       instances.flatMap(({ labels, i }) => STATES.map(state => ({ labels: { ...labels, state }, value: i.state === state ? 1 : 0 })))),
     family('outpost_module_restarts', 'counter', 'Restarts the supervisor made of the instance (an operator\'s start or restart is not one); back to 0 when a change rebuilds the module.', perInstance(i => i.restarts)),
-    family('outpost_module_exits', 'counter', 'Exits of the instance\'s process, by reason (exit-code, signal, over-budget, oom, hung, ready-timeout, disconnected, stopped).',
+    family('outpost_module_exits', 'counter', 'Exits of the instance\'s process, by reason (exit-code, permanent, signal, over-budget, oom, hung, ready-timeout, disconnected, stopped).',
       instances.flatMap(({ labels, i }) => Object.entries(i.exits).map(([reason, n]) => ({ labels: { ...labels, reason }, value: n })))),
     family('outpost_module_memory_bytes', 'gauge', 'Private memory (RssAnon + RssShmem) of the instance\'s process tree, once it has said ready.', perInstance(i => i.memoryBytes), 'bytes'),
     family('outpost_module_memory_budget_bytes', 'gauge', 'The memory budget of each instance of the module.', perModule(m => m.budgetBytes), 'bytes'),

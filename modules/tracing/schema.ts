@@ -12,7 +12,9 @@ export const config = z.object({
   /** OTLP/HTTP JSON export to a collector */
   otlp: z.object({
     /** the collector's traces endpoint, e.g. http://127.0.0.1:4318/v1/traces */
-    url: z.string().url().refine(url => /^https?:\/\//.test(url), 'an http:// or https:// URL'),
+    url: z.string().url().refine(url => /^https?:\/\//.test(url), 'an http:// or https:// URL')
+      // the URL is logged (export failures), where viewers and modules read it: credentials go in `headers`
+      .refine(url => { const u = new URL(url); return u.username === '' && u.password === '' }, 'no user or password in the URL (it is logged): put credentials in "headers"'),
     headers: z.record(z.string(), z.string()).default({}),
     intervalMs: z.number().int().min(100).max(3_600_000).default(5000),
     /** spans waiting for export, at most; past it the oldest are dropped and counted */

@@ -1,6 +1,8 @@
 // The tracing module's store: the spans of sampled traces, by trace, in memory, bounded by span count and
 // estimated bytes (the oldest trace — the one whose first span arrived first — is evicted first) and by
-// spans per trace. Plain data in, plain data out: the RPC shapes of docs/observability.md.
+// spans per trace. Any module may add spans to a trace whose id it knows, so one module holds at most half
+// of a trace's spans and half of the store's: it can neither crowd a trace's real spans out nor flush the
+// store alone. Plain data in, plain data out: the RPC shapes of docs/observability.md.
 
 export type SpanKind = 'rpc-server' | 'rpc-client' | 'hook-emit' | 'hook-handle'
 export const SPAN_KINDS: ReadonlySet<string> = new Set<SpanKind>(['rpc-server', 'rpc-client', 'hook-emit', 'hook-handle'])
@@ -45,11 +47,15 @@ export interface StoreCounters {
   evictedSpans: number
   /** spans dropped because their trace held maxSpansPerTrace spans, or maxBytes, already */
   droppedOverTraceLimit: number
+  /** spans dropped because their module held half of their trace's maxSpansPerTrace, or half of maxSpans, already */
+  droppedOverModuleShare: number
 }
 
 interface Trace {
   spans: StoredSpan[]
   bytes: number
+  /** spans of each module in the trace */
+  byModule: Map<string, number>
 }
 
 /** a span's estimated cost in memory: the object and its strings (UTF-16) */
@@ -84,7 +90,11 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
   const traces = new Map<string, Trace>() // insertion order: the oldest first
   let spans = 0
   let bytes = 0
-  const counters = { added: 0, evictedTraces: 0, evictedSpans: 0, droppedOverTraceLimit: 0 }
+  const counters = { added: 0, evictedTraces: 0, evictedSpans: 0, droppedOverTraceLimit: 0, droppedOverModuleShare: 0 }
+  // a module's share of a trace and of the store
+  const perTraceShare = Math.ceil(limits.maxSpansPerTrace / 2)
+  const perStoreShare = Math.ceil(limits.maxSpans / 2)
+  const heldBy = new Map<string, number>() // spans each module holds in the store: bounded by the modules that sent spans kept now
 
   const evictOldest = (): void => {
     const oldest = traces.keys().next()
@@ -93,6 +103,11 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
     traces.delete(oldest.value)
     spans -= trace.spans.length
     bytes -= trace.bytes
+    for (const [module, n] of trace.byModule) {
+      const left = (heldBy.get(module) ?? 0) - n
+      if (left > 0) heldBy.set(module, left)
+      else heldBy.delete(module)
+    }
     counters.evictedTraces++
     counters.evictedSpans += trace.spans.length
   }
@@ -133,11 +148,17 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
         counters.droppedOverTraceLimit++
         return false
       }
+      if ((trace?.byModule.get(span.module) ?? 0) >= perTraceShare || (heldBy.get(span.module) ?? 0) >= perStoreShare) {
+        counters.droppedOverModuleShare++
+        return false
+      }
       if (trace === undefined) {
-        trace = { spans: [], bytes: 0 }
+        trace = { spans: [], bytes: 0, byModule: new Map() }
         traces.set(id, trace)
       }
       trace.spans.push(span)
+      trace.byModule.set(span.module, (trace.byModule.get(span.module) ?? 0) + 1)
+      heldBy.set(span.module, (heldBy.get(span.module) ?? 0) + 1)
       trace.bytes += cost
       spans++
       bytes += cost

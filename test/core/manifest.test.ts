@@ -122,3 +122,12 @@ test('a checker that does not start, fails or answers something else is CHECKER_
     process.execPath = node
   }
 })
+
+test('review: a URL that would be logged with credentials in it is refused: uplink.url, the tracing module\'s otlp.url', async () => {
+  const uplink = await problemsOf({ gateway: 'g', uplink: { url: 'mqtts://fleet:secret@fleet.example:8883' }, modules: [] })
+  assert.match(uplink.message, /uplink\.url: no user or password in the URL \(it is logged\): use "username" and "password"/)
+  const tracing = await problemsOf({ gateway: 'g', modules: [{ name: 'tracing', entry: 'modules/tracing', config: { otlp: { url: 'https://user:secret@collector.example/v1/traces' } } }] })
+  assert.match(tracing.message, /otlp\.url: no user or password in the URL \(it is logged\): put credentials in "headers"/)
+  // the same hosts without credentials pass
+  await validateManifest({ gateway: 'g', board: 'sim', uplink: { url: 'mqtts://fleet.example:8883', username: 'fleet', password: 'secret' }, modules: [{ name: 'tracing', entry: 'modules/tracing', config: { otlp: { url: 'https://collector.example/v1/traces', headers: { authorization: 'Bearer x' } } } }] }, FILE)
+})

@@ -64,10 +64,11 @@ describe('update download', () => {
     assert.equal(existsSync(path.join(dir, 'stall')), false)
   })
 
-  it('https:// anywhere, http:// only on the loopback, nothing else', () => {
+  it('https:// anywhere, http:// only to a loopback address, nothing else', () => {
     assert.equal(checkUrl('https://example.com/b.tar.gz').host, 'example.com')
-    for (const ok of ['http://127.0.0.1:8080/b', 'http://[::1]/b', 'http://localhost/b']) assert.ok(checkUrl(ok))
-    for (const bad of ['http://192.0.2.1/b', 'http://127.0.0.1.example.com/b', 'file:///etc/passwd', 'ftp://x/b']) {
+    for (const ok of ['http://127.0.0.1:8080/b', 'http://127.1.2.3/b', 'http://[::1]/b']) assert.ok(checkUrl(ok))
+    // a name is not an address: /etc/hosts or DNS may point `localhost` anywhere
+    for (const bad of ['http://localhost/b', 'http://192.0.2.1/b', 'http://127.0.0.1.example.com/b', 'file:///etc/passwd', 'ftp://x/b']) {
       assert.throws(() => checkUrl(bad), { code: 'UPDATE_DOWNLOAD', message: /downloaded over https:\/\// }, bad)
     }
     assert.throws(() => checkUrl('not a url'), { code: 'UPDATE_DOWNLOAD', message: /is not a URL/ })

@@ -175,6 +175,13 @@ test('add and remove a module from an entry on the gateway', async () => {
   assert.equal(gw.gateway.modules.get('gamma'), undefined)
   assert.deepEqual((await manifestOnDisk(gw.manifestFile)).modules.map((m: any) => m.name), ['alpha', 'beta', 'fragile'])
 
+  // review: a command's arguments may be a secret: the audit record (viewers read it) keeps the program only
+  await ok('add', { spec: { name: 'epsilon', command: [process.execPath, fixture('echo'), '--token', 'secret-3'] } })
+  const record = await waitFor('the audit record of the add', () => auditRecords(gw.dir).find(r => r.op === 'add' && r.module === 'epsilon'))
+  assert.deepEqual((record.change as { command?: unknown }).command, [process.execPath, null, null, null])
+  assert.ok(!JSON.stringify(auditRecords(gw.dir)).includes('secret-3'))
+  await ok('remove', { module: 'epsilon' })
+
   // beta starts after alpha: removing alpha would leave the manifest invalid
   const dependency = await fails('remove', { module: 'alpha' }, 'MANIFEST_INVALID')
   assert.match(dependency.message, /after\[0\]: no module named "alpha"/)

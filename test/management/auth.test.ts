@@ -21,7 +21,11 @@ before(async () => {
   gw = await startTestGateway({
     broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }] },
     operators: await operators(),
-    modules: [{ name: 'alpha', entry: fixture('echo'), config: { greeting: 'hello', apiKey: 'secret-1' } }],
+    modules: [
+      { name: 'alpha', entry: fixture('echo'), config: { greeting: 'hello', apiKey: 'secret-1' } },
+      // a program given its secret as an argument
+      { name: 'bridge', command: [process.execPath, fixture('echo'), '--api-key', 'secret-2'] },
+    ],
   })
   admin = await connectOperator(gw.url, { username: 'admin', password: PASSWORDS.admin })
   viewer = await connectOperator(gw.url, { username: 'viewer', password: PASSWORDS.viewer })
@@ -162,6 +166,13 @@ test('a viewer reads state, logs and hooks, and a module\'s config keys but not 
   // issue 10 review: a config may hold secrets; a viewer sees its keys, an admin its values
   assert.deepEqual((status.result as any).spec.config, { greeting: null, apiKey: null })
   assert.deepEqual(((await admin.call('core', 'status', { module: 'alpha' })).result as any).spec.config, { greeting: 'hello', apiKey: 'secret-1' })
+  // review: so may a command's arguments; a viewer sees the program, an admin the whole argv
+  const bridge = (await viewer.call('core', 'status', { module: 'bridge' })).result as any
+  assert.deepEqual(bridge.spec.command, [process.execPath, null, null, null])
+  assert.deepEqual(bridge.program, [process.execPath, null, null, null])
+  const asAdmin = (await admin.call('core', 'status', { module: 'bridge' })).result as any
+  assert.deepEqual(asAdmin.spec.command, [process.execPath, fixture('echo'), '--api-key', 'secret-2'])
+  assert.deepEqual(asAdmin.program.slice(-2), ['--api-key', 'secret-2'])
   assert.equal((await viewer.call('core', 'info')).error, undefined)
   assert.equal((await viewer.call('core', 'logs', { module: 'alpha' })).error, undefined)
   const granted = await viewer.client.subscribeAsync(['hooks/#', 'state/+'])

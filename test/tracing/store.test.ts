@@ -10,7 +10,8 @@ import type { SpanRecord } from '../../core/sdk/tracer.js'
 import { config } from '../../modules/tracing/schema.js'
 
 function span (id: number, extra: Partial<StoredSpan> = {}): StoredSpan {
-  return { span: id.toString(16).padStart(16, '0'), parent: null, module: 'm', instance: 0, kind: 'rpc-server', name: 'get', start: 1_700_000_000_000 + id, durationMs: 1, outcome: 'ok', code: null, ...extra }
+  // four modules take turns: one module holds at most half a trace and half the store
+  return { span: id.toString(16).padStart(16, '0'), parent: null, module: `m${id % 4}`, instance: 0, kind: 'rpc-server', name: 'get', start: 1_700_000_000_000 + id, durationMs: 1, outcome: 'ok', code: null, ...extra }
 }
 const traceId = (n: number): string => n.toString(16).padStart(32, '0')
 
@@ -20,7 +21,7 @@ test('issue 13: the store holds maxSpans spans; one more evicts the oldest trace
   assert.equal(store.counters().spans, 100)
   assert.equal(store.counters().evictedTraces, 0)
   store.add(traceId(101), span(101))
-  assert.deepEqual({ ...store.counters(), bytes: 0 }, { traces: 100, spans: 100, bytes: 0, added: 101, evictedTraces: 1, evictedSpans: 1, droppedOverTraceLimit: 0 })
+  assert.deepEqual({ ...store.counters(), bytes: 0 }, { traces: 100, spans: 100, bytes: 0, added: 101, evictedTraces: 1, evictedSpans: 1, droppedOverTraceLimit: 0, droppedOverModuleShare: 0 })
   assert.equal(store.show(traceId(1)), undefined, 'the oldest went')
   assert.ok(store.show(traceId(2)) !== undefined)
   // newest first, limited
@@ -53,6 +54,27 @@ test('issue 13: one trace keeps at most maxSpansPerTrace spans (and never more t
   // the schema keeps maxSpansPerTrace within maxSpans, so the newest trace always fits
   assert.equal(config.safeParse({ maxSpans: 100, maxSpansPerTrace: 101 }).success, false)
   assert.deepEqual(config.parse({}), { maxSpans: 10_000, maxBytes: 4 * 1024 * 1024, maxSpansPerTrace: 1000 })
+})
+
+test('review: one module holds at most half of a trace and half of the store: it can neither crowd a trace\'s spans out nor flush the store', () => {
+  const store = createTraceStore({ maxSpans: 100, maxBytes: 1 << 30, maxSpansPerTrace: 10 })
+  // a module adding spans to a trace it did not start: 5 of 10 kept, the rest dropped and counted
+  for (let i = 1; i <= 8; i++) store.add(traceId(1), span(100 + i, { module: 'evil' }))
+  assert.equal(store.show(traceId(1))?.spans.length, 5)
+  assert.equal(store.counters().droppedOverModuleShare, 3)
+  // the trace's own spans still fit
+  for (let i = 1; i <= 5; i++) assert.equal(store.add(traceId(1), span(i * 4, { module: 'real' })), true)
+  assert.equal(store.show(traceId(1))?.spans.filter(s => s.module === 'real').length, 5)
+  // across traces: evil holds at most 50 of 100 spans, so the others' traces stay
+  for (let i = 1; i <= 40; i++) store.add(traceId(1000 + i), span(1000 + i, { module: 'real' }))
+  for (let t = 2; t <= 200; t++) store.add(traceId(t), span(t, { module: 'evil' }))
+  const held = (module: string): number => store.list({ limit: 500 }).reduce((n, s) => n + (store.show(s.trace)?.spans.filter(x => x.module === module).length ?? 0), 0)
+  assert.equal(held('evil'), 50)
+  assert.equal(held('real'), 45, 'every span of the other module is kept')
+  // once evicted, a module's share is free again
+  const small = createTraceStore({ maxSpans: 100, maxBytes: 1 << 30, maxSpansPerTrace: 10 })
+  for (let t = 1; t <= 200; t++) small.add(traceId(t), span(t, { module: t <= 50 ? 'evil' : `m${t % 4}` }))
+  assert.equal(small.add(traceId(999), span(999, { module: 'evil' })), true, 'the oldest (evil) traces were evicted by the others, so evil may add again')
 })
 
 test('issue 13: a trace\'s summary: its root, its extent, its first error; list filters by module and errors', () => {
@@ -133,7 +155,7 @@ test('issue 13: a module holds at most SPANS_PER_BATCH spans: a full batch is se
 test('issue 13: an answer of show or list stays within ANSWER_BYTES as JSON, so it fits the module socket\'s 256 KiB packets; show counts what it left out', () => {
   const store = createTraceStore({ maxSpans: 10_000, maxBytes: 1 << 30, maxSpansPerTrace: 1000 })
   const long = 'é'.repeat(300) // the longest name a span may have, two bytes a character
-  for (let i = 1; i <= 1000; i++) store.add(traceId(1), span(i, { name: long, module: 'a'.repeat(32), code: 'E'.repeat(64), outcome: 'error' }))
+  for (let i = 1; i <= 1000; i++) store.add(traceId(1), span(i, { name: long, module: `${i % 2 === 0 ? 'a' : 'b'}`.repeat(32), code: 'E'.repeat(64), outcome: 'error' }))
   const shown = store.show(traceId(1))
   assert.ok(shown !== undefined && shown.omitted > 0)
   assert.equal(shown.spans.length + shown.omitted, 1000)
