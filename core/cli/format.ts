@@ -52,6 +52,11 @@ export function visibleLength (text: string): number {
   return text.replace(ESCAPES, '').length
 }
 
+/** `text` cut to `width` characters, the last of them then `…` */
+export function cut (text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`
+}
+
 export function pad (text: string, width: number, right = false): string {
   const room = Math.max(0, width - visibleLength(text))
   return right ? ' '.repeat(room) + text : text + ' '.repeat(room)
