@@ -39,10 +39,14 @@ export const MAX_STDOUT_PENDING_BYTES = 1_048_576
 const LEVEL_RANK: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 }
 const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94]
 
-const CONTROL = /[\x00-\x1f\x7f]/g
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/g
 
-/** control characters as `\xNN`: a forged newline in a refused topic would otherwise print a forged log line */
-function visible (text: string): string {
+/**
+ * Control characters (C0, DEL, C1) as `\xNN`: a forged newline in a refused topic would otherwise print a
+ * forged log line, and a module's ESC or CSI (U+009B) would drive the terminal or journal viewer that shows it.
+ * The one escape for text from elsewhere on its way to a terminal: the core's log and the CLI (cli/format.ts).
+ */
+export function visible (text: string): string {
   return text.replace(CONTROL, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 
@@ -90,7 +94,10 @@ export function createCoreLog (options: { level?: LogLevel, write?: (line: strin
 
   const paint = (code: number, text: string): string => (colour ? `\x1b[${code}m${text}\x1b[0m` : text)
 
-  const record = (entry: LogEntry): void => {
+  // every line, a module's as the core's, is made visible here, once, before anything keeps or shows it:
+  // the log store (`core.logs`, its hooks, the uplink), the core's stdout and the journal carry no raw control character
+  const record = (raw: LogEntry): void => {
+    const entry = { ...raw, text: visible(raw.text) }
     for (const sink of sinks) sink(entry)
     if (LEVEL_RANK[entry.level] > threshold) return
     const time = new Date(entry.ts).toISOString().slice(11, 23)
@@ -106,9 +113,9 @@ export function createCoreLog (options: { level?: LogLevel, write?: (line: strin
     write(`${priority}${paint(90, time)} ${paint(code, who.padEnd(14))} ${level}${entry.text}\n`)
   }
   const at = (level: LogLevel) => (text: string, fields?: Record<string, unknown>): void => {
-    // the core's lines quote what clients sent (a refused topic, a client id): cut like a module's line, and
-    // with control characters written out, so that no client's bytes start a line of their own in the journal
-    let line = visible(text + formatFields(fields))
+    // the core's lines quote what clients sent (a refused topic, a client id): cut like a module's line
+    // (record() then writes out their control characters, so that no client's bytes start a line of their own)
+    let line = text + formatFields(fields)
     if (line.length > MAX_CORE_LINE_CHARS) line = `${line.slice(0, MAX_CORE_LINE_CHARS)} … [line cut at ${MAX_CORE_LINE_CHARS} characters]`
     record({ ts: Date.now(), source: 'core', level, text: line })
   }

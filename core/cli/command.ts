@@ -2,7 +2,7 @@
 // closed, and output that is a table on a terminal or JSON with --json.
 import { connect } from './connect.js'
 import type { Session } from './connect.js'
-import { styleFor } from './format.js'
+import { jsonText, printable, styleFor } from './format.js'
 import type { Style } from './format.js'
 import { CONNECTION_HELP, parseCommand } from './options.js'
 import type { Parsed } from './options.js'
@@ -20,8 +20,11 @@ export interface Io {
   out (text: string): void
   style: Style
   json: boolean
-  /** prints `value` as JSON (with --json) or the readable text */
-  print (value: unknown, readable: () => string): void
+  /**
+   * prints `value` as JSON (with --json) or as the text `readable` makes of it, handed `value` with its
+   * strings made printable: text from the wire reaches the terminal only through here (or `printable` itself)
+   */
+  print<T> (value: T, readable: (value: T) => string): void
 }
 
 export function io (json: boolean): Io {
@@ -31,7 +34,7 @@ export function io (json: boolean): Io {
     out,
     style,
     json,
-    print (value, readable) { out(json ? JSON.stringify(value, null, 2) + '\n' : readable()) },
+    print (value, readable) { out(json ? jsonText(value, true) + '\n' : readable(printable(value))) },
   }
 }
 

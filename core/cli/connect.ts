@@ -7,6 +7,7 @@ import type { IClientOptions, MqttClient } from 'mqtt'
 import { OutpostError } from '../errors.js'
 import { decodeCbor, encodeCbor } from '../protocol/codec.js'
 import { checkReply, fromErrorBody } from '../protocol/envelope.js'
+import { packetGuard } from '../protocol/packet-guard.js'
 import type { ConnectionOptions } from './options.js'
 
 export interface Session {
@@ -72,8 +73,16 @@ const CONNACK: Record<Peer, Record<number, string>> = {
   },
 }
 
+/**
+ * The most the CLI reads in one incoming packet (remaining length): a packet announcing more closes the
+ * connection from its first bytes, whatever the gateway or a fleet's upstream sends. The largest a gateway
+ * answers is `logs` (1000 lines of at most 8 KiB by default, their control characters written out as `\xNN`).
+ */
+export const MAX_INCOMING_PACKET_BYTES = 16 * 1024 * 1024
+
 /** one sentence for a failed connection, and whether it is about credentials */
 export function explainConnectError (err: Error & { code?: unknown }, url: string, peer: Peer = 'gateway'): OutpostError {
+  if (err instanceof OutpostError) return err // the CLI's own reason (a packet over the bound)
   const code = err.code
   const refused = typeof code === 'number' ? CONNACK[peer][code] : undefined
   if (refused !== undefined) return new OutpostError(code === 3 ? 'GATEWAY_UNREACHABLE' : 'NOT_AUTHORISED', `${url}: ${refused}`)
@@ -92,13 +101,28 @@ export function newClientId (): string {
   return `outpost-${randomBytes(4).toString('hex')}`
 }
 
+export interface Connection {
+  client: MqttClient
+  /**
+   * resolves when the connection closes, by end() or not: with the reason when the CLI closed it itself (a
+   * packet over MAX_INCOMING_PACKET_BYTES), else undefined
+   */
+  closed: Promise<OutpostError | undefined>
+}
+
 /** an MQTT 3.1.1 connection with the command line's options, or the one sentence that says why not */
-export async function openClient (c: ConnectionOptions, clientId: string, peer: Peer): Promise<MqttClient> {
+export async function openClient (c: ConnectionOptions, clientId: string, peer: Peer): Promise<Connection> {
   const options = clientOptions(c, clientId)
+  let refused: OutpostError | undefined
   // loaded here, not with this file: `outpost run`, the gateway itself, is this program too and never connects
   const { default: mqtt } = await import('mqtt')
   const client: MqttClient = await new Promise((resolve, reject) => {
     const target = c.url.startsWith('unix:') ? mqtt.connect(options) : mqtt.connect(c.url, options)
+    // on the socket from its first byte (mqtt.js made it in connect()), so that it reads packet by packet
+    target.stream.on('data', packetGuard(MAX_INCOMING_PACKET_BYTES, announced => {
+      refused = new OutpostError('GATEWAY_UNREACHABLE', `${c.url}: the ${peer === 'gateway' ? 'gateway' : 'upstream broker'} sent a packet of ${Number.isFinite(announced) ? `${announced} bytes` : 'a malformed length'}, more than the CLI reads (${MAX_INCOMING_PACKET_BYTES} bytes): connection closed`)
+      target.stream.destroy(refused)
+    }))
     let last: Error | undefined
     const onError = (err: Error): void => { last = err }
     const onClose = (): void => fail(explainConnectError(last ?? new Error(`the ${peer === 'gateway' ? 'gateway' : 'upstream broker'} closed the connection`), c.url, peer))
@@ -122,7 +146,7 @@ export async function openClient (c: ConnectionOptions, clientId: string, peer: 
     target.on('close', onClose)
   })
   client.on('error', () => {}) // the 'close' event says what matters
-  return client
+  return { client, closed: new Promise(resolve => client.once('close', () => resolve(refused))) }
 }
 
 /** a session with one gateway: directly (--url), or through a fleet's upstream broker (--via, fleet-session.ts) */
@@ -132,21 +156,21 @@ export async function connect (c: ConnectionOptions): Promise<Session> {
     return connectThroughFleet(c, c.fleet)
   }
   const clientId = newClientId()
-  const client = await openClient(c, clientId, 'gateway')
+  const { client, closed: ended } = await openClient(c, clientId, 'gateway')
   const replyTopic = `reply/${clientId}`
   const waiting = new Map<number, { resolve: (value: any) => void, reject: (err: Error) => void, what: string }>()
   let ending = false
   let nextId = 1
   const closed = new Promise<OutpostError>(resolve => {
-    client.once('close', () => {
+    void ended.then(refused => {
       if (ending) return
       for (const { reject, what } of waiting.values()) {
         // MQTT 3.1.1 cannot refuse one PUBLISH: the broker closes the connection of a client that publishes
         // where it may not (a viewer asking for a change) or breaks a limit
-        reject(new OutpostError('NOT_AUTHORISED', `the gateway closed the connection instead of answering ${what}: this user may not do that (or the gateway stopped)`))
+        reject(refused ?? new OutpostError('NOT_AUTHORISED', `the gateway closed the connection instead of answering ${what}: this user may not do that (or the gateway stopped)`))
       }
       waiting.clear()
-      resolve(new OutpostError('GATEWAY_UNREACHABLE', `the connection to ${c.url} was lost`))
+      resolve(refused ?? new OutpostError('GATEWAY_UNREACHABLE', `the connection to ${c.url} was lost`))
     })
   })
   client.on('message', (topic, payload) => {

@@ -3,6 +3,7 @@ import type { ModuleSummary } from '../management/describe.js'
 import { gatewayCommand } from './command.js'
 import type { Command } from './command.js'
 import { UsageError } from './exit.js'
+import { jsonText } from './format.js'
 import { moduleArg } from './manage.js'
 import { jsonOption, numberOption, parseJson } from './options.js'
 import type { Parsed } from './options.js'
@@ -55,7 +56,7 @@ const add = gatewayCommand({
     if (restart !== undefined) spec.restart = restart
     if (parsed.values.disabled === true) spec.enabled = false
     const s = await session.call<ModuleSummary>('core', 'add', { spec, ...(parsed.values['no-start'] === true ? { start: false } : {}) })
-    io.print(s, () => `added ${s.module}: ${io.style.state(s.state)}\n`)
+    io.print(s, shown => `added ${shown.module}: ${io.style.state(shown.state)}\n`)
     return 0
   },
 })
@@ -65,7 +66,7 @@ const rm = gatewayCommand({
   summary: 'stop a module and remove it from the manifest',
   async run (session, parsed, io) {
     const result = await session.call<{ module: string }>('core', 'remove', { module: moduleArg(parsed) })
-    io.print(result, () => `removed ${result.module}\n`)
+    io.print(result, shown => `removed ${shown.module}\n`)
     return 0
   },
 })
@@ -130,11 +131,11 @@ const config = gatewayCommand({
     const changes = changesOf(parsed)
     if (Object.keys(changes).length === 0) {
       const status = await session.call<{ spec: unknown }>('core', 'status', { module })
-      io.out(JSON.stringify(status.spec, null, 2) + '\n')
+      io.out(jsonText(status.spec, true) + '\n')
       return 0
     }
     const s = await session.call<ModuleSummary>('core', 'configure', { module, ...changes })
-    io.print(s, () => `${s.module}: changed (${Object.keys(changes).join(', ')}); ${io.style.state(s.state)}\n`)
+    io.print(s, shown => `${shown.module}: changed (${Object.keys(changes).join(', ')}); ${io.style.state(shown.state)}\n`)
     return 0
   },
 })

@@ -15,6 +15,8 @@ export const EXIT = {
   notFound: 5,
   /** the module is already in that state (start a running module, reset one that has not failed) */
   conflict: 6,
+  /** `fleet ls` shows fewer gateways than it saw, or statuses were still coming when it stopped reading */
+  incomplete: 7,
 } as const
 
 /** A mistake on the command line: printed with the command's usage, exit 2. */

@@ -39,7 +39,7 @@ export async function connectThroughFleet (c: ConnectionOptions, fleet: NonNulla
   const prefix = `${fleet.topicRoot}/${gateway}`
   const statusTopic = `${prefix}/status`
   const replyTopic = `${prefix}/reply/${operator}/${token}`
-  const client = await openClient(c, clientId, 'upstream')
+  const { client, closed: ended } = await openClient(c, clientId, 'upstream')
 
   const waiting = new Map<number, { resolve: (value: any) => void, reject: (err: Error) => void, what: string }>()
   const failAll = (err: OutpostError | ((what: string) => OutpostError)): void => {
@@ -78,9 +78,9 @@ export async function connectThroughFleet (c: ConnectionOptions, fleet: NonNulla
     }
   })
   const closed = new Promise<OutpostError>(resolve => {
-    client.once('close', () => {
+    void ended.then(refused => {
       if (ending) return
-      const lost = new OutpostError('GATEWAY_UNREACHABLE', `the connection to the upstream broker ${c.url} was lost`)
+      const lost = refused ?? new OutpostError('GATEWAY_UNREACHABLE', `the connection to the upstream broker ${c.url} was lost`)
       failAll(lost)
       resolve(lost)
     })

@@ -14,9 +14,16 @@ export interface FleetStatus {
   queue?: { records: number, bytes: number, dropped: { full: number, age: number, tooLarge: number } }
 }
 
+/**
+ * An uplink's status is a few hundred bytes; one larger than this is read as `unreadable`, so that what the
+ * CLI holds per gateway is bounded whatever the upstream sends.
+ */
+export const MAX_STATUS_BYTES = 4096
+
 /** undefined for a cleared retained message (an empty payload) */
 export function readStatus (payload: Buffer): FleetStatus | undefined {
   if (payload.length === 0) return undefined
+  if (payload.length > MAX_STATUS_BYTES) return { state: 'unreadable' }
   try {
     const doc = decodeCbor(payload) as Record<string, unknown> | null
     if (doc !== null && typeof doc === 'object' && typeof doc.state === 'string') return doc as unknown as FleetStatus

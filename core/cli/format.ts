@@ -1,5 +1,35 @@
 // Terminal output for the CLI: colours only on a terminal (and never with NO_COLOR or --json), aligned tables,
-// readable sizes and durations.
+// readable sizes and durations, and nothing a gateway, a module or a fleet's upstream sent that a terminal
+// would act on.
+import { encode } from '../protocol/codec.js'
+import { visible } from '../log.js'
+
+/**
+ * `value` with every string in it (keys too) passed through `visible` (log.ts): control characters as `\xNN`.
+ * What comes off the wire goes through here before it is printed as text (command.ts `print`), since any
+ * module, and through a fleet's upstream any gateway, can put ESC or CSI in a name, a reason or a message.
+ */
+export function printable<T> (value: T): T {
+  if (typeof value === 'string') return visible(value) as T
+  if (Array.isArray(value)) return value.map(printable) as T
+  if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [visible(k), printable(v)])) as T
+  }
+  return value
+}
+
+/**
+ * JSON.stringify escapes C0 but writes DEL, C1 (U+0080–U+009F, which a terminal may take for ESC and CSI) and
+ * U+2028/U+2029 (line breaks to JavaScript before ES2019) as they are: they are written as `\uXXXX`, the same
+ * JSON value, so that `--json` output on a terminal is as inert as the text.
+ */
+const JSON_UNSAFE = /[\x7f-\x9f\u2028\u2029]/g
+
+/** JSON text as the CLI prints it: byte strings as base64 (as in a JSON reply from the gateway), nothing a terminal acts on */
+export function jsonText (value: unknown, pretty = false): string {
+  const text = encode(value, 'json').toString()
+  return (pretty ? JSON.stringify(JSON.parse(text), null, 2) : text).replace(JSON_UNSAFE, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
 
 export interface Style {
   colour: boolean
@@ -20,6 +50,11 @@ const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]/g
 /** printed width: escape sequences take no room */
 export function visibleLength (text: string): number {
   return text.replace(ESCAPES, '').length
+}
+
+/** `text` cut to `width` characters, the last of them then `…` */
+export function cut (text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`
 }
 
 export function pad (text: string, width: number, right = false): string {

@@ -5,6 +5,7 @@ import type { Command } from './command.js'
 import { editCommands } from './edit.js'
 import { EXIT, UsageError, describeError, exitCodeOf } from './exit.js'
 import { fleet } from './fleet.js'
+import { jsonText, printable } from './format.js'
 import { manageCommands } from './manage.js'
 import { connectionOptions } from './options.js'
 import { passwd } from './passwd.js'
@@ -82,14 +83,15 @@ async function main (argv: string[]): Promise<number> {
     return await command.run(rest)
   } catch (err) {
     const { code, message } = describeError(err)
-    if (rest.includes('--json')) process.stderr.write(JSON.stringify({ error: { code, message } }) + '\n')
-    else process.stderr.write(`outpost: ${message}\n${err instanceof UsageError ? `usage: outpost ${command.usage}\n` : ''}`)
+    // a message may quote the gateway, a module or a fleet's upstream: printed only through printable
+    if (rest.includes('--json')) process.stderr.write(jsonText({ error: { code, message } }) + '\n')
+    else process.stderr.write(`outpost: ${printable(message)}\n${err instanceof UsageError ? `usage: outpost ${command.usage}\n` : ''}`)
     if (process.env.OUTPOST_DEBUG === '1' && err instanceof Error) process.stderr.write(`${err.stack ?? ''}\n`)
     return exitCodeOf(err)
   }
 }
 
 main(process.argv.slice(2)).then(code => { process.exitCode = code }, (err: unknown) => {
-  process.stderr.write(`outpost: ${(err as Error).message ?? String(err)}\n`)
+  process.stderr.write(`outpost: ${printable((err as Error).message ?? String(err))}\n`)
   process.exitCode = EXIT.failed
 })

@@ -3,7 +3,7 @@ import type { ModuleSummary } from '../management/describe.js'
 import { gatewayCommand } from './command.js'
 import type { Command, Io } from './command.js'
 import { UsageError } from './exit.js'
-import { bytes, duration, lastExit, table } from './format.js'
+import { bytes, duration, lastExit, printable, table } from './format.js'
 import type { Parsed } from './options.js'
 
 export function moduleArg (parsed: Parsed): string {
@@ -40,7 +40,7 @@ const ls = gatewayCommand({
   summary: 'list modules: state, memory against budget, uptime, restarts, last exit',
   async run (session, _parsed, io) {
     const list = await session.call<ModuleSummary[]>('core', 'list')
-    io.print(list, () => (list.length === 0 ? 'no modules\n' : modulesTable(list, io)))
+    io.print(list, shown => (shown.length === 0 ? 'no modules\n' : modulesTable(shown, io)))
     return 0
   },
 })
@@ -51,8 +51,7 @@ const status = gatewayCommand({
   usage: 'status <module>',
   summary: 'one module in detail: state, instances, program, manifest entry',
   async run (session, parsed, io) {
-    const s = await session.call<Status>('core', 'status', { module: moduleArg(parsed) })
-    io.print(s, () => {
+    io.print(await session.call<Status>('core', 'status', { module: moduleArg(parsed) }), s => {
       const field = (name: string, value: string): string => `  ${name.padEnd(10)} ${value}\n`
       const instances = table(['#', 'STATE', 'PID', 'MEMORY', 'CPU', 'UPTIME', 'RESTARTS', 'LAST EXIT'], s.instances.map(i => [
         String(i.instance), io.style.state(i.state), String(i.pid ?? '-'), bytes(i.memoryBytes),
@@ -92,8 +91,7 @@ const info = gatewayCommand({
   usage: 'info',
   summary: 'the gateway: board, versions, uptime, memory, listeners',
   async run (session, _parsed, io) {
-    const i = await session.call<Info>('core', 'info')
-    io.print(i, () => {
+    io.print(await session.call<Info>('core', 'info'), i => {
       const field = (name: string, value: string): string => `${name.padEnd(10)} ${value}\n`
       return field('gateway', io.style.paint(1, i.gateway)) +
         field('board', `${i.board.name} (${i.board.title}${i.board.simulated ? ', simulated' : ''})`) +
@@ -115,9 +113,10 @@ function stateChange (method: 'start' | 'stop' | 'restart' | 'reset', summary: s
     usage: `${method} <module>`,
     summary,
     async run (session, parsed, io) {
-      const s = await session.call<ModuleSummary>('core', method, { module: moduleArg(parsed) })
+      const reply = await session.call<ModuleSummary>('core', method, { module: moduleArg(parsed) })
       const wanted = method === 'stop' ? 'stopped' : 'running'
-      io.print(s, () => `${s.module}: ${io.style.state(s.state)}${s.failure === null ? '' : ` (${s.failure})`}\n`)
+      io.print(reply, s => `${s.module}: ${io.style.state(s.state)}${s.failure === null ? '' : ` (${s.failure})`}\n`)
+      const s = printable(reply)
       if (s.state !== wanted) {
         process.stderr.write(`outpost: ${s.module} is ${s.state}, not ${wanted}${s.failure === null ? '' : `: ${s.failure}`} (outpost logs ${s.module})\n`)
         return 1

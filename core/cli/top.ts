@@ -4,7 +4,7 @@
 import type { ModuleSummary } from '../management/describe.js'
 import { gatewayCommand } from './command.js'
 import type { Io } from './command.js'
-import { bytes, duration, lastExit, table } from './format.js'
+import { bytes, duration, lastExit, printable, table } from './format.js'
 import { numberOption } from './options.js'
 
 interface Info {
@@ -62,7 +62,7 @@ export const top = gatewayCommand({
     }
     if (process.stdout.isTTY !== true || io.json) {
       const { info, list, sample } = await poll()
-      io.print({ info, modules: list }, () => frame(info, list, undefined, sample, io))
+      io.print({ info, modules: list }, shown => frame(shown.info, shown.modules, undefined, sample, io))
       return 0
     }
 
@@ -87,7 +87,7 @@ export const top = gatewayCommand({
       while (!quitting) {
         const { info, list, sample } = await poll()
         if (quitting) return
-        out.write('\x1b[H' + frame(info, list, previous, sample, io).replace(/\n/g, '\x1b[K\n') + '\x1b[J')
+        out.write('\x1b[H' + frame(printable(info), printable(list), previous, sample, io).replace(/\n/g, '\x1b[K\n') + '\x1b[J')
         previous = sample
         await new Promise(resolve => { timer = setTimeout(resolve, intervalMs) })
       }

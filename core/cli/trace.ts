@@ -63,9 +63,9 @@ const ls = gatewayCommand({
     if (typeof parsed.values.module === 'string') args.module = parsed.values.module
     if (parsed.values.errors === true) args.errorsOnly = true
     const list = await session.call<TraceSummary[]>(TRACING, 'list', args)
-    io.print(list, () => list.length === 0
+    io.print(list, shown => shown.length === 0
       ? 'no traces (is tracing on in the manifest, and the tracing module running?)\n'
-      : table(['TRACE', 'START', 'DURATION', 'SPANS', 'ROOT', 'ERROR'], list.map(t => [
+      : table(['TRACE', 'START', 'DURATION', 'SPANS', 'ROOT', 'ERROR'], shown.map(t => [
         t.trace, clock(t.start), ms(t.durationMs), String(t.spans), `${t.root.module}.${t.root.method}`, t.error === null ? '' : io.style.paint(31, t.error),
       ]), { right: [2, 3], style: io.style }))
     return 0
@@ -80,8 +80,10 @@ const show = gatewayCommand({
     if (trace === undefined) throw new UsageError('which trace? (outpost trace ls lists them)')
     if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`)
     const found = await session.call<{ trace: string, spans: TraceSpan[], omitted?: number }>(TRACING, 'show', { trace: trace.toLowerCase() })
-    const omitted = found.omitted === undefined || found.omitted === 0 ? '' : `(${found.omitted} later span(s) left out: the answer's size limit)\n`
-    io.print(found, () => `trace ${found.trace}: ${found.spans.length} span(s)\n${tree(found.spans, io)}${omitted}`)
+    io.print(found, shown => {
+      const omitted = shown.omitted === undefined || shown.omitted === 0 ? '' : `(${shown.omitted} later span(s) left out: the answer's size limit)\n`
+      return `trace ${shown.trace}: ${shown.spans.length} span(s)\n${tree(shown.spans, io)}${omitted}`
+    })
     return 0
   },
 })

@@ -55,7 +55,7 @@ const spec = gatewayCommand({
     if (parsed.values.status === true) {
       if (source !== undefined) throw new UsageError('--status takes no bundle')
       const info = await session.call<{ update: Status }>('core', 'info')
-      io.print(info.update, () => statusText(info.update))
+      io.print(info.update, statusText)
       return 0
     }
     if (source === undefined || rest.length > 0) throw new UsageError('name one bundle file or URL')
@@ -65,7 +65,7 @@ const spec = gatewayCommand({
     const served = remote ? undefined : await serveFile(source)
     try {
       const result = await session.call<{ from: string, to: string, healthTimeoutMs: number, modules: string[] }>('core', 'update', { url: served?.url ?? source, ...(signature === undefined ? {} : { signature }) })
-      io.print(result, () => `release ${result.to} installed beside ${result.from}; the gateway restarts into it and keeps it if ${result.modules.length === 0 ? 'its core starts' : `${result.modules.join(', ')} run`} within ${result.healthTimeoutMs / 1000} s, or goes back to ${result.from}.\nsee the outcome with: outpost update --status\n`)
+      io.print(result, r => `release ${r.to} installed beside ${r.from}; the gateway restarts into it and keeps it if ${r.modules.length === 0 ? 'its core starts' : `${r.modules.join(', ')} run`} within ${r.healthTimeoutMs / 1000} s, or goes back to ${r.from}.\nsee the outcome with: outpost update --status\n`)
       return 0
     } finally {
       await served?.close()

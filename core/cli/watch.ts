@@ -1,18 +1,21 @@
 // `outpost logs`, `outpost call`, `outpost sub`: reading what modules say, calling any module method.
-import { decode, encode, sniffFormat } from '../protocol/codec.js'
+import { decode, sniffFormat } from '../protocol/codec.js'
 import { checkHook } from '../protocol/envelope.js'
 import type { LogLine } from '../management/log-store.js'
 import { gatewayCommand } from './command.js'
 import type { Command, Io } from './command.js'
 import type { Session } from './connect.js'
 import { UsageError } from './exit.js'
-import { clock, pad } from './format.js'
+import { clock, jsonText, pad, printable } from './format.js'
 import { numberOption, parseJson } from './options.js'
 
 const LEVEL_COLOURS: Record<string, number> = { error: 31, warn: 33, info: 0, debug: 90 }
 
-function logLine (line: LogLine, io: Io): string {
-  if (io.json) return JSON.stringify(line) + '\n'
+function logLine (raw: LogLine, io: Io): string {
+  if (io.json) return jsonText(raw) + '\n'
+  // the gateway writes out control characters in every line it logs (log.ts), but through a fleet's upstream
+  // the gateway itself may be the one to distrust
+  const line = printable(raw)
   const who = line.instance === undefined ? line.source : `${line.source}.${line.instance}`
   const level = line.level === 'info' ? '' : io.style.paint(LEVEL_COLOURS[line.level] ?? 0, `${line.level} `)
   return `${io.style.paint(90, clock(line.ts))} ${pad(io.style.paint(36, who), 14)} ${level}${line.text}\n`
@@ -108,12 +111,6 @@ const call = gatewayCommand({
   },
 })
 
-/** JSON text; byte strings print as base64, as in a JSON reply from the gateway */
-function jsonText (value: unknown, pretty = false): string {
-  const text = encode(value, 'json').toString()
-  return pretty ? JSON.stringify(JSON.parse(text), null, 2) : text
-}
-
 function readable (payload: Buffer): unknown {
   if (payload.length === 0) return null // a cleared retained message
   try {
@@ -142,7 +139,7 @@ const sub = gatewayCommand({
       if (count !== undefined && seen >= count) return
       seen++
       const value = readable(payload)
-      io.out(io.json ? jsonText({ topic, payload: value }) + '\n' : `${io.style.paint(36, topic)} ${jsonText(value)}\n`)
+      io.out(io.json ? jsonText({ topic, payload: value }) + '\n' : `${io.style.paint(36, printable(topic))} ${jsonText(value)}\n`)
       if (count !== undefined && seen >= count) stop()
     })
     await Promise.race([enough, untilInterrupted(session)])

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import mqtt from 'mqtt'
 import type { IClientOptions, MqttClient } from 'mqtt'
+import { packetGuard } from '../../core/protocol/packet-guard.js'
 
 export interface Backoff { initialMs: number, maxMs: number, factor: number, jitter: number }
 
@@ -44,41 +45,6 @@ export function backoffDelay (attempt: number, b: Backoff, random = Math.random)
   return Math.round(d * (1 - b.jitter * random()))
 }
 
-/** Watches the bytes coming down and reports a packet whose remaining length passes `max` [MQTT-2.2.3]. */
-function packetGuard (max: number, tooLarge: () => void): (chunk: Buffer) => void {
-  let state: 'head' | 'length' | 'body' = 'head'
-  let length = 0
-  let multiplier = 1
-  let left = 0
-  return chunk => {
-    let i = 0
-    while (i < chunk.length) {
-      if (state === 'body') {
-        const take = Math.min(left, chunk.length - i)
-        left -= take
-        i += take
-        if (left === 0) state = 'head'
-      } else if (state === 'head') {
-        state = 'length'
-        length = 0
-        multiplier = 1
-        i++
-      } else {
-        const byte = chunk[i++] as number
-        length += (byte & 0x7f) * multiplier
-        multiplier *= 128
-        if (byte & 0x80) continue
-        if (length > max) {
-          tooLarge()
-          return
-        }
-        left = length
-        state = left === 0 ? 'head' : 'body'
-      }
-    }
-  }
-}
-
 export function connectUpstream (o: UpstreamOptions): Upstream {
   const tls: Partial<IClientOptions> = {}
   if (o.ca !== undefined) tls.ca = readFileSync(o.ca)
@@ -108,16 +74,16 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
     if (o.password !== undefined) options.password = o.password
     const c = mqtt.connect(o.url, options)
     client = c
+    // on the socket from its first byte (mqtt.js made it in connect()), so that it reads packet by packet
+    c.stream.on('data', packetGuard(o.maxPacketBytes, () => {
+      o.onOversized()
+      o.log.warn(`the upstream sent a packet over ${o.maxPacketBytes} bytes: connection closed`)
+      c.stream.destroy()
+    }))
     let ended = false
     c.on('connect', () => {
       connected = true
       attempt = 0
-      const guard = packetGuard(o.maxPacketBytes, () => {
-        o.onOversized()
-        o.log.warn(`the upstream sent a packet over ${o.maxPacketBytes} bytes: connection closed`)
-        c.stream.destroy()
-      })
-      c.stream.on('data', guard)
       o.log.info(`connected to ${o.url} as ${o.clientId}`)
       if (o.subscriptions.length > 0) c.subscribe(o.subscriptions, { qos: 0 }, err => { if (err) o.log.warn(`subscribe upstream: ${err.message}`) })
       o.onConnect()

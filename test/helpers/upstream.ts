@@ -41,9 +41,10 @@ function listening (port: number): Promise<boolean> {
 
 /**
  * `users`: user name → password, gateways (by fleet id) and operators alike. With `persistence`, sessions and
- * their queued QoS 1 messages survive a stop with SIGTERM (mosquitto saves them on the way out).
+ * their queued QoS 1 messages survive a stop with SIGTERM (mosquitto saves them on the way out). `acl`: the
+ * ACL file's text instead of the shipped example (a hostile upstream, where anyone writes anything).
  */
-export async function startUpstream (users: Record<string, string>, options: { persistence?: boolean } = {}): Promise<Upstream> {
+export async function startUpstream (users: Record<string, string>, options: { persistence?: boolean, acl?: string } = {}): Promise<Upstream> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-upstream-'))
   const certs = makeCertificates(dir)
   const passwords = path.join(dir, 'passwords')
@@ -51,13 +52,15 @@ export async function startUpstream (users: Record<string, string>, options: { p
   for (const [user, password] of Object.entries(users)) execFileSync('mosquitto_passwd', ['-b', passwords, user, password], { stdio: 'pipe' })
   const port = await freePort()
   const conf = path.join(dir, 'mosquitto.conf')
+  const acl = options.acl === undefined ? ACL_EXAMPLE : path.join(dir, 'acl')
+  if (options.acl !== undefined) writeFileSync(acl, options.acl)
   writeFileSync(conf, [
     // as root (CI), mosquitto would switch to the user "mosquitto", who cannot read this test's 0700 folder
     ...(process.getuid?.() === 0 ? ['user root'] : []),
     'per_listener_settings false',
     'allow_anonymous false',
     `password_file ${passwords}`,
-    `acl_file ${ACL_EXAMPLE}`,
+    `acl_file ${acl}`,
     ...(options.persistence === true ? ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0'] : ['persistence false']),
     'log_dest stderr',
     'log_type error',
