@@ -1,7 +1,9 @@
 // Requests coming down from the upstream: `<prefix>/rpc/<module>/<method>/<operator>`, where the operator
 // level is what the upstream's ACL vouches for (only that operator may publish there: docs/fleet.md). Checks
-// run cheapest first: size, rate, topic, decoding, envelope, role, exposure, requests in flight. What fails
-// before a reply topic is known is dropped and counted; the rest is answered with an error.
+// run cheapest first: size, rate, topic, decoding, envelope, role, exposure, requests in flight. The rate is
+// kept per operator of the manifest, and in one bucket for everyone else (operators without a role here,
+// topics that name none), so an upstream account with no role cannot spend the fleet admins' requests. What
+// fails before a reply topic is known is dropped and counted; the rest is answered with an error.
 import type { Role } from '../../core/broker/access.js'
 import type { ErrorCode } from '../../core/errors.js'
 import { decode, encode, sniffFormat } from '../../core/protocol/codec.js'
@@ -31,6 +33,8 @@ export interface DownlinkOptions {
 }
 
 const ROLE_RANK: Record<Role, number> = { viewer: 0, admin: 1 }
+/** the bucket of every request whose operator has no role here; no operator is named so (not a valid user name) */
+const OTHERS = ' others'
 const DEFAULT_TIMEOUT_MS = 10_000
 
 export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string, payload: Buffer) => void, counters: DownlinkCounters } {
@@ -38,8 +42,18 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
   const roles = new Map(o.operators.map(op => [op.user, op.role]))
   const counters: DownlinkCounters = { received: 0, answered: 0, denied: 0, dropped: { tooLarge: 0, rate: 0, badTopic: 0, unvouched: 0, malformed: 0, busy: 0 } }
   const rpcPrefix = `${o.topics.prefix}/rpc/`
-  let tokens = o.limits.burst
-  let refilled = now()
+  // token buckets: one per operator with a role here (bounded by the manifest), and `others` for the rest
+  const buckets = new Map<string, { tokens: number, refilled: number }>()
+  for (const user of [...roles.keys(), OTHERS]) buckets.set(user, { tokens: o.limits.burst, refilled: now() })
+  const spend = (user: string): boolean => {
+    const bucket = buckets.get(roles.has(user) ? user : OTHERS) as { tokens: number, refilled: number }
+    const t = now()
+    bucket.tokens = Math.min(o.limits.burst, bucket.tokens + ((t - bucket.refilled) / 1000) * o.limits.requestsPerSecond)
+    bucket.refilled = t
+    if (bucket.tokens < 1) return false
+    bucket.tokens -= 1
+    return true
+  }
   let inFlight = 0
   // one warning per kind of drop and minute: a flood must not become a log flood
   const warned = new Map<string, number>()
@@ -66,13 +80,10 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
   const onMessage = (topic: string, payload: Buffer): void => {
     counters.received++
     if (payload.length > o.limits.maxRequestBytes) return drop('tooLarge', `${payload.length} bytes on ${topic} (limit ${o.limits.maxRequestBytes})`)
-    const t = now()
-    tokens = Math.min(o.limits.burst, tokens + ((t - refilled) / 1000) * o.limits.requestsPerSecond)
-    refilled = t
-    if (tokens < 1) return drop('rate', `more than ${o.limits.requestsPerSecond} requests/s`)
-    tokens -= 1
+    // the operator level, read before anything is spent: its bucket pays (a topic that names no operator of the manifest, `others`)
+    const levels = topic.startsWith(rpcPrefix) ? topic.slice(rpcPrefix.length).split('/') : []
+    if (!spend(levels.length === 3 ? levels[2] as string : OTHERS)) return drop('rate', `more than ${o.limits.requestsPerSecond} requests/s from ${levels.length === 3 && roles.has(levels[2] as string) ? `fleet operator ${levels[2] as string}` : 'operators without a role here'}`)
     if (!topic.startsWith(rpcPrefix)) return drop('badTopic', `topic ${topic}`)
-    const levels = topic.slice(rpcPrefix.length).split('/')
     if (levels.length === 2) return drop('unvouched', `${topic} names no operator (the upstream's ACL vouches for rpc/<module>/<method>/<operator> only)`)
     const [module = '', method = '', operator = ''] = levels
     if (levels.length !== 3 || !isModuleName(module) || !isMethodName(method) || !SEGMENT.test(operator)) return drop('badTopic', `topic ${topic}`)
