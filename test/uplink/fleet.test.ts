@@ -3,16 +3,18 @@
 // gateway cannot publish under the other's prefix; bad input from upstream is answered or dropped and counted.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
 import { connectOperator, fixture, startTestGateway, waitFor } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
 import { fleetOperator } from '../helpers/fleet.js'
 import type { FleetOperator } from '../helpers/fleet.js'
-import { startUpstream } from '../helpers/upstream.js'
+import { ACL_EXAMPLE, startUpstream } from '../helpers/upstream.js'
 import type { Upstream } from '../helpers/upstream.js'
 import { auditRecords } from '../management/helpers.js'
 
-const USERS = { 'gw-a': 'gateway-a-secret', 'gw-b': 'gateway-b-secret', alice: 'alice-secret', bob: 'bob-secret' }
+// mallory: an operator the upstream knows (another part of the fleet), with no role on either gateway
+const USERS = { 'gw-a': 'gateway-a-secret', 'gw-b': 'gateway-b-secret', alice: 'alice-secret', bob: 'bob-secret', mallory: 'mallory-secret' }
 let upstream: Upstream
 const gateways: Record<string, TestGateway> = {}
 const local: Record<string, Operator> = {}
@@ -39,7 +41,9 @@ function uplinkSection (fleetId: 'gw-a' | 'gw-b'): Record<string, unknown> {
 const stats = async (name: string): Promise<any> => (await local[name]?.call('uplink', 'stats'))?.result
 
 before(async () => {
-  upstream = await startUpstream(USERS)
+  // the shipped ACL, and mallory allowed what any fleet operator is
+  const acl = `${readFileSync(ACL_EXAMPLE, 'utf8')}\nuser mallory\ntopic write outpost/+/rpc/+/+/mallory\ntopic read outpost/+/reply/mallory/#\n`
+  upstream = await startUpstream(USERS, { acl })
   for (const name of ['gw-a', 'gw-b'] as const) {
     gateways[name] = await startTestGateway({ gateway: name, modules: [{ name: 'alpha', entry: fixture('echo') }], uplink: uplinkSection(name) })
     local[name] = await connectOperator(gateways[name].url)
@@ -210,4 +214,22 @@ test('a flood of requests: past the rate they are dropped and counted, past maxI
   assert.ok(answered.some(r => r.error?.code === 'UNAVAILABLE' && /requests in flight \(limit 4\)/.test(r.error.message)))
   assert.ok(answered.some(r => r.result === 200))
   assert.equal((await alice.call('gw-b', 'core', 'list')).error, undefined, 'still answering')
+})
+
+test('review: an upstream account with no role here cannot spend the fleet operators\' rate: each operator of the manifest has its own bucket', async () => {
+  const mallory = await fleetOperator(await upstream.client('mallory'), 'mallory')
+  try {
+    const before = (await stats('gw-a')).downlink
+    // 200 requests at once, four times the burst of one bucket: most dropped, the rest refused
+    const flood = Promise.allSettled(Array.from({ length: 200 }, () => mallory.call('gw-a', 'core', 'list', null, 3000)))
+    const calls = []
+    for (let i = 0; i < 20; i++) calls.push(await alice.call('gw-a', 'core', 'list', null, 5000)) // one at a time: maxInFlight is 4
+    assert.deepEqual(calls.map(c => c.error?.code ?? 'ok'), Array(20).fill('ok'), 'every one of the fleet admin\'s calls answered')
+    const refused = (await flood).filter(r => r.status === 'fulfilled').map(r => (r as PromiseFulfilledResult<any>).value)
+    assert.ok(refused.length > 0 && refused.every(r => r.error?.code === 'NOT_AUTHORISED'), 'mallory is refused, as long as her bucket lasts')
+    const after = (await stats('gw-a')).downlink
+    assert.ok(after.dropped.rate - before.dropped.rate >= 200 - 50 - 10, `the rest of mallory's flood dropped by rate: ${after.dropped.rate - before.dropped.rate}`)
+  } finally {
+    await mallory.end()
+  }
 })
