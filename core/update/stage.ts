@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { OutpostError } from '../errors.js'
 import { verifyContents } from '../release/contents.js'
+import { describeTarget, MODULE_TARGET_PREFIX } from '../release/module-bundle.js'
 import { checkSignature, verifyBundle } from '../release/signing.js'
 import type { Signature } from '../release/signing.js'
 import { unpackTar } from '../release/tar.js'
@@ -21,8 +22,11 @@ import type { Install } from './install.js'
  */
 export const UPDATE_STEPS = ['downloaded', 'verified', 'unpacked', 'trial-written', 'switched', 'healthy', 'rollback-written'] as const
 export type UpdateStep = typeof UPDATE_STEPS[number]
+/** a module update's own steps (management/module-update.ts), after the shared `downloaded` and `verified` */
+export const MODULE_UPDATE_STEPS = ['module-unpacked', 'module-trial-written', 'module-switched', 'module-healthy', 'module-rollback-written'] as const
+export type ModuleUpdateStep = typeof MODULE_UPDATE_STEPS[number]
 
-export function checkpoint (step: UpdateStep): void {
+export function checkpoint (step: UpdateStep | ModuleUpdateStep): void {
   if (process.env.OUTPOST_UPDATE_CRASH_AT === step) process.kill(process.pid, 'SIGKILL')
 }
 
@@ -86,6 +90,7 @@ export async function stageUpdate (o: StageOptions): Promise<{ from: string, to:
       // the signature names version and target: refuse what cannot be installed before downloading it
       accept (signature) {
         const here = hostTarget()?.name
+        if (signature.target.startsWith(MODULE_TARGET_PREFIX)) throw new OutpostError('RELEASE_TARGET', `the bundle is for ${describeTarget(signature.target)}, a module bundle: install it with outpost update --module`)
         if (signature.target !== here) throw new OutpostError('RELEASE_TARGET', `the bundle is for ${signature.target}; this gateway is ${here ?? `${process.platform}-${process.arch}, not a release target`}`)
         if (signature.version === from) throw new OutpostError('CONFLICT', `release ${from} is already running`)
       },
