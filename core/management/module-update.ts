@@ -87,9 +87,11 @@ async function decide (m: Management, trial: ModuleUpdateState): Promise<ModuleU
   checkpoint('module-rollback-written')
   let now: string
   try {
+    // an operator's stop during the check is kept: the module goes back to its old program, stopped
+    const stopped = gw.modules.require(name).instances.every(i => i.state.status === 'stopped')
     await setEntry(m, name, trial.entries.from)
     await swapModule(m, name)
-    now = await stateAfterStart(m, name, trial.healthTimeoutMs)
+    now = stopped ? 'stopped' : await stateAfterStart(m, name, trial.healthTimeoutMs)
   } catch (err) {
     now = `not switched back yet (${(err as Error).message}); the core switches it back when it starts again`
   }

@@ -1,6 +1,7 @@
 // Signed releases (docs/deploy.md, "Signing keys"): Ed25519 through node:crypto. A signature is a small
 // JSON file beside the bundle (<bundle>.sig) over the bundle's SHA-256, version and target, so a gateway
-// checks who made a bundle, and for which board, before it unpacks a single byte.
+// checks who made a bundle, and for which board (or, `module:<name>`, for which module: module-bundle.ts),
+// before it unpacks a single byte.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { createReadStream, readFileSync } from 'node:fs'
