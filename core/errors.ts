@@ -41,9 +41,10 @@ export const errorCodes = {
   RELEASE_BUILD: 'A release bundle could not be built for a target (no Node binary for it, a download failed, a binary of the wrong architecture).',
   RELEASE_INVALID: 'A release bundle is malformed: not a gzip tar, a forbidden entry (link, device, a path leaving its folder), too large, or files that do not match its release.json.',
   RELEASE_SIGNATURE: 'A release bundle carries no valid signature by a key the gateway trusts.',
-  RELEASE_TARGET: 'A release bundle was built for another target than this gateway.',
+  RELEASE_TARGET: 'A release bundle was built for another target than this gateway, or a module bundle for another module (or it is not the kind of bundle the update asked for).',
   UPDATE_DOWNLOAD: 'An update bundle or its signature could not be downloaded: a refused URL, an HTTP error, more bytes than allowed, or no answer in time.',
-  UPDATE_UNSUPPORTED: 'This gateway cannot update itself: it does not run from an installed release started by outpost-boot (docs/deploy.md).',
+  UPDATE_UNSUPPORTED: 'This cannot be updated this way: a release update needs a core started by outpost-boot from an installed release; a module update needs a module whose entry is a JavaScript file of its own (not a shipped program, a command or a built-in module) (docs/deploy.md).',
+  UPDATE_ROLLED_BACK: 'A module update failed its health check: the module was switched back to its previous program and restarted; the message and details say why.',
 
   // ── Hardware layers ──
   GPIO_LINE_UNKNOWN: 'The board has no GPIO line of that name.',

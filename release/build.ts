@@ -4,15 +4,14 @@
 //
 //   node build/release/build.js [--target linux-arm64 …] [--out dist] [--version 1.2.3]
 //                               [--node linux-armv7l=<node binary or Node.js tarball>] [--cache .cache/release]
-import { execFileSync, spawn } from 'node:child_process'
-import { chmodSync, copyFileSync, cpSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createGzip } from 'node:zlib'
 import { OutpostError } from '../core/errors.js'
 import { VERSION_PATTERN, listFiles, writeReleaseFiles } from '../core/release/contents.js'
+import { pack } from '../core/release/pack.js'
 import { targetNamed, targets } from '../core/release/targets.js'
 import type { Target } from '../core/release/targets.js'
 import { installDependencies, productionDependencies } from './dependencies.js'
@@ -64,17 +63,6 @@ function compile (dest: string): void {
 /** regular files 0644, programs 0755, whatever the checkout's umask was */
 function normaliseModes (dir: string): void {
   for (const file of listFiles(dir)) chmodSync(path.join(dir, file.path), file.mode)
-}
-
-/** packs `stagingParent/folder` as a gzip'd ustar the way every bundle is packed */
-export async function pack (stagingParent: string, folder: string, file: string, mtime: number, level = 6): Promise<void> {
-  const tar = spawn('tar', ['--format=ustar', '--sort=name', '--owner=0', '--group=0', '--numeric-owner', `--mtime=@${mtime}`, '-C', stagingParent, '-cf', '-', folder], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let stderr = ''
-  tar.stderr.on('data', chunk => { stderr += String(chunk) })
-  const exited = new Promise<number | null>(resolve => tar.once('close', resolve))
-  await pipeline(tar.stdout, createGzip({ level }), createWriteStream(file))
-  const code = await exited
-  if (code !== 0) throw new OutpostError('RELEASE_BUILD', `tar failed for ${folder}: ${stderr.trim()}`)
 }
 
 async function buildTarget (target: Target, ctx: { compiled: string, work: string, version: string, commit: string, dirty: boolean, mtime: number, nodeVersion: string, options: BuildOptions }): Promise<BuildResult> {

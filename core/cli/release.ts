@@ -1,8 +1,10 @@
-// `outpost keygen` and `outpost release sign|verify` (docs/deploy.md, "Signing keys"): signing happens where
-// the private key is, verifying anywhere; a gateway trusts the public keys in its manifest's updates.keys.
+// `outpost keygen`, `outpost release sign|verify` (docs/deploy.md, "Signing keys") and `outpost release
+// module` (a module bundle, "Module updates"): signing happens where the private key is, verifying anywhere;
+// a gateway trusts the public keys in its manifest's updates.keys.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { loadManifest } from '../manifest/load.js'
+import { makeModuleBundle } from '../release/module-bundle.js'
 import { generateKeys, readSignature, signBundle, verifyBundle } from '../release/signing.js'
 import type { Command } from './command.js'
 import { UsageError } from './exit.js'
@@ -38,16 +40,25 @@ export const keygen: Command = {
   },
 }
 
-const RELEASE_USAGE = 'release sign <bundle> --key <name.key>  |  release verify <bundle> (--key <ed25519:…|name.pub> … | --manifest <gateway.json>)'
+const RELEASE_USAGE = 'release sign <bundle> --key <name.key>  |  release verify <bundle> (--key <ed25519:…|name.pub> … | --manifest <gateway.json>)  |  release module <folder|file.js> --name <module> --version <v> [--main <file>] [--out <dir>]'
 
 export const release: Command = {
   usage: RELEASE_USAGE,
-  summary: 'sign a release bundle (writes <bundle>.sig), or check its signature against trusted keys',
+  summary: 'sign a release or module bundle (writes <bundle>.sig), check its signature against trusted keys, or make a module bundle',
   async run (argv) {
-    const parsed = parse(argv, { key: { type: 'string', multiple: true }, manifest: { type: 'string' } }, RELEASE_USAGE)
+    const parsed = parse(argv, { key: { type: 'string', multiple: true }, manifest: { type: 'string' }, name: { type: 'string' }, version: { type: 'string' }, main: { type: 'string' }, out: { type: 'string' } }, RELEASE_USAGE)
     if (parsed === undefined) return 0
     const [action, bundle, ...extra] = parsed.positionals
-    if (bundle === undefined || extra.length > 0) throw new UsageError('name one bundle')
+    if (bundle === undefined || extra.length > 0) throw new UsageError(action === 'module' ? 'name one folder or .js file' : 'name one bundle')
+    const moduleOptions = (['name', 'version', 'main', 'out'] as const).filter(o => parsed.values[o] !== undefined)
+    if (action !== 'module' && moduleOptions.length > 0) throw new UsageError(`--${moduleOptions[0] ?? ''} is for release module`)
+    if (action === 'module') {
+      const { name, version, main, out } = parsed.values as { name?: string, version?: string, main?: string, out?: string }
+      if (name === undefined || version === undefined) throw new UsageError('release module needs --name <module> and --version <v>')
+      const made = await makeModuleBundle({ source: bundle, module: name, version, outDir: out ?? '.', ...(main === undefined ? {} : { main }) })
+      process.stdout.write(`${made.file}: module ${name} ${version}, ${made.info.files.length} file(s), runs ${made.info.main}\nsign it with: outpost release sign ${made.file} --key <name.key>\n`)
+      return 0
+    }
     const keys = (parsed.values.key as string[] | undefined) ?? []
     if (action === 'sign') {
       if (keys.length !== 1 || keys[0] === undefined) throw new UsageError('sign needs one --key <name.key>')

@@ -1,12 +1,15 @@
-// `outpost update <bundle|url>` and `outpost update --status` (docs/deploy.md, "Updates"). The gateway
-// downloads the bundle itself (core.update): a local file is served to it from this machine's loopback for
-// the length of the call, so the CLI must run on the gateway for a file; a remote gateway takes a URL.
+// `outpost update [--module <name>] <bundle|url>` and `outpost update --status` (docs/deploy.md, "Updates",
+// "Module updates"). The gateway downloads the bundle itself (core.update): a local file is served to it
+// from this machine's loopback for the length of the call, so the CLI must run on the gateway for a file; a
+// remote gateway takes a URL.
 import { createReadStream, readFileSync, statSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
+import type { ModuleUpdateResult } from '../management/module-update.js'
 import type { UpdateState } from '../update/install.js'
+import type { ModuleUpdateState } from '../update/module-store.js'
 import { gatewayCommand } from './command.js'
 import type { Command, Io } from './command.js'
 import { UsageError } from './exit.js'
@@ -17,8 +20,13 @@ const UPDATE_CALL_TIMEOUT_MS = 30 * 60_000
 
 type Status = { release: string, last: UpdateState | null } | null
 
-function statusText (status: Status): string {
-  if (status === null) return 'this gateway does not run from an installed release (outpost-boot): it cannot be updated\n'
+function statusText (status: Status, modules: Record<string, ModuleUpdateState>): string {
+  return releaseText(status) + Object.values(modules).map(u =>
+    `module ${u.module}: ${u.from} → ${u.to}: ${u.state} (${new Date(u.at).toISOString()}, by ${u.by})${u.reason === undefined ? '' : `\n  reason: ${u.reason}`}\n`).join('')
+}
+
+function releaseText (status: Status): string {
+  if (status === null) return 'this gateway does not run from an installed release (outpost-boot): only its modules can be updated\n'
   const last = status.last
   const when = last === null ? '' : ` (${new Date(last.at).toISOString()}, by ${last.by})`
   return `release ${status.release}\n` + (last === null
@@ -47,15 +55,16 @@ async function serveFile (file: string): Promise<{ url: string, close: () => Pro
 }
 
 const spec = gatewayCommand({
-  usage: 'update <bundle.tar.gz|https://…> [--sig <file>] | update --status',
-  summary: 'update the gateway from a signed bundle (rolled back unless its modules run again), or show the last update',
-  options: { status: { type: 'boolean' }, sig: { type: 'string' } },
+  usage: 'update [--module <name>] <bundle.tar.gz|https://…> [--sig <file>] | update --status',
+  summary: 'update the gateway, or one module\'s program, from a signed bundle (rolled back unless it runs again), or show the last updates',
+  options: { status: { type: 'boolean' }, sig: { type: 'string' }, module: { type: 'string' } },
   async run (session, parsed, io: Io) {
     const [source, ...rest] = parsed.positionals
+    const module = parsed.values.module as string | undefined
     if (parsed.values.status === true) {
-      if (source !== undefined) throw new UsageError('--status takes no bundle')
-      const info = await session.call<{ update: Status }>('core', 'info')
-      io.print(info.update, statusText)
+      if (source !== undefined || module !== undefined) throw new UsageError('--status takes no bundle or module')
+      const info = await session.call<{ update: Status, moduleUpdates: Record<string, ModuleUpdateState> }>('core', 'info')
+      io.print({ update: info.update, moduleUpdates: info.moduleUpdates }, shown => statusText(shown.update, shown.moduleUpdates))
       return 0
     }
     if (source === undefined || rest.length > 0) throw new UsageError('name one bundle file or URL')
@@ -64,7 +73,13 @@ const spec = gatewayCommand({
     const signature = sigFile === undefined ? undefined : parseJson(readFileSync(sigFile, 'utf8'), sigFile)
     const served = remote ? undefined : await serveFile(source)
     try {
-      const result = await session.call<{ from: string, to: string, healthTimeoutMs: number, modules: string[] }>('core', 'update', { url: served?.url ?? source, ...(signature === undefined ? {} : { signature }) })
+      const args = { url: served?.url ?? source, ...(signature === undefined ? {} : { signature }) }
+      if (module !== undefined) {
+        const result = await session.call<ModuleUpdateResult>('core', 'update', { ...args, module })
+        io.print(result, r => `module ${r.module}: ${r.to} runs and is kept (was ${r.from})${r.removed.length === 0 ? '' : `; removed ${r.removed.join(', ')}`}\n`)
+        return 0
+      }
+      const result = await session.call<{ from: string, to: string, healthTimeoutMs: number, modules: string[] }>('core', 'update', args)
       io.print(result, r => `release ${r.to} installed beside ${r.from}; the gateway restarts into it and keeps it if ${r.modules.length === 0 ? 'its core starts' : `${r.modules.join(', ')} run`} within ${r.healthTimeoutMs / 1000} s, or goes back to ${r.from}.\nsee the outcome with: outpost update --status\n`)
       return 0
     } finally {

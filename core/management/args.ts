@@ -80,6 +80,8 @@ export const updateArgs = (a: ArgsReader) => ({
   url: a.required('url', text),
   /** the bundle's signature (the JSON of <bundle>.sig); default: downloaded from <url>.sig */
   signature: a.optional('signature', map),
+  /** update this module's program alone, from a module bundle; absent: the whole release */
+  module: a.optional('module', text),
 })
 
 export const logsArgs = (a: ArgsReader) => ({

@@ -16,6 +16,7 @@ import type { OpQueues } from './op-queue.js'
 import { summarise } from './describe.js'
 import type { ModuleSummary } from './describe.js'
 import { mergePatch } from './manifest-store.js'
+import { clearRetained, replaceModule } from './replace.js'
 import { UPDATE_TIMEOUT_MS, updateMethod } from './update-method.js'
 import type { RawModule } from './manifest-store.js'
 import { urlWithoutCredentials, withoutArguments } from './secrets.js'
@@ -100,23 +101,6 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
     }
   }
 
-  const clearRetained = (topic: string): void => {
-    gw.broker.aedes.publish({ cmd: 'publish', topic, payload: Buffer.alloc(0), qos: 0, retain: true, dup: false }, () => {})
-  }
-
-  /** stops the module, swaps in its new manifest entry (and instance count), starts it again if wanted */
-  const replace = async (name: string, run: boolean): Promise<ModuleRuntime> => {
-    const before = gw.modules.require(name).instances.length
-    await gw.modules.stop(name)
-    const loaded = gw.loaded.modules.find(l => l.spec.name === name)
-    if (loaded === undefined) throw new OutpostError('NO_SUCH_MODULE', `no module named "${name}" in the manifest`)
-    const runtime = gw.modules.add(loaded) // same name: replaces the stopped runtime in place
-    for (let i = loaded.spec.instances; i < before; i++) clearRetained(topics.presence(name, i))
-    gw.bus.publishRetained(topics.state(name), stateMessage(runtime))
-    if (run) await gw.modules.start(name)
-    return runtime
-  }
-
   return {
     start: change('start', async args => {
       const { module } = parseArgs('start', moduleArgs, args)
@@ -179,8 +163,8 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
       gw.loaded = await m.store.change(doc => { doc.modules = doc.modules?.filter(raw => raw.name !== module) })
       await gw.modules.remove(module)
       m.logs.drop(module)
-      clearRetained(topics.state(module))
-      for (let i = 0; i < instances; i++) clearRetained(topics.presence(module, i))
+      clearRetained(m, topics.state(module))
+      for (let i = 0; i < instances; i++) clearRetained(m, topics.presence(module, i))
       return { module, removed: true }
     }),
 
@@ -202,7 +186,7 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
         else if (a.restart !== undefined) raw.restart = mergePatch(raw.restart ?? {}, a.restart)
         if (a.enabled !== undefined) raw.enabled = a.enabled
       })
-      return summary(await replace(a.module, a.enabled ?? wasUp))
+      return summary(await replaceModule(m, a.module, a.enabled ?? wasUp))
     }),
   }
 }

@@ -15,4 +15,6 @@ export interface Management {
   /** what only the core sees happen (exits by reason, broker refusals), for `metrics` */
   counts: EventCounts
   startedAt: number
+  /** aborted once the gateway begins to stop: a module update's health check stops waiting */
+  stopping: AbortSignal
 }

@@ -14,6 +14,7 @@ import { OutpostError } from '../errors.js'
 import type { Management } from './context.js'
 import { createLogStore } from './log-store.js'
 import { createManifestStore } from './manifest-store.js'
+import { resumeModuleUpdates } from './module-update.js'
 import { countEvents } from './metrics.js'
 import { readMethods } from './read-methods.js'
 import { processUsage } from './usage.js'
@@ -24,7 +25,7 @@ export const managementExtension: ExtensionFactory = gw => {
 
   return {
     name: 'management',
-    start () {
+    async start () {
       const store = createManifestStore(gw.manifestFile, doc => validateManifest(doc, gw.manifestFile))
       const config = gw.loaded.manifest.audit
       audit = createAuditLog({
@@ -45,13 +46,17 @@ export const managementExtension: ExtensionFactory = gw => {
       }
       const counting = countEvents(gw)
       cleanups.push(counting.stop)
-      const m: Management = { gw, store, audit, logs, usage, counts: counting.counts, startedAt: Date.now() }
+      const stopping = new AbortController()
+      const m: Management = { gw, store, audit, logs, usage, counts: counting.counts, startedAt: Date.now(), stopping: stopping.signal }
       const queues = createOpQueues()
       for (const [name, handler] of Object.entries({ ...readMethods(m), ...changeMethods(m, queues) })) gw.bus.method(name, handler)
       // shutdown cancels queued work: nothing may start once the gateway is stopping
-      const onStopping = (): void => queues.cancel(new OutpostError('UNAVAILABLE', 'gateway stopping'))
+      const onStopping = (): void => {
+        stopping.abort()
+        queues.cancel(new OutpostError('UNAVAILABLE', 'gateway stopping'))
+      }
       gw.events.on('stopping', onStopping)
-      cleanups.push(() => gw.events.off('stopping', onStopping))
+      cleanups.push(() => gw.events.off('stopping', onStopping), () => stopping.abort())
 
       // a call to core the broker refused (a viewer's change, a module without `core` in its calls) is audited too
       const onDenied = (...[event]: BrokerEvents['denied']): void => {
@@ -65,6 +70,8 @@ export const managementExtension: ExtensionFactory = gw => {
       gw.broker.events.on('denied', onDenied)
       gw.broker.events.on('throttled', onThrottled)
       cleanups.push(() => gw.broker.events.off('denied', onDenied), () => gw.broker.events.off('throttled', onThrottled))
+      // before the modules start: a module update the last core left undecided is finished or undone
+      await resumeModuleUpdates(m, queues)
     },
     async stop () {
       for (const cleanup of cleanups.splice(0)) cleanup()

@@ -16,6 +16,7 @@ import { summarise } from './describe.js'
 import { metricsSnapshot } from './metrics.js'
 import { processUsage } from './usage.js'
 import { installFromEnv, updateStatus } from '../update/install.js'
+import { modulesRoot, moduleUpdates } from '../update/module-store.js'
 
 const OUTPOST_VERSION = (JSON.parse(readFileSync(path.join(installRoot, 'package.json'), 'utf8')) as { version: string }).version
 
@@ -103,6 +104,8 @@ export function readMethods (m: Management): Record<string, MethodHandler> {
         modules: { total: modules.length, running: modules.filter(s => s.state === 'running').length },
         /** the release running and the last update's outcome; null when not run by outpost-boot (docs/deploy.md) */
         update: updateStatus(installFromEnv(process.env)),
+        /** each module's last module update (its update.json), by module; {} when none was ever updated */
+        moduleUpdates: moduleUpdates(modulesRoot(gw.loaded.dir)),
         /** log lines the core's stdout lost to a slow reader; refusals folded into audit records */
         dropped: { stdoutLines: gw.log.stdoutDropped(), auditRefusalsFolded: m.audit.folded() },
         /** what the connection and call limits refused since the core started (docs/security.md) */

@@ -83,8 +83,14 @@ export function readReleaseInfo (folder: string): ReleaseInfo {
 /** checks that `folder` holds exactly the files its release.json lists, with their hashes */
 export function verifyContents (folder: string): ReleaseInfo {
   const info = readReleaseInfo(folder)
+  checkFiles(folder, info.files)
+  return info
+}
+
+/** checks that `folder` holds exactly `files` (and release.json), with their hashes */
+export function checkFiles (folder: string, files: readonly ReleaseFile[]): void {
   const found = new Map(listFiles(folder, new Set([RELEASE_FILE])).map(f => [f.path, f]))
-  for (const want of info.files) {
+  for (const want of files) {
     const got = found.get(want.path)
     if (got === undefined) throw new OutpostError('RELEASE_INVALID', `${folder}: ${want.path} is missing`)
     if (got.sha256 !== want.sha256) throw new OutpostError('RELEASE_INVALID', `${folder}: ${want.path} does not match its SHA-256 in ${RELEASE_FILE}`)
@@ -92,5 +98,4 @@ export function verifyContents (folder: string): ReleaseInfo {
   }
   const extra = [...found.keys()]
   if (extra.length > 0) throw new OutpostError('RELEASE_INVALID', `${folder}: ${extra.length} file(s) not in ${RELEASE_FILE}, e.g. ${extra[0]}`)
-  return info
 }

@@ -1,6 +1,7 @@
 // Signed releases (docs/deploy.md, "Signing keys"): Ed25519 through node:crypto. A signature is a small
 // JSON file beside the bundle (<bundle>.sig) over the bundle's SHA-256, version and target, so a gateway
-// checks who made a bundle, and for which board, before it unpacks a single byte.
+// checks who made a bundle, and for which board (or, `module:<name>`, for which module: module-bundle.ts),
+// before it unpacks a single byte.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { createReadStream, readFileSync } from 'node:fs'
@@ -61,7 +62,21 @@ export async function bundleInfo (bundle: string, limits = { maxUnpackedBytes: 4
   return info
 }
 
+/** signs `bundle` for the version and target its own release.json names (a release's, or a module bundle's) */
 export async function signBundle (bundle: string, privatePem: string): Promise<Signature> {
+  signingKey(privatePem)
+  const info = await bundleInfo(bundle)
+  return await signFile(bundle, privatePem, { version: info.version, target: info.target })
+}
+
+/** signs `file` as `version` for `target`, whatever it holds: the tests sign hostile bundles the gateway must refuse */
+export async function signFile (file: string, privatePem: string, what: { version: string, target: string }): Promise<Signature> {
+  const key = signingKey(privatePem)
+  const body = { sha256: await sha256OfFile(file), version: what.version, target: what.target }
+  return { format: 1, key: publicKeyText(createPublicKey(key)), ...body, signature: sign(null, signedText(body), key).toString('base64') }
+}
+
+function signingKey (privatePem: string): KeyObject {
   let key: KeyObject
   try {
     key = createPrivateKey(privatePem)
@@ -69,9 +84,7 @@ export async function signBundle (bundle: string, privatePem: string): Promise<S
     throw new OutpostError('RELEASE_SIGNATURE', `not a private key: ${(err as Error).message}`)
   }
   if (key.asymmetricKeyType !== 'ed25519') throw new OutpostError('RELEASE_SIGNATURE', `the key is ${key.asymmetricKeyType ?? 'unknown'}, not ed25519 (make one with outpost keygen)`)
-  const info = await bundleInfo(bundle)
-  const body = { sha256: await sha256OfFile(bundle), version: info.version, target: info.target }
-  return { format: 1, key: publicKeyText(createPublicKey(key)), ...body, signature: sign(null, signedText(body), key).toString('base64') }
+  return key
 }
 
 export function readSignature (file: string): Signature {

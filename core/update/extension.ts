@@ -1,21 +1,20 @@
 // The health check of a release on trial (docs/deploy.md, "Updates"). A core that finds update.json saying
 // its own release is on trial waits until every module that ran before the update is running, all at once
-// and for HEALTH_SETTLE_MS, within the state's deadline. Then it commits (update.json "committed", old
-// releases pruned to updates.keep); otherwise it writes "rolled-back" with the reason, points `current`
+// and for HEALTH_SETTLE_MS, within the state's deadline (health.ts). Then it commits (update.json "committed",
+// old releases pruned to updates.keep); otherwise it writes "rolled-back" with the reason, points `current`
 // back and stops to be started again (exit 75), so outpost-boot starts the previous release. Either way the
 // outcome is emitted as `hooks/core/update`. A core too broken to get here is rolled back by outpost-boot.
 import path from 'node:path'
 import fs from 'node:fs'
 import type { ExtensionFactory, GatewayContext } from '../extension.js'
-import { describeState } from '../modules/state.js'
 import { installRoot } from '../paths.js'
+import { checkHealth } from './health.js'
+import type { Verdict } from './health.js'
 import { installFromEnv, prune, readState, releasesDir, switchCurrent, writeState } from './install.js'
 import type { Install, UpdateState } from './install.js'
 import { checkpoint } from './stage.js'
 
-/** how long every module must stay running together before a release is committed */
-export const HEALTH_SETTLE_MS = 5000
-const POLL_MS = 250
+const RESTART_POLL_MS = 250
 
 /** the release folder this core runs from is releases/<version> of `install` */
 function runsFrom (install: Install, version: string): boolean {
@@ -27,26 +26,6 @@ function runsFrom (install: Install, version: string): boolean {
   }
 }
 
-/** what keeps the modules from passing: a failed one at once, otherwise every one not running */
-function problems (gw: GatewayContext, modules: readonly string[]): { failed: boolean, text: string[] } {
-  const text: string[] = []
-  let failed = false
-  for (const name of modules) {
-    const runtime = gw.modules.get(name)
-    if (runtime === undefined) {
-      text.push(`${name}: not in the manifest`)
-      failed = true
-      continue
-    }
-    const doc = describeState(runtime)
-    if (doc.state === 'running') continue
-    if (doc.state === 'failed') failed = true
-    const exit = doc.instances.map(i => i.lastExit).find(e => e !== null)
-    text.push(`${name}: ${doc.state}${exit == null ? '' : ` (last exit: ${exit.reason}${exit.code === null ? '' : ` code ${exit.code}`}${exit.signal === null ? '' : ` ${exit.signal}`})`}`)
-  }
-  return { failed, text }
-}
-
 export const updateExtension: ExtensionFactory = gw => {
   let timer: NodeJS.Timeout | undefined
   let stopped = false
@@ -54,12 +33,12 @@ export const updateExtension: ExtensionFactory = gw => {
   // decided on while the core still boots, so the request waits for its listener
   const restart = (reason: string): void => {
     if (gw.events.listenerCount('restart') > 0) gw.events.emit('restart', reason)
-    else if (!stopped) timer = setTimeout(() => restart(reason), POLL_MS)
+    else if (!stopped) timer = setTimeout(() => restart(reason), RESTART_POLL_MS)
   }
 
-  const decide = async (install: Install, trial: UpdateState, healthy: boolean, reason: string): Promise<void> => {
+  const decide = async (install: Install, trial: UpdateState, verdict: Verdict): Promise<void> => {
     const by = `core ${trial.to}`
-    if (healthy) {
+    if (verdict.healthy) {
       checkpoint('healthy')
       await writeState(install, { ...trial, state: 'committed', at: Date.now(), by })
       const removed = await prune(install, gw.loaded.manifest.updates.keep, [trial.to, trial.from])
@@ -67,6 +46,7 @@ export const updateExtension: ExtensionFactory = gw => {
       gw.bus.emit('update', { state: 'committed', from: trial.from, to: trial.to })
       return
     }
+    const reason = verdict.reason
     gw.log.error(`release ${trial.to} failed its health check: ${reason}; rolling back to ${trial.from}`)
     gw.bus.emit('update', { state: 'rolled-back', from: trial.from, to: trial.to, reason })
     await writeState(install, { ...trial, state: 'rolled-back', at: Date.now(), by, reason })
@@ -75,6 +55,7 @@ export const updateExtension: ExtensionFactory = gw => {
     restart(`rolled back to ${trial.from}`)
   }
 
+  const abort = new AbortController()
   return {
     name: 'update',
     start () {
@@ -84,32 +65,18 @@ export const updateExtension: ExtensionFactory = gw => {
       if (trial?.state !== 'trial' || !runsFrom(install, trial.to)) return
       const modules = trial.modules ?? []
       const timeoutMs = trial.healthTimeoutMs ?? gw.loaded.manifest.updates.healthTimeoutMs
-      const deadline = Date.now() + timeoutMs
-      let since: number | undefined
       gw.log.info(`release ${trial.to} on trial (updated from ${trial.from}): waiting up to ${timeoutMs} ms for ${modules.length === 0 ? 'the core' : modules.join(', ')} to run`)
-      const check = (): void => {
-        if (stopped) return
-        const now = Date.now()
-        const found = problems(gw, modules)
-        since = found.text.length === 0 ? since ?? now : undefined
-        let verdict: [boolean, string] | undefined
-        if (since !== undefined && now - since >= HEALTH_SETTLE_MS) verdict = [true, '']
-        else if (found.failed) verdict = [false, found.text.join('; ')]
-        else if (now >= deadline) verdict = [false, `not every module ran within ${timeoutMs} ms: ${found.text.join('; ') || 'they did not stay running together'}`]
-        if (verdict === undefined) {
-          timer = setTimeout(check, POLL_MS)
-          return
-        }
-        decide(install, trial, ...verdict).catch((err: Error) => {
+      checkHealth(gw, modules, timeoutMs, abort.signal)
+        .then(async verdict => { if (verdict !== undefined) await decide(install, trial, verdict) })
+        .catch((err: Error) => {
           // update.json still says "trial": outpost-boot decides at the next start
           gw.log.error(`the update to ${trial.to} could not be decided: ${err.message}; restarting`)
           restart('update undecided')
         })
-      }
-      timer = setTimeout(check, POLL_MS)
     },
     stop () {
       stopped = true
+      abort.abort()
       clearTimeout(timer)
     },
   }

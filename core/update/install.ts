@@ -112,7 +112,11 @@ export async function clearBoots (install: Install): Promise<void> {
  * away before it is deleted, so a cut-off delete never leaves half a release under a version's name.
  */
 export async function prune (install: Install, keep: number, protect: readonly string[]): Promise<string[]> {
-  const dir = releasesDir(install)
+  return await pruneFolders(releasesDir(install), keep, protect)
+}
+
+/** prune's rule over any folder of versions (a module's programs too: module-store.ts) */
+export async function pruneFolders (dir: string, keep: number, protect: readonly string[]): Promise<string[]> {
   const entries = await fs.promises.readdir(dir, { withFileTypes: true })
   for (const e of entries) if (e.name.startsWith('.')) await fs.promises.rm(path.join(dir, e.name), { recursive: true, force: true })
   const others = await Promise.all(entries.filter(e => e.isDirectory() && !e.name.startsWith('.') && !protect.includes(e.name))

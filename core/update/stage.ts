@@ -6,6 +6,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { OutpostError } from '../errors.js'
 import { verifyContents } from '../release/contents.js'
+import { describeTarget, MODULE_TARGET_PREFIX } from '../release/module-bundle.js'
 import { checkSignature, verifyBundle } from '../release/signing.js'
 import type { Signature } from '../release/signing.js'
 import { unpackTar } from '../release/tar.js'
@@ -21,8 +22,11 @@ import type { Install } from './install.js'
  */
 export const UPDATE_STEPS = ['downloaded', 'verified', 'unpacked', 'trial-written', 'switched', 'healthy', 'rollback-written'] as const
 export type UpdateStep = typeof UPDATE_STEPS[number]
+/** a module update's own steps (management/module-update.ts), after the shared `downloaded` and `verified` */
+export const MODULE_UPDATE_STEPS = ['module-unpacked', 'module-trial-written', 'module-switched', 'module-healthy', 'module-rollback-written'] as const
+export type ModuleUpdateStep = typeof MODULE_UPDATE_STEPS[number]
 
-export function checkpoint (step: UpdateStep): void {
+export function checkpoint (step: UpdateStep | ModuleUpdateStep): void {
   if (process.env.OUTPOST_UPDATE_CRASH_AT === step) process.kill(process.pid, 'SIGKILL')
 }
 
@@ -40,39 +44,57 @@ export interface StageOptions {
   by: string
 }
 
+/**
+ * Downloads the bundle at `url` into `staging` (a folder of its own) and checks its signature by a
+ * `trusted` key. `accept` sees the signature first and throws for a version or target that cannot be
+ * installed, so such a bundle is refused before it is downloaded. Returns the bundle's file and what its
+ * signature says.
+ */
+export async function fetchBundle (o: { url: string, signature: unknown, staging: string, trusted: readonly string[], maxBundleBytes: number, accept: (signature: Signature) => void }): Promise<{ bundle: string, version: string, target: string }> {
+  const url = checkUrl(o.url)
+  const bundle = path.join(o.staging, 'bundle.tar.gz')
+  let signature: Signature
+  if (o.signature === undefined) {
+    const sigFile = `${bundle}.sig`
+    await download(new URL(`${url.href}.sig`), sigFile, MAX_SIGNATURE_BYTES, SIGNATURE_TIMEOUT_MS)
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(await fs.promises.readFile(sigFile, 'utf8'))
+    } catch {
+      throw new OutpostError('RELEASE_SIGNATURE', `${url.origin}${url.pathname}.sig is not JSON`)
+    }
+    signature = checkSignature(parsed, `${url.origin}${url.pathname}.sig`)
+  } else {
+    signature = checkSignature(o.signature, 'the signature given')
+  }
+  o.accept(signature)
+  await download(url, bundle, o.maxBundleBytes, DOWNLOAD_TIMEOUT_MS)
+  checkpoint('downloaded')
+  const { version, target } = await verifyBundle(bundle, signature, o.trusted)
+  checkpoint('verified')
+  return { bundle, version, target }
+}
+
 export async function stageUpdate (o: StageOptions): Promise<{ from: string, to: string }> {
   const from = currentRelease(o.install)
   const pending = readState(o.install)
   if (pending?.state === 'trial') throw new OutpostError('CONFLICT', `release ${pending.to} is still on trial (update from ${pending.from}): wait until it is committed or rolled back`)
-  const url = checkUrl(o.url)
+  checkUrl(o.url)
   const staging = path.join(o.install.base, '.staging')
   await fs.promises.rm(staging, { recursive: true, force: true })
   await fs.promises.mkdir(staging, { mode: 0o700 })
   try {
-    const bundle = path.join(staging, 'bundle.tar.gz')
-    let signature: Signature
-    if (o.signature === undefined) {
-      const sigFile = `${bundle}.sig`
-      await download(new URL(`${url.href}.sig`), sigFile, MAX_SIGNATURE_BYTES, SIGNATURE_TIMEOUT_MS)
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(await fs.promises.readFile(sigFile, 'utf8'))
-      } catch {
-        throw new OutpostError('RELEASE_SIGNATURE', `${url.origin}${url.pathname}.sig is not JSON`)
-      }
-      signature = checkSignature(parsed, `${url.origin}${url.pathname}.sig`)
-    } else {
-      signature = checkSignature(o.signature, 'the signature given')
-    }
-    // the signature names version and target: refuse what cannot be installed before downloading it
-    const here = hostTarget()?.name
-    if (signature.target !== here) throw new OutpostError('RELEASE_TARGET', `the bundle is for ${signature.target}; this gateway is ${here ?? `${process.platform}-${process.arch}, not a release target`}`)
-    if (signature.version === from) throw new OutpostError('CONFLICT', `release ${from} is already running`)
-    await download(url, bundle, o.maxBundleBytes, DOWNLOAD_TIMEOUT_MS)
-    checkpoint('downloaded')
-
-    const { version, target } = await verifyBundle(bundle, signature, o.trusted)
-    checkpoint('verified')
+    const { bundle, version, target } = await fetchBundle({
+      ...o,
+      staging,
+      // the signature names version and target: refuse what cannot be installed before downloading it
+      accept (signature) {
+        const here = hostTarget()?.name
+        if (signature.target.startsWith(MODULE_TARGET_PREFIX)) throw new OutpostError('RELEASE_TARGET', `the bundle is for ${describeTarget(signature.target)}, a module bundle: install it with outpost update --module`)
+        if (signature.target !== here) throw new OutpostError('RELEASE_TARGET', `the bundle is for ${signature.target}; this gateway is ${here ?? `${process.platform}-${process.arch}, not a release target`}`)
+        if (signature.version === from) throw new OutpostError('CONFLICT', `release ${from} is already running`)
+      },
+    })
 
     const dest = path.join(releasesDir(o.install), version)
     const partial = path.join(releasesDir(o.install), `.${version}.partial`)

@@ -7,7 +7,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { readReleaseInfo, writeReleaseFiles } from '../../core/release/contents.js'
 import { signBundle } from '../../core/release/signing.js'
-import { pack } from '../../release/build.js'
+import { pack } from '../../core/release/pack.js'
 
 export interface Repack {
   version: string

@@ -31,3 +31,11 @@ test('core.update: bad arguments are named; without outpost-boot, UPDATE_UNSUPPO
   const after = ((await op.call('core', 'info')).result as { startedAt: number })
   assert.equal(after.startedAt, started.startedAt)
 })
+
+test('core.update with module: the module is named as text; no update recorded yet, info says none', async () => {
+  const bad = await op.call('core', 'update', { url: 'https://example.com/alpha-1.0.0.tar.gz', module: 3 })
+  assert.equal(bad.error?.code, 'BAD_ARGUMENTS')
+  assert.match(bad.error?.message ?? '', /core\.update: module: expected a non-empty text, found /)
+  const info = (await op.call('core', 'info')).result as { moduleUpdates: unknown }
+  assert.deepEqual(info.moduleUpdates, {})
+})

@@ -12,6 +12,7 @@ import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../bench/lib/stacks.js'
+import { makeModuleBundle } from '../../core/release/module-bundle.js'
 import { signBundle, generateKeys } from '../../core/release/signing.js'
 import { UPDATE_STEPS } from '../../core/update/stage.js'
 import type { UpdateState } from '../../core/update/install.js'
@@ -110,6 +111,11 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
     }
     // another target: refused from the signature, before the download
     bundles.arm = await tarball('1.4.0', 'linux-arm64', {}, [])
+    // a module bundle (outpost release module): for one module's program, not a release
+    mkdirSync(path.join(dir, 'small'), { recursive: true })
+    writeFileSync(path.join(dir, 'small', 'health.js'), '\n')
+    bundles.module = (await makeModuleBundle({ source: path.join(dir, 'small', 'health.js'), module: 'health', version: '1.5.0', outDir: dir })).file
+    writeFileSync(`${bundles.module}.sig`, JSON.stringify(await signBundle(bundles.module, keys.privatePem)))
     // signed as it is, but a file differs from what its release.json says (a damaged build)
     bundles.corrupt = await tarball('1.6.0', 'linux-x64', { 'install.sh': 'echo damaged\n' }, [{ path: 'install.sh', sha256: '0'.repeat(64), size: 13, mode: 0o644 }])
     rmSync(out, { recursive: true, force: true })
@@ -152,12 +158,13 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
     assert.ok(audit.some(a => a.op === 'update' && a.result === 'ok' && /^http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{32}\/outpost-1\.1\.0-linux-x64\.tar\.gz$/.test(a.change?.url ?? '')), JSON.stringify(audit))
   })
 
-  it('refused, nothing changed: another key\'s signature, another target, a corrupt tarball, http:// off the loopback', { timeout: 300_000 }, async () => {
+  it('refused, nothing changed: another key\'s signature, another target, a module bundle, a corrupt tarball, http:// off the loopback', { timeout: 300_000 }, async () => {
     const before = snapshot()
     const { startedAt } = await settled('1.1.0')
     const refusals: Array<[string, RegExp]> = [
       [bundles.otherKey ?? '', /is signed by ed25519:\S+, which is not among the trusted keys/],
       [bundles.arm ?? '', /the bundle is for linux-arm64; this gateway is linux-x64/],
+      [bundles.module ?? '', /the bundle is for module health, a module bundle: install it with outpost update --module/],
       [bundles.corrupt ?? '', /install\.sh does not match its SHA-256 in release\.json/],
       ['http://192.0.2.1/outpost.tar.gz', /an update is downloaded over https:\/\/ \(http:\/\/ only from 127\.0\.0\.1 or ::1\)/],
     ]
