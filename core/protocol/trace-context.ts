@@ -3,6 +3,7 @@
 // three optional envelope keys. CBOR carries the ids as byte strings; JSON, which has none, as lowercase
 // hex text. Invalid context is ignored, as W3C says of an invalid traceparent (§ 3.2.2.3: "the vendor
 // MUST ignore the traceparent header and … start a new trace"): it is never an error.
+import { encodeCbor } from './codec.js'
 
 export interface TraceContext {
   /** 16 bytes, not all zero */
@@ -19,7 +20,7 @@ export const SPAN_ID_BYTES = 8
 export const SAMPLED = 1
 
 function notAllZero (bytes: Uint8Array): boolean {
-  for (const byte of bytes) if (byte !== 0) return true
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== 0) return true
   return false
 }
 
@@ -50,4 +51,35 @@ export function readTraceContext (envelope: { trace?: unknown, parent?: unknown,
 
 export function hex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+// The three entries as cbor-x writes them, ids zero and without the flags' value (an unsigned integer: one
+// byte below 24, two from 24): `trace` (text of 5 bytes, then a byte string of 16), `parent` (text of 6, bytes
+// of 8), `flags` (text of 5). The ids' places follow from these lengths.
+const ENTRIES = Buffer.from(encodeCbor({ trace: Buffer.alloc(TRACE_ID_BYTES), parent: Buffer.alloc(SPAN_ID_BYTES), flags: 0 }).subarray(1, -1))
+const TRACE_AT = 1 + 5 + 1
+const PARENT_AT = TRACE_AT + TRACE_ID_BYTES + 1 + 6 + 1
+
+/**
+ * `envelope` encoded with the context's three keys after its own: the bytes cbor-x writes for the envelope
+ * with the keys added last, written here by hand, since cbor-x spends ≈ 250 ns on each byte string (it tries
+ * a dozen classes in turn before it takes a Buffer for a Uint8Array), as much as on the rest of a request.
+ * `envelope` is one of the SDK's own, a map of fewer than 21 entries: its header is one byte.
+ */
+export function encodeWithContext (envelope: Record<string, unknown>, context: TraceContext): Buffer {
+  const body = encodeCbor(envelope)
+  const header = body[0] as number
+  if (header < 0xa0 || header > 0xa0 + 20) throw new Error('encodeWithContext: the envelope is not a map of fewer than 21 entries')
+  const flagsBytes = context.flags < 24 ? 1 : 2
+  const out = Buffer.allocUnsafe(body.length + ENTRIES.length + flagsBytes)
+  out.set(body, 0)
+  out[0] = header + 3
+  let at = body.length
+  out.set(ENTRIES, at)
+  out.set(context.trace, at + TRACE_AT)
+  out.set(context.parent, at + PARENT_AT)
+  at += ENTRIES.length
+  if (flagsBytes === 2) out[at++] = 0x18
+  out[at] = context.flags
+  return out
 }
