@@ -3,7 +3,8 @@
 // three optional envelope keys. CBOR carries the ids as byte strings; JSON, which has none, as lowercase
 // hex text. Invalid context is ignored, as W3C says of an invalid traceparent (§ 3.2.2.3: "the vendor
 // MUST ignore the traceparent header and … start a new trace"): it is never an error.
-import { encodeCbor } from './codec.js'
+import { decodeCbor, decodeJson, encodeCbor } from './codec.js'
+import type { WireFormat } from './codec.js'
 
 export interface TraceContext {
   /** 16 bytes, not all zero */
@@ -82,4 +83,53 @@ export function encodeWithContext (envelope: Record<string, unknown>, context: T
   if (flagsBytes === 2) out[at++] = 0x18
   out[at] = context.flags
   return out
+}
+
+/** does `bytes` hold, from `at` to its end, the three entries as ENTRIES lays them out (any ids, any flags)? */
+function entriesAt (bytes: Buffer, at: number): boolean {
+  const flagsAt = at + ENTRIES.length
+  const flagsEnd = bytes[flagsAt] === 0x18 ? flagsAt + 2 : (bytes[flagsAt] ?? 0xff) < 24 ? flagsAt + 1 : -1
+  if (at < 1 || flagsEnd !== bytes.length) return false
+  for (let i = 0; i < TRACE_AT; i++) if (bytes[at + i] !== ENTRIES[i]) return false
+  for (let i = TRACE_AT + TRACE_ID_BYTES; i < PARENT_AT; i++) if (bytes[at + i] !== ENTRIES[i]) return false
+  for (let i = PARENT_AT + SPAN_ID_BYTES; i < ENTRIES.length; i++) if (bytes[at + i] !== ENTRIES[i]) return false
+  return true
+}
+
+/**
+ * A request or hook envelope decoded as codec.ts decodes it, and its trace context. In CBOR, when the bytes
+ * end with the context's three entries as encodeWithContext writes them, they are read from the bytes and
+ * cbor-x decodes the map without them: it spent as long on two byte strings and three keys as on the rest
+ * of a small request, and their 46 bytes could take an envelope past the size (140 bytes) from which cbor-x
+ * reads text in native code. That decode succeeds only if those bytes are the map's last three entries (a
+ * byte string ending with the same bytes leaves the shortened map truncated); otherwise the envelope is
+ * decoded whole and the context read from its keys. Throws as decode does.
+ */
+export function decodeWithContext (bytes: Buffer, format: WireFormat): { envelope: unknown, context: TraceContext | undefined } {
+  if (format === 'json') {
+    const envelope = decodeJson(bytes)
+    return { envelope, context: typeof envelope === 'object' && envelope !== null ? readTraceContext(envelope, true) : undefined }
+  }
+  const header = bytes[0] ?? 0
+  const at = bytes.length - ENTRIES.length - (bytes[bytes.length - 2] === 0x18 ? 2 : 1)
+  // a map of 3 to 23 entries (its header one byte) that ends as encodeWithContext ends one
+  if (header >= 0xa3 && header <= 0xb7 && entriesAt(bytes, at)) {
+    bytes[0] = header - 3 // the map without them, up to `at`; the header is written back at once
+    let envelope: unknown
+    try {
+      envelope = decodeCbor(bytes, at)
+    } catch {
+      envelope = undefined
+    } finally {
+      bytes[0] = header
+    }
+    if (envelope !== undefined) {
+      // views, not Buffers: a Buffer's subarray costs several times as much
+      const trace = new Uint8Array(bytes.buffer, bytes.byteOffset + at + TRACE_AT, TRACE_ID_BYTES)
+      const parent = new Uint8Array(bytes.buffer, bytes.byteOffset + at + PARENT_AT, SPAN_ID_BYTES)
+      return { envelope, context: notAllZero(trace) && notAllZero(parent) ? { trace, parent, flags: bytes[bytes.length - 1] as number } : undefined }
+    }
+  }
+  const envelope = decodeCbor(bytes)
+  return { envelope, context: typeof envelope === 'object' && envelope !== null ? readTraceContext(envelope, false) : undefined }
 }

@@ -5,9 +5,9 @@ import { encodeCbor, decode, epochMs, sniffFormat } from '../protocol/codec.js'
 import { checkReply, checkHook, fromErrorBody } from '../protocol/envelope.js'
 import type { Presence } from '../protocol/envelope.js'
 import { serveRequest } from '../protocol/serve.js'
-import { encodeWithContext } from '../protocol/trace-context.js'
-import type { TraceContext } from '../protocol/trace-context.js'
 import type { MethodHandler, ServeContext } from '../protocol/serve.js'
+import { decodeWithContext, encodeWithContext } from '../protocol/trace-context.js'
+import type { TraceContext } from '../protocol/trace-context.js'
 import { topics, clientIdOf, hookFilter, isHookName, isMethodName, matchTopic, parseTopic } from '../protocol/topics.js'
 import { connectMqtt } from './mqtt-client.js'
 import type { MqttClient } from './mqtt-client.js'
@@ -111,7 +111,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     send: (topic, payload) => { client?.send(topic, payload) },
     warn: (message, fields) => log.warn(message, fields),
   }
-  if (tracer !== undefined) serveContext.traced = (method, envelope, json, invoke) => tracer.serve(method, envelope, json, invoke)
+  if (tracer !== undefined) serveContext.traced = (method, context, invoke) => tracer.serve(method, context, invoke)
 
   const onReply = (payload: Buffer): void => {
     let decoded: unknown
@@ -138,11 +138,17 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   }
 
   const onHook = (topic: string, owner: string, hook: string, payload: Buffer): void => {
-    let envelope: unknown
     let message
+    let context: TraceContext | undefined
     try {
-      envelope = decode(payload, sniffFormat(payload))
-      message = checkHook(envelope)
+      const format = sniffFormat(payload)
+      // a hook's context is read from CBOR only (docs/protocol.md: its ids are byte strings)
+      if (tracer === undefined || format === 'json') message = checkHook(decode(payload, format))
+      else {
+        const traced = decodeWithContext(payload, format)
+        message = checkHook(traced.envelope)
+        context = traced.context
+      }
     } catch {
       message = null
     }
@@ -163,7 +169,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     }
     if (tracer === undefined) run()
     // a hook that reaches no listener (it came for a watch) is no step of a trace
-    else if (listeners.some(({ filter }) => matchTopic(filter, topic))) tracer.handle(owner, hook, envelope as Record<string, unknown>, run)
+    else if (listeners.some(({ filter }) => matchTopic(filter, topic))) tracer.handle(owner, hook, context, run)
     else run()
   }
 
