@@ -116,17 +116,18 @@ export function decodeWithContext (bytes: Buffer, format: WireFormat): { envelop
   if (header >= 0xa3 && header <= 0xb7 && entriesAt(bytes, at)) {
     bytes[0] = header - 3 // the map without them, up to `at`; the header is written back at once
     let envelope: unknown
+    let decoded = false
     try {
       envelope = decodeCbor(bytes, at)
+      decoded = true
     } catch {
-      envelope = undefined
+      // not the map's entries after all: decoded whole below
     } finally {
       bytes[0] = header
     }
-    if (envelope !== undefined) {
-      // views, not Buffers: a Buffer's subarray costs several times as much
-      const trace = new Uint8Array(bytes.buffer, bytes.byteOffset + at + TRACE_AT, TRACE_ID_BYTES)
-      const parent = new Uint8Array(bytes.buffer, bytes.byteOffset + at + PARENT_AT, SPAN_ID_BYTES)
+    if (decoded) {
+      const trace = bytes.subarray(at + TRACE_AT, at + TRACE_AT + TRACE_ID_BYTES)
+      const parent = bytes.subarray(at + PARENT_AT, at + PARENT_AT + SPAN_ID_BYTES)
       return { envelope, context: notAllZero(trace) && notAllZero(parent) ? { trace, parent, flags: bytes[bytes.length - 1] as number } : undefined }
     }
   }

@@ -12,7 +12,7 @@ const parent = Buffer.from('00f067aa0ba902b7', 'hex')
 const request = { id: 7, reply: 'reply/caller.0', timeout: 5000, from: 'caller.0', args: { sensor: '28-00000a1b2c3d', celsius: 21.5, raw: Buffer.from([1, 2, 3]) } }
 const hook = { data: { celsius: 21.5 }, ts: 1_700_000_000_000n, instance: 0 }
 
-/** the context as plain values, for comparing a Uint8Array view with a Buffer */
+/** the context as hex text and flags, for comparing */
 function plain (context: TraceContext | undefined): unknown {
   return context === undefined ? undefined : { trace: Buffer.from(context.trace).toString('hex'), parent: Buffer.from(context.parent).toString('hex'), flags: context.flags }
 }
