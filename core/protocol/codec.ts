@@ -38,6 +38,10 @@ const decoder = new Decoder({
   int64AsNumber: true,
 } as ConstructorParameters<typeof Decoder>[0])
 
+// cbor-x decodes up to an end it is given (its `decode(source, end)`, missing from its type definitions), as
+// if the bytes stopped there: no view of them is needed
+const decodeUpTo = decoder.decode.bind(decoder) as (bytes: Buffer, end: number) => unknown
+
 export type WireFormat = 'cbor' | 'json'
 
 /**
@@ -62,13 +66,13 @@ export function encodeCbor (value: unknown): Buffer {
   return encoder.encode(value)
 }
 
-/** Decodes CBOR within the limits above; throws BAD_REQUEST saying what is wrong. */
-export function decodeCbor (bytes: Uint8Array): unknown {
+/** Decodes CBOR (one item, up to `end`) within the limits above; throws BAD_REQUEST saying what is wrong. */
+export function decodeCbor (bytes: Uint8Array, end = bytes.length): unknown {
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   // a payload shorter than the limit cannot nest deeper than it
-  if (buffer.length > MAX_DEPTH && cborItemEnd(buffer, 0, MAX_DEPTH) === TOO_DEEP) throw tooDeep('CBOR')
+  if (end > MAX_DEPTH && cborItemEnd(buffer, 0, MAX_DEPTH) === TOO_DEEP) throw tooDeep('CBOR')
   try {
-    return decoder.decode(buffer)
+    return decodeUpTo(buffer, end)
   } catch (err) {
     throw new OutpostError('BAD_REQUEST', `payload is not valid CBOR: ${(err as Error).message}`, { cause: err })
   }

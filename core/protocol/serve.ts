@@ -3,6 +3,8 @@
 import { decode, encode, sniffFormat } from './codec.js'
 import { checkRequest, envelopeFields, errorReply, toErrorBody } from './envelope.js'
 import type { CorrelationId, RpcReply } from './envelope.js'
+import { decodeWithContext } from './trace-context.js'
+import type { TraceContext } from './trace-context.js'
 
 export interface CallInfo {
   /** caller's client id, as the request says */
@@ -21,10 +23,11 @@ export interface ServeContext {
   send: (topic: string, payload: Buffer) => void
   warn: (message: string, fields: Record<string, unknown>) => void
   /**
-   * Runs a handler with the request's trace context (the SDK's tracer: core/sdk/tracer.ts); `invoke` calls
-   * the handler, and what it returns is the handler's result. Absent: the handler is called as it is.
+   * Runs a handler with the request's trace context, undefined when it came without a valid one (the SDK's
+   * tracer: core/sdk/tracer.ts); `invoke` calls the handler, and what it returns is the handler's result.
+   * Absent: the context is not read, and the handler is called as it is.
    */
-  traced?: (method: string, envelope: Record<string, unknown>, json: boolean, invoke: () => unknown) => unknown
+  traced?: (method: string, context: TraceContext | undefined, invoke: () => unknown) => unknown
 }
 
 export function serveRequest (ctx: ServeContext, method: string, payload: Uint8Array): void {
@@ -49,9 +52,11 @@ export function serveRequest (ctx: ServeContext, method: string, payload: Uint8A
     return
   }
   const { request } = checked
-  let decoded: { args?: unknown, from?: unknown } & Record<string, unknown>
+  let decoded: { args?: unknown, from?: unknown }
+  let context: TraceContext | undefined
   try {
-    decoded = decode(bytes, format) as { args?: unknown, from?: unknown } & Record<string, unknown>
+    if (ctx.traced === undefined) decoded = decode(bytes, format) as { args?: unknown, from?: unknown }
+    else ({ envelope: decoded, context } = decodeWithContext(bytes, format) as { envelope: { args?: unknown, from?: unknown }, context: TraceContext | undefined })
   } catch (err) {
     respond(request.reply, errorReply(request.id, 'BAD_REQUEST', (err as Error).message))
     return
@@ -68,7 +73,7 @@ export function serveRequest (ctx: ServeContext, method: string, payload: Uint8A
     const call: CallInfo = { from, id: request.id, timeout: request.timeout }
     result = ctx.traced === undefined
       ? handler(decoded.args ?? null, call)
-      : ctx.traced(method, decoded, format === 'json', () => handler(decoded.args ?? null, call))
+      : ctx.traced(method, context, () => handler(decoded.args ?? null, call))
   } catch (err) {
     respond(request.reply, { id: request.id, error: toErrorBody(err) })
     return

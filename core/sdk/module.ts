@@ -6,6 +6,8 @@ import { checkReply, checkHook, fromErrorBody } from '../protocol/envelope.js'
 import type { Presence } from '../protocol/envelope.js'
 import { serveRequest } from '../protocol/serve.js'
 import type { MethodHandler, ServeContext } from '../protocol/serve.js'
+import { decodeWithContext, encodeWithContext } from '../protocol/trace-context.js'
+import type { TraceContext } from '../protocol/trace-context.js'
 import { topics, clientIdOf, hookFilter, isHookName, isMethodName, matchTopic, parseTopic } from '../protocol/topics.js'
 import { connectMqtt } from './mqtt-client.js'
 import type { MqttClient } from './mqtt-client.js'
@@ -90,10 +92,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   let nextId = 1
   let stopping: Promise<void> | undefined
 
-  /** QoS 0; false once the connection is closed (the module is stopping or about to exit) */
-  const send = (topic: string, value: unknown): boolean => {
+  /** QoS 0; false once the connection is closed (the module is stopping or about to exit). `context`: the trace
+   * context's keys go after the envelope's own */
+  const send = (topic: string, envelope: Record<string, unknown>, context?: TraceContext): boolean => {
     if (client === undefined) throw new OutpostError('NOT_CONNECTED', `module ${env.module} is not started`)
-    return client.send(topic, encodeCbor(value))
+    return client.send(topic, context === undefined ? encodeCbor(envelope) : encodeWithContext(envelope, context))
   }
 
   // tracing is on when the core says so (docs/observability.md); spans go on the module's own spans topic
@@ -108,7 +111,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     send: (topic, payload) => { client?.send(topic, payload) },
     warn: (message, fields) => log.warn(message, fields),
   }
-  if (tracer !== undefined) serveContext.traced = (method, envelope, json, invoke) => tracer.serve(method, envelope, json, invoke)
+  if (tracer !== undefined) serveContext.traced = (method, context, invoke) => tracer.serve(method, context, invoke)
 
   const onReply = (payload: Buffer): void => {
     let decoded: unknown
@@ -135,11 +138,17 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   }
 
   const onHook = (topic: string, owner: string, hook: string, payload: Buffer): void => {
-    let envelope: unknown
     let message
+    let context: TraceContext | undefined
     try {
-      envelope = decode(payload, sniffFormat(payload))
-      message = checkHook(envelope)
+      const format = sniffFormat(payload)
+      // a hook's context is read from CBOR only (docs/protocol.md: its ids are byte strings)
+      if (tracer === undefined || format === 'json') message = checkHook(decode(payload, format))
+      else {
+        const traced = decodeWithContext(payload, format)
+        message = checkHook(traced.envelope)
+        context = traced.context
+      }
     } catch {
       message = null
     }
@@ -160,7 +169,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     }
     if (tracer === undefined) run()
     // a hook that reaches no listener (it came for a watch) is no step of a trace
-    else if (listeners.some(({ filter }) => matchTopic(filter, topic))) tracer.handle(owner, hook, envelope as Record<string, unknown>, run)
+    else if (listeners.some(({ filter }) => matchTopic(filter, topic))) tracer.handle(owner, hook, context, run)
     else run()
   }
 
@@ -259,11 +268,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       if (!declaredHooks.some(declared => declared === hook || matchTopic(declared, hook))) {
         throw new OutpostError('HOOK_UNDECLARED', `module ${env.module} emitted hook "${hook}" without declaring it (declared: ${declaredHooks.join(', ') || 'none'})`)
       }
-      if (tracer === undefined) send(topics.hook(env.module, hook), { data, ts: epochMs(Date.now()), instance: env.instance })
-      else {
-        const { trace, parent, flags } = tracer.emit(hook)
-        send(topics.hook(env.module, hook), { data, ts: epochMs(Date.now()), instance: env.instance, trace, parent, flags })
-      }
+      send(topics.hook(env.module, hook), { data, ts: epochMs(Date.now()), instance: env.instance }, tracer?.emit(hook))
     },
 
     call (module, method, args, options = {}) {
@@ -272,22 +277,18 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       nextId = nextId === 0xffff_ffff ? 1 : nextId + 1 // a larger number would travel as a float64, which is no id
       return new Promise((resolve, reject) => {
         // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
-        const request: Record<string, unknown> = options.onBehalf === undefined
+        const request = options.onBehalf === undefined
           ? { id, reply: replyTopic, timeout, from: clientId, args: args ?? null }
           : { id, reply: replyTopic, timeout, from: clientId, args: args ?? null, onBehalf: options.onBehalf }
-        if (tracer !== undefined) {
-          const { fields, end } = tracer.call(module, method)
-          request.trace = fields.trace
-          request.parent = fields.parent
-          request.flags = fields.flags
-          if (end !== undefined) {
-            const settle = resolve
-            const fail = reject
-            resolve = value => { end(null); settle(value) }
-            reject = err => { end((err as { code?: string }).code ?? 'HANDLER_FAILED'); fail(err) }
-          }
+        const traced = tracer?.call(module, method)
+        const end = traced?.end
+        if (end !== undefined) {
+          const settle = resolve
+          const fail = reject
+          resolve = value => { end(null); settle(value) }
+          reject = err => { end((err as { code?: string }).code ?? 'HANDLER_FAILED'); fail(err) }
         }
-        if (!send(topics.rpc(module, method), request)) {
+        if (!send(topics.rpc(module, method), request, traced?.fields)) {
           throw new OutpostError('NOT_CONNECTED', `${module}.${method}: module ${env.module} is not connected to the broker`)
         }
         // a timeout that is not a positive number (NaN included) expires at once, as setTimeout would have it

@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomFillSync } from 'node:crypto'
 import { toErrorBody } from '../protocol/envelope.js'
-import { SAMPLED, SPAN_ID_BYTES, TRACE_ID_BYTES, readTraceContext } from '../protocol/trace-context.js'
+import { SAMPLED, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../protocol/trace-context.js'
 import type { TraceContext } from '../protocol/trace-context.js'
 
 export type SpanKind = 'rpc-server' | 'rpc-client' | 'hook-emit' | 'hook-handle'
@@ -39,10 +39,10 @@ export const SPANS_PER_BATCH = 128
 export const FLUSH_MS = 1000
 
 export interface Tracer {
-  /** runs a method handler with the request's context (or a new trace): returns what it returns */
-  serve (name: string, envelope: Record<string, unknown>, json: boolean, invoke: () => unknown): unknown
+  /** runs a method handler with the context its request came with (or a new trace): returns what it returns */
+  serve (name: string, received: TraceContext | undefined, invoke: () => unknown): unknown
   /** runs the listeners of one hook message (`hooks/<owner>/<hook>`) with the hook's context (or a new trace) */
-  handle (owner: string, hook: string, envelope: Record<string, unknown>, run: () => void): void
+  handle (owner: string, hook: string, received: TraceContext | undefined, run: () => void): void
   /** the context an outgoing request carries, and its span's end when the trace is sampled */
   call (module: string, method: string): { fields: TraceContext, end: EndSpan | undefined }
   /** the context an outgoing hook carries (its span is recorded at once) */
@@ -144,15 +144,13 @@ export function createTracer (options: TracerOptions): Tracer {
   }
 
   return {
-    serve (name, envelope, json, invoke) {
-      const received = readTraceContext(envelope, json)
+    serve (name, received, invoke) {
       const context = received ?? root()
       if ((context.flags & SAMPLED) === 0) return current.run(context, invoke)
       return within(context, received === undefined ? null : received.parent, 'rpc-server', name, invoke)
     },
 
-    handle (owner, hook, envelope, run) {
-      const received = readTraceContext(envelope, false) // hooks are CBOR
+    handle (owner, hook, received, run) {
       const context = received ?? root()
       // span names are built for sampled traces only
       if ((context.flags & SAMPLED) === 0) current.run(context, run)

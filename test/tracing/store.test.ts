@@ -138,7 +138,7 @@ test('issue 13: a module holds at most SPANS_PER_BATCH spans: a full batch is se
   let accept = false
   const tracer = createTracer({ sampleRate: 1, send: batch => { if (accept) sent.push(batch); return accept } })
   // 200 sampled roots: each batch of 128 is refused (a connection gone), so those spans are dropped
-  for (let i = 0; i < 200; i++) tracer.serve('get', {}, false, () => i)
+  for (let i = 0; i < 200; i++) tracer.serve('get', undefined, () => i)
   assert.equal(tracer.dropped, 128)
   accept = true
   tracer.flush()
@@ -147,7 +147,7 @@ test('issue 13: a module holds at most SPANS_PER_BATCH spans: a full batch is se
   assert.equal(sent[0]?.dropped, 128, 'the next batch says how many were lost')
   // an unsampled root records nothing
   const quiet = createTracer({ sampleRate: 0, send: batch => { sent.push(batch); return true } })
-  for (let i = 0; i < 10; i++) quiet.serve('get', {}, false, () => i)
+  for (let i = 0; i < 10; i++) quiet.serve('get', undefined, () => i)
   quiet.flush()
   assert.equal(sent.length, 1)
 })
