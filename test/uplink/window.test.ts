@@ -9,6 +9,8 @@ import net from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import type { IPublishPacket, Packet } from 'mqtt-packet'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
+import { OutpostError } from '../../core/errors.js'
+import { validateManifest } from '../../core/manifest/load.js'
 import { connectOperator, fixture, poll, startTestGateway, waitFor } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
 
@@ -142,4 +144,17 @@ test('at most `window` stored hooks unacknowledged; the position moves only over
   }, 100, 50)
   const afterDrop = upstream.stored.slice(WINDOW + 3).map(s => s.n)
   assert.deepEqual(afterDrop, Array.from({ length: 17 }, (_, i) => i + 3))
+})
+
+test('the window is 1–1000 stored hooks, 64 by default; outside that the manifest is refused with the path', async () => {
+  const manifest = (queue?: Record<string, unknown>): Record<string, unknown> => ({ gateway: 'g', board: 'sim', uplink: { url: 'mqtt://upstream.example', ...(queue === undefined ? {} : { queue }) } })
+  const windowOf = async (queue?: Record<string, unknown>): Promise<unknown> =>
+    ((await validateManifest(manifest(queue), '/etc/outpost/gateway.json')).modules.find(m => m.spec.name === 'uplink')?.spec.config as { queue: { window: number } }).queue.window
+  assert.equal(await windowOf(), 64)
+  assert.equal(await windowOf({ window: 1 }), 1)
+  assert.equal(await windowOf({ window: 1000 }), 1000)
+  for (const window of [0, 1001, 2.5]) {
+    await assert.rejects(validateManifest(manifest({ window }), '/etc/outpost/gateway.json'),
+      (err: unknown) => err instanceof OutpostError && err.code === 'MANIFEST_INVALID' && /uplink\.queue\.window/.test(err.message), `window ${window}`)
+  }
 })
