@@ -1,7 +1,8 @@
 // `npm run bench`: starts the systems under test (the Outpost core as `npm start` runs it, the same core at
 // a baseline commit, Mosquitto, a bare Aedes, a raw-socket echo and a frame relay in front of it), runs the
 // benchmarks, writes docs/benchmarks.md and prints it. `npm run bench -- soak` runs the soak instead
-// (soak.ts). Everything it starts is stopped again, whatever happens; the whole run is bounded in time.
+// (soak.ts); `npm run bench -- uplink` runs the uplink's section alone (uplink.ts) and puts it in place of
+// the report's. Everything it starts is stopped again, whatever happens; the whole run is bounded in time.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -21,7 +22,7 @@ import { runThroughput } from './throughput.js'
 import { runTracing } from './tracing.js'
 import { renderSoak, runSoak } from './soak.js'
 import { runSupervision } from './supervision.js'
-import { uplinkSection } from './uplink.js'
+import { UPLINK_HEADING, uplinkSection } from './uplink.js'
 import type { SupervisionResults, SupervisionSettings } from './supervision.js'
 import { renderSupervision } from './supervision-report.js'
 import { renderDashboard } from './dashboard.js'
@@ -62,16 +63,28 @@ function writeReport (part: 'benchmarks' | 'soak', text: string): void {
   writeFileSync(REPORT, soak === '' ? benchmarks : `${benchmarks}\n${SOAK_MARK}\n\n${soak}`)
 }
 
-interface Args { soak: boolean, minutes: number, before: string }
+/** The uplink's section run alone replaces the report's own, from its heading to the next section's. */
+function replaceUplinkSection (section: string): void {
+  const old = readFileSync(REPORT, 'utf8')
+  const start = old.indexOf(UPLINK_HEADING)
+  if (start < 0) throw new Error(`${REPORT} has no "${UPLINK_HEADING}" section to replace: run the whole benchmark`)
+  const rest = old.slice(start + UPLINK_HEADING.length)
+  const next = [rest.indexOf('\n## '), rest.indexOf(`\n${SOAK_MARK}`)].filter(i => i >= 0)
+  const end = next.length === 0 ? old.length : start + UPLINK_HEADING.length + Math.min(...next)
+  writeFileSync(REPORT, `${old.slice(0, start)}${section}${old.slice(end)}`)
+}
+
+interface Args { soak: boolean, uplink: boolean, minutes: number, before: string }
 
 function parseArgs (argv: string[]): Args {
-  const args: Args = { soak: false, minutes: 10, before: BEFORE }
+  const args: Args = { soak: false, uplink: false, minutes: 10, before: BEFORE }
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]
     if (word === 'soak') args.soak = true
+    else if (word === 'uplink') args.uplink = true
     else if (word === '--minutes' && Number(argv[i + 1]) > 0) args.minutes = Number(argv[++i])
     else if (word === '--before' && argv[i + 1] !== undefined) args.before = argv[++i] as string
-    else throw new Error(`unknown argument "${word}": npm run bench [-- --before <commit>] | npm run bench -- soak [--minutes N]`)
+    else throw new Error(`unknown argument "${word}": npm run bench [-- --before <commit>] | npm run bench -- soak [--minutes N] | npm run bench -- uplink`)
   }
   return args
 }
@@ -163,6 +176,13 @@ async function main (): Promise<number> {
       writeReport('soak', section)
       process.stdout.write(section)
       log(`wrote the soak section of ${path.relative(installRoot, REPORT)}`)
+      return 0
+    }
+    if (args.uplink) {
+      const section = await uplinkSection(dir, cleanup, log)
+      replaceUplinkSection(section)
+      process.stdout.write(section)
+      log(`wrote the uplink section of ${path.relative(installRoot, REPORT)}`)
       return 0
     }
     const results = await bench(dir, args.before, cleanup)

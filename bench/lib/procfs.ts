@@ -23,6 +23,13 @@ export function ussMiB (pid: number): number {
   return (field(text, 'Private_Clean') + field(text, 'Private_Dirty')) / 1024
 }
 
+/** CPU time (user + system) a process has used, in ms: /proc/<pid>/stat counts it in ticks of USER_HZ (100 on Linux) */
+export function cpuMs (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // state is field 3; utime and stime are fields 14 and 15
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
 /** Open file descriptors of a process (the soak watches them for leaks). */
 export function openFds (pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length

@@ -8,7 +8,7 @@ import { matchTopic } from '../../core/protocol/topics.js'
 import { runModule } from '../../core/sdk/index.js'
 import { createDownlink } from './downlink.js'
 import { openQueue } from './queue.js'
-import { fleetTopics, withSeq } from './topics.js'
+import { fleetTopics, seqStamp } from './topics.js'
 import { connectUpstream } from './upstream.js'
 
 /** non-stored hooks are dropped (counted) while this much waits unsent to the upstream */
@@ -37,8 +37,10 @@ runModule<UplinkConfig>(async (m) => {
     })
   }
 
-  // ── stored hooks: queue → upstream, QoS 1, a window of unacknowledged ones ──
-  let generation = 0
+  // ── stored hooks: queue → upstream, QoS 1, at most `window` sent and not acknowledged ──
+  // `sent` holds their seqs in the order sent; the queue's position moves over its acknowledged front only, so
+  // a PUBACK that overtakes an earlier one never lets a record go unsent after a reconnect
+  const stamp = seqStamp(queue.stats().id)
   let sent: number[] = []
   const ackedOut = new Set<number>()
   let pumpScheduled = false
@@ -47,30 +49,29 @@ runModule<UplinkConfig>(async (m) => {
     while (upstream.connected && sent.length < c.queue.window) {
       const record = queue.next()
       if (record === undefined) return
-      const body = withSeq(record.body, record.seq, queue.stats().id)
-      if (body === undefined) { // only maps are stored (onHook): a record that is not one is skipped
-        queue.ack(record.seq)
+      const body = stamp(record.body, record.seq)
+      sent.push(record.seq)
+      if (body === undefined) { // only maps are stored (onHook): a record that is not one is passed over
+        advance(record.seq)
         continue
       }
-      const gen = generation
-      sent.push(record.seq)
-      upstream.publish(t.up(record.topic), body, 1, false, err => {
-        if (err !== undefined || gen !== generation) return // the connection went: a reconnect sends it again
-        ackedOut.add(record.seq)
-        while (sent.length > 0 && ackedOut.has(sent[0] as number)) {
-          const seq = sent.shift() as number
-          ackedOut.delete(seq)
-          queue.ack(seq)
-          hooks.up++
-        }
-        schedulePump()
-      })
+      // false only once the connection went: its seq stays unacknowledged in `sent`, and the reconnect sends it again
+      if (!upstream.publishStored(t.up(record.topic), body, record.seq)) return
     }
   }
   const schedulePump = (): void => {
     if (pumpScheduled) return
     pumpScheduled = true
     setImmediate(pump)
+  }
+  /** `seq` is done with: the queue's position moves over the front of `sent` that is */
+  function advance (seq: number): void {
+    ackedOut.add(seq)
+    let front: number | undefined
+    while (sent.length > 0 && ackedOut.delete(sent[0] as number)) front = sent.shift()
+    if (front === undefined) return
+    queue.ack(front)
+    schedulePump()
   }
 
   let statusTimer: NodeJS.Timeout | undefined
@@ -115,9 +116,12 @@ runModule<UplinkConfig>(async (m) => {
       schedulePump()
     },
     onClose: () => {
-      generation++
       sent = []
       ackedOut.clear()
+    },
+    onStoredAck: seq => {
+      hooks.up++
+      advance(seq)
     },
     onMessage: downlink.onMessage,
     onOversized: () => { oversized++ },

@@ -49,7 +49,8 @@ export interface QueueStats {
 export interface Queue {
   /** stores a record; its sequence number, or undefined if it is larger than a segment (counted) */
   append (topic: string, body: Buffer): number | undefined
-  /** the next record to send, in order; undefined when every stored record has been handed out */
+  /** the next record to send, in order; undefined when every stored record has been handed out. Its body is a
+   * view of the bytes read from disk, which nothing writes over. */
   next (): QueuedRecord | undefined
   /** hand out again from the first record not acknowledged (after a reconnect) */
   rewind (): void
@@ -269,7 +270,7 @@ export function openQueue (options: QueueOptions): Queue {
   /** the record `reader.seq`: read on from the reader's offset in the same segment, else from the segment's start */
   const readNext = (): QueuedRecord | undefined => {
     // numbering may skip between segments (after an unclean stop): go on at the next stored record
-    const segment = segments.find(s => reader.seq <= s.last && s.first <= s.last)
+    const segment = reader.segment !== undefined && reader.seq <= reader.segment.last ? reader.segment : segments.find(s => reader.seq <= s.last && s.first <= s.last)
     if (segment === undefined) return undefined
     if (reader.seq < segment.first) reader = { seq: segment.first, segment: undefined, offset: 0 }
     if (segment === active && pending.length > 0) writePending()
@@ -282,7 +283,7 @@ export function openQueue (options: QueueOptions): Queue {
       if (typeof decoded === 'string') throw new Error(`queue segment ${path.basename(segment.file)}: record ${seqAt} at ${offset} is ${decoded} though this process wrote it`)
       if (seqAt === reader.seq) {
         reader = { seq: reader.seq + 1, segment, offset: offset + decoded.size }
-        return { ...decoded.record, body: Buffer.from(decoded.record.body) }
+        return decoded.record
       }
       offset += decoded.size
       seqAt++

@@ -26,18 +26,42 @@ export function fleetTopics (root: string, fleetId: string): FleetTopics {
   }
 }
 
+const SEQ_KEY = encodeCbor('seq')
+
+/** CBOR bytes of an unsigned integer as the codec writes it (major type 0 up to 32 bits) */
+function uintBytes (n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n <= 0xffffffff ? 5 : encodeCbor(n).length
+}
+
 /**
  * A stored hook goes up as its local envelope (a CBOR map) with `seq` and `q` (the queue's id) added, so a
  * receiver drops duplicates by (gateway, q, seq). The two entries are spliced in front of the map's own, so
- * the hook's bytes are not decoded and encoded again. Undefined if the payload is not a CBOR map of < 22 entries.
+ * the hook's bytes are not decoded and encoded again, and `q` is encoded once per queue. The stamp answers
+ * undefined if the payload is not a CBOR map of < 22 entries.
  */
-export function withSeq (body: Buffer, seq: number, queueId: string): Buffer | undefined {
-  const head = body[0]
-  if (head === undefined || head < 0xa0 || head > 0xb5) return undefined
-  const added = encodeCbor({ seq, q: queueId })
-  const out = Buffer.allocUnsafe(added.length + body.length - 1)
-  out[0] = head + 2
-  added.copy(out, 1, 1)
-  body.copy(out, added.length, 1)
-  return out
+export function seqStamp (queueId: string): (body: Buffer, seq: number) => Buffer | undefined {
+  const q = encodeCbor({ q: queueId }).subarray(1) // the entry without its map's head
+  return (body, seq) => {
+    const head = body[0]
+    if (head === undefined || head < 0xa0 || head > 0xb5) return undefined
+    const seqBytes = uintBytes(seq)
+    const out = Buffer.allocUnsafe(1 + SEQ_KEY.length + seqBytes + q.length + body.length - 1)
+    out[0] = head + 2
+    let at = 1 + SEQ_KEY.copy(out, 1)
+    if (seq < 24) out[at] = seq
+    else if (seq < 0x100) {
+      out[at] = 0x18
+      out[at + 1] = seq
+    } else if (seq < 0x10000) {
+      out[at] = 0x19
+      out.writeUInt16BE(seq, at + 1)
+    } else if (seq <= 0xffffffff) {
+      out[at] = 0x1a
+      out.writeUInt32BE(seq, at + 1)
+    } else encodeCbor(seq).copy(out, at)
+    at += seqBytes
+    at += q.copy(out, at)
+    body.copy(out, at, 1)
+    return out
+  }
 }

@@ -3,8 +3,14 @@
 // together comes back spread out. The Last Will marks the gateway offline, retained. Incoming packets larger
 // than `maxPacketBytes` close the connection as soon as their fixed header announces them (mqtt.js has no such
 // bound in MQTT 3.1.1): `onOversized` counts them.
+// Stored hooks, the one bulk QoS 1 stream, do not go through mqtt.js's publish: per message it clones the
+// packet into its own resend store (the queue on disk is that store already) and makes a dozen objects; going
+// around it is most of why the uplink's CPU per drained record fell by about 40% (docs/benchmarks.md,
+// "Uplink"). `publishStored` writes their PUBLISH packets itself, every packet of one turn of the event loop
+// in one write, under message ids from the same allocator as mqtt.js's own, and takes their PUBACKs as
+// mqtt.js parses them.
 import { readFileSync } from 'node:fs'
-import mqtt from 'mqtt'
+import mqtt, { UniqueMessageIdProvider } from 'mqtt'
 import type { IClientOptions, MqttClient } from 'mqtt'
 import { packetGuard } from '../../core/protocol/packet-guard.js'
 
@@ -26,6 +32,8 @@ export interface UpstreamOptions {
   maxPacketBytes: number
   onConnect: () => void
   onClose: () => void
+  /** the upstream acknowledged the stored hook `seq` (publishStored), on the current connection */
+  onStoredAck: (seq: number) => void
   onMessage: (topic: string, payload: Buffer) => void
   onOversized: () => void
   log: { info: (text: string) => void, warn: (text: string) => void }
@@ -37,6 +45,8 @@ export interface Upstream {
   readonly backlogBytes: number
   /** QoS 1 calls back once acknowledged; false if not connected (nothing is queued in memory) */
   publish (topic: string, payload: Buffer, qos: 0 | 1, retain: boolean, acked?: (err?: Error) => void): boolean
+  /** a stored hook, QoS 1, not retained: onStoredAck(seq) once acknowledged; false if not connected (nothing is kept) */
+  publishStored (topic: string, payload: Buffer, seq: number): boolean
   close (): Promise<void>
 }
 
@@ -45,12 +55,74 @@ export function backoffDelay (attempt: number, b: Backoff, random = Math.random)
   return Math.round(d * (1 - b.jitter * random()))
 }
 
+/** packets of one turn of the event loop are encoded into chunks of this size (a larger packet gets its own) */
+const OUT_CHUNK_BYTES = 65_536
+const PUBLISH_QOS1 = 0x32
+
+/** bytes of an MQTT remaining length [MQTT-2.2.3] */
+const lengthBytes = (n: number): number => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4)
+
+/** Stored hooks' PUBLISH packets, written per turn of the event loop, and their acknowledgements. */
+function storedSender (client: MqttClient, ids: UniqueMessageIdProvider, acked: (seq: number) => void) {
+  // message id → the seq sent under it, 0 when the id is not a stored hook's (seqs start at 1)
+  const seqOf = new Float64Array(65_536)
+  let out = Buffer.allocUnsafe(0)
+  let used = 0
+  let flushScheduled = false
+  const flush = (): void => {
+    flushScheduled = false
+    if (used === 0) return
+    // what follows `used` in the chunk is never written once handed out: the next packets go there
+    const packets = out.subarray(0, used)
+    out = out.subarray(used)
+    used = 0
+    if (!client.stream.destroyed) client.stream.write(packets) // else the connection went: the reconnect sends them again
+  }
+  client.on('packetreceive', packet => {
+    if (packet.cmd !== 'puback' || packet.messageId === undefined) return
+    const seq = seqOf[packet.messageId] as number
+    if (seq === 0) return // one of mqtt.js's own
+    seqOf[packet.messageId] = 0
+    ids.deallocate(packet.messageId)
+    acked(seq)
+  })
+  return (topic: string, payload: Buffer, seq: number): boolean => {
+    const id = ids.allocate()
+    if (id === null) return false // every id in flight: not with a window of at most 1000
+    const topicBytes = Buffer.byteLength(topic)
+    const remaining = 2 + topicBytes + 2 + payload.length
+    const size = 1 + lengthBytes(remaining) + remaining
+    if (out.length - used < size) {
+      flush()
+      out = Buffer.allocUnsafe(Math.max(OUT_CHUNK_BYTES, size))
+    }
+    let at = used
+    out[at++] = PUBLISH_QOS1
+    for (let n = remaining; ; n >>>= 7) {
+      out[at++] = n > 127 ? (n & 0x7f) | 0x80 : n
+      if (n <= 127) break
+    }
+    at = out.writeUInt16BE(topicBytes, at)
+    at += out.write(topic, at, 'utf8')
+    at = out.writeUInt16BE(id, at)
+    at += payload.copy(out, at)
+    used = at
+    seqOf[id] = seq
+    if (!flushScheduled) {
+      flushScheduled = true
+      process.nextTick(flush)
+    }
+    return true
+  }
+}
+
 export function connectUpstream (o: UpstreamOptions): Upstream {
   const tls: Partial<IClientOptions> = {}
   if (o.ca !== undefined) tls.ca = readFileSync(o.ca)
   if (o.cert !== undefined) tls.cert = readFileSync(o.cert)
   if (o.key !== undefined) tls.key = readFileSync(o.key)
   let client: MqttClient | undefined
+  let sendStored: ReturnType<typeof storedSender> | undefined
   let connected = false
   let attempt = 0
   let timer: NodeJS.Timeout | undefined
@@ -58,8 +130,10 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
 
   const start = (): void => {
     timer = undefined
+    const ids = new UniqueMessageIdProvider()
     const options: IClientOptions = {
       protocolVersion: 4,
+      messageIdProvider: ids,
       clientId: o.clientId,
       clean: true,
       reconnectPeriod: 0,
@@ -74,6 +148,7 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
     if (o.password !== undefined) options.password = o.password
     const c = mqtt.connect(o.url, options)
     client = c
+    sendStored = storedSender(c, ids, seq => { if (client === c && connected) o.onStoredAck(seq) })
     // on the socket from its first byte (mqtt.js made it in connect()), so that it reads packet by packet
     c.stream.on('data', packetGuard(o.maxPacketBytes, () => {
       o.onOversized()
@@ -112,6 +187,10 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
       if (!connected || client === undefined) return false
       client.publish(topic, payload, { qos, retain }, acked === undefined ? undefined : err => acked(err ?? undefined)) // mqtt.js passes null on success
       return true
+    },
+    publishStored (topic, payload, seq) {
+      if (!connected || sendStored === undefined) return false
+      return sendStored(topic, payload, seq)
     },
     async close () {
       closing = true
