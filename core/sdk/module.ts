@@ -39,8 +39,9 @@ export interface CallOptions {
   onBehalf?: string
 }
 
-/** A raw message: the topic and its payload as received (valid only during the call). */
-export type RawHandler = (topic: string, payload: Buffer) => void
+/** A raw message: the topic and its payload as received (valid only during the call); `retained` when the
+ * broker replays it from its retained store to the new subscription rather than passing on a live publish. */
+export type RawHandler = (topic: string, payload: Buffer, retained: boolean) => void
 
 export interface OutpostModule<Config = unknown> {
   readonly name: string
@@ -176,21 +177,21 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   // the module's subscriptions are its reply topic, rpc/<module>/+ and hook filters: the first two are told
   // apart by comparison, without taking the topic apart
   const rpcPrefix = topics.rpc(env.module, '')
-  const onMessage = (topic: string, payload: Buffer): void => {
+  const onMessage = (topic: string, payload: Buffer, retained: boolean): void => {
     if (topic === replyTopic) onReply(payload)
     else if (topic.startsWith(rpcPrefix)) serveRequest(serveContext, topic.slice(rpcPrefix.length), payload)
     else {
-      if (watchers.length > 0) onWatched(topic, payload)
+      if (watchers.length > 0) onWatched(topic, payload, retained)
       const parsed = parseTopic(topic)
       if (parsed?.kind === 'hook') onHook(topic, parsed.owner, parsed.name, payload)
     }
   }
 
-  const onWatched = (topic: string, payload: Buffer): void => {
+  const onWatched = (topic: string, payload: Buffer, retained: boolean): void => {
     for (const { filter, handler } of watchers) {
       if (!matchTopic(filter, topic)) continue
       try {
-        handler(topic, payload)
+        handler(topic, payload, retained)
       } catch (err) {
         log.error('watch handler threw', { topic, error: err as Error })
       }

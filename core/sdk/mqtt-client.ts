@@ -33,8 +33,9 @@ export interface ClientOptions {
   connectTimeoutMs?: number
 }
 
-/** The handler may keep `payload`: later reads do not overwrite it. */
-export type MessageHandler = (topic: string, payload: Buffer) => void
+/** The handler may keep `payload`: later reads do not overwrite it. `retained` is the RETAIN flag: set when the
+ * broker replays a retained message to a new subscription, clear on a live publish [MQTT-3.3.1-8, -9]. */
+export type MessageHandler = (topic: string, payload: Buffer, retained: boolean) => void
 
 export interface MqttClient {
   publish (topic: string, payload: Buffer, options?: { retain?: boolean, qos?: 0 | 1 }): Promise<void>
@@ -268,7 +269,7 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
           if (qos === 3 || payloadStart > end) return protocolError('malformed PUBLISH')
           const topic = bytes.toString('utf8', start + 2, topicEnd)
           if (qos === 1) write(encodeAck(bytes.readUInt16BE(topicEnd)))
-          handler(topic, bytes.subarray(payloadStart, end))
+          handler(topic, bytes.subarray(payloadStart, end), (header & 1) === 1)
           break
         }
         case 2: { // CONNACK

@@ -23,6 +23,10 @@ runModule<UplinkConfig>(async (m) => {
   let oversized = 0
   // the latest local state/<module> and presence/<module>/<instance>, sent again after every reconnect
   const retained = new Map<string, Buffer>()
+  // of those, the topics a live publish has reached: the broker's replay of its retained copy to our new
+  // subscription can come after a live publish (ours says `starting` after the core said `running`), and is
+  // then older than what we have
+  const seenLive = new Set<string>()
   const moduleStates = new Map<string, string>()
   const startedAt = Date.now()
 
@@ -146,14 +150,18 @@ runModule<UplinkConfig>(async (m) => {
       else if (upstream.publish(t.up(topic), Buffer.from(payload), rule.qos, false)) hooks.up++
     })
   }
-  const mirror = (topic: string, payload: Buffer): void => {
+  /** false when the message is a stale replay, not mirrored */
+  const mirror = (topic: string, payload: Buffer, replayed: boolean): boolean => {
+    if (replayed && seenLive.has(topic)) return false
+    if (!replayed) seenLive.add(topic)
     const copy = Buffer.from(payload)
     if (copy.length === 0) retained.delete(topic)
     else retained.set(topic, copy)
     upstream.publish(t.up(topic), copy, 1, true)
+    return true
   }
-  m.watch('state/+', (topic, payload) => {
-    mirror(topic, payload)
+  m.watch('state/+', (topic, payload, replayed) => {
+    if (!mirror(topic, payload, replayed)) return
     const name = topic.slice('state/'.length)
     try {
       const doc = payload.length === 0 ? undefined : decodeCbor(payload) as { state?: unknown }

@@ -24,10 +24,16 @@ test('the thin client talks MQTT 3.1.1 to Aedes and to mqtt.js peers', async (t)
     will: { topic: 'presence/probe/0', payload: Buffer.from('gone'), retain: false, qos: 0 },
   })
 
-  // inbound: a subscription it may have, and a large QoS 1 publish from the peer, reassembled whole
-  const received: Array<{ topic: string, payload: Buffer }> = []
-  client.onMessage((topic, payload) => received.push({ topic, payload }))
+  // inbound: a subscription it may have, and a large QoS 1 publish from the peer, reassembled whole; a
+  // retained message replayed to the new subscription says so, a live one does not, even when published retained
+  const received: Array<{ topic: string, payload: Buffer, retained: boolean }> = []
+  client.onMessage((topic, payload, retained) => received.push({ topic, payload, retained }))
+  await peer.client.publishAsync('hooks/peer/kept', Buffer.from('before'), { qos: 1, retain: true })
   await client.subscribe(['hooks/peer/#'])
+  await waitFor('the retained message', () => received.find(r => r.topic === 'hooks/peer/kept'))
+  await peer.client.publishAsync('hooks/peer/kept', Buffer.from('live'), { qos: 1, retain: true })
+  await waitFor('the live message', () => received.filter(r => r.topic === 'hooks/peer/kept').length === 2)
+  assert.deepEqual(received.filter(r => r.topic === 'hooks/peer/kept').map(r => [r.payload.toString(), r.retained]), [['before', true], ['live', false]])
   const big = Buffer.alloc(200_000, 7)
   await peer.client.publishAsync('hooks/peer/big', big, { qos: 1 })
   await waitFor('the large message', () => received.find(r => r.topic === 'hooks/peer/big'))
