@@ -39,15 +39,21 @@ export const MAX_STDOUT_PENDING_BYTES = 1_048_576
 const LEVEL_RANK: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 }
 const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94]
 
-const CONTROL = /[\x00-\x1f\x7f-\x9f]/g
+/** C0, DEL, C1; the bidirectional marks, embeddings, overrides and isolates; the line and paragraph separators */
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 /**
- * Control characters (C0, DEL, C1) as `\xNN`: a forged newline in a refused topic would otherwise print a
- * forged log line, and a module's ESC or CSI (U+009B) would drive the terminal or journal viewer that shows it.
- * The one escape for text from elsewhere on its way to a terminal: the core's log and the CLI (cli/format.ts).
+ * Control characters as `\xNN` (C0, DEL, C1) or `\uNNNN` (bidirectional controls, line separators): a forged
+ * newline in a refused topic would otherwise print a forged log line, a module's ESC or CSI (U+009B) would drive
+ * the terminal or journal viewer that shows it, and a right-to-left override would show a module's text in an
+ * order other than the one it has. The one escape for text from elsewhere on its way to a terminal: the core's
+ * log and the CLI (cli/format.ts).
  */
 export function visible (text: string): string {
-  return text.replace(CONTROL, c => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  return text.replace(CONTROL, c => {
+    const code = c.charCodeAt(0)
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`
+  })
 }
 
 function formatFields (fields: Record<string, unknown> | undefined): string {

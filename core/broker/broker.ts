@@ -438,7 +438,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   aedes.on('clientError', onGone('error'))
   aedes.on('clientDisconnect', onGone('disconnect'))
 
-  const servers: net.Server[] = []
+  const servers: Serving[] = []
   const tallies = new Map<ListenerConfig, SocketTally>()
   const listenerStats = (config: ListenerConfig): ListenerStats => {
     const { connections, bytesIn, bytesOut } = tallies.get(config)?.tally() ?? { connections: 0, bytesIn: 0, bytesOut: 0 }
@@ -539,13 +539,12 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
         ...(config.ca === undefined ? {} : { ca: readFileSync(config.ca) }),
         requestCert: config.requireClientCert === true,
         rejectUnauthorized: config.requireClientCert === true,
-        handshakeTimeout: CONNECT_TIMEOUT_MS,
       }, accept)
       : net.createServer(accept)
-    if (config.type === 'tls') afterHandshake = slotsAcrossHandshake(server, slotFor)
+    if (config.type === 'tls') afterHandshake = slotsAcrossHandshake(server, slotFor, CONNECT_TIMEOUT_MS)
     // every socket: the logged-in clients and those waiting, and room for as many evicted ones still closing
     server.maxConnections = limits.maxClients + 2 * limits.maxPending
-    servers.push(server)
+    servers.push(openSockets(server))
     return listen(server, config)
   }
 
@@ -586,10 +585,24 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   }
 }
 
-async function closeAll (aedes: Aedes, servers: net.Server[]): Promise<void> {
+/** a listener and every socket it accepted that is still open, whether or not Aedes ever got it */
+interface Serving { server: net.Server, sockets: Set<net.Socket> }
+
+function openSockets (server: net.Server): Serving {
+  const sockets = new Set<net.Socket>() // at most the server's maxConnections
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+  })
+  return { server, sockets }
+}
+
+/** Aedes closes its clients; what it never had (a TLS handshake, a WebSocket upgrade under way) is closed here, or server.close() would wait for it */
+async function closeAll (aedes: Aedes, servers: Serving[]): Promise<void> {
   await new Promise<void>(resolve => aedes.close(() => resolve()))
-  await Promise.all(servers.map(server => new Promise<void>(resolve => {
+  await Promise.all(servers.map(({ server, sockets }) => new Promise<void>(resolve => {
     if (!server.listening) return resolve()
     server.close(() => resolve())
+    for (const socket of sockets) socket.destroy()
   })))
 }

@@ -53,7 +53,7 @@ export async function createWebSocketServer (serving: WebSocketServing): Promise
   const secure = config.cert !== undefined && config.key !== undefined
   const timeouts = { headersTimeout: connectTimeoutMs, requestTimeout: connectTimeoutMs, maxHeaderSize: 8192 }
   const server: http.Server = secure
-    ? (await import('node:https')).createServer({ ...timeouts, cert: readFileSync(config.cert as string), key: readFileSync(config.key as string), handshakeTimeout: connectTimeoutMs })
+    ? (await import('node:https')).createServer({ ...timeouts, cert: readFileSync(config.cert as string), key: readFileSync(config.key as string) })
     : (await import('node:http')).createServer(timeouts)
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxConnectBytes, perMessageDeflate: false, clientTracking: false, handleProtocols: () => SUBPROTOCOL })
 
@@ -61,7 +61,7 @@ export async function createWebSocketServer (serving: WebSocketServing): Promise
   // upgrade does not come within the connect timeout (Aedes's own connect timeout starts after it)
   const arrived = new WeakMap<net.Socket, { waiting: PendingSlot, timer: NodeJS.Timeout }>()
   // over TLS, the slot is taken when the TCP connection arrives, so handshakes that never end are evicted too
-  const afterHandshake = secure ? slotsAcrossHandshake(server, serving.enter) : undefined
+  const afterHandshake = secure ? slotsAcrossHandshake(server, serving.enter, connectTimeoutMs) : undefined
   server.on(secure ? 'secureConnection' : 'connection', (socket: net.Socket) => {
     const waiting = afterHandshake === undefined ? serving.enter(socket) : afterHandshake(socket)
     if (waiting === undefined) {

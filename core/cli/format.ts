@@ -19,11 +19,11 @@ export function printable<T> (value: T): T {
 }
 
 /**
- * JSON.stringify escapes C0 but writes DEL, C1 (U+0080–U+009F, which a terminal may take for ESC and CSI) and
- * U+2028/U+2029 (line breaks to JavaScript before ES2019) as they are: they are written as `\uXXXX`, the same
- * JSON value, so that `--json` output on a terminal is as inert as the text.
+ * JSON.stringify escapes C0 but writes DEL, C1 (U+0080–U+009F, which a terminal may take for ESC and CSI),
+ * U+2028/U+2029 (line breaks to JavaScript before ES2019) and the bidirectional controls as they are: they are
+ * written as `\uXXXX`, the same JSON value, so that `--json` output on a terminal is as inert as the text.
  */
-const JSON_UNSAFE = /[\x7f-\x9f\u2028\u2029]/g
+const JSON_UNSAFE = /[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 /** JSON text as the CLI prints it: byte strings as base64 (as in a JSON reply from the gateway), nothing a terminal acts on */
 export function jsonText (value: unknown, pretty = false): string {

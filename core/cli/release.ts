@@ -7,6 +7,7 @@ import { loadManifest } from '../manifest/load.js'
 import { makeModuleBundle } from '../release/module-bundle.js'
 import { generateKeys, readSignature, signBundle, verifyBundle } from '../release/signing.js'
 import type { Command } from './command.js'
+import { printable } from './format.js'
 import { UsageError } from './exit.js'
 
 function parse (argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options'], usage: string): { values: Record<string, unknown>, positionals: string[] } | undefined {
@@ -74,7 +75,8 @@ export const release: Command = {
         ? keys.map(k => (k.startsWith('ed25519:') ? k : readFileSync(k, 'utf8').trim()))
         : (await loadManifest(manifest)).manifest.updates.keys
       const ok = await verifyBundle(bundle, readSignature(`${bundle}.sig`), trusted)
-      process.stdout.write(`${bundle}: ${ok.version} for ${ok.target}, signed by ${ok.key}\n`)
+      // the target is whatever the signer wrote: a trusted key, not a trusted terminal
+      process.stdout.write(`${printable(`${bundle}: ${ok.version} for ${ok.target}, signed by ${ok.key}`)}\n`)
       return 0
     }
     throw new UsageError(`release ${action ?? ''}: sign or verify`)

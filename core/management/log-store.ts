@@ -31,8 +31,9 @@ const RANK: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug: 7 }
 /**
  * keeps the newest `perSource` lines of each source (up to 25 % more between trims): a chatty module cannot
  * push out another's history, and as every line is cut before it gets here (modules/output.ts, log.ts), a
- * source holds at most 625 lines of at most `defaults.logs.maxLineBytes` (core: 8192 characters), four times
- * that once log.ts has written out their control characters as `\xNN`
+ * source holds at most 625 lines of at most `defaults.logs.maxLineBytes` (core: 8192 characters); once log.ts has
+ * written out their control characters, a line is at most four characters per byte (`\xNN` for one byte of C0,
+ * `\uNNNN` for the three of a bidirectional control), six per character of the core's own
  */
 export function createLogStore (perSource = 500): LogStore {
   const bySource = new Map<string, LogLine[]>()

@@ -12,10 +12,11 @@ import path from 'node:path'
 import { fixture, waitFor } from '../helpers/gateway.js'
 import { CLI, cli } from '../management/helpers.js'
 
-/** ESC, or any C1 character (U+0080–U+009F, which is how Node writes them: UTF-8, C2 80–C2 9F, decoded back) */
-const RAW = /[\x1b\x80-\x9f]/
-/** the three sequences as the gateway and the CLI write them out */
-const SHOWN = ['\\x1b]0;x\\x07', '\\x1b[2J', '\\x9b2J']
+/** ESC, any C1 character (U+0080–U+009F, which is how Node writes them: UTF-8, C2 80–C2 9F, decoded back), or
+ * a bidirectional override */
+const RAW = /[\x1b\x80-\x9f\u202e]/
+/** the four sequences as the gateway and the CLI write them out */
+const SHOWN = ['\\x1b]0;x\\x07', '\\x1b[2J', '\\x9b2J', '\\u202egnp.exe']
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-escapes-'))
 let core: ChildProcess
@@ -35,7 +36,7 @@ before(async () => {
   core.stdout?.on('data', chunk => { out += chunk })
   core.stderr?.on('data', chunk => { out += chunk })
   url = await waitFor('the broker to listen', () => /broker listening: .*, (mqtt:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], 20_000)
-  await waitFor('the module\'s three lines', () => out.split('escapes: ').length > 3, 20_000)
+  await waitFor('the module\'s four lines', () => out.split('escapes: ').length > 4, 20_000)
 })
 
 after(async () => {
@@ -69,14 +70,14 @@ test('outpost call: a module\'s error message and its reply reach the terminal w
   assert.equal(failed.stderr, `outpost: loud.fail: refused ${SHOWN.join(' ')}\n`)
   const failedJson = await cli(['call', 'loud.fail', '--url', url, '--json'])
   assert.doesNotMatch(failedJson.stderr, RAW)
-  assert.equal(JSON.parse(failedJson.stderr).error.message, 'loud.fail: refused \x1b]0;x\x07 \x1b[2J \u009b2J', 'the message itself, in JSON')
+  assert.equal(JSON.parse(failedJson.stderr).error.message, 'loud.fail: refused \x1b]0;x\x07 \x1b[2J \u009b2J \u202egnp.exe', 'the message itself, in JSON')
 
   // a reply is printed as JSON even without --json: C0 is escaped by JSON itself, C1 and DEL by the CLI
-  const value = { t: '\u009b2J \x1b[2J \x7f \u2028' }
+  const value = { t: '\u009b2J \x1b[2J \x7f \u2028 \u202e' }
   for (const flags of [[], ['--json']]) {
     const echoed = await cli(['call', 'loud.echo', JSON.stringify(value), '--url', url, ...flags])
     assert.equal(echoed.code, 0, echoed.stderr)
-    assert.doesNotMatch(echoed.stdout, /[\x1b\x7f-\x9f\u2028]/)
+    assert.doesNotMatch(echoed.stdout, /[\x1b\x7f-\x9f\u2028\u202e]/)
     assert.ok(echoed.stdout.includes('\\u009b2J'), echoed.stdout)
     assert.deepEqual(JSON.parse(echoed.stdout), value, 'the same JSON value')
   }
