@@ -166,7 +166,7 @@ describe('updates with rollback', { timeout: 1_200_000 }, () => {
       [bundles.arm ?? '', /the bundle is for linux-arm64; this gateway is linux-x64/],
       [bundles.module ?? '', /the bundle is for module health, a module bundle: install it with outpost update --module/],
       [bundles.corrupt ?? '', /install\.sh does not match its SHA-256 in release\.json/],
-      ['http://192.0.2.1/outpost.tar.gz', /an update is downloaded over https:\/\/ \(http:\/\/ only from 127\.0\.0\.1 or ::1\)/],
+      ['http://192.0.2.1/outpost.tar.gz', /an update is downloaded over https:\/\/ \(http:\/\/ only from a loopback address: 127\.0\.0\.0\/8 or \[::1\], not a name\)/],
     ]
     for (const [source, message] of refusals) {
       const r = await outpost(['update', source, ...(source.startsWith('http') ? ['--sig', `${bundles.v3 ?? ''}.sig`] : [])])
