@@ -82,7 +82,7 @@ runModule<UplinkConfig>(async (m) => {
   const publishStatus = (): void => {
     if (statusTimer !== undefined) clearTimeout(statusTimer)
     statusTimer = setTimeout(publishStatus, c.statusEveryMs)
-    upstream.publish(t.status, statusOf('online'), 1, true)
+    upstream.publish(t.status, statusOf('online'), true)
   }
   let statusSoon: NodeJS.Timeout | undefined
   const statusChanged = (): void => {
@@ -96,7 +96,7 @@ runModule<UplinkConfig>(async (m) => {
     expose: c.expose,
     // only core reads `onBehalf` (from this module alone: core/broker/access.ts); a module method is called as the uplink
     call: (module, method, args, timeout, onBehalf) => m.call(module, method, args, module === 'core' ? { timeout, onBehalf } : { timeout }),
-    reply: (topic, payload) => { upstream.publish(topic, payload, 0, false) },
+    reply: (topic, payload) => { upstream.send(topic, payload) },
     warn: text => m.log.warn(text),
   })
 
@@ -114,7 +114,7 @@ runModule<UplinkConfig>(async (m) => {
     backoff: c.backoff,
     maxPacketBytes: c.limits.maxRequestBytes + 1024, // a request's payload, its topic and the fixed header
     onConnect: () => {
-      for (const [topic, payload] of retained) upstream.publish(t.up(topic), payload, 1, true)
+      for (const [topic, payload] of retained) upstream.publish(t.up(topic), payload, true)
       publishStatus()
       queue.rewind()
       schedulePump()
@@ -147,7 +147,7 @@ runModule<UplinkConfig>(async (m) => {
         schedulePump()
       } else if (!upstream.connected) hooks.dropped.offline++
       else if (upstream.backlogBytes > MAX_BACKLOG_BYTES) hooks.dropped.backlog++
-      else if (upstream.publish(t.up(topic), Buffer.from(payload), rule.qos, false)) hooks.up++
+      else if (rule.qos === 0 ? upstream.send(t.up(topic), payload) : upstream.publish(t.up(topic), Buffer.from(payload), false)) hooks.up++ // mqtt.js keeps a QoS 1 payload
     })
   }
   /** false when the message is a stale replay, not mirrored */
@@ -157,7 +157,7 @@ runModule<UplinkConfig>(async (m) => {
     const copy = Buffer.from(payload)
     if (copy.length === 0) retained.delete(topic)
     else retained.set(topic, copy)
-    upstream.publish(t.up(topic), copy, 1, true)
+    upstream.publish(t.up(topic), copy, true)
     return true
   }
   m.watch('state/+', (topic, payload, replayed) => {
@@ -190,7 +190,7 @@ runModule<UplinkConfig>(async (m) => {
     // a clean disconnect sends no Last Will: say offline first
     if (upstream.connected) {
       await new Promise<void>(resolve => {
-        upstream.publish(t.status, statusOf('offline'), 1, true, () => resolve())
+        upstream.publish(t.status, statusOf('offline'), true, () => resolve())
         setTimeout(resolve, 1000).unref()
       })
     }

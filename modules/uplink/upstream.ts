@@ -3,12 +3,13 @@
 // together comes back spread out. The Last Will marks the gateway offline, retained. Incoming packets larger
 // than `maxPacketBytes` close the connection as soon as their fixed header announces them (mqtt.js has no such
 // bound in MQTT 3.1.1): `onOversized` counts them.
-// Stored hooks, the one bulk QoS 1 stream, do not go through mqtt.js's publish: per message it clones the
-// packet into its own resend store (the queue on disk is that store already) and makes a dozen objects; going
-// around it is most of why the uplink's CPU per drained record fell by about 40% (docs/benchmarks.md,
-// "Uplink"). `publishStored` writes their PUBLISH packets itself, every packet of one turn of the event loop
-// in one write, under message ids from the same allocator as mqtt.js's own, and takes their PUBACKs as
-// mqtt.js parses them.
+// The bulk streams do not go through mqtt.js's publish, which per message makes a dozen objects, writes to the
+// socket once, and for QoS 1 clones the packet into its own resend store: stored hooks (QoS 1, whose resend
+// store is the queue on disk) and QoS 0 hooks and replies. Their PUBLISH packets are encoded here, every packet
+// of one turn of the event loop handed to the socket in one write; going around mqtt.js is most of why the
+// uplink's CPU per drained record fell by about 40% (docs/benchmarks.md, "Uplink"). Stored hooks go under
+// message ids from the same allocator as mqtt.js's own, and their PUBACKs are taken as mqtt.js parses them.
+// Retained and other QoS 1 messages (statuses, states, presences, QoS 1 hooks not stored) are few: mqtt.js.
 import { readFileSync } from 'node:fs'
 import mqtt, { UniqueMessageIdProvider } from 'mqtt'
 import type { IClientOptions, MqttClient } from 'mqtt'
@@ -43,8 +44,10 @@ export interface Upstream {
   readonly connected: boolean
   /** bytes written and not yet sent on the current connection */
   readonly backlogBytes: number
-  /** QoS 1 calls back once acknowledged; false if not connected (nothing is queued in memory) */
-  publish (topic: string, payload: Buffer, qos: 0 | 1, retain: boolean, acked?: (err?: Error) => void): boolean
+  /** QoS 1 through mqtt.js, calling back once acknowledged; false if not connected (nothing is queued in memory) */
+  publish (topic: string, payload: Buffer, retain: boolean, acked?: (err?: Error) => void): boolean
+  /** QoS 0, not retained, the payload copied at once; false if not connected */
+  send (topic: string, payload: Buffer): boolean
   /** a stored hook, QoS 1, not retained: onStoredAck(seq) once acknowledged; false if not connected (nothing is kept) */
   publishStored (topic: string, payload: Buffer, seq: number): boolean
   close (): Promise<void>
@@ -57,15 +60,21 @@ export function backoffDelay (attempt: number, b: Backoff, random = Math.random)
 
 /** packets of one turn of the event loop are encoded into chunks of this size (a larger packet gets its own) */
 const OUT_CHUNK_BYTES = 65_536
+const PUBLISH_QOS0 = 0x30
 const PUBLISH_QOS1 = 0x32
 
 /** bytes of an MQTT remaining length [MQTT-2.2.3] */
 const lengthBytes = (n: number): number => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4)
 
-/** Stored hooks' PUBLISH packets, written per turn of the event loop, and their acknowledgements. */
-function storedSender (client: MqttClient, ids: UniqueMessageIdProvider, acked: (seq: number) => void) {
-  // message id → the seq sent under it, 0 when the id is not a stored hook's (seqs start at 1)
-  const seqOf = new Float64Array(65_536)
+interface PacketWriter {
+  /** bytes encoded and not yet handed to the socket (at most one turn of the event loop's) */
+  readonly pending: number
+  /** a PUBLISH, not retained: QoS 1 under message id `id`, QoS 0 when `id` is 0; the payload is copied at once */
+  publish (topic: string, payload: Buffer, id: number): void
+}
+
+/** PUBLISH packets encoded by hand, every packet of one turn of the event loop handed to the socket in one write */
+function packetWriter (client: MqttClient): PacketWriter {
   let out = Buffer.allocUnsafe(0)
   let used = 0
   let flushScheduled = false
@@ -76,8 +85,42 @@ function storedSender (client: MqttClient, ids: UniqueMessageIdProvider, acked: 
     const packets = out.subarray(0, used)
     out = out.subarray(used)
     used = 0
-    if (!client.stream.destroyed) client.stream.write(packets) // else the connection went: the reconnect sends them again
+    // else the connection went: stored hooks are sent again after the reconnect, QoS 0 ones are lost as on any loss
+    if (!client.stream.destroyed) client.stream.write(packets)
   }
+  return {
+    get pending () { return used },
+    publish (topic, payload, id) {
+      const topicBytes = Buffer.byteLength(topic)
+      const remaining = 2 + topicBytes + (id === 0 ? 0 : 2) + payload.length
+      const size = 1 + lengthBytes(remaining) + remaining
+      if (out.length - used < size) {
+        flush()
+        out = Buffer.allocUnsafe(Math.max(OUT_CHUNK_BYTES, size))
+      }
+      let at = used
+      out[at++] = id === 0 ? PUBLISH_QOS0 : PUBLISH_QOS1
+      for (let n = remaining; ; n >>>= 7) {
+        out[at++] = n > 127 ? (n & 0x7f) | 0x80 : n
+        if (n <= 127) break
+      }
+      at = out.writeUInt16BE(topicBytes, at)
+      at += out.write(topic, at, 'utf8')
+      if (id !== 0) at = out.writeUInt16BE(id, at)
+      at += payload.copy(out, at)
+      used = at
+      if (!flushScheduled) {
+        flushScheduled = true
+        process.nextTick(flush)
+      }
+    },
+  }
+}
+
+/** Stored hooks' PUBLISH packets (QoS 1, through `writer`) and their acknowledgements. */
+function storedSender (client: MqttClient, writer: PacketWriter, ids: UniqueMessageIdProvider, acked: (seq: number) => void) {
+  // message id → the seq sent under it, 0 when the id is not a stored hook's (seqs start at 1)
+  const seqOf = new Float64Array(65_536)
   client.on('packetreceive', packet => {
     if (packet.cmd !== 'puback' || packet.messageId === undefined) return
     const seq = seqOf[packet.messageId] as number
@@ -89,29 +132,8 @@ function storedSender (client: MqttClient, ids: UniqueMessageIdProvider, acked: 
   return (topic: string, payload: Buffer, seq: number): boolean => {
     const id = ids.allocate()
     if (id === null) return false // every id in flight: not with a window of at most 1000
-    const topicBytes = Buffer.byteLength(topic)
-    const remaining = 2 + topicBytes + 2 + payload.length
-    const size = 1 + lengthBytes(remaining) + remaining
-    if (out.length - used < size) {
-      flush()
-      out = Buffer.allocUnsafe(Math.max(OUT_CHUNK_BYTES, size))
-    }
-    let at = used
-    out[at++] = PUBLISH_QOS1
-    for (let n = remaining; ; n >>>= 7) {
-      out[at++] = n > 127 ? (n & 0x7f) | 0x80 : n
-      if (n <= 127) break
-    }
-    at = out.writeUInt16BE(topicBytes, at)
-    at += out.write(topic, at, 'utf8')
-    at = out.writeUInt16BE(id, at)
-    at += payload.copy(out, at)
-    used = at
+    writer.publish(topic, payload, id)
     seqOf[id] = seq
-    if (!flushScheduled) {
-      flushScheduled = true
-      process.nextTick(flush)
-    }
     return true
   }
 }
@@ -122,6 +144,7 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
   if (o.cert !== undefined) tls.cert = readFileSync(o.cert)
   if (o.key !== undefined) tls.key = readFileSync(o.key)
   let client: MqttClient | undefined
+  let writer: PacketWriter | undefined
   let sendStored: ReturnType<typeof storedSender> | undefined
   let connected = false
   let attempt = 0
@@ -148,7 +171,8 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
     if (o.password !== undefined) options.password = o.password
     const c = mqtt.connect(o.url, options)
     client = c
-    sendStored = storedSender(c, ids, seq => { if (client === c && connected) o.onStoredAck(seq) })
+    writer = packetWriter(c)
+    sendStored = storedSender(c, writer, ids, seq => { if (client === c && connected) o.onStoredAck(seq) })
     // on the socket from its first byte (mqtt.js made it in connect()), so that it reads packet by packet
     c.stream.on('data', packetGuard(o.maxPacketBytes, () => {
       o.onOversized()
@@ -182,10 +206,15 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
 
   return {
     get connected () { return connected },
-    get backlogBytes () { return client?.stream?.writableLength ?? 0 },
-    publish (topic, payload, qos, retain, acked) {
+    get backlogBytes () { return (client?.stream?.writableLength ?? 0) + (writer?.pending ?? 0) },
+    publish (topic, payload, retain, acked) {
       if (!connected || client === undefined) return false
-      client.publish(topic, payload, { qos, retain }, acked === undefined ? undefined : err => acked(err ?? undefined)) // mqtt.js passes null on success
+      client.publish(topic, payload, { qos: 1, retain }, acked === undefined ? undefined : err => acked(err ?? undefined)) // mqtt.js passes null on success
+      return true
+    },
+    send (topic, payload) {
+      if (!connected || writer === undefined) return false
+      writer.publish(topic, payload, 0)
       return true
     },
     publishStored (topic, payload, seq) {
