@@ -40,7 +40,7 @@ const LEVEL_RANK: Record<LogLevel, number> = { error: 3, warn: 4, info: 6, debug
 const COLOURS = [36, 33, 35, 32, 34, 96, 93, 95, 92, 94]
 
 /** C0, DEL, C1; the bidirectional marks, embeddings, overrides and isolates; the line and paragraph separators */
-const CONTROL = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const CONTROL = /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 /**
  * Control characters as `\xNN` (C0, DEL, C1) or `\uNNNN` (bidirectional controls, line separators): a forged
@@ -52,7 +52,7 @@ const CONTROL = /[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-
 export function visible (text: string): string {
   return text.replace(CONTROL, c => {
     const code = c.charCodeAt(0)
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
   })
 }
 

@@ -76,7 +76,7 @@ const CONNACK: Record<Peer, Record<number, string>> = {
 /**
  * The most the CLI reads in one incoming packet (remaining length): a packet announcing more closes the
  * connection from its first bytes, whatever the gateway or a fleet's upstream sends. The largest a gateway
- * answers is `logs` (1000 lines of at most 8 KiB by default, their control characters written out as `\xNN`).
+ * answers is `logs`: at most 2 Mi characters of line text (management/log-store.ts MAX_TAIL_CHARS).
  */
 export const MAX_INCOMING_PACKET_BYTES = 16 * 1024 * 1024
 

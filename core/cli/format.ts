@@ -8,14 +8,18 @@ import { visible } from '../log.js'
  * `value` with every string in it (keys too) passed through `visible` (log.ts): control characters as `\xNN`.
  * What comes off the wire goes through here before it is printed as text (command.ts `print`), since any
  * module, and through a fleet's upstream any gateway, can put ESC or CSI in a name, a reason or a message.
+ * Anything else a decoder can make (a date, a `Tag` of cbor-x) becomes its text, escaped: whatever prints it
+ * then prints text.
  */
 export function printable<T> (value: T): T {
   if (typeof value === 'string') return visible(value) as T
+  if (value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.map(printable) as T
-  if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+  if (value instanceof Uint8Array) return value // byte strings: printed as base64 (jsonText)
+  if ([Object.prototype, null].includes(Object.getPrototypeOf(value))) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [visible(k), printable(v)])) as T
   }
-  return value
+  return visible(String(value)) as T
 }
 
 /**
@@ -23,7 +27,7 @@ export function printable<T> (value: T): T {
  * U+2028/U+2029 (line breaks to JavaScript before ES2019) and the bidirectional controls as they are: they are
  * written as `\uXXXX`, the same JSON value, so that `--json` output on a terminal is as inert as the text.
  */
-const JSON_UNSAFE = /[\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const JSON_UNSAFE = /[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 /** JSON text as the CLI prints it: byte strings as base64 (as in a JSON reply from the gateway), nothing a terminal acts on */
 export function jsonText (value: unknown, pretty = false): string {

@@ -66,7 +66,8 @@ const logs = gatewayCommand({
         else early.push(hook.data as LogLine)
       })
     }
-    const tail = await session.call<{ lines: LogLine[], next: number }>('core', 'logs', args)
+    const tail = await session.call<LogsAnswer>('core', 'logs', args)
+    tellOmitted(tail)
     for (const line of tail.lines) show(line)
     if (parsed.values.follow !== true) return 0
     if (!session.localBus) {
@@ -85,12 +86,21 @@ const logs = gatewayCommand({
   },
 })
 
+/** `core.logs`'s answer (docs/management.md) */
+interface LogsAnswer { lines: LogLine[], next: number, omitted?: number }
+
+/** on stderr, so that stdout holds log lines alone */
+function tellOmitted (answer: LogsAnswer): void {
+  if (typeof answer.omitted === 'number' && answer.omitted > 0) process.stderr.write(`outpost: ${answer.omitted} older lines left out: the gateway answers at most 2 Mi characters of log text at once\n`)
+}
+
 /** asks for the lines after `since` every FOLLOW_POLL_MS while `going()`, until a call fails */
 async function pollLogs (session: Session, args: Record<string, unknown>, since: number, show: (line: LogLine) => void, going: () => boolean): Promise<void> {
   for (;;) {
     await new Promise(resolve => setTimeout(resolve, FOLLOW_POLL_MS).unref())
     if (!going()) return
-    const page = await session.call<{ lines: LogLine[], next: number }>('core', 'logs', { ...args, since })
+    const page = await session.call<LogsAnswer>('core', 'logs', { ...args, since })
+    tellOmitted(page)
     for (const line of page.lines) show(line)
     since = page.next
   }

@@ -65,9 +65,10 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
     const caller = parseCallerTag(call.from)
     const loose = (args !== null && typeof args === 'object' ? args : {}) as Record<string, unknown>
     const module = targetOf(loose)
-    const record = (rest: Pick<AuditRecord, 'result' | 'error' | 'change'>): void => {
+    const record = (rest: Pick<AuditRecord, 'result' | 'error'>): void => {
       const who: AuditRecord['who'] = caller ?? { kind: 'unknown', from: call.from ?? null }
-      m.audit.record({ ts: Date.now(), who, op, ...(module === undefined ? {} : { module }), ...rest })
+      const change = changeOf(op, loose)
+      m.audit.record({ ts: Date.now(), who, op, ...(module === undefined ? {} : { module }), ...rest, ...(change === undefined ? {} : { change }) })
     }
     const failed = (err: unknown): never => {
       const error = err instanceof OutpostError ? { code: err.code, message: err.message } : { code: 'HANDLER_FAILED', message: (err as Error).message }
@@ -86,8 +87,7 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
         try {
           if (gw.modules.closed) throw new OutpostError('UNAVAILABLE', 'gateway stopping')
           const result = await run(args, caller)
-          const change = changeOf(op, loose)
-          record({ result: 'ok', ...(change === undefined ? {} : { change }) })
+          record({ result: 'ok' })
           return result
         } catch (err) {
           return failed(err)

@@ -8,6 +8,13 @@ export interface LogLine extends LogEntry {
   seq: number
 }
 
+/**
+ * characters of line text one answer holds at most (the newest lines that fit): 1000 lines of a module's
+ * longest, once written out, would make a reply over the 16 MiB a CLI reads in one packet (cli/connect.ts);
+ * this makes one of at most ≈ 6.5 MiB of UTF-8, whatever the lines hold
+ */
+export const MAX_TAIL_CHARS = 2_097_152
+
 export interface LogQuery {
   /** `core` or a module name; all sources when absent */
   source?: string
@@ -21,7 +28,8 @@ export interface LogQuery {
 
 export interface LogStore {
   add (entry: LogEntry): LogLine
-  tail (query: LogQuery): { lines: LogLine[], next: number }
+  /** `omitted`: older matching lines left out to stay within MAX_TAIL_CHARS (present when there are any) */
+  tail (query: LogQuery): { lines: LogLine[], next: number, omitted?: number }
   /** forgets a removed module's lines */
   drop (source: string): void
 }
@@ -53,7 +61,13 @@ export function createLogStore (perSource = 500): LogStore {
       const matching = pools.flat()
         .filter(l => (since === undefined || l.seq > since) && RANK[l.level] <= threshold)
         .sort((a, b) => a.seq - b.seq)
-      return { lines: matching.slice(-lines), next: seq }
+        .slice(-lines)
+      let first = matching.length
+      for (let chars = 0; first > 0; first--) {
+        chars += (matching[first - 1] as LogLine).text.length
+        if (chars > MAX_TAIL_CHARS) break
+      }
+      return first === 0 ? { lines: matching, next: seq } : { lines: matching.slice(first), next: seq, omitted: first }
     },
     drop (source) {
       bySource.delete(source)

@@ -2,6 +2,7 @@
 // upstream broker, what goes up, what may come down and for whom. The core turns it into the built-in
 // module `uplink` (uplink.ts); modules/uplink validates the same object as its config.
 import { z } from 'zod'
+import { canSubscribe } from '../broker/access.js'
 import { restartPolicySchema } from '../supervisor/policy-schema.js'
 
 const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/
@@ -16,11 +17,16 @@ const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a module name')
 const methodName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a method name')
 const userName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'an operator name: letters, digits, "_" or "-", starting with a letter')
 
+/** who the uplink is to the broker, for the filters it may subscribe to */
+const UPLINK_IDENTITY = { kind: 'module', clientId: 'uplink.0', module: 'uplink', instance: 0, calls: '*' } as const
+
 /** `<module>/<hook>` with MQTT wildcards, as the SDK's `on` takes it: `sensor/reading`, `+/edge/#` */
 const hookFilter = z.string().refine(f => {
   const levels = f.split('/')
   return levels.length >= 2 && levels.length <= 5 && levels.every((l, i) => l === '+' || (l === '#' && i === levels.length - 1 && i > 0) || SEGMENT.test(l))
 }, 'a hook filter "<module>/<hook>": 2–5 levels of [A-Za-z0-9_-], "+" for one level, "#" last')
+  // the uplink is a module: the broker would refuse it what it refuses any module (and the uplink would exit)
+  .refine(f => canSubscribe(UPLINK_IDENTITY, `hooks/${f}`), 'the core\'s log and audit hooks (core/log/…, core/audit) are for operators; no module, the uplink included, may read them')
 
 export const uplinkSchema = z.object({
   /** mqtt://, mqtts://, ws:// or wss:// */

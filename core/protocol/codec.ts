@@ -4,7 +4,7 @@
 // Everything a client sends is decoded here, within limits (docs/protocol.md, "Limits"): a value nested
 // deeper than MAX_DEPTH is refused before it is decoded, since both decoders and every encoder recurse (a
 // 40 KB JSON request nested 20,000 deep once crashed the core when it was encoded again).
-import { Encoder, Decoder, setSizeLimits } from 'cbor-x'
+import { Encoder, Decoder, addExtension, setSizeLimits } from 'cbor-x'
 import { OutpostError } from '../errors.js'
 import { TOO_DEEP, cborItemEnd } from './envelope-head.js'
 
@@ -17,6 +17,20 @@ export const MAX_MAP_ENTRIES = 65_536
 // cbor-x's limits are process-wide; cbor-x also refuses a declared length beyond the bytes that remain, so
 // what it builds is bounded by the packet size as well
 setSizeLimits({ maxArraySize: MAX_ARRAY_ITEMS, maxMapSize: MAX_MAP_ENTRIES, maxObjectSize: MAX_MAP_ENTRIES })
+
+/**
+ * Tags cbor-x turns into what is not data, refused before their content is read: shared values (28, 29), which
+ * make cycles that no encoder or printer survives; packed values (51, 6), which repeat one value many times
+ * over; and objects (27: an Error or RegExp; 258: a Set; 259: a Map). Other tags decode as cbor-x does (a
+ * date for 0 and 1, a bigint for 2 and 3, a `Tag` for the rest).
+ */
+export const REFUSED_TAGS: Readonly<Record<number, string>> = { 6: 'packed reference', 27: 'object', 28: 'shareable value', 29: 'shared reference', 51: 'packed values', 258: 'set', 259: 'map with any keys' }
+// cbor-x's tag table is process-wide, as its size limits are
+for (const [tag, what] of Object.entries(REFUSED_TAGS)) {
+  const refuse = (): never => { throw new Error(`tag ${tag} (${what}) is not plain data`) }
+  refuse.handlesRead = true // called before the tag's content is read
+  addExtension({ tag: Number(tag), decode: refuse } as unknown as Parameters<typeof addExtension>[0])
+}
 
 const encoder = new Encoder({
   useRecords: false,

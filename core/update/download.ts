@@ -18,7 +18,11 @@ export function checkUrl (text: string): URL {
   try {
     url = new URL(text)
   } catch {
-    throw new OutpostError('UPDATE_DOWNLOAD', `"${text.slice(0, 200)}" is not a URL`)
+    // not repeated: it may hold a password, and the message is audited where viewers read it
+    throw new OutpostError('UPDATE_DOWNLOAD', 'the update\'s URL is not a valid URL')
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new OutpostError('UPDATE_DOWNLOAD', `${url.protocol}//${url.host}: no user or password in an update's URL (it is audited, and fetch refuses them): serve the bundle over https:// without them`)
   }
   if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.test(url.hostname))) return url
   throw new OutpostError('UPDATE_DOWNLOAD', `${url.protocol}//${url.host}: an update is downloaded over https:// (http:// only from a loopback address: 127.0.0.0/8 or [::1], not a name)`)

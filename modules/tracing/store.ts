@@ -1,8 +1,8 @@
 // The tracing module's store: the spans of sampled traces, by trace, in memory, bounded by span count and
 // estimated bytes (the oldest trace — the one whose first span arrived first — is evicted first) and by
 // spans per trace. Any module may add spans to a trace whose id it knows, so one module holds at most half
-// of a trace's spans and half of the store's: it can neither crowd a trace's real spans out nor flush the
-// store alone. Plain data in, plain data out: the RPC shapes of docs/observability.md.
+// of a trace's spans and bytes and half of the store's: it can neither crowd a trace's real spans out nor
+// flush the store alone, with few long spans or many short ones. Plain data in, plain data out: the RPC shapes of docs/observability.md.
 
 export type SpanKind = 'rpc-server' | 'rpc-client' | 'hook-emit' | 'hook-handle'
 export const SPAN_KINDS: ReadonlySet<string> = new Set<SpanKind>(['rpc-server', 'rpc-client', 'hook-emit', 'hook-handle'])
@@ -54,9 +54,12 @@ export interface StoreCounters {
 interface Trace {
   spans: StoredSpan[]
   bytes: number
-  /** spans of each module in the trace */
-  byModule: Map<string, number>
+  /** what each module holds of the trace */
+  byModule: Map<string, Held>
 }
+
+/** spans, and their estimated bytes */
+interface Held { spans: number, bytes: number }
 
 /** a span's estimated cost in memory: the object and its strings (UTF-16) */
 export function spanBytes (span: StoredSpan): number {
@@ -92,9 +95,19 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
   let bytes = 0
   const counters = { added: 0, evictedTraces: 0, evictedSpans: 0, droppedOverTraceLimit: 0, droppedOverModuleShare: 0 }
   // a module's share of a trace and of the store
-  const perTraceShare = Math.ceil(limits.maxSpansPerTrace / 2)
-  const perStoreShare = Math.ceil(limits.maxSpans / 2)
-  const heldBy = new Map<string, number>() // spans each module holds in the store: bounded by the modules that sent spans kept now
+  const perTraceShare: Held = { spans: Math.ceil(limits.maxSpansPerTrace / 2), bytes: limits.maxBytes / 2 }
+  const perStoreShare: Held = { spans: Math.ceil(limits.maxSpans / 2), bytes: limits.maxBytes / 2 }
+  const heldBy = new Map<string, Held>() // what each module holds in the store: bounded by the modules that sent spans kept now
+  /** whether `held` plus one span of `cost` bytes stays within `share` */
+  const within = (held: Held | undefined, cost: number, share: Held): boolean => held === undefined || (held.spans < share.spans && held.bytes + cost <= share.bytes)
+  const hold = (map: Map<string, Held>, module: string, cost: number): void => {
+    const held = map.get(module)
+    if (held === undefined) map.set(module, { spans: 1, bytes: cost })
+    else {
+      held.spans++
+      held.bytes += cost
+    }
+  }
 
   const evictOldest = (): void => {
     const oldest = traces.keys().next()
@@ -103,10 +116,11 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
     traces.delete(oldest.value)
     spans -= trace.spans.length
     bytes -= trace.bytes
-    for (const [module, n] of trace.byModule) {
-      const left = (heldBy.get(module) ?? 0) - n
-      if (left > 0) heldBy.set(module, left)
-      else heldBy.delete(module)
+    for (const [module, inTrace] of trace.byModule) {
+      const held = heldBy.get(module) as Held
+      held.spans -= inTrace.spans
+      held.bytes -= inTrace.bytes
+      if (held.spans <= 0) heldBy.delete(module)
     }
     counters.evictedTraces++
     counters.evictedSpans += trace.spans.length
@@ -148,7 +162,7 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
         counters.droppedOverTraceLimit++
         return false
       }
-      if ((trace?.byModule.get(span.module) ?? 0) >= perTraceShare || (heldBy.get(span.module) ?? 0) >= perStoreShare) {
+      if (!within(trace?.byModule.get(span.module), cost, perTraceShare) || !within(heldBy.get(span.module), cost, perStoreShare)) {
         counters.droppedOverModuleShare++
         return false
       }
@@ -157,8 +171,8 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
         traces.set(id, trace)
       }
       trace.spans.push(span)
-      trace.byModule.set(span.module, (trace.byModule.get(span.module) ?? 0) + 1)
-      heldBy.set(span.module, (heldBy.get(span.module) ?? 0) + 1)
+      hold(trace.byModule, span.module, cost)
+      hold(heldBy, span.module, cost)
       trace.bytes += cost
       spans++
       bytes += cost

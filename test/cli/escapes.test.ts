@@ -14,9 +14,9 @@ import { CLI, cli } from '../management/helpers.js'
 
 /** ESC, any C1 character (U+0080–U+009F, which is how Node writes them: UTF-8, C2 80–C2 9F, decoded back), or
  * a bidirectional override */
-const RAW = /[\x1b\x80-\x9f\u202e]/
+const RAW = /[\x1b\x80-\x9f\u202e\u061c]/
 /** the four sequences as the gateway and the CLI write them out */
-const SHOWN = ['\\x1b]0;x\\x07', '\\x1b[2J', '\\x9b2J', '\\u202egnp.exe']
+const SHOWN = ['\\x1b]0;x\\x07', '\\x1b[2J', '\\x9b2J', '\\u202egnp.exe\\u061c']
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-escapes-'))
 let core: ChildProcess
@@ -70,7 +70,7 @@ test('outpost call: a module\'s error message and its reply reach the terminal w
   assert.equal(failed.stderr, `outpost: loud.fail: refused ${SHOWN.join(' ')}\n`)
   const failedJson = await cli(['call', 'loud.fail', '--url', url, '--json'])
   assert.doesNotMatch(failedJson.stderr, RAW)
-  assert.equal(JSON.parse(failedJson.stderr).error.message, 'loud.fail: refused \x1b]0;x\x07 \x1b[2J \u009b2J \u202egnp.exe', 'the message itself, in JSON')
+  assert.equal(JSON.parse(failedJson.stderr).error.message, 'loud.fail: refused \x1b]0;x\x07 \x1b[2J \u009b2J \u202egnp.exe\u061c', 'the message itself, in JSON')
 
   // a reply is printed as JSON even without --json: C0 is escaped by JSON itself, C1 and DEL by the CLI
   const value = { t: '\u009b2J \x1b[2J \x7f \u2028 \u202e' }
@@ -81,4 +81,16 @@ test('outpost call: a module\'s error message and its reply reach the terminal w
     assert.ok(echoed.stdout.includes('\\u009b2J'), echoed.stdout)
     assert.deepEqual(JSON.parse(echoed.stdout), value, 'the same JSON value')
   }
+})
+
+test('review 2: whatever else a CBOR decoder can make (a tag it does not know, a date) is printed as its text, escaped; byte strings stay bytes', async () => {
+  const { printable } = await import('../../core/cli/format.js')
+  const { decodeCbor } = await import('../../core/protocol/codec.js')
+  // tag 99 over the text ESC [ 2 J: cbor-x makes a Tag object of it
+  const tagged = decodeCbor(Buffer.from([0xa1, 0x61, 0x74, 0xd8, 0x63, 0x64, 0x1b, 0x5b, 0x32, 0x4a])) as Record<string, unknown>
+  const shown = printable<Record<string, unknown>>({ ...tagged, date: new Date(0), bytes: Buffer.from([1]) })
+  assert.equal(typeof shown.t, 'string')
+  assert.doesNotMatch(String(shown.t), RAW)
+  assert.equal(shown.date, String(new Date(0)))
+  assert.ok(Buffer.isBuffer(shown.bytes))
 })

@@ -131,3 +131,12 @@ test('review: a URL that would be logged with credentials in it is refused: upli
   // the same hosts without credentials pass
   await validateManifest({ gateway: 'g', board: 'sim', uplink: { url: 'mqtts://fleet.example:8883', username: 'fleet', password: 'secret' }, modules: [{ name: 'tracing', entry: 'modules/tracing', config: { otlp: { url: 'https://collector.example/v1/traces', headers: { authorization: 'Bearer x' } } } }] }, FILE)
 })
+
+test('review 2: the uplink cannot be told to forward the core\'s log or audit hooks, which the broker refuses any module (it exited and restarted for good)', async () => {
+  for (const filter of ['core/audit', 'core/log/+', 'core/log/heater']) {
+    const refused = await problemsOf({ gateway: 'g', uplink: { url: 'mqtts://fleet.example:8883', hooks: [{ filter }] }, modules: [] })
+    assert.match(refused.message, /uplink\.hooks\[0\]\.filter: the core's log and audit hooks \(core\/log\/…, core\/audit\) are for operators; no module, the uplink included, may read them/, filter)
+  }
+  // the core's other hooks, and wildcards (filtered at delivery), are the uplink's to forward
+  await validateManifest({ gateway: 'g', board: 'sim', uplink: { url: 'mqtts://fleet.example:8883', hooks: [{ filter: 'core/+' }, { filter: '+/#' }, { filter: 'sensor/reading' }] }, modules: [] }, FILE)
+})

@@ -71,6 +71,12 @@ describe('update download', () => {
     for (const bad of ['http://localhost/b', 'http://192.0.2.1/b', 'http://127.0.0.1.example.com/b', 'file:///etc/passwd', 'ftp://x/b']) {
       assert.throws(() => checkUrl(bad), { code: 'UPDATE_DOWNLOAD', message: /downloaded over https:\/\// }, bad)
     }
-    assert.throws(() => checkUrl('not a url'), { code: 'UPDATE_DOWNLOAD', message: /is not a URL/ })
+    assert.throws(() => checkUrl('not a url'), { code: 'UPDATE_DOWNLOAD', message: /^the update's URL is not a valid URL$/ })
+  })
+
+  it('review 2: a URL with a user or password is refused without repeating them (the message is audited, where viewers read it)', () => {
+    for (const bad of ['https://deploy:s3cr3t@example.com/b.tar.gz', 'https://s3cr3t@example.com/b', 'http://deploy:s3cr3t@127.0.0.1/b', 'https://deploy:s3cr3t@exa mple.com/b']) {
+      assert.throws(() => checkUrl(bad), (err: Error & { code?: string }) => err.code === 'UPDATE_DOWNLOAD' && !err.message.includes('s3cr3t') && /no user or password in an update's URL|not a valid URL/.test(err.message), bad)
+    }
   })
 })

@@ -129,6 +129,37 @@ test('issue 10 A1: CBOR nested 20,000 deep gets BAD_REQUEST from the core and fr
   await stillServing()
 })
 
+/** a request whose args are `content` (CBOR bytes), appended to the envelope's map as deepCbor does */
+function withArgs (id: number, reply: string, content: Buffer): Buffer {
+  const head = encodeCbor({ id, reply })
+  head[0] = 0xa3
+  return Buffer.concat([head, encodeCbor('args'), content])
+}
+
+test('review 2: CBOR tags that make cycles, repeats or objects (28/29, 51/6, 27, 258, 259) get BAD_REQUEST from the core and from a module, naming the tag', async () => {
+  const admin = await connect('admin')
+  const tags: Array<[number, Buffer]> = [
+    [28, Buffer.from([0xd8, 0x1c, 0x81, 0xd8, 0x1d, 0x00])], // an array holding itself
+    [27, Buffer.concat([Buffer.from([0xd8, 0x1b, 0x82]), encodeCbor('Error'), encodeCbor('\x1b]0;x\x07')])],
+    [258, Buffer.from([0xd9, 0x01, 0x02, 0x81, 0x01])],
+    [259, Buffer.from([0xd9, 0x01, 0x03, 0xa1, 0x01, 0x02])],
+    [51, Buffer.from([0xd8, 0x33, 0x84, 0x81, 0x01, 0x80, 0x80, 0xc6, 0x00])],
+  ]
+  let id = 500
+  for (const [tag, content] of tags) {
+    for (const topic of ['rpc/core/list', 'rpc/alpha/echo']) {
+      const answer = cbor(await admin.ask(topic, withArgs(++id, admin.reply, content), hasId(id)))
+      assert.equal(answer.error?.code, 'BAD_REQUEST', `${topic} tag ${tag}: ${JSON.stringify(answer)}`)
+      assert.match(answer.error.message, new RegExp(`tag ${tag} \\([a-z ]+\\) is not plain data`))
+    }
+  }
+  // a date (tag 1) is data, as docs/protocol.md says
+  const dated = cbor(await admin.ask('rpc/alpha/echo', withArgs(++id, admin.reply, Buffer.from([0xc1, 0x1a, 0x5f, 0x5e, 0x10, 0x00])), hasId(id)))
+  assert.equal(dated.error, undefined, JSON.stringify(dated))
+  await admin.client.endAsync()
+  await stillServing()
+})
+
 test('issue 10 A4: a module cannot forge replies: a request naming another caller\'s reply topic is refused, on either route', async () => {
   const admin = await connect('admin')
   for (const qos of [0, 1] as const) { // QoS 0: the direct path; QoS 1: Aedes

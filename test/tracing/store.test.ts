@@ -77,6 +77,24 @@ test('review: one module holds at most half of a trace and half of the store: it
   assert.equal(small.add(traceId(999), span(999, { module: 'evil' })), true, 'the oldest (evil) traces were evicted by the others, so evil may add again')
 })
 
+test('review 2: the module shares count bytes too: few long spans cannot flush the store where many short ones could not', () => {
+  const long = { name: 'x'.repeat(300), code: 'E'.repeat(64), outcome: 'error' as const }
+  const cost = spanBytes(span(1, { module: 'evil', ...long }))
+  const store = createTraceStore({ maxSpans: 10_000, maxBytes: cost * 100, maxSpansPerTrace: 1000 })
+  for (let i = 1; i <= 40; i++) store.add(traceId(1000 + i), span(1000 + i, { module: 'real' }))
+  // far fewer spans than half of maxSpans, far more bytes than half of maxBytes
+  for (let t = 1; t <= 300; t++) store.add(traceId(t), span(t, { module: 'evil', ...long }))
+  const held = (module: string): number => store.list({ limit: 5000 }).reduce((n, s) => n + (store.show(s.trace)?.spans.filter(x => x.module === module).length ?? 0), 0)
+  assert.equal(held('real'), 40, 'every span of the other module is kept')
+  assert.equal(held('evil'), 50, 'half of maxBytes')
+  assert.equal(store.counters().droppedOverModuleShare, 250)
+  // within one trace, too
+  const one = createTraceStore({ maxSpans: 10_000, maxBytes: cost * 10, maxSpansPerTrace: 1000 })
+  for (let i = 1; i <= 8; i++) one.add(traceId(1), span(i, { module: 'evil', ...long }))
+  assert.equal(one.show(traceId(1))?.spans.length, 5)
+  assert.equal(one.add(traceId(1), span(99, { module: 'real', ...long })), true, 'the trace\'s own spans still fit')
+})
+
 test('issue 13: a trace\'s summary: its root, its extent, its first error; list filters by module and errors', () => {
   const store = createTraceStore({ maxSpans: 100, maxBytes: 1 << 30, maxSpansPerTrace: 10 })
   const root = span(1, { module: 'a', name: 'go', durationMs: 10 })
