@@ -597,12 +597,22 @@ function openSockets (server: net.Server): Serving {
   return { server, sockets }
 }
 
-/** Aedes closes its clients; what it never had (a TLS handshake, a WebSocket upgrade under way) is closed here, or server.close() would wait for it */
+/** how long connections get to end after Aedes closed its clients (what they were sent still goes out) */
+const CLOSE_GRACE_MS = 1000
+
+/**
+ * Aedes closes its clients, and their sockets end once what they were sent is written; what Aedes never had
+ * (a TLS handshake, a WebSocket upgrade under way) is closed after CLOSE_GRACE_MS, or server.close() would
+ * wait for it as long as its peer keeps it open.
+ */
 async function closeAll (aedes: Aedes, servers: Serving[]): Promise<void> {
   await new Promise<void>(resolve => aedes.close(() => resolve()))
   await Promise.all(servers.map(({ server, sockets }) => new Promise<void>(resolve => {
     if (!server.listening) return resolve()
-    server.close(() => resolve())
-    for (const socket of sockets) socket.destroy()
+    const late = setTimeout(() => { for (const socket of sockets) socket.destroy() }, CLOSE_GRACE_MS)
+    server.close(() => {
+      clearTimeout(late)
+      resolve()
+    })
   })))
 }
