@@ -2,7 +2,8 @@
 // a baseline commit, Mosquitto, a bare Aedes, a raw-socket echo and a frame relay in front of it), runs the
 // benchmarks, writes docs/benchmarks.md and prints it. `npm run bench -- soak` runs the soak instead
 // (soak.ts); `npm run bench -- uplink` runs the uplink's section alone (uplink.ts) and puts it in place of
-// the report's. Everything it starts is stopped again, whatever happens; the whole run is bounded in time.
+// the report's; `npm run bench -- fleet` the fleet-scale section alone (fleet.ts), in place of the report's or
+// added before the soak's. Everything it starts is stopped again, whatever happens; the whole run is bounded in time.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -23,6 +24,7 @@ import { runTracing } from './tracing.js'
 import { renderSoak, runSoak } from './soak.js'
 import { runSupervision } from './supervision.js'
 import { UPLINK_HEADING, uplinkSection } from './uplink.js'
+import { FLEET_HEADING, fleetSection } from './fleet.js'
 import type { SupervisionResults, SupervisionSettings } from './supervision.js'
 import { renderSupervision } from './supervision-report.js'
 import { renderDashboard } from './dashboard.js'
@@ -74,17 +76,33 @@ function replaceUplinkSection (section: string): void {
   writeFileSync(REPORT, `${old.slice(0, start)}${section}${old.slice(end)}`)
 }
 
-interface Args { soak: boolean, uplink: boolean, minutes: number, before: string }
+/** The fleet section run alone replaces the report's own, or goes at the end of the benchmarks' part (before the soak's). */
+function replaceFleetSection (section: string): void {
+  const old = existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : ''
+  const start = old.indexOf(FLEET_HEADING)
+  if (start < 0) {
+    const at = old.indexOf(SOAK_MARK)
+    writeFileSync(REPORT, at < 0 ? `${old.trimEnd()}\n\n${section}` : `${old.slice(0, at).trimEnd()}\n\n${section}\n${old.slice(at)}`)
+    return
+  }
+  const rest = old.slice(start + FLEET_HEADING.length)
+  const next = [rest.indexOf('\n## '), rest.indexOf(`\n${SOAK_MARK}`)].filter(i => i >= 0)
+  const end = next.length === 0 ? old.length : start + FLEET_HEADING.length + Math.min(...next)
+  writeFileSync(REPORT, `${old.slice(0, start)}${section}${old.slice(end)}`)
+}
+
+interface Args { soak: boolean, uplink: boolean, fleet: boolean, minutes: number, before: string }
 
 function parseArgs (argv: string[]): Args {
-  const args: Args = { soak: false, uplink: false, minutes: 10, before: BEFORE }
+  const args: Args = { soak: false, uplink: false, fleet: false, minutes: 10, before: BEFORE }
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]
     if (word === 'soak') args.soak = true
     else if (word === 'uplink') args.uplink = true
+    else if (word === 'fleet') args.fleet = true
     else if (word === '--minutes' && Number(argv[i + 1]) > 0) args.minutes = Number(argv[++i])
     else if (word === '--before' && argv[i + 1] !== undefined) args.before = argv[++i] as string
-    else throw new Error(`unknown argument "${word}": npm run bench [-- --before <commit>] | npm run bench -- soak [--minutes N] | npm run bench -- uplink`)
+    else throw new Error(`unknown argument "${word}": npm run bench [-- --before <commit>] | npm run bench -- soak [--minutes N] | npm run bench -- uplink | npm run bench -- fleet`)
   }
   return args
 }
@@ -185,11 +203,18 @@ async function main (): Promise<number> {
       log(`wrote the uplink section of ${path.relative(installRoot, REPORT)}`)
       return 0
     }
+    if (args.fleet) {
+      const section = await fleetSection(dir, cleanup, log)
+      replaceFleetSection(section)
+      process.stdout.write(section)
+      log(`wrote the fleet section of ${path.relative(installRoot, REPORT)}`)
+      return 0
+    }
     const results = await bench(dir, args.before, cleanup)
     // after the broker benchmarks, with their processes stopped: the supervision figures want a quiet machine
     await cleanup.run()
     const supervision: SupervisionResults = await runSupervision(SUPERVISION, log)
-    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await runTracing(cleanup, log)}\n${renderDashboard()}\n${await uplinkSection(dir, cleanup, log)}`
+    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await runTracing(cleanup, log)}\n${renderDashboard()}\n${await uplinkSection(dir, cleanup, log)}\n${await fleetSection(dir, cleanup, log)}`
     writeReport('benchmarks', report)
     process.stdout.write(report)
     log(`wrote ${path.relative(installRoot, REPORT)}`)
