@@ -290,8 +290,9 @@ export function renderFleet (r: FleetResults, s: FleetSettings): string {
 /** the section as `npm run bench` writes it (one line in run.ts) */
 export async function fleetSection (dir: string, cleanup: Cleanup, log: (line: string) => void): Promise<string> {
   const own = path.join(dir, 'fleet')
-  mkdirSync(own, { recursive: true })
-  cleanup.add(`remove ${own}`, () => rmSync(own, { recursive: true, force: true }))
+  // the first folder made: `dir` itself when an earlier section's cleanup removed it
+  const made = mkdirSync(own, { recursive: true }) ?? own
+  cleanup.add(`remove ${made}`, () => rmSync(made, { recursive: true, force: true }))
   const results = await runFleet(own, FLEET, cleanup, log)
   await cleanup.run()
   return renderFleet(results, FLEET)
