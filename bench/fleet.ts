@@ -9,7 +9,7 @@
 //     every gateway has sent its online status again, the connects per 100 ms window, and Mosquitto's CPU time
 //     over that window; with the schema's default backoff (jitter 0.5) and, as the baseline, jitter 0.
 import { spawn } from 'node:child_process'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -22,7 +22,7 @@ import type { Cleanup } from './lib/cleanup.js'
 import { cpuMs, rssMiB } from './lib/procfs.js'
 import { startProc } from './lib/proc.js'
 import type { Proc } from './lib/proc.js'
-import { freePort, MOSQUITTO, waitConnectable } from './lib/stacks.js'
+import { freePort, MOSQUITTO, startUpstreamMosquitto } from './lib/stacks.js'
 import { median } from './lib/stats.js'
 
 export interface FleetSettings {
@@ -45,14 +45,7 @@ const gatewayId = (i: number): string => `bench-gw-${String(i).padStart(3, '0')}
 const STANDIN = fileURLToPath(new URL('./fleet-standin.js', import.meta.url))
 const CLI = path.join(installRoot, 'build', 'core', 'cli', 'main.js')
 
-/** Mosquitto as the fleet's upstream: anonymous on loopback, persistence off (as bench/uplink.ts starts it) */
-async function startUpstream (dir: string, port: number, cleanup: Cleanup): Promise<Proc> {
-  const conf = path.join(dir, `fleet-upstream-${port}.conf`)
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_dest stderr', 'log_type error', ''].join('\n'))
-  const proc = startProc(`fleet upstream mosquitto :${port}`, [MOSQUITTO, '-c', conf], {}, cleanup)
-  await waitConnectable(port, 10_000, proc)
-  return proc
-}
+const startUpstream = (dir: string, port: number, cleanup: Cleanup): Promise<Proc> => startUpstreamMosquitto(`fleet upstream mosquitto :${port}`, dir, port, cleanup)
 
 interface Backoff { initialMs: number, maxMs: number, factor: number, jitter: number }
 

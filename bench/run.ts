@@ -65,29 +65,18 @@ function writeReport (part: 'benchmarks' | 'soak', text: string): void {
   writeFileSync(REPORT, soak === '' ? benchmarks : `${benchmarks}\n${SOAK_MARK}\n\n${soak}`)
 }
 
-/** The uplink's section run alone replaces the report's own, from its heading to the next section's. */
-function replaceUplinkSection (section: string): void {
-  const old = readFileSync(REPORT, 'utf8')
-  const start = old.indexOf(UPLINK_HEADING)
-  if (start < 0) throw new Error(`${REPORT} has no "${UPLINK_HEADING}" section to replace: run the whole benchmark`)
-  const rest = old.slice(start + UPLINK_HEADING.length)
-  const next = [rest.indexOf('\n## '), rest.indexOf(`\n${SOAK_MARK}`)].filter(i => i >= 0)
-  const end = next.length === 0 ? old.length : start + UPLINK_HEADING.length + Math.min(...next)
-  writeFileSync(REPORT, `${old.slice(0, start)}${section}${old.slice(end)}`)
-}
-
-/** The fleet section run alone replaces the report's own, or goes at the end of the benchmarks' part (before the soak's). */
-function replaceFleetSection (section: string): void {
+/** A section run alone (uplink, fleet) replaces the report's own, from its heading to the next section's, or goes at the end of the benchmarks' part (before the soak's). */
+function replaceSection (heading: string, section: string): void {
   const old = existsSync(REPORT) ? readFileSync(REPORT, 'utf8') : ''
-  const start = old.indexOf(FLEET_HEADING)
+  const start = old.indexOf(heading)
   if (start < 0) {
     const at = old.indexOf(SOAK_MARK)
     writeFileSync(REPORT, at < 0 ? `${old.trimEnd()}\n\n${section}` : `${old.slice(0, at).trimEnd()}\n\n${section}\n${old.slice(at)}`)
     return
   }
-  const rest = old.slice(start + FLEET_HEADING.length)
+  const rest = old.slice(start + heading.length)
   const next = [rest.indexOf('\n## '), rest.indexOf(`\n${SOAK_MARK}`)].filter(i => i >= 0)
-  const end = next.length === 0 ? old.length : start + FLEET_HEADING.length + Math.min(...next)
+  const end = next.length === 0 ? old.length : start + heading.length + Math.min(...next)
   writeFileSync(REPORT, `${old.slice(0, start)}${section}${old.slice(end)}`)
 }
 
@@ -196,18 +185,12 @@ async function main (): Promise<number> {
       log(`wrote the soak section of ${path.relative(installRoot, REPORT)}`)
       return 0
     }
-    if (args.uplink) {
-      const section = await uplinkSection(dir, cleanup, log)
-      replaceUplinkSection(section)
+    const alone = args.uplink ? { name: 'uplink', heading: UPLINK_HEADING, run: uplinkSection } : args.fleet ? { name: 'fleet', heading: FLEET_HEADING, run: fleetSection } : undefined
+    if (alone !== undefined) {
+      const section = await alone.run(dir, cleanup, log)
+      replaceSection(alone.heading, section)
       process.stdout.write(section)
-      log(`wrote the uplink section of ${path.relative(installRoot, REPORT)}`)
-      return 0
-    }
-    if (args.fleet) {
-      const section = await fleetSection(dir, cleanup, log)
-      replaceFleetSection(section)
-      process.stdout.write(section)
-      log(`wrote the fleet section of ${path.relative(installRoot, REPORT)}`)
+      log(`wrote the ${alone.name} section of ${path.relative(installRoot, REPORT)}`)
       return 0
     }
     const results = await bench(dir, args.before, cleanup)

@@ -6,15 +6,14 @@
 // (c) the uplink process's USS at rest and its peak under that load;
 // (d) bytes the uplink process makes the kernel write to disk (/proc/<pid>/io write_bytes) per hour under a
 //     steady load, every hook stored, with the default fsync policy.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import mqtt from 'mqtt'
 import { uplinkSchema } from '../core/manifest/uplink-schema.js'
 import type { Cleanup } from './lib/cleanup.js'
 import { cpuMs, ussMiB, samplePeak } from './lib/procfs.js'
-import { startProc } from './lib/proc.js'
 import type { Proc } from './lib/proc.js'
-import { benchNames, freePort, MOSQUITTO, npmStart, startCore, waitConnectable } from './lib/stacks.js'
+import { benchNames, freePort, npmStart, startCore, startUpstreamMosquitto } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
 import { pairedRatio } from './lib/stats.js'
 import { runRpc, sdkPath } from './rpc.js'
@@ -57,14 +56,8 @@ export interface UplinkResults {
   disk: { windowMs: number, writeBytes: number, records: number, fsyncs: number }
 }
 
-/** Mosquitto as the fleet's upstream: anonymous on loopback, as the uplink's tests use it without TLS */
-async function startUpstream (dir: string, port: number, cleanup: Cleanup): Promise<Proc> {
-  const conf = path.join(dir, `upstream-${port}.conf`)
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_dest stderr', 'log_type error', ''].join('\n'))
-  const proc = startProc('upstream mosquitto', [MOSQUITTO, '-c', conf], {}, cleanup)
-  await waitConnectable(port, 10_000, proc)
-  return proc
-}
+/** Mosquitto as the fleet's upstream, as the uplink's tests use it without TLS */
+const startUpstream = (dir: string, port: number, cleanup: Cleanup): Promise<Proc> => startUpstreamMosquitto('upstream mosquitto', dir, port, cleanup)
 
 const stats = (stack: Stack): Promise<UplinkStats> => stack.control.call<UplinkStats>('uplink', 'stats', null, 10_000)
 

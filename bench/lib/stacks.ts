@@ -156,6 +156,15 @@ export function freePort (): Promise<number> {
 
 export const MOSQUITTO = '/usr/sbin/mosquitto'
 
+/** Mosquitto as a fleet's upstream on `port`: anonymous on loopback, no persistence, no queue limit */
+export async function startUpstreamMosquitto (label: string, dir: string, port: number, cleanup: Cleanup): Promise<Proc> {
+  const conf = path.join(dir, `upstream-${port}.conf`)
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_dest stderr', 'log_type error', ''].join('\n'))
+  const proc = startProc(label, [MOSQUITTO, '-c', conf], {}, cleanup)
+  await waitConnectable(port, 10_000, proc)
+  return proc
+}
+
 /** Mosquitto on a free loopback port with anonymous access, the module programs connected to it over TCP. */
 export async function startMosquitto (label: string, dir: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
   mkdirSync(dir, { recursive: true })
