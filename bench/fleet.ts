@@ -19,6 +19,7 @@ import { uplinkSchema } from '../core/manifest/uplink-schema.js'
 import { installRoot } from '../core/paths.js'
 import { decodeCbor } from '../core/protocol/codec.js'
 import type { Cleanup } from './lib/cleanup.js'
+import { describeRun, startRun } from './lib/conditions.js'
 import { cpuMs, rssMiB } from './lib/procfs.js'
 import { startProc } from './lib/proc.js'
 import type { Proc } from './lib/proc.js'
@@ -124,13 +125,12 @@ export interface RestartRun {
 }
 
 export interface FleetResults {
-  startedAt: Date
-  load: { before: number[], after: number[] }
+  /** when and how loaded the run was (describeRun) */
+  ran: string
   backoff: Backoff
   ls: { fleet: LsRun[], solo: LsRun[], help: LsRun[] }
   standinRssMiB: number[]
   restarts: { jitter: number, runs: RestartRun[] }[]
-  durationS: number
 }
 
 async function restartRound (dir: string, port: number, upstream: Proc, seen: Map<string, Seen>, s: FleetSettings, cleanup: Cleanup): Promise<{ upstream: Proc, run: RestartRun }> {
@@ -162,8 +162,7 @@ async function restartRound (dir: string, port: number, upstream: Proc, seen: Ma
 }
 
 export async function runFleet (dir: string, s: FleetSettings, cleanup: Cleanup, log: (line: string) => void): Promise<FleetResults> {
-  const startedAt = new Date()
-  const loadBefore = os.loadavg()
+  const run = startRun()
   // the schema's default backoff
   const defaults = uplinkSchema.parse({ url: 'mqtt://upstream' }).backoff
   const restarts: FleetResults['restarts'] = []
@@ -222,13 +221,12 @@ export async function runFleet (dir: string, s: FleetSettings, cleanup: Cleanup,
     await client.endAsync().catch(() => {})
     await upstream.stop()
   }
-  return { startedAt, load: { before: loadBefore, after: os.loadavg() }, backoff: defaults, ls, standinRssMiB, restarts, durationS: (Date.now() - startedAt.getTime()) / 1000 }
+  return { ran: describeRun(run), backoff: defaults, ls, standinRssMiB, restarts }
 }
 
 export const FLEET_HEADING = '## Fleet scale'
 
 const row = (cells: string[]): string => `| ${cells.join(' | ')} |`
-const loads = (l: number[]): string => l.map(x => x.toFixed(2)).join(', ')
 
 export function renderFleet (r: FleetResults, s: FleetSettings): string {
   const lsFleet = median(r.ls.fleet.map(x => x.ms))
@@ -249,7 +247,7 @@ export function renderFleet (r: FleetResults, s: FleetSettings): string {
   return [
     FLEET_HEADING,
     '',
-    `Run on ${r.startedAt.toISOString()} (node ${process.version}), ${r.durationS.toFixed(0)} s; load average (1, 5, 15 min) ${loads(r.load.before)} at the start and ${loads(r.load.after)} at the end: the machine (${os.cpus().length} cores) was shared with a test suite running, so the figures include its noise. \`npm run bench -- fleet\` runs this section alone.`,
+    `${r.ran} \`npm run bench -- fleet\` runs this section alone.`,
     '',
     `**A stand-in, not ${s.gateways} real gateways.** ${s.gateways} cores with one module each would be ${3 * s.gateways} Node processes (a core, its module and the uplink module each) on this ${os.cpus().length}-core machine: ≈ 57 MiB of USS per gateway (the core 19, an idle module 12.5, the uplink 26, from "Memory" and "Uplink" above), ≈ ${(s.gateways * 57 / 1024).toFixed(1)} GiB in all, which the ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB here would hold, but starting them (a bare \`node -e 0\` alone takes 0.1 s here) and their supervision, timers and local brokers would keep both cores busy, so what would be measured is the gateways' own CPU, not the upstream's and the uplink's reconnect. Instead ${s.processes} processes × ${Math.ceil(s.gateways / s.processes)} gateways (bench/fleet-standin.ts) run, per gateway, the uplink's real connection code — \`connectUpstream\` of modules/uplink/upstream.ts (a fresh mqtt.js client per attempt, the jittered backoff, the Last Will \`offline\` retained, the packet guard, the subscription to its requests) with the real topic map \`fleetTopics\` — and publish on every connect the retained status document with the keys of the uplink's \`statusOf\` (state, fleetId, version, ts, since, modules, queue; no modules and an empty queue, there being no core behind it). Gateways \`${gatewayId(0)}\`…\`${gatewayId(s.gateways - 1)}\`; the stand-in processes' RSS ${r.standinRssMiB.map(x => x.toFixed(0)).join(', ')} MiB. The upstream: Mosquitto (${MOSQUITTO}), anonymous, loopback TCP, persistence off.`,
     '',

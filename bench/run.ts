@@ -1,14 +1,14 @@
 // `npm run bench`: starts the systems under test (the Outpost core as `npm start` runs it, the same core at
 // a baseline commit, Mosquitto, a bare Aedes, a raw-socket echo and a frame relay in front of it), runs the
 // benchmarks, writes docs/benchmarks.md and prints it. `npm run bench -- soak` runs the soak instead
-// (soak.ts); `npm run bench -- uplink` runs the uplink's section alone (uplink.ts) and puts it in place of
-// the report's; `npm run bench -- fleet` the fleet-scale section alone (fleet.ts), in place of the report's or
-// added before the soak's. Everything it starts is stopped again, whatever happens; the whole run is bounded in time.
+// (soak.ts); `npm run bench -- tracing|uplink|fleet` runs that section alone (tracing.ts, uplink.ts,
+// fleet.ts) and puts it in place of the report's, or adds it before the soak's. Everything it starts is stopped again, whatever happens; the whole run is bounded in time.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { installRoot } from '../core/paths.js'
 import { createCleanup } from './lib/cleanup.js'
+import type { Cleanup } from './lib/cleanup.js'
 import { samplePeak, rssMiB, ussMiB } from './lib/procfs.js'
 import { buildAt } from './lib/before.js'
 import { MOSQUITTO, benchNames, npmStart, startBareAedes, startCore, startMosquitto } from './lib/stacks.js'
@@ -20,7 +20,7 @@ import type { CoreRun, Results } from './report.js'
 import { rawPaths, requestBytes, runRpc, sdkPath } from './rpc.js'
 import type { RpcSettings } from './rpc.js'
 import { runThroughput } from './throughput.js'
-import { runTracing } from './tracing.js'
+import { TRACING_HEADING, runTracing } from './tracing.js'
 import { renderSoak, runSoak } from './soak.js'
 import { runSupervision } from './supervision.js'
 import { UPLINK_HEADING, uplinkSection } from './uplink.js'
@@ -80,18 +80,24 @@ function replaceSection (heading: string, section: string): void {
   writeFileSync(REPORT, `${old.slice(0, start)}${section}${old.slice(end)}`)
 }
 
-interface Args { soak: boolean, uplink: boolean, fleet: boolean, minutes: number, before: string }
+/** the sections that also run alone (`npm run bench -- <name>`), each replacing its own part of the report */
+const SECTIONS = {
+  tracing: { heading: TRACING_HEADING, run: async (_dir: string, cleanup: Cleanup) => await runTracing(cleanup, log) },
+  uplink: { heading: UPLINK_HEADING, run: async (dir: string, cleanup: Cleanup) => await uplinkSection(dir, cleanup, log) },
+  fleet: { heading: FLEET_HEADING, run: async (dir: string, cleanup: Cleanup) => await fleetSection(dir, cleanup, log) },
+}
+
+interface Args { soak: boolean, alone?: keyof typeof SECTIONS, minutes: number, before: string }
 
 function parseArgs (argv: string[]): Args {
-  const args: Args = { soak: false, uplink: false, fleet: false, minutes: 10, before: BEFORE }
+  const args: Args = { soak: false, minutes: 10, before: BEFORE }
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]
     if (word === 'soak') args.soak = true
-    else if (word === 'uplink') args.uplink = true
-    else if (word === 'fleet') args.fleet = true
+    else if (word === 'uplink' || word === 'fleet' || word === 'tracing') args.alone = word
     else if (word === '--minutes' && Number(argv[i + 1]) > 0) args.minutes = Number(argv[++i])
     else if (word === '--before' && argv[i + 1] !== undefined) args.before = argv[++i] as string
-    else throw new Error(`unknown argument "${word}": npm run bench [-- --before <commit>] | npm run bench -- soak [--minutes N] | npm run bench -- uplink | npm run bench -- fleet`)
+    else throw new Error(`unknown argument "${word}": npm run bench [-- --before <commit>] | npm run bench -- soak [--minutes N] | npm run bench -- uplink|fleet|tracing`)
   }
   return args
 }
@@ -185,19 +191,19 @@ async function main (): Promise<number> {
       log(`wrote the soak section of ${path.relative(installRoot, REPORT)}`)
       return 0
     }
-    const alone = args.uplink ? { name: 'uplink', heading: UPLINK_HEADING, run: uplinkSection } : args.fleet ? { name: 'fleet', heading: FLEET_HEADING, run: fleetSection } : undefined
-    if (alone !== undefined) {
-      const section = await alone.run(dir, cleanup, log)
+    if (args.alone !== undefined) {
+      const alone = SECTIONS[args.alone]
+      const section = await alone.run(dir, cleanup)
       replaceSection(alone.heading, section)
       process.stdout.write(section)
-      log(`wrote the ${alone.name} section of ${path.relative(installRoot, REPORT)}`)
+      log(`wrote the ${args.alone} section of ${path.relative(installRoot, REPORT)}`)
       return 0
     }
     const results = await bench(dir, args.before, cleanup)
     // after the broker benchmarks, with their processes stopped: the supervision figures want a quiet machine
     await cleanup.run()
     const supervision: SupervisionResults = await runSupervision(SUPERVISION, log)
-    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await runTracing(cleanup, log)}\n${renderDashboard()}\n${await uplinkSection(dir, cleanup, log)}\n${await fleetSection(dir, cleanup, log)}`
+    const report = `${renderReport(results)}\n${renderSupervision(supervision, SUPERVISION, DEFAULT_POLICY.backoff.initialMs)}\n${await SECTIONS.tracing.run(dir, cleanup)}\n${renderDashboard()}\n${await SECTIONS.uplink.run(dir, cleanup)}\n${await SECTIONS.fleet.run(dir, cleanup)}`
     writeReport('benchmarks', report)
     process.stdout.write(report)
     log(`wrote ${path.relative(installRoot, REPORT)}`)

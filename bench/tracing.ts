@@ -6,12 +6,15 @@
 // the four, and each ratio is the median of the per-round ratios (pairedRatio), as in section 4. Latency on
 // a shared machine swings by more than the target, so the CPU time the gateway's processes (the core and
 // everything below it) spend per call is measured too: it moves far less with the machine's load.
+import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { buildAt } from './lib/before.js'
 import type { Cleanup } from './lib/cleanup.js'
-import { benchNames, npmStart, startCore } from './lib/stacks.js'
+import { describeRun, startRun } from './lib/conditions.js'
+import { MODULE_BUDGET_MIB, benchNames, benchProgram, npmStart, startCore } from './lib/stacks.js'
+import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
 import type { CoreOptions } from './lib/stacks.js'
 import { pairedRatio } from './lib/stats.js'
 import { runRpc, sdkPath } from './rpc.js'
@@ -26,6 +29,7 @@ const RPC: RpcSettings = {
   sequential: { count: 2000, inflight: 1, maxMs: 3000, warmup: 300 },
   parallel: { count: 10_000, inflight: 32, maxMs: 3000, warmup: 1000 },
 }
+export const TRACING_HEADING = '## Query tracking: what a trace costs an RPC'
 /** not sampled: at most this much slower than without the feature (issue 13) */
 const TARGET = 1.03
 
@@ -59,7 +63,10 @@ function treeCpuTicks (root: number): number {
   return sum
 }
 
-/** the stack's RPC path, counting the CPU time its gateway spends (after the warm-up rounds) and the calls made */
+/**
+ * the stack's RPC path, counting the CPU time its gateway spends in the rounds with calls in flight (after
+ * the warm-up rounds) and the calls made in them: sequential calls also pay for waking three processes each
+ */
 function metered (stack: Stack, warmupRuns: number): { path: ReturnType<typeof sdkPath>, cpuUsPerCall: () => number } {
   const path = sdkPath(stack)
   let runs = 0
@@ -71,7 +78,7 @@ function metered (stack: Stack, warmupRuns: number): { path: ReturnType<typeof s
       async run (spec) {
         const before = treeCpuTicks(stack.broker.pid)
         const result = await path.run(spec)
-        if (++runs > warmupRuns) {
+        if (++runs > warmupRuns && spec.inflight > 1) {
           ticks += treeCpuTicks(stack.broker.pid) - before
           calls += result.calls + spec.warmup
         }
@@ -86,6 +93,7 @@ const CLOCK_TICKS = 100
 
 /** Runs the benchmark (its own folder and processes, undone by `cleanup`) and returns its report section. */
 export async function runTracing (cleanup: Cleanup, log: (line: string) => void): Promise<string> {
+  const run = startRun()
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-bench-tracing-'))
   cleanup.add(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }))
   log(`tracing: building the core before query tracking (${TRACING_BEFORE})`)
@@ -104,10 +112,21 @@ export async function runTracing (cleanup: Cleanup, log: (line: string) => void)
   // each round runs every path twice (sequential, then parallel)
   const meters = stacks.map(stack => metered(stack, RPC.warmupRounds * 2))
   const results = await runRpc(meters.map(m => m.path), RPC, line => log(`tracing: ${line}`))
-  return render(results, meters.map(m => m.cpuUsPerCall()))
+  log('tracing: timing the work an unsampled context adds to a call')
+  const work = callWork()
+  return render(results, meters.map(m => m.cpuUsPerCall()), work, describeRun(run))
 }
 
-function render (results: RpcPathResult[], cpuUs: number[]): string {
+/** ns per call of the caller's encoding and the callee's serving, without a context and with an unsampled one */
+interface CallWork { encode: [number, number], serve: [number, number] }
+
+/** bench/tracing-work.ts in a process of its own, with the module processes' V8 flags */
+function callWork (): CallWork {
+  const out = execFileSync(process.execPath, [...moduleNodeFlags(MODULE_BUDGET_MIB), benchProgram('tracing-work.js')], { encoding: 'utf8', timeout: 120_000 })
+  return JSON.parse(out) as CallWork
+}
+
+function render (results: RpcPathResult[], cpuUs: number[], work: CallWork, ran: string): string {
   const [base, ...rest] = results
   if (base === undefined) throw new Error('no baseline result')
   const baseCpu = cpuUs[0] ?? Number.NaN
@@ -122,20 +141,31 @@ function render (results: RpcPathResult[], cpuUs: number[]): string {
   const ratio = unsampled === undefined || index === 0 ? Number.NaN : pairedRatio(unsampled.rounds.sequentialP50Us, base.rounds.sequentialP50Us)
   const parallelRatio = unsampled === undefined || index === 0 ? Number.NaN : pairedRatio(unsampled.rounds.parallelP50Us, base.rounds.parallelP50Us)
   const cpuRatio = (cpuUs[index] ?? Number.NaN) / baseCpu
+  const added = (work.encode[1] - work.encode[0]) + (work.serve[1] - work.serve[0])
+  const workRow = (what: string, [without, within]: [number, number]): string => `| ${what} | ${without.toFixed(0)} ns | ${within.toFixed(0)} ns | ${(within - without).toFixed(0)} ns |`
   return [
-    '## Query tracking: what a trace costs an RPC',
+    TRACING_HEADING,
     '',
-    `Module → module RPC through four cores running at once (bench/tracing.ts): the code before tracing, and this code with tracing off, on at rate 0, and on at rate 1 with the tracing module collecting. ${RPC.rounds} rounds after ${RPC.warmupRounds} warm-up, alternating; ratios are the median of per-round ratios against the code before tracing.`,
+    `Module → module RPC through four cores running at once (bench/tracing.ts): the code before tracing, and this code with tracing off, on at rate 0, and on at rate 1 with the tracing module collecting. ${RPC.rounds} rounds after ${RPC.warmupRounds} warm-up, alternating; ratios are the median of per-round ratios against the code before tracing. ${ran} \`npm run bench -- tracing\` runs this section alone.`,
     '',
-    '| core | sequential p50 | vs before | 32 in flight p50 | vs before | calls/s (32 in flight) | gateway CPU per call | vs before |',
+    '| core | sequential p50 | vs before | 32 in flight p50 | vs before | calls/s (32 in flight) | gateway CPU per call (32 in flight) | vs before |',
     '|---|---|---|---|---|---|---|---|',
     ...results.map(row),
     '',
-    `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds, divided by the calls made in them (warm-up calls included).`,
+    `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds with 32 calls in flight, divided by the calls made in them (each round\'s warm-up calls included).`,
     '',
     'Tracing off differs from the code before tracing by a few checks of an absent tracer and by the core\'s other changes since (issue 10\'s limits, the router\'s call counts): its ratios show those and this run\'s noise. Not sampled, each call carries the three context keys (46 bytes of CBOR), encoded, routed and decoded, and its handler runs in the context. Sampled at 1.0, every call records two spans, and the tracing module that decodes and stores them shares the machine\'s cores: sampling 1.0 is for finding a problem, and the default rate is 0.01.',
     '',
     `Target: on but not sampled, RPC p50 ≤ ${TARGET.toFixed(2)}× the code before tracing: sequential ${ratio.toFixed(3)}×, 32 in flight ${parallelRatio.toFixed(3)}× — ${ratio <= TARGET && parallelRatio <= TARGET ? 'met' : 'missed'} (CPU per call: ${cpuRatio.toFixed(3)}×).`,
+    '',
+    'Single rounds of these round trips swing by a tenth and more on a 2-core machine, and tracing off, which runs the code before tracing plus the core\'s changes since, moves against it by as much: a few per cent is within their noise. What moves far less is the work the context adds to each call, timed in a loop in one process with the module processes\' V8 flags (bench/tracing-work.ts: 200,000 calls a pass, the median of 7 passes):',
+    '',
+    '| per call | tracing off | on, not sampled | added |',
+    '|---|---|---|---|',
+    workRow('caller: encode the request', work.encode),
+    workRow('callee: serve it (decode, check, run the handler in the context, encode the reply)', work.serve),
+    '',
+    `Together ${added.toFixed(0)} ns a call: ${(added / 1000 / baseCpu * 100).toFixed(1)} % of the gateway CPU per call (32 in flight) of the code before tracing in this run (${baseCpu.toFixed(1)} µs). The core routes a request by its leading \`id\`, \`reply\` and \`timeout\` and writes it on byte for byte, so its share is the 46 bytes more it reads and writes. The SDK writes the three keys by hand after the envelope\'s own (\`encodeWithContext\`: cbor-x tried a dozen classes on each byte string before taking a Uint8Array), and reads them back from the bytes, decoding the map without them (\`decodeWithContext\`: their 46 bytes would take this request past the 140 from which cbor-x decodes text in native code). Most of what is left is \`AsyncLocalStorage.run\`, which makes the context frame a handler\'s own calls and emits find, and is paid once per request served.`,
     '',
   ].join('\n')
 }
