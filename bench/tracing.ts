@@ -7,7 +7,7 @@
 // a shared machine swings by more than the target, so the CPU time the gateway's processes (the core and
 // everything below it) spend per call is measured too: it moves far less with the machine's load.
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { buildAt } from './lib/before.js'
@@ -16,6 +16,7 @@ import { describeRun, startRun } from './lib/conditions.js'
 import { MODULE_BUDGET_MIB, benchNames, benchProgram, npmStart, startCore } from './lib/stacks.js'
 import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
 import type { CoreOptions } from './lib/stacks.js'
+import { treeCpuMs } from './lib/procfs.js'
 import { pairedRatio } from './lib/stats.js'
 import { runRpc, sdkPath } from './rpc.js'
 import type { RpcPathResult, RpcSettings } from './rpc.js'
@@ -35,34 +36,6 @@ const TARGET = 1.03
 
 interface Variant { label: string, options: CoreOptions }
 
-/** CPU time (user + system, in clock ticks) of `root` and every process below it, from /proc */
-function treeCpuTicks (root: number): number {
-  const parent = new Map<number, number>()
-  const ticks = new Map<number, number>()
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    let stat: string
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
-    } catch {
-      continue // gone meanwhile
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // state ppid … utime (14th field) stime (15th)
-    parent.set(Number(name), Number(fields[1]))
-    ticks.set(Number(name), Number(fields[11]) + Number(fields[12]))
-  }
-  let sum = 0
-  for (const [pid, t] of ticks) {
-    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === root) {
-        sum += t
-        break
-      }
-    }
-  }
-  return sum
-}
-
 /**
  * the stack's RPC path, counting the CPU time its gateway spends in the rounds with calls in flight (after
  * the warm-up rounds) and the calls made in them: sequential calls also pay for waking three processes each
@@ -70,26 +43,24 @@ function treeCpuTicks (root: number): number {
 function metered (stack: Stack, warmupRuns: number): { path: ReturnType<typeof sdkPath>, cpuUsPerCall: () => number } {
   const path = sdkPath(stack)
   let runs = 0
-  let ticks = 0
+  let ms = 0
   let calls = 0
   return {
     path: {
       label: path.label,
       async run (spec) {
-        const before = treeCpuTicks(stack.broker.pid)
+        const before = treeCpuMs(stack.broker.pid)
         const result = await path.run(spec)
         if (++runs > warmupRuns && spec.inflight > 1) {
-          ticks += treeCpuTicks(stack.broker.pid) - before
+          ms += treeCpuMs(stack.broker.pid) - before
           calls += result.calls + spec.warmup
         }
         return result
       },
     },
-    cpuUsPerCall: () => (ticks * (1_000_000 / CLOCK_TICKS)) / calls,
+    cpuUsPerCall: () => (ms * 1000) / calls,
   }
 }
-/** USER_HZ: what /proc counts CPU time in on every Linux architecture */
-const CLOCK_TICKS = 100
 
 /** Runs the benchmark (its own folder and processes, undone by `cleanup`) and returns its report section. */
 export async function runTracing (cleanup: Cleanup, log: (line: string) => void): Promise<string> {
@@ -99,10 +70,10 @@ export async function runTracing (cleanup: Cleanup, log: (line: string) => void)
   log(`tracing: building the core before query tracking (${TRACING_BEFORE})`)
   const beforeRoot = buildAt(TRACING_BEFORE, path.join(dir, 'tracing-before'))
   const variants: Variant[] = [
-    { label: `before tracing (${TRACING_BEFORE})`, options: { root: beforeRoot, rpcOnly: true } },
-    { label: 'tracing off', options: { rpcOnly: true } },
-    { label: 'on, not sampled (rate 0)', options: { rpcOnly: true, manifest: { tracing: { sampleRate: 0 } } } },
-    { label: 'on, sampled (rate 1)', options: { rpcOnly: true, manifest: { tracing: { sampleRate: 1 } }, entries: [{ name: 'tracing', entry: 'modules/tracing', tracing: { sampleRate: 0 } }] } },
+    { label: `before tracing (${TRACING_BEFORE})`, options: { root: beforeRoot, only: ['echo', 'caller'] } },
+    { label: 'tracing off', options: { only: ['echo', 'caller'] } },
+    { label: 'on, not sampled (rate 0)', options: { only: ['echo', 'caller'], manifest: { tracing: { sampleRate: 0 } } } },
+    { label: 'on, sampled (rate 1)', options: { only: ['echo', 'caller'], manifest: { tracing: { sampleRate: 1 } }, entries: [{ name: 'tracing', entry: 'modules/tracing', tracing: { sampleRate: 0 } }] } },
   ]
   const stacks = []
   for (const [i, v] of variants.entries()) {

@@ -30,6 +30,34 @@ export function cpuMs (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
+/** CPU time (user + system) of `root` and every process below it, in ms, from /proc */
+export function treeCpuMs (root: number): number {
+  const parent = new Map<number, number>()
+  const ticks = new Map<number, number>()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8')
+    } catch {
+      continue // gone meanwhile
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ') // state ppid … utime (14th field) stime (15th)
+    parent.set(Number(name), Number(fields[1]))
+    ticks.set(Number(name), Number(fields[11]) + Number(fields[12]))
+  }
+  let sum = 0
+  for (const [pid, t] of ticks) {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === root) {
+        sum += t
+        break
+      }
+    }
+  }
+  return sum * 10
+}
+
 /** Open file descriptors of a process (the soak watches them for leaks). */
 export function openFds (pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length

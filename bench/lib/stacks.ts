@@ -68,6 +68,8 @@ export interface Stack {
   names: BenchNames
   /** the broker process (the core, or mosquitto) */
   broker: Proc
+  /** where the modules and the control connection reach it */
+  url: string
   control: Control
   /** pid of each module process */
   pids: Record<string, number>
@@ -92,8 +94,8 @@ export interface CoreOptions {
   /** the install root whose build/ runs: this checkout, or a baseline commit built by before.ts */
   root?: string
   extra?: ExtraModule[]
-  /** the RPC echo and caller alone (bench/tracing.ts) */
-  rpcOnly?: boolean
+  /** these benchmark modules alone (all when absent): e.g. the RPC echo and caller (bench/tracing.ts) */
+  only?: Array<keyof BenchNames>
   /** more top-level manifest keys (e.g. `tracing`) and module entries as the manifest writes them */
   manifest?: Record<string, unknown>
   entries?: Array<Record<string, unknown>>
@@ -101,15 +103,15 @@ export interface CoreOptions {
   uplink?: Record<string, unknown>
 }
 
-/** the benchmark modules a core runs */
-function modulesOf (names: BenchNames, rpcOnly: boolean): BenchModule[] {
+/** the benchmark modules a broker runs: `only` these, or all */
+function modulesOf (names: BenchNames, only: Array<keyof BenchNames> | undefined): BenchModule[] {
   const all = benchModules(names)
-  return rpcOnly ? all.filter(m => m.name === names.echo || m.name === names.caller) : all
+  return only === undefined ? all : all.filter(m => only.some(role => names[role] === m.name))
 }
 
 export async function startCore (label: string, dir: string, launch: CoreLaunch, names: BenchNames, cleanup: Cleanup, options: CoreOptions = {}): Promise<Stack> {
   const root = options.root ?? installRoot
-  const modules = modulesOf(names, options.rpcOnly === true)
+  const modules = modulesOf(names, options.only)
   mkdirSync(dir, { recursive: true })
   const control = path.join(dir, 'control.sock')
   const manifestFile = path.join(dir, 'gateway.json')
@@ -140,7 +142,7 @@ async function connectStack (label: string, broker: Proc, url: string, names: Be
   })
   // the core stops its modules itself; this catches any it could not stop before it was killed
   cleanup.add(`module processes of ${label}`, () => { for (const pid of Object.values(pids)) killGroup(pid, 'SIGKILL') })
-  return { label, names, broker, control, pids }
+  return { label, names, broker, url, control, pids }
 }
 
 export function freePort (): Promise<number> {
@@ -190,8 +192,10 @@ export async function startBareAedes (label: string, dir: string, names: BenchNa
 }
 
 /** The benchmark's module programs started by the benchmark itself, with the environment and V8 flags the core would give them. */
-async function startModulesOn (label: string, broker: Proc, url: string, dir: string, names: BenchNames, cleanup: Cleanup): Promise<Stack> {
-  for (const m of benchModules(names)) {
+export async function startModulesOn (label: string, broker: Proc, url: string, dir: string, names: BenchNames, cleanup: Cleanup, only?: Array<keyof BenchNames>): Promise<Stack> {
+  const modules = modulesOf(names, only)
+  mkdirSync(dir, { recursive: true })
+  for (const m of modules) {
     const configFile = path.join(dir, `${m.name}.config.json`)
     writeFileSync(configFile, JSON.stringify(m.config))
     const env: NodeJS.ProcessEnv = {
@@ -207,7 +211,7 @@ async function startModulesOn (label: string, broker: Proc, url: string, dir: st
     // neither bare broker checks passwords, but the SDK reads one on fd 3, as from the core
     startProc(`${m.name} on ${label}`, [process.execPath, ...moduleNodeFlags(MODULE_BUDGET_MIB), benchProgram(m.program)], { env, secret: 'bare' }, cleanup)
   }
-  return connectStack(label, broker, url, names, cleanup)
+  return connectStack(label, broker, url, names, cleanup, modules)
 }
 
 export async function waitConnectable (port: number, timeoutMs: number, broker: Proc): Promise<void> {
