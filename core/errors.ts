@@ -34,12 +34,13 @@ export const errorCodes = {
   HOOK_UNDECLARED: 'A module emitted a hook it did not declare.',
   MANIFEST_WRITE: 'A management change could not be written to the manifest on disk; nothing was changed.',
   GATEWAY_UNREACHABLE: 'The CLI could not connect to the gateway, or the connection was lost.',
+  BAD_REPLY: 'The CLI could not read what the gateway (or a fleet\'s upstream) sent: an answer or a message not of the shape or range it should have; the command stopped with this one sentence.',
   CGROUP_SETUP: 'A module\'s memory cgroup could not be created, configured or removed.',
   RUNTIME_DIR: 'The runtime folder could not be created, or belongs to another user, is a symlink or can be written by other users.',
 
   // ── Releases and updates (docs/deploy.md) ──
   RELEASE_BUILD: 'A release bundle could not be built for a target (no Node binary for it, a download failed, a binary of the wrong architecture).',
-  RELEASE_INVALID: 'A release bundle is malformed: not a gzip tar, a forbidden entry (link, device, a path leaving its folder), too large, or files that do not match its release.json.',
+  RELEASE_INVALID: 'A release bundle is malformed: not a gzip tar, a forbidden entry (link, device, a path leaving its folder), too large (unpacked, or decompressed), anything but up to 64 KiB of zeros after the tar\'s end marker, or files that do not match its release.json.',
   RELEASE_SIGNATURE: 'A release bundle carries no valid signature by a key the gateway trusts.',
   RELEASE_TARGET: 'A release bundle was built for another target than this gateway, or a module bundle for another module (or it is not the kind of bundle the update asked for).',
   UPDATE_DOWNLOAD: 'An update bundle or its signature could not be downloaded: a refused URL, an HTTP error, more bytes than allowed, or no answer in time.',

@@ -1,5 +1,6 @@
 // What every CLI command shares: its usage text, its options, a session with the gateway that is always
 // closed, and output that is a table on a terminal or JSON with --json.
+import { OutpostError } from '../errors.js'
 import { connect } from './connect.js'
 import type { Session } from './connect.js'
 import { jsonText, printable, styleFor } from './format.js'
@@ -34,7 +35,20 @@ export function io (json: boolean): Io {
     out,
     style,
     json,
-    print (value, readable) { out(json ? jsonText(value, true) + '\n' : readable(printable(value))) },
+    print (value, readable) { out(shown(() => json ? jsonText(value, true) + '\n' : readable(printable(value)))) },
+  }
+}
+
+/**
+ * What `render` makes of an answer from the wire, or BAD_REPLY: the gateway decides the answer's shape, and a
+ * value of another type or range (a string where a list goes, a bigint) is said in one sentence, not thrown
+ * as whatever the renderer stumbled on.
+ */
+export function shown (render: () => string): string {
+  try {
+    return render()
+  } catch (err) {
+    throw new OutpostError('BAD_REPLY', `the gateway's answer cannot be shown: it is not of the shape this command reads (${(err as Error).message})`)
   }
 }
 

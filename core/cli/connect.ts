@@ -108,6 +108,12 @@ export interface Connection {
    * packet over MAX_INCOMING_PACKET_BYTES), else undefined
    */
   closed: Promise<OutpostError | undefined>
+  /**
+   * listens to incoming messages: what `handler` throws (a value from the wire it could not take) closes the
+   * connection, and `closed` gives the reason (BAD_REPLY), instead of escaping into mqtt.js as an uncaught
+   * error, a stack trace. Every message listener of the CLI is added through here.
+   */
+  onMessage (handler: (topic: string, payload: Buffer) => void): void
 }
 
 /** an MQTT 3.1.1 connection with the command line's options, or the one sentence that says why not */
@@ -146,7 +152,17 @@ export async function openClient (c: ConnectionOptions, clientId: string, peer: 
     target.on('close', onClose)
   })
   client.on('error', () => {}) // the 'close' event says what matters
-  return { client, closed: new Promise(resolve => client.once('close', () => resolve(refused))) }
+  const onMessage = (handler: (topic: string, payload: Buffer) => void): void => {
+    client.on('message', (topic, payload) => {
+      try {
+        handler(topic, payload)
+      } catch (err) {
+        refused ??= new OutpostError('BAD_REPLY', `${c.url}: a message on ${topic} could not be read (${(err as Error).message}): connection closed`)
+        client.stream.destroy()
+      }
+    })
+  }
+  return { client, closed: new Promise(resolve => client.once('close', () => resolve(refused))), onMessage }
 }
 
 /** a session with one gateway: directly (--url), or through a fleet's upstream broker (--via, fleet-session.ts) */
@@ -156,7 +172,7 @@ export async function connect (c: ConnectionOptions): Promise<Session> {
     return connectThroughFleet(c, c.fleet)
   }
   const clientId = newClientId()
-  const { client, closed: ended } = await openClient(c, clientId, 'gateway')
+  const { client, closed: ended, onMessage } = await openClient(c, clientId, 'gateway')
   const replyTopic = `reply/${clientId}`
   const waiting = new Map<number, { resolve: (value: any) => void, reject: (err: Error) => void, what: string }>()
   let ending = false
@@ -173,7 +189,7 @@ export async function connect (c: ConnectionOptions): Promise<Session> {
       resolve(refused ?? new OutpostError('GATEWAY_UNREACHABLE', `the connection to ${c.url} was lost`))
     })
   })
-  client.on('message', (topic, payload) => {
+  onMessage((topic, payload) => {
     if (topic !== replyTopic) return
     let reply
     try {
@@ -212,8 +228,8 @@ export async function connect (c: ConnectionOptions): Promise<Session> {
         client.publish(`rpc/${module}/${method}`, encodeCbor({ id, reply: replyTopic, args, from: clientId, timeout: c.timeoutMs }))
       })
     },
-    async subscribe (filters, onMessage) {
-      client.on('message', (topic, payload) => { if (topic !== replyTopic) onMessage(topic, payload) })
+    async subscribe (filters, listener) {
+      onMessage((topic, payload) => { if (topic !== replyTopic) listener(topic, payload) })
       const result = await client.subscribeAsync(filters)
       const refused = result.filter(g => g.qos === 128).map(g => g.topic)
       if (refused.length > 0) throw new OutpostError('NOT_AUTHORISED', `the gateway refused the subscription to ${refused.join(', ')}`)

@@ -9,6 +9,7 @@ import { checkReply, fromErrorBody } from '../protocol/envelope.js'
 import { newClientId, openClient } from './connect.js'
 import type { Session } from './connect.js'
 import { UsageError } from './exit.js'
+import { isoTime } from './format.js'
 import { readStatus } from './fleet-status.js'
 import type { FleetStatus } from './fleet-status.js'
 import type { ConnectionOptions } from './options.js'
@@ -25,8 +26,9 @@ function notOnline (gateway: string, url: string, statusTopic: string, status: F
     return new OutpostError('GATEWAY_UNREACHABLE', `gateway ${gateway} is unknown on ${url}: no retained status on ${statusTopic} (check --gateway, and --topic-root if the fleet uses another root; outpost fleet ls lists the gateways seen)`)
   }
   if (status.state === 'online') return undefined
-  const when = typeof status.ts === 'number' ? ` since ${new Date(status.ts).toISOString()}` : ''
-  return new OutpostError('GATEWAY_UNREACHABLE', `gateway ${gateway} is ${status.state}${when} (its uplink is not connected to ${url})`)
+  const when = status.ts === undefined ? '' : ` since ${isoTime(status.ts)}`
+  const malformed = status.malformed === undefined ? '' : `; its status is malformed: ${status.malformed.join(', ')}`
+  return new OutpostError('GATEWAY_UNREACHABLE', `gateway ${gateway} is ${status.state}${when} (its uplink is not connected to ${url}${malformed})`)
 }
 
 export async function connectThroughFleet (c: ConnectionOptions, fleet: NonNullable<ConnectionOptions['fleet']>): Promise<Session> {
@@ -39,7 +41,7 @@ export async function connectThroughFleet (c: ConnectionOptions, fleet: NonNulla
   const prefix = `${fleet.topicRoot}/${gateway}`
   const statusTopic = `${prefix}/status`
   const replyTopic = `${prefix}/reply/${operator}/${token}`
-  const { client, closed: ended } = await openClient(c, clientId, 'upstream')
+  const { client, closed: ended, onMessage } = await openClient(c, clientId, 'upstream')
 
   const waiting = new Map<number, { resolve: (value: any) => void, reject: (err: Error) => void, what: string }>()
   const failAll = (err: OutpostError | ((what: string) => OutpostError)): void => {
@@ -50,7 +52,7 @@ export async function connectThroughFleet (c: ConnectionOptions, fleet: NonNulla
   let statusArrived = (): void => {}
   let ending = false
   let listeners: Array<(topic: string, payload: Buffer) => void> = []
-  client.on('message', (topic, payload) => {
+  onMessage((topic, payload) => {
     if (topic === statusTopic) {
       status = readStatus(payload)
       statusArrived()

@@ -61,13 +61,13 @@ export const fleet: Command = {
 
 /** the gateways kept, and one sentence for each reason the listing may show fewer than the upstream holds */
 async function readStatuses (c: Parameters<typeof openClient>[0], root: string, limit: number): Promise<{ rows: FleetRow[], missing: string[] }> {
-  const { client, closed } = await openClient(c, newClientId(), 'upstream')
+  const { client, closed, onMessage } = await openClient(c, newClientId(), 'upstream')
   let ending = false
   try {
     const listing = createListing(limit)
     const filter = `${root}/+/status`
     let heard = Date.now()
-    client.on('message', (topic, payload) => {
+    onMessage((topic, payload) => {
       listing.put(topic.slice(root.length + 1, -'/status'.length), readStatus(payload))
     })
     client.stream.on('data', () => { heard = Date.now() })
@@ -92,24 +92,30 @@ async function readStatuses (c: Parameters<typeof openClient>[0], root: string, 
   }
 }
 
+/** the text table; a NOTE column says which statuses are malformed (readStatus dropped those fields), when any is */
 function fleetTable (rows: FleetRow[], style: ReturnType<typeof io>['style'], now = Date.now()): string {
   const paintState = (state: string): string => style.paint(state === 'online' ? 32 : state === 'offline' ? 31 : 33, state)
-  return table(['GATEWAY', 'STATE', 'VERSION', 'MODULES', 'LAST STATUS', 'UP SINCE', 'QUEUE', 'DROPPED'], rows.map(r => {
-    // a status is what its gateway wrote: any field may be missing or of another type
-    const modules = typeof r.modules === 'object' && r.modules !== null ? r.modules : undefined
-    const queue = typeof r.queue === 'object' && r.queue !== null ? r.queue : undefined
-    const d = typeof queue?.dropped === 'object' && queue.dropped !== null ? queue.dropped : undefined
+  const noted = rows.some(r => r.malformed !== undefined)
+  const header = ['GATEWAY', 'STATE', 'VERSION', 'MODULES', 'LAST STATUS', 'UP SINCE', 'QUEUE', 'DROPPED', ...(noted ? ['NOTE'] : [])]
+  return table(header, rows.map(r => {
+    const d = r.queue?.dropped
     const cells = [
       r.gateway,
-      String(r.state),
-      typeof r.version === 'string' ? r.version : '-',
-      modules === undefined ? '-' : `${modules.running}/${modules.total}`,
-      typeof r.ts === 'number' ? `${duration(now - r.ts)} ago` : '-',
-      r.state === 'online' && typeof r.since === 'number' ? duration(now - r.since) : '-',
-      queue === undefined ? '-' : `${queue.records} (${bytes(queue.bytes)})`,
+      r.state,
+      r.version ?? '-',
+      r.modules === undefined ? '-' : `${r.modules.running}/${r.modules.total}`,
+      r.ts === undefined ? '-' : ago(now - r.ts),
+      r.state === 'online' && r.since !== undefined ? duration(now - r.since) : '-',
+      r.queue === undefined ? '-' : `${r.queue.records} (${bytes(r.queue.bytes)})`,
       d === undefined ? '-' : String(d.full + d.age + d.tooLarge),
+      ...(noted ? [r.malformed === undefined ? '' : `malformed status: ${r.malformed.join(', ')}`] : []),
     ].map(cell => cut(cell, CELL_CHARS))
     cells[1] = paintState(cells[1] as string)
     return cells
   }), { right: [3, 4, 5, 6, 7], style })
+}
+
+/** a time before now as "5s ago"; a gateway's clock may be ahead of ours */
+function ago (ms: number): string {
+  return ms < 0 ? `in ${duration(-ms)}` : `${duration(ms)} ago`
 }

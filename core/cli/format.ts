@@ -74,33 +74,56 @@ export function table (header: string[], rows: string[][], options: { right?: nu
   return [options.style === undefined ? head : options.style.paint(1, head), ...rows.map(line)].join('\n') + '\n'
 }
 
-export function bytes (value: number | null | undefined): string {
+// Sizes, durations and times below come from the wire: absent is "-", a value of another type or out of range
+// is "?", and none of them throws, whatever it is handed.
+
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value)
+
+export function bytes (value: unknown): string {
   if (value === null || value === undefined) return '-'
+  if (!isNumber(value)) return '?'
   const mib = value / (1024 * 1024)
-  if (mib >= 1024) return `${(mib / 1024).toFixed(1)} GiB`
-  if (mib >= 10) return `${mib.toFixed(0)} MiB`
+  if (Math.abs(mib) >= 1024) return `${(mib / 1024).toFixed(1)} GiB`
+  if (Math.abs(mib) >= 10) return `${mib.toFixed(0)} MiB`
   return `${mib.toFixed(1)} MiB`
 }
 
-export function duration (ms: number | null | undefined): string {
+export function duration (ms: unknown): string {
   if (ms === null || ms === undefined) return '-'
+  if (!isNumber(ms)) return '?'
+  if (ms < 0) return `-${duration(-ms)}`
   const s = Math.floor(ms / 1000)
   if (s < 60) return `${s}s`
   const m = Math.floor(s / 60)
   if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`
   const h = Math.floor(m / 60)
   if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`
-  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`
+  const d = Math.floor(h / 24)
+  return d > 99_999 ? '>99999d' : `${d}d${String(h % 24).padStart(2, '0')}h`
 }
 
 export interface ExitDoc { at: number, code: number | null, signal: string | null, reason: string }
 
 export function lastExit (exit: ExitDoc | null | undefined, now = Date.now()): string {
   if (exit === null || exit === undefined) return '-'
-  const how = exit.reason === 'exit-code' ? `exit ${exit.code}` : exit.reason === 'signal' ? `${exit.signal}` : exit.reason
-  return `${how}, ${duration(now - exit.at)} ago`
+  if (typeof exit !== 'object') return '?'
+  const how = exit.reason === 'exit-code' ? `exit ${exit.code}` : exit.reason === 'signal' ? `${exit.signal}` : String(exit.reason)
+  return `${how}, ${isNumber(exit.at) ? duration(now - exit.at) : '?'} ago`
 }
 
-export function clock (ts: number): string {
-  return new Date(ts).toISOString().slice(11, 23)
+/** a time of day (UTC) to the millisecond; "?" for anything that is not a time */
+export function clock (ts: unknown): string {
+  const date = new Date(isNumber(ts) ? ts : NaN)
+  return Number.isNaN(date.getTime()) ? '??:??:??.???' : date.toISOString().slice(11, 23)
+}
+
+/** a date and time (ISO 8601, UTC); "?" for anything that is not a time */
+export function isoTime (ts: unknown): string {
+  const date = new Date(isNumber(ts) ? ts : NaN)
+  return Number.isNaN(date.getTime()) ? '?' : date.toISOString()
+}
+
+/** a number to `digits` decimals, "?" when it is not one (a load average, a rate) */
+export function fixed (value: unknown, digits: number): string {
+  return isNumber(value) ? value.toFixed(digits) : '?'
 }

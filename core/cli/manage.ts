@@ -3,7 +3,7 @@ import type { ModuleSummary } from '../management/describe.js'
 import { gatewayCommand } from './command.js'
 import type { Command, Io } from './command.js'
 import { UsageError } from './exit.js'
-import { bytes, duration, lastExit, printable, table } from './format.js'
+import { bytes, duration, fixed, lastExit, printable, table } from './format.js'
 import type { Parsed } from './options.js'
 
 export function moduleArg (parsed: Parsed): string {
@@ -55,7 +55,7 @@ const status = gatewayCommand({
       const field = (name: string, value: string): string => `  ${name.padEnd(10)} ${value}\n`
       const instances = table(['#', 'STATE', 'PID', 'MEMORY', 'CPU', 'UPTIME', 'RESTARTS', 'LAST EXIT'], s.instances.map(i => [
         String(i.instance), io.style.state(i.state), String(i.pid ?? '-'), bytes(i.memoryBytes),
-        i.cpuMs === null ? '-' : `${(i.cpuMs / 1000).toFixed(1)}s`, duration(i.uptimeMs), String(i.restarts), i.failure ?? lastExit(i.lastExit),
+        i.cpuMs === null ? '-' : `${fixed(i.cpuMs / 1000, 1)}s`, duration(i.uptimeMs), String(i.restarts), i.failure ?? lastExit(i.lastExit),
       ]), { right: [3, 4, 6] })
       return `${io.style.paint(1, s.module)}  ${io.style.state(s.state)}\n` +
         field('enabled', s.enabled ? 'yes' : 'no') +
@@ -99,7 +99,7 @@ const info = gatewayCommand({
         field('uptime', duration(i.uptimeMs)) +
         field('modules', `${i.modules.running} of ${i.modules.total} running`) +
         field('memory', `${bytes(i.memory.availableBytes)} available of ${bytes(i.memory.totalBytes)}; core ${bytes(i.memory.coreBytes)}, modules ${bytes(i.memory.modulesBytes)}`) +
-        field('load', i.load.map(l => l.toFixed(2)).join(' ')) +
+        field('load', i.load.map(l => fixed(l, 2)).join(' ')) +
         field('manifest', i.manifest) +
         i.listeners.map(l => field('listener', `${l.url} (${l.for}${l.anonymous === true ? ', anonymous' : ''}${l.clientCertificates === true ? ', client certificates' : ''})`)).join('')
     })

@@ -1,10 +1,11 @@
 // `outpost top`: a live table of the gateway's modules, redrawn every interval like htop or `pm2 monit`:
 // state, CPU (from the change in CPU time between two polls), memory against budget, restarts, uptime.
 // q or Ctrl-C quits. Not on a terminal, it prints one frame and exits (for scripts and logs).
+import { OutpostError } from '../errors.js'
 import type { ModuleSummary } from '../management/describe.js'
-import { gatewayCommand } from './command.js'
+import { gatewayCommand, shown } from './command.js'
 import type { Io } from './command.js'
-import { bytes, duration, lastExit, printable, table } from './format.js'
+import { bytes, duration, fixed, lastExit, printable, table } from './format.js'
 import { numberOption } from './options.js'
 
 interface Info {
@@ -26,13 +27,13 @@ function bar (share: number, width: number, io: Io): string {
 export function frame (info: Info, list: ModuleSummary[], previous: Sample | undefined, now: Sample, io: Io): string {
   const running = list.filter(s => s.state === 'running').length
   const header = `${io.style.paint(1, `outpost top — ${info.gateway}`)} on ${info.board.name} — up ${duration(info.uptimeMs)} — ` +
-    `${running}/${list.length} modules running — ${bytes(info.memory.availableBytes)} free of ${bytes(info.memory.totalBytes)} — load ${info.load.map(l => l.toFixed(2)).join(' ')}`
+    `${running}/${list.length} modules running — ${bytes(info.memory.availableBytes)} free of ${bytes(info.memory.totalBytes)} — load ${info.load.map(l => fixed(l, 2)).join(' ')}`
   const rows = list.map(s => {
     const budget = s.budgetMiB * 1024 * 1024 * Math.max(1, s.instances.length)
     const before = previous?.cpuMs.get(s.module)
     const cpu = previous === undefined || before === undefined || s.cpuMs === null || now.at <= previous.at
       ? '-'
-      : `${Math.max(0, ((s.cpuMs - before) / (now.at - previous.at)) * 100).toFixed(1)}%`
+      : `${fixed(Math.max(0, ((s.cpuMs - before) / (now.at - previous.at)) * 100), 1)}%`
     const pids = s.instances.map(i => i.pid).filter(p => p !== null)
     return [
       s.module,
@@ -58,6 +59,7 @@ export const top = gatewayCommand({
     const intervalMs = (numberOption(parsed.values, 'interval') ?? 1) * 1000
     const poll = async (): Promise<{ info: Info, list: ModuleSummary[], sample: Sample }> => {
       const [info, list] = await Promise.all([session.call<Info>('core', 'info'), session.call<ModuleSummary[]>('core', 'list')])
+      if (!Array.isArray(list) || !list.every(s => s !== null && typeof s === 'object')) throw new OutpostError('BAD_REPLY', 'the gateway\'s answer to core.list is not a list of modules')
       return { info, list, sample: { at: Date.now(), cpuMs: new Map(list.map(s => [s.module, s.cpuMs ?? 0])) } }
     }
     if (process.stdout.isTTY !== true || io.json) {
@@ -87,7 +89,7 @@ export const top = gatewayCommand({
       while (!quitting) {
         const { info, list, sample } = await poll()
         if (quitting) return
-        out.write('\x1b[H' + frame(printable(info), printable(list), previous, sample, io).replace(/\n/g, '\x1b[K\n') + '\x1b[J')
+        out.write('\x1b[H' + shown(() => frame(printable(info), printable(list), previous, sample, io)).replace(/\n/g, '\x1b[K\n') + '\x1b[J')
         previous = sample
         await new Promise(resolve => { timer = setTimeout(resolve, intervalMs) })
       }

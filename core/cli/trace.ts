@@ -11,6 +11,7 @@ import type { StoredSpan as TraceSpan, TraceSummary } from '../../modules/tracin
 const TRACING = 'tracing'
 
 export function ms (value: number): string {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '?'
   return value >= 100 ? `${value.toFixed(0)} ms` : value >= 1 ? `${value.toFixed(1)} ms` : `${value.toFixed(2)} ms`
 }
 

@@ -13,6 +13,7 @@ import type { ModuleUpdateState } from '../update/module-store.js'
 import { gatewayCommand } from './command.js'
 import type { Command, Io } from './command.js'
 import { UsageError } from './exit.js'
+import { isoTime } from './format.js'
 import { parseJson } from './options.js'
 
 /** unless --timeout says otherwise, how long the CLI waits for the gateway to download and unpack a bundle */
@@ -22,13 +23,13 @@ type Status = { release: string, last: UpdateState | null } | null
 
 function statusText (status: Status, modules: Record<string, ModuleUpdateState>): string {
   return releaseText(status) + Object.values(modules).map(u =>
-    `module ${u.module}: ${u.from} → ${u.to}: ${u.state} (${new Date(u.at).toISOString()}, by ${u.by})${u.reason === undefined ? '' : `\n  reason: ${u.reason}`}\n`).join('')
+    `module ${u.module}: ${u.from} → ${u.to}: ${u.state} (${isoTime(u.at)}, by ${u.by})${u.reason === undefined ? '' : `\n  reason: ${u.reason}`}\n`).join('')
 }
 
 function releaseText (status: Status): string {
   if (status === null) return 'this gateway does not run from an installed release (outpost-boot): only its modules can be updated\n'
   const last = status.last
-  const when = last === null ? '' : ` (${new Date(last.at).toISOString()}, by ${last.by})`
+  const when = last === null ? '' : ` (${isoTime(last.at)}, by ${last.by})`
   return `release ${status.release}\n` + (last === null
     ? 'no update recorded\n'
     : `last update: ${last.from} → ${last.to}: ${last.state}${when}${last.reason === undefined ? '' : `\n  reason: ${last.reason}`}\n`)

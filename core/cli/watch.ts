@@ -1,8 +1,9 @@
 // `outpost logs`, `outpost call`, `outpost sub`: reading what modules say, calling any module method.
+import { OutpostError } from '../errors.js'
 import { decode, sniffFormat } from '../protocol/codec.js'
 import { checkHook } from '../protocol/envelope.js'
 import type { LogLine } from '../management/log-store.js'
-import { gatewayCommand } from './command.js'
+import { gatewayCommand, shown } from './command.js'
 import type { Command, Io } from './command.js'
 import type { Session } from './connect.js'
 import { UsageError } from './exit.js'
@@ -53,7 +54,7 @@ const logs = gatewayCommand({
     const show = (line: LogLine): void => {
       if (line.seq <= last) return
       last = line.seq
-      io.out(logLine(line, io))
+      io.out(shown(() => logLine(line, io)))
     }
     const early: LogLine[] = []
     let following = false
@@ -62,13 +63,14 @@ const logs = gatewayCommand({
       await session.subscribe([`hooks/core/log/${module ?? '+'}`], (_topic, payload) => {
         const hook = checkHook(readable(payload))
         if (hook === null) return
+        if (hook.data === null || typeof hook.data !== 'object') return // not a log line: the core sends none such
         if (following) show(hook.data as LogLine)
         else early.push(hook.data as LogLine)
       })
     }
     const tail = await session.call<LogsAnswer>('core', 'logs', args)
     tellOmitted(tail)
-    for (const line of tail.lines) show(line)
+    for (const line of linesOf(tail)) show(line)
     if (parsed.values.follow !== true) return 0
     if (!session.localBus) {
       let polling = true
@@ -89,6 +91,14 @@ const logs = gatewayCommand({
 /** `core.logs`'s answer (docs/management.md) */
 interface LogsAnswer { lines: LogLine[], next: number, omitted?: number }
 
+/** `core.logs`'s lines, or BAD_REPLY when the answer holds none: every line is then shown as it is (logLine) */
+function linesOf (answer: LogsAnswer): LogLine[] {
+  if (answer === null || typeof answer !== 'object' || !Array.isArray(answer.lines) || !answer.lines.every(l => l !== null && typeof l === 'object')) {
+    throw new OutpostError('BAD_REPLY', 'the gateway\'s answer to core.logs holds no list of log lines')
+  }
+  return answer.lines
+}
+
 /** on stderr, so that stdout holds log lines alone */
 function tellOmitted (answer: LogsAnswer): void {
   if (typeof answer.omitted === 'number' && answer.omitted > 0) process.stderr.write(`outpost: ${answer.omitted} older lines left out: the gateway answers at most 2 Mi characters of log text at once\n`)
@@ -101,7 +111,7 @@ async function pollLogs (session: Session, args: Record<string, unknown>, since:
     if (!going()) return
     const page = await session.call<LogsAnswer>('core', 'logs', { ...args, since })
     tellOmitted(page)
-    for (const line of page.lines) show(line)
+    for (const line of linesOf(page)) show(line)
     since = page.next
   }
 }

@@ -51,14 +51,28 @@ export function sha256OfFile (file: string): Promise<string> {
   })
 }
 
+/**
+ * The most of release.json `bundleInfo` holds: it lists every file of the release (a path, a hash, a size and
+ * a mode each), about 200 bytes per entry of the 100,000 a bundle may have. Before any check, so bounded.
+ */
+export const MAX_RELEASE_FILE_BYTES = 32 * 1024 * 1024
+
 /** version and target from the bundle's own release.json, read from the tarball */
 export async function bundleInfo (bundle: string, limits = { maxUnpackedBytes: 4 * 1024 ** 3, maxEntries: 100_000 }): Promise<ReleaseInfo> {
   let collecting = false
   const parts: Buffer[] = []
-  await readTar(bundle, limits, entry => { collecting = entry.path === RELEASE_FILE }, chunk => { if (collecting) parts.push(chunk) })
+  await readTar(bundle, limits, entry => {
+    collecting = entry.path === RELEASE_FILE
+    if (collecting && entry.size > MAX_RELEASE_FILE_BYTES) throw new OutpostError('RELEASE_INVALID', `${bundle}: its ${RELEASE_FILE} is ${entry.size} bytes, more than ${MAX_RELEASE_FILE_BYTES}`)
+  }, chunk => { if (collecting) parts.push(chunk) })
   if (parts.length === 0) throw new OutpostError('RELEASE_INVALID', `${bundle}: no ${RELEASE_FILE} in it`)
-  const info = JSON.parse(Buffer.concat(parts).toString('utf8')) as ReleaseInfo
-  if (typeof info.version !== 'string' || !VERSION_PATTERN.test(info.version) || typeof info.target !== 'string') throw new OutpostError('RELEASE_INVALID', `${bundle}: its ${RELEASE_FILE} names no valid version and target`)
+  let info: ReleaseInfo | null
+  try {
+    info = JSON.parse(Buffer.concat(parts).toString('utf8')) as ReleaseInfo | null
+  } catch {
+    throw new OutpostError('RELEASE_INVALID', `${bundle}: its ${RELEASE_FILE} is not JSON`)
+  }
+  if (info === null || typeof info !== 'object' || typeof info.version !== 'string' || !VERSION_PATTERN.test(info.version) || typeof info.target !== 'string') throw new OutpostError('RELEASE_INVALID', `${bundle}: its ${RELEASE_FILE} names no valid version and target`)
   return info
 }
 

@@ -55,43 +55,78 @@ function splitName (name: string, file: string): { top: string, rest: string } {
 }
 
 /**
+ * After the end-of-archive marker (two zero blocks) only zeros may follow, and at most this many bytes of them:
+ * tar pads an archive to its record size (10240 bytes by default, GNU tar and Python's tarfile alike; this
+ * allows a blocking factor up to 128). Anything else there, or more, refuses the bundle.
+ */
+export const MAX_TRAILING_ZERO_BYTES = 64 * 1024
+
+/**
+ * The most a bundle may decompress to: its files' bytes (`maxUnpackedBytes`), a header and at most a block of
+ * padding per entry, the end marker and the padding after it. Every byte gunzip gives counts, so a gzip bomb
+ * is stopped here whatever it holds and wherever it lies.
+ */
+export function maxDecompressedBytes (limits: TarLimits): number {
+  return limits.maxUnpackedBytes + limits.maxEntries * 2 * BLOCK + 2 * BLOCK + MAX_TRAILING_ZERO_BYTES
+}
+
+/**
  * Reads a gzip'd ustar file entry by entry. `onEntry` is called for each header; `onData` with each piece
- * of the current file's body. Returns the one top folder's name.
+ * of the current file's body (a view of gunzip's chunk: nothing is copied but a header split across two
+ * chunks). Reading stops at the end marker and what may follow it (MAX_TRAILING_ZERO_BYTES of zeros).
+ * Returns the one top folder's name.
  */
 export async function readTar (file: string, limits: TarLimits, onEntry: (entry: TarEntry) => void, onData: (chunk: Buffer) => void): Promise<string> {
   let top: string | undefined
-  let pending: Buffer = Buffer.alloc(0)
+  const header = Buffer.alloc(BLOCK) // the block being read, which may span two chunks
+  let have = 0 // bytes of it read so far
   let remaining = 0 // body bytes of the current file still to come
   let padding = 0
   let entries = 0
   let unpacked = 0
-  let ended = false
-  const input = createReadStream(file).pipe(createGunzip())
+  let zeroBlocks = 0 // zero blocks in a row: two are the end marker
+  let trailing = 0 // bytes read after the end marker
+  let decompressed = 0
+  const ceiling = maxDecompressedBytes(limits)
+  const source = createReadStream(file)
+  const input = source.pipe(createGunzip())
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-      while (!ended) {
+      decompressed += chunk.length
+      if (decompressed > ceiling) throw new OutpostError('RELEASE_INVALID', `${file}: decompresses to more than ${ceiling} bytes (its files may hold ${limits.maxUnpackedBytes})`)
+      let at = 0
+      while (at < chunk.length) {
+        if (zeroBlocks === 2) {
+          const rest = chunk.subarray(at)
+          trailing += rest.length
+          if (trailing > MAX_TRAILING_ZERO_BYTES) throw new OutpostError('RELEASE_INVALID', `${file}: more than ${MAX_TRAILING_ZERO_BYTES} bytes follow the tar's end marker`)
+          if (rest.some(b => b !== 0)) throw new OutpostError('RELEASE_INVALID', `${file}: data follows the tar's end marker (only zero padding may)`)
+          break
+        }
         if (remaining > 0) {
-          if (pending.length === 0) break
-          const piece = pending.subarray(0, Math.min(remaining, pending.length))
+          const piece = chunk.subarray(at, at + Math.min(remaining, chunk.length - at))
           onData(piece)
           remaining -= piece.length
-          pending = pending.subarray(piece.length)
+          at += piece.length
           continue
         }
         if (padding > 0) {
-          const skip = Math.min(padding, pending.length)
+          const skip = Math.min(padding, chunk.length - at)
           padding -= skip
-          pending = pending.subarray(skip)
-          if (padding > 0) break
+          at += skip
+          continue
         }
-        if (pending.length < BLOCK) break
-        const header = pending.subarray(0, BLOCK)
-        pending = pending.subarray(BLOCK)
+        const take = Math.min(BLOCK - have, chunk.length - at)
+        chunk.copy(header, have, at, at + take)
+        have += take
+        at += take
+        if (have < BLOCK) break
+        have = 0
         if (header.every(b => b === 0)) {
-          ended = true
-          break
+          zeroBlocks++
+          continue
         }
+        if (zeroBlocks > 0) throw new OutpostError('RELEASE_INVALID', `${file}: a lone zero block before entry ${entries + 1} (a tar ends with two)`)
         if (!checksumOk(header, octal(header, 148, 8, 'checksum', file))) throw new OutpostError('RELEASE_INVALID', `${file}: a tar header's checksum is wrong (entry ${entries + 1})`)
         const magic = field(header, 257, 6)
         const prefix = magic === 'ustar' ? field(header, 345, 155) : ''
@@ -116,8 +151,9 @@ export async function readTar (file: string, limits: TarLimits, onEntry: (entry:
     throw new OutpostError('RELEASE_INVALID', `${file}: not a gzip'd tar (${(err as Error).message})`)
   } finally {
     input.destroy()
+    source.destroy()
   }
-  if (!ended || remaining > 0 || top === undefined) throw new OutpostError('RELEASE_INVALID', `${file}: the tar ends early (truncated?)`)
+  if (zeroBlocks < 2 || top === undefined) throw new OutpostError('RELEASE_INVALID', `${file}: the tar ends early (truncated?)`)
   return top
 }
 

@@ -3,11 +3,13 @@
 // hostile tarballs are made with Python's tarfile, which writes what it is told.
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { unpackTar } from '../../core/release/tar.js'
+import { gunzipSync, gzipSync } from 'node:zlib'
+import { bundleInfo } from '../../core/release/signing.js'
+import { MAX_TRAILING_ZERO_BYTES, readTar, unpackTar } from '../../core/release/tar.js'
 
 const LIMITS = { maxUnpackedBytes: 1024 * 1024, maxEntries: 100 }
 
@@ -65,5 +67,36 @@ describe('bundle reader: hostile tarballs', () => {
     const junk = path.join(dir, 'junk.tar.gz')
     writeFileSync(junk, 'not gzip')
     await assert.rejects(unpackTar(junk, path.join(dir, 'out-junk'), LIMITS), { code: 'RELEASE_INVALID', message: /not a gzip'd tar/ })
+  })
+
+  // review 3a, finding 4: what follows the end marker was read to the end, and copied again with each chunk
+  describe('after the end-of-archive marker', () => {
+    /** a good tarball (b/release.json) with `after` appended to its tar, gzip'd again */
+    const withTail = (name: string, after: Buffer): string => {
+      const good = tarball(dir, `${name}-src.tar.gz`, [['b/', 'd'], ['b/release.json', 'f', '{"version":"1.0.0","target":"x"}']])
+      const file = path.join(dir, `${name}.tar.gz`)
+      writeFileSync(file, gzipSync(Buffer.concat([gunzipSync(readFileSync(good)), after])))
+      return file
+    }
+    const read = (file: string, limits = LIMITS): Promise<string> => readTar(file, limits, () => {}, () => {})
+
+    it('zero padding up to the documented limit is read', async () => {
+      assert.equal(await read(withTail('pad-ok', Buffer.alloc(MAX_TRAILING_ZERO_BYTES - 10240))), 'b') // tarfile already pads to 10240
+      assert.equal((await bundleInfo(withTail('pad-ok-info', Buffer.alloc(4096)))).version, '1.0.0')
+    })
+    it('more zeros than that: refused, naming the bundle, without reading the rest', async () => {
+      const file = withTail('pad-long', Buffer.alloc(16 * 1024 * 1024)) // a gzip of 16 KiB: the shape of a gzip bomb
+      await assert.rejects(read(file, { maxUnpackedBytes: 1024 ** 4, maxEntries: 100 }), { code: 'RELEASE_INVALID', message: new RegExp(`^${file}: more than ${MAX_TRAILING_ZERO_BYTES} bytes follow the tar's end marker`) })
+      await assert.rejects(bundleInfo(file), { code: 'RELEASE_INVALID', message: /follow the tar's end marker/ })
+    })
+    it('anything but zeros: refused', async () => {
+      await assert.rejects(read(withTail('pad-junk', Buffer.concat([Buffer.alloc(100), Buffer.from('x')]))), { code: 'RELEASE_INVALID', message: /data follows the tar's end marker/ })
+    })
+    it('a lone zero block before an entry is refused', async () => {
+      const src = gunzipSync(readFileSync(tarball(dir, 'lone-src.tar.gz', [['b/x', 'f', 'x'], ['b/y', 'f', 'y']])))
+      const file = path.join(dir, 'lone.tar.gz')
+      writeFileSync(file, gzipSync(Buffer.concat([src.subarray(0, 1024), Buffer.alloc(512), src.subarray(1024)])))
+      await assert.rejects(read(file), { code: 'RELEASE_INVALID', message: /a lone zero block before entry 2/ })
+    })
   })
 })

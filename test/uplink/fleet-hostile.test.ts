@@ -50,9 +50,10 @@ before(async () => {
         : { error: { code: 'HANDLER_FAILED', message: 'nope \x1b]52;c;AAAA\x07' } }
     void evil.publishAsync(request.reply, encodeCbor({ id: request.id, ...answer }), { qos: 0 })
   })
-  // a fleet of 25 under the root "big", one with a version far wider than a column, with an escape in it
+  // a fleet of 25 under the root "big", one with a version of the 64 characters a status may hold, with an escape
+  // in it: written out, it is wider than its column (a longer one is a malformed status: fleet-malformed.test.ts)
   for (let i = 0; i < GATEWAYS; i++) {
-    await evil.publishAsync(`big/${name(i)}/status`, status(i === 3 ? `9.9.9-\x1b[2J${'x'.repeat(200)}` : '1.0.0'), { qos: 1, retain: true })
+    await evil.publishAsync(`big/${name(i)}/status`, status(i === 3 ? `9.9.9-\x1b[2J${'x'.repeat(54)}` : '1.0.0'), { qos: 1, retain: true })
   }
 })
 
