@@ -15,6 +15,7 @@ export const errorCodes = {
   CONFLICT: 'The request conflicts with the current state (e.g. starting a running module).',
   TOO_MANY_CALLS: 'Too many calls are in flight (from this caller to that instance, from this identity over all its connections, or through the gateway; details.limit says which): the call was refused, nothing was delivered.',
   NOT_FOUND: 'The thing the call names does not exist (e.g. a trace the tracing module does not hold).',
+  TOO_LARGE: 'The answer was larger than the way back to the caller carries (details: its size in bytes and the limit), so an error was sent in its place; ask for less.',
 
   // ── Core ──
   MANIFEST_NOT_FOUND: 'The manifest file does not exist or cannot be read.',

@@ -65,14 +65,22 @@ export const uplinkSchema = z.object({
     /** the least role that may call them */
     role: z.enum(['admin', 'viewer']).default('admin'),
   }).strict()).max(64).default([]),
-  /** bounds on what comes down */
+  /** bounds on what comes down, and on what waits to go up */
   limits: z.object({
     maxRequestBytes: z.number().int().min(256).max(1_048_576).default(65_536),
     requestsPerSecond: z.number().positive().max(10_000).default(20),
     burst: z.number().int().min(1).max(10_000).default(40),
     maxInFlight: z.number().int().min(1).max(1024).default(16),
+    /** of maxInFlight, what one operator may hold: a viewer's slow requests cannot crowd out an admin */
+    maxInFlightPerOperator: z.number().int().min(1).max(1024).default(8),
     maxTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
-  }).strict().default({ maxRequestBytes: 65_536, requestsPerSecond: 20, burst: 40, maxInFlight: 16, maxTimeoutMs: 30_000 }),
+    /** bytes waiting unsent to the upstream (every kind of write) past which requests are refused and hooks held back */
+    maxBacklogBytes: z.number().int().min(65_536).max(268_435_456).default(4_194_304),
+    /** a reply larger than this (encoded) is replaced by a TOO_LARGE error */
+    maxReplyBytes: z.number().int().min(4096).max(67_108_864).default(4_194_304),
+    /** reply bytes one operator is sent a second, on average (up to maxReplyBytes at once) */
+    replyBytesPerSecond: z.number().int().min(4096).max(1_073_741_824).default(1_048_576),
+  }).strict().default({ maxRequestBytes: 65_536, requestsPerSecond: 20, burst: 40, maxInFlight: 16, maxInFlightPerOperator: 8, maxTimeoutMs: 30_000, maxBacklogBytes: 4_194_304, maxReplyBytes: 4_194_304, replyBytesPerSecond: 1_048_576 }),
   /** the store-and-forward queue of hooks marked `store` */
   queue: z.object({
     /** relative to the manifest's folder; never in the runtime folder, which need not survive a reboot */

@@ -1,9 +1,13 @@
 // Requests coming down from the upstream: `<prefix>/rpc/<module>/<method>/<operator>`, where the operator
 // level is what the upstream's ACL vouches for (only that operator may publish there: docs/fleet.md). Checks
-// run cheapest first: size, rate, topic, decoding, envelope, role, exposure, requests in flight. The rate is
-// kept per operator of the manifest, and in one bucket for everyone else (operators without a role here,
-// topics that name none), so an upstream account with no role cannot spend the fleet admins' requests. What
-// fails before a reply topic is known is dropped and counted; the rest is answered with an error.
+// run cheapest first: size, rate, topic, decoding, envelope, role, exposure, requests in flight (all, and the
+// operator's own), the upstream's backlog. The rate is kept per operator of the manifest, and in one bucket for
+// everyone else (operators without a role here, topics that name none), so an upstream account with no role
+// cannot spend the fleet admins' requests. What fails before a reply topic is known is dropped and counted;
+// the rest is answered with an error.
+// A request's slot is held until its reply has been handed to the socket and the backlog is back under its
+// bound (`reply`'s `sent`): the slots bound what the replies hold, not only how many calls run. A reply that
+// would pass `maxReplyBytes`, or find the backlog over its bound, goes as a short error in its place.
 import type { Role } from '../../core/broker/access.js'
 import type { ErrorCode } from '../../core/errors.js'
 import { decode, encode, sniffFormat } from '../../core/protocol/codec.js'
@@ -18,7 +22,9 @@ export interface DownlinkCounters {
   received: number
   answered: number
   denied: number
-  dropped: { tooLarge: number, rate: number, badTopic: number, unvouched: number, malformed: number, busy: number }
+  dropped: { tooLarge: number, rate: number, badTopic: number, unvouched: number, malformed: number, busy: number, operatorBusy: number, backlog: number, replyBytes: number }
+  /** answers replaced by an error: larger than maxReplyBytes (TOO_LARGE), or the backlog over its bound when ready (UNAVAILABLE) */
+  replaced: { tooLarge: number, backlog: number }
 }
 
 export interface DownlinkOptions {
@@ -27,7 +33,10 @@ export interface DownlinkOptions {
   operators: UplinkConfig['operators']
   expose: UplinkConfig['expose']
   call: (module: string, method: string, args: unknown, timeout: number, onBehalf: string) => Promise<unknown>
-  reply: (topic: string, payload: Buffer) => void
+  /** hands a reply to the upstream; `sent` once it is in the socket and the backlog is under its bound (or the connection went) */
+  reply: (topic: string, payload: Buffer, sent: () => void) => void
+  /** bytes waiting unsent to the upstream now */
+  backlogBytes: () => number
   warn: (text: string) => void
   now?: () => number
 }
@@ -40,7 +49,13 @@ const DEFAULT_TIMEOUT_MS = 10_000
 export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string, payload: Buffer) => void, counters: DownlinkCounters } {
   const now = o.now ?? (() => performance.now())
   const roles = new Map(o.operators.map(op => [op.user, op.role]))
-  const counters: DownlinkCounters = { received: 0, answered: 0, denied: 0, dropped: { tooLarge: 0, rate: 0, badTopic: 0, unvouched: 0, malformed: 0, busy: 0 } }
+  const counters: DownlinkCounters = {
+    received: 0,
+    answered: 0,
+    denied: 0,
+    dropped: { tooLarge: 0, rate: 0, badTopic: 0, unvouched: 0, malformed: 0, busy: 0, operatorBusy: 0, backlog: 0, replyBytes: 0 },
+    replaced: { tooLarge: 0, backlog: 0 },
+  }
   const rpcPrefix = `${o.topics.prefix}/rpc/`
   // token buckets: one per operator with a role here (bounded by the manifest), and `others` for the rest
   const buckets = new Map<string, { tokens: number, refilled: number }>()
@@ -54,7 +69,26 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
     bucket.tokens -= 1
     return true
   }
+  // reply bytes, per operator with a role here: a reply is charged once made (it may run the bucket into
+  // debt), and the operator's requests are refused while it is in debt. The uplink decodes a reply and encodes
+  // it again, so what it is asked to carry per second, not only what waits unsent, is what its memory holds
+  // until the garbage collector catches up (a viewer asking 20 logs of 2 MiB a second outran it)
+  const byteBuckets = new Map<string, { tokens: number, refilled: number }>()
+  const replyBytesLeft = (user: string): number => {
+    let bucket = byteBuckets.get(user)
+    if (bucket === undefined) {
+      bucket = { tokens: o.limits.maxReplyBytes, refilled: now() }
+      byteBuckets.set(user, bucket)
+    }
+    const t = now()
+    bucket.tokens = Math.min(o.limits.maxReplyBytes, bucket.tokens + ((t - bucket.refilled) / 1000) * o.limits.replyBytesPerSecond)
+    bucket.refilled = t
+    return bucket.tokens
+  }
   let inFlight = 0
+  // per operator with a role here (bounded by the manifest); an operator never holds more than the whole
+  const perOperator = Math.min(o.limits.maxInFlightPerOperator, o.limits.maxInFlight)
+  const inFlightOf = new Map<string, number>()
   // one warning per kind of drop and minute: a flood must not become a log flood
   const warned = new Map<string, number>()
   const warnOnce = (kind: string, text: string): void => {
@@ -101,7 +135,7 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
     if (typeof replyTopic !== 'string' || !replyTopic.startsWith(own) || !SEGMENT.test(replyTopic.slice(own.length))) {
       return drop('malformed', `${topic}: "reply" must be ${own}<token>`)
     }
-    const answer = (id: CorrelationId, body: unknown): void => {
+    const answer = (id: CorrelationId, body: unknown, sent: () => void = () => {}): void => {
       counters.answered++
       let bytes: Buffer
       try {
@@ -109,7 +143,18 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
       } catch (err) {
         bytes = encode(errorReply(id, 'HANDLER_FAILED', `the reply could not be encoded: ${(err as Error).message}`), format)
       }
-      o.reply(replyTopic, bytes)
+      if (roles.has(operator)) replyBytesLeft(operator)
+      const bucket = byteBuckets.get(operator)
+      if (bucket !== undefined) bucket.tokens -= bytes.length
+      if (bytes.length > o.limits.maxReplyBytes) {
+        counters.replaced.tooLarge++
+        warnOnce('replyTooLarge', `a reply to ${module}.${method} from fleet operator ${operator} was ${bytes.length} bytes, more than maxReplyBytes (${o.limits.maxReplyBytes}): sent TOO_LARGE instead (${counters.replaced.tooLarge} so far)`)
+        bytes = encode(errorReply(id, 'TOO_LARGE', `the reply is ${bytes.length} bytes, more than the uplink sends (maxReplyBytes ${o.limits.maxReplyBytes}); ask for less`, { bytes: bytes.length, limit: o.limits.maxReplyBytes }), format)
+      } else if (o.backlogBytes() > o.limits.maxBacklogBytes) {
+        counters.replaced.backlog++
+        bytes = encode(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${bytes.length} bytes) was not sent`)), format)
+      }
+      o.reply(replyTopic, bytes, sent)
     }
     const refuse = (id: CorrelationId, code: ErrorCode, message: string): void => answer(id, errorReply(id, code, message))
     const id = correlationId(request.id)
@@ -129,12 +174,38 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
       counters.dropped.busy++
       return refuse(id, 'UNAVAILABLE', `the uplink has ${inFlight} requests in flight (limit ${o.limits.maxInFlight}); try again`)
     }
+    const held = inFlightOf.get(operator) ?? 0
+    if (held >= perOperator) {
+      counters.dropped.operatorBusy++
+      return refuse(id, 'UNAVAILABLE', `fleet operator ${operator} has ${held} requests in flight (limit ${perOperator} per operator); try again`)
+    }
+    const left = replyBytesLeft(operator)
+    if (left <= 0) {
+      counters.dropped.replyBytes++
+      return refuse(id, 'UNAVAILABLE', `fleet operator ${operator} was sent more than ${o.limits.replyBytesPerSecond} bytes of replies a second (replyBytesPerSecond); try again in ${Math.ceil(((1 - left) / o.limits.replyBytesPerSecond) * 1000)} ms`)
+    }
+    // not executed: its reply would only add to what already waits for the link
+    if (o.backlogBytes() > o.limits.maxBacklogBytes) {
+      counters.dropped.backlog++
+      warnOnce('backlog', `refused requests from the upstream: ${backlogMessage('')} (${counters.dropped.backlog} refused so far)`)
+      return refuse(id, 'UNAVAILABLE', backlogMessage('not executed'))
+    }
     inFlight++
+    inFlightOf.set(operator, held + 1)
+    const done = (): void => {
+      inFlight--
+      const left = (inFlightOf.get(operator) as number) - 1
+      if (left === 0) inFlightOf.delete(operator)
+      else inFlightOf.set(operator, left)
+    }
     const timeout = Math.min(typeof request.timeout === 'number' ? request.timeout : DEFAULT_TIMEOUT_MS, o.limits.maxTimeoutMs)
     o.call(module, method, request.args ?? null, timeout, `${role}:${operator}`).then(
-      result => answer(id, { id, result }),
-      err => answer(id, { id, error: toErrorBody(err) }),
-    ).finally(() => { inFlight-- })
+      result => answer(id, { id, result }, done),
+      err => answer(id, { id, error: toErrorBody(err) }, done),
+    )
   }
+  /** why a request or reply is held back; `what` leads the sentence when given */
+  const backlogMessage = (what: string): string =>
+    `${what === '' ? '' : `${what}: `}${o.backlogBytes()} bytes wait unsent to the upstream (limit ${o.limits.maxBacklogBytes}), the link is slower than what is asked of it; try again later`
   return { onMessage, counters }
 }

@@ -2,25 +2,35 @@
 // ones through the on-disk queue, with a sequence number), every module's state and presence (retained), the
 // gateway's status (retained; offline as the Last Will). Down: requests for core and for exposed module
 // methods, on behalf of the fleet operator the upstream's ACL vouches for. Nothing else comes down.
+// Every write up counts against one bound on what waits unsent (`limits.maxBacklogBytes`), so a link slower
+// than what is asked of it cannot grow the process: hooks and stored records go out while at most half of it
+// waits (the other half is kept for replies, statuses and states), non-stored hooks are dropped (counted)
+// past that, statuses and retained documents are put off and their latest copy sent once there is room, and
+// requests are refused (downlink.ts).
 import type { UplinkConfig } from '../../core/manifest/uplink-schema.js'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
 import { matchTopic } from '../../core/protocol/topics.js'
 import { runModule } from '../../core/sdk/index.js'
 import { createDownlink } from './downlink.js'
 import { openQueue } from './queue.js'
-import { fleetTopics, seqStamp } from './topics.js'
+import { checkHookEnvelope, fleetTopics, seqStamp } from './topics.js'
 import { connectUpstream } from './upstream.js'
 
-/** non-stored hooks are dropped (counted) while this much waits unsent to the upstream */
-const MAX_BACKLOG_BYTES = 4 * 1024 * 1024
 const STATUS_DEBOUNCE_MS = 1000
+/** the key of the gateway's status among the owed retained documents (a local topic is never empty) */
+const STATUS = ''
 
 runModule<UplinkConfig>(async (m) => {
   const c = m.config
   const t = fleetTopics(c.topicRoot, c.fleetId)
   const queue = openQueue({ ...c.queue, warn: text => m.log.warn(text) })
-  const hooks = { up: 0, stored: 0, dropped: { offline: 0, backlog: 0, malformed: 0 } }
+  const hooks = { up: 0, stored: 0, dropped: { offline: 0, backlog: 0, malformed: 0, reserved: 0 } }
   let oversized = 0
+  /** retained writes (status, state, presence) put off while the backlog was over its bound */
+  let deferred = 0
+  const maxBacklog = c.limits.maxBacklogBytes
+  /** hooks and stored records go out while at most this waits */
+  const bulkBacklog = Math.floor(maxBacklog / 2)
   // the latest local state/<module> and presence/<module>/<instance>, sent again after every reconnect
   const retained = new Map<string, Buffer>()
   // of those, the topics a live publish has reached: the broker's replay of its retained copy to our new
@@ -48,9 +58,15 @@ runModule<UplinkConfig>(async (m) => {
   let sent: number[] = []
   const ackedOut = new Set<number>()
   let pumpScheduled = false
+  let pumpWaits = false
   const pump = (): void => {
     pumpScheduled = false
     while (upstream.connected && sent.length < c.queue.window) {
+      if (upstream.backlogBytes > bulkBacklog) {
+        if (!pumpWaits) upstream.whenUnder(bulkBacklog, () => { pumpWaits = false; schedulePump() })
+        pumpWaits = true
+        return
+      }
       const record = queue.next()
       if (record === undefined) return
       const body = stamp(record.body, record.seq)
@@ -78,11 +94,34 @@ runModule<UplinkConfig>(async (m) => {
     schedulePump()
   }
 
+  // ── retained documents: the status and the mirrored state/presence. While the backlog is over its bound
+  // they are owed, not written: only the latest copy of each goes once there is room ──
+  const owed = new Set<string>()
+  let owedWaits = false
+  const sendOwed = (): void => {
+    for (const topic of owed) {
+      if (!upstream.connected) return // onConnect sends them all again
+      if (upstream.full) {
+        if (!owedWaits) upstream.whenUnder(maxBacklog, () => { owedWaits = false; sendOwed() })
+        owedWaits = true
+        return
+      }
+      owed.delete(topic)
+      if (topic === STATUS) upstream.publish(t.status, statusOf('online'), true)
+      else upstream.publish(t.up(topic), retained.get(topic) ?? Buffer.alloc(0), true) // empty: cleared since
+    }
+  }
+  const sendRetained = (topic: string): void => {
+    if (upstream.full && !owed.has(topic)) deferred++
+    owed.add(topic)
+    sendOwed()
+  }
+
   let statusTimer: NodeJS.Timeout | undefined
   const publishStatus = (): void => {
     if (statusTimer !== undefined) clearTimeout(statusTimer)
     statusTimer = setTimeout(publishStatus, c.statusEveryMs)
-    upstream.publish(t.status, statusOf('online'), true)
+    sendRetained(STATUS)
   }
   let statusSoon: NodeJS.Timeout | undefined
   const statusChanged = (): void => {
@@ -96,7 +135,11 @@ runModule<UplinkConfig>(async (m) => {
     expose: c.expose,
     // only core reads `onBehalf` (from this module alone: core/broker/access.ts); a module method is called as the uplink
     call: (module, method, args, timeout, onBehalf) => m.call(module, method, args, module === 'core' ? { timeout, onBehalf } : { timeout }),
-    reply: (topic, payload) => { upstream.send(topic, payload) },
+    reply: (topic, payload, sent) => {
+      upstream.send(topic, payload)
+      upstream.whenUnder(maxBacklog, sent)
+    },
+    backlogBytes: () => upstream.backlogBytes,
     warn: text => m.log.warn(text),
   })
 
@@ -113,8 +156,9 @@ runModule<UplinkConfig>(async (m) => {
     subscriptions: [t.requests],
     backoff: c.backoff,
     maxPacketBytes: c.limits.maxRequestBytes + 1024, // a request's payload, its topic and the fixed header
+    maxBacklogBytes: maxBacklog,
     onConnect: () => {
-      for (const [topic, payload] of retained) upstream.publish(t.up(topic), payload, true)
+      for (const topic of retained.keys()) owed.add(topic)
       publishStatus()
       queue.rewind()
       schedulePump()
@@ -137,16 +181,16 @@ runModule<UplinkConfig>(async (m) => {
   for (const rule of rules) {
     m.watch(rule.filter, (topic, payload) => {
       if (rules.find(r => matchTopic(r.filter, topic)) !== rule) return // the first matching filter decides
-      const head = payload[0]
-      if (head === undefined || head < 0xa0 || head > 0xb5) {
-        hooks.dropped.malformed++
+      const envelope = checkHookEnvelope(payload)
+      if (envelope !== 'ok') {
+        hooks.dropped[envelope]++
         return
       }
       if (rule.store) {
         if (queue.append(topic, payload) !== undefined) hooks.stored++
         schedulePump()
       } else if (!upstream.connected) hooks.dropped.offline++
-      else if (upstream.backlogBytes > MAX_BACKLOG_BYTES) hooks.dropped.backlog++
+      else if (upstream.backlogBytes > bulkBacklog) hooks.dropped.backlog++
       else if (rule.qos === 0 ? upstream.send(t.up(topic), payload) : upstream.publish(t.up(topic), Buffer.from(payload), false)) hooks.up++ // mqtt.js keeps a QoS 1 payload
     })
   }
@@ -157,7 +201,7 @@ runModule<UplinkConfig>(async (m) => {
     const copy = Buffer.from(payload)
     if (copy.length === 0) retained.delete(topic)
     else retained.set(topic, copy)
-    upstream.publish(t.up(topic), copy, true)
+    sendRetained(topic)
     return true
   }
   m.watch('state/+', (topic, payload, replayed) => {
@@ -176,12 +220,14 @@ runModule<UplinkConfig>(async (m) => {
 
   m.method('stats', () => ({
     connected: upstream.connected,
+    backlogBytes: upstream.backlogBytes,
     fleetId: c.fleetId,
     prefix: t.prefix,
     queue: queue.stats(),
     hooks,
     downlink: downlink.counters,
     oversized,
+    deferred,
   }))
 
   m.onStop(async () => {

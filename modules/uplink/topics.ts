@@ -1,5 +1,6 @@
 // The upstream topic map (docs/fleet.md, "Topics"): everything under `<root>/<fleet id>/`.
-import { encodeCbor } from '../../core/protocol/codec.js'
+import { encodeCbor, MAX_DEPTH } from '../../core/protocol/codec.js'
+import { cborItemEnd } from '../../core/protocol/envelope-head.js'
 
 export const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/
 
@@ -27,6 +28,39 @@ export function fleetTopics (root: string, fleetId: string): FleetTopics {
 }
 
 const SEQ_KEY = encodeCbor('seq')
+/** the keys seqStamp adds: the uplink vouches for them, so no hook envelope may carry them (docs/fleet.md) */
+export const STAMPED_KEYS = ['seq', 'q'] as const
+const STAMPED = STAMPED_KEYS.map(k => Buffer.from(k))
+
+/**
+ * What the uplink makes of a hook envelope before it goes up or is stored: `ok` for a CBOR map of < 22
+ * entries (what seqStamp can stamp) that ends where the payload does; `reserved` when one of its keys is a
+ * key the uplink stamps (a module claiming another record's `seq`, which receivers would drop as a
+ * duplicate: refused rather than rewritten, so a stored hook is still stamped by splicing, never decoded);
+ * else `malformed`. The walk reads the keys' bytes and skips the values, allocating nothing.
+ */
+export function checkHookEnvelope (payload: Buffer): 'ok' | 'reserved' | 'malformed' {
+  const head = payload[0]
+  if (head === undefined || head < 0xa0 || head > 0xb5) return 'malformed'
+  let at = 1
+  for (let entry = 0; entry < head - 0xa0; entry++) {
+    const keyEnd = cborItemEnd(payload, at, MAX_DEPTH)
+    if (keyEnd < 0) return 'malformed'
+    if (isStampedKey(payload, at, keyEnd)) return 'reserved'
+    at = cborItemEnd(payload, keyEnd, MAX_DEPTH)
+    if (at < 0) return 'malformed'
+  }
+  return at === payload.length ? 'ok' : 'malformed'
+}
+
+/** a text key, in any of CBOR's length encodings, equal to one of STAMPED_KEYS */
+function isStampedKey (bytes: Buffer, at: number, end: number): boolean {
+  const initial = bytes[at] as number
+  if (initial >> 5 !== 3) return false
+  const info = initial & 0x1f
+  const content = at + 1 + (info < 24 ? 0 : info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : 8)
+  return STAMPED.some(key => end - content === key.length && key.equals(bytes.subarray(content, end)))
+}
 
 /** CBOR bytes of an unsigned integer as the codec writes it (major type 0 up to 32 bits) */
 function uintBytes (n: number): number {

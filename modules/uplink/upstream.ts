@@ -10,6 +10,9 @@
 // uplink's CPU per drained record fell by about 40% (docs/benchmarks.md, "Uplink"). Stored hooks go under
 // message ids from the same allocator as mqtt.js's own, and their PUBACKs are taken as mqtt.js parses them.
 // Retained and other QoS 1 messages (statuses, states, presences, QoS 1 hooks not stored) are few: mqtt.js.
+// What waits unsent (`backlogBytes`: the socket's buffer and this turn's packets) is measured for every path
+// alike; the callers decide what to hold back while it is over `maxBacklogBytes` (`full`), and `whenUnder`
+// tells them when there is room again.
 import { readFileSync } from 'node:fs'
 import mqtt, { UniqueMessageIdProvider } from 'mqtt'
 import type { IClientOptions, MqttClient } from 'mqtt'
@@ -31,6 +34,8 @@ export interface UpstreamOptions {
   subscriptions: string[]
   backoff: Backoff
   maxPacketBytes: number
+  /** `full` while more than this waits unsent; never full without it (the uplink always gives it) */
+  maxBacklogBytes?: number
   onConnect: () => void
   onClose: () => void
   /** the upstream acknowledged the stored hook `seq` (publishStored), on the current connection */
@@ -44,6 +49,10 @@ export interface Upstream {
   readonly connected: boolean
   /** bytes written and not yet sent on the current connection */
   readonly backlogBytes: number
+  /** more than `maxBacklogBytes` waits unsent */
+  readonly full: boolean
+  /** `done` once at most `bytes` wait unsent, after this turn's packets are handed to the socket, or the connection is gone */
+  whenUnder (bytes: number, done: () => void): void
   /** QoS 1 through mqtt.js, calling back once acknowledged; false if not connected (nothing is queued in memory) */
   publish (topic: string, payload: Buffer, retain: boolean, acked?: (err?: Error) => void): boolean
   /** QoS 0, not retained, the payload copied at once; false if not connected */
@@ -150,6 +159,34 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
   let attempt = 0
   let timer: NodeJS.Timeout | undefined
   let closing = false
+  // whenUnder's callers, each with its bound; checked after this turn's flush and whenever the socket drains
+  let waiting: Array<{ bytes: number, done: () => void }> = []
+  let checkScheduled = false
+  let drainArmed: unknown // the socket a 'drain' listener waits on
+  const backlog = (): number => (client?.stream?.writableLength ?? 0) + (writer?.pending ?? 0)
+  const checkWaiting = (): void => {
+    checkScheduled = false
+    const now = backlog()
+    const ready: Array<() => void> = []
+    const still: typeof waiting = []
+    for (const w of waiting) {
+      if (connected && now > w.bytes) still.push(w)
+      else ready.push(w.done)
+    }
+    waiting = still
+    // over any bound, a write returned false (the socket's high-water mark, 16 KiB, is below every bound): 'drain' follows
+    const stream = client?.stream
+    if (still.length > 0 && stream !== undefined && drainArmed !== stream) {
+      drainArmed = stream
+      stream.once('drain', () => { drainArmed = undefined; scheduleCheck() })
+    }
+    for (const done of ready) done()
+  }
+  function scheduleCheck (): void {
+    if (checkScheduled) return
+    checkScheduled = true
+    process.nextTick(checkWaiting) // after the writer's flush of this turn (queued before)
+  }
 
   const start = (): void => {
     timer = undefined
@@ -196,6 +233,7 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
       connected = false
       c.end(true)
       if (was) o.onClose()
+      scheduleCheck() // no connection: nothing waits unsent any more
       if (closing) return
       const delay = backoffDelay(attempt++, o.backoff)
       if (was) o.log.warn(`lost ${o.url}; reconnecting in ${delay} ms`)
@@ -206,7 +244,12 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
 
   return {
     get connected () { return connected },
-    get backlogBytes () { return (client?.stream?.writableLength ?? 0) + (writer?.pending ?? 0) },
+    get backlogBytes () { return backlog() },
+    get full () { return backlog() > (o.maxBacklogBytes ?? Number.POSITIVE_INFINITY) },
+    whenUnder (bytes, done) {
+      waiting.push({ bytes, done })
+      scheduleCheck()
+    },
     publish (topic, payload, retain, acked) {
       if (!connected || client === undefined) return false
       client.publish(topic, payload, { qos: 1, retain }, acked === undefined ? undefined : err => acked(err ?? undefined)) // mqtt.js passes null on success
