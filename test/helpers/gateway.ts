@@ -67,7 +67,7 @@ export interface Operator {
   call (module: string, method: string, args?: unknown, timeoutMs?: number): Promise<{ result?: unknown, error?: { code: string, message: string, details?: unknown } }>
   raw (topic: string, payload: Buffer | string): void
   /** publishes a hand-made request envelope and resolves with the reply carrying its id */
-  rawRequest (topic: string, envelope: { id: string | number, [key: string]: unknown }): Promise<any>
+  rawRequest (topic: string, envelope: { id: string | number, [key: string]: unknown }, timeoutMs?: number): Promise<any>
   end (): Promise<void>
 }
 
@@ -103,11 +103,17 @@ export async function connectOperator (url: string, options: { username?: string
       })
     },
     raw (topic, payload) { client.publish(topic, payload) },
-    rawRequest (topic, envelope) {
-      const reply = new Promise<any>(resolve => {
+    rawRequest (topic, envelope, timeoutMs = 30_000) {
+      // bounded, so a reply that never comes fails its test with the request named, not with the test's own timeout
+      const reply = new Promise<any>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          client.off('message', onMessage)
+          reject(new Error(`no reply to ${topic} id ${String(envelope.id)} within ${timeoutMs} ms`))
+        }, timeoutMs)
         const onMessage = (t: string, payload: Buffer): void => {
           const body = decodeCbor(payload) as { id: unknown }
           if (t === replyTopic && body.id === envelope.id) {
+            clearTimeout(timer)
             client.off('message', onMessage)
             resolve(body)
           }

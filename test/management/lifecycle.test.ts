@@ -66,8 +66,9 @@ test('issue 10 B5/F4: shutdown cancels queued work, refuses new work ("gateway s
   const gw = await startTestGateway({
     modules: [
       { name: 'stuck', ...NEVER_READY },
-      // ignores SIGTERM, so the gateway's stop lasts its stop timeout (5 s: well past the restart sent at 0.8 s)
-      { name: 'stubborn', command: ['/bin/sh', '-c', 'trap "" TERM; while :; do sleep 0.1; done'], restart: { readyTimeoutMs: 60_000, stopTimeoutMs: 5000 }, enabled: false },
+      // ignores SIGTERM once it says so, so the gateway's stop lasts its stop timeout (5 s: well past the restart
+      // sent at 0.8 s); a SIGTERM before its trap is set would end it at once and the gateway with it
+      { name: 'stubborn', command: ['/bin/sh', '-c', 'trap "" TERM; echo ignoring TERM; while :; do sleep 0.1; done'], restart: { readyTimeoutMs: 60_000, stopTimeoutMs: 5000 }, enabled: false },
     ],
   })
   const op = await connectOperator(gw.url)
@@ -76,6 +77,7 @@ test('issue 10 B5/F4: shutdown cancels queued work, refuses new work ("gateway s
   void request(op, 'start', { module: 'stubborn' })
   await starting(gw, 'stuck')
   await starting(gw, 'stubborn')
+  await waitFor('stubborn to ignore SIGTERM', () => gw.logs.some(l => l.source === 'stubborn' && l.text === 'ignoring TERM'))
   const queued = request(op, 'restart', { module: 'stuck' })
   const stopping = gw.stop()
   // a restart 0.8 s after the stop began
