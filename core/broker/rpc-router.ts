@@ -4,7 +4,8 @@
 // remembers which requests each instance holds, so that an instance dying mid-call is answered with
 // UNAVAILABLE instead of silence (and so that only that instance's reply reaches the caller), and it answers at once for a module the
 // manifest does not have (NO_SUCH_MODULE) or one with no live instance (UNAVAILABLE, its state in the details). All of it runs on the broker's hot path:
-// synchronous, one small decode per message. It also counts the calls to each module (call-stats.ts).
+// synchronous, one small decode per message. It gives a call's place back at its timeout (deadline-wheel.ts), and
+// counts the calls to each module (call-stats.ts).
 import { performance } from 'node:perf_hooks'
 import { encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
@@ -18,6 +19,8 @@ import type { StoreLimits } from './limits.js'
 import { topicMemo } from './topic-memo.js'
 import { OTHER_CODE, countDuration, countError, errorCodeOf, errorKeyAt, newCallStats } from './call-stats.js'
 import type { CallStats } from './call-stats.js'
+import { createDeadlineWheel } from './deadline-wheel.js'
+import type { Bucket } from './deadline-wheel.js'
 
 interface Route {
   reply: string
@@ -31,6 +34,9 @@ interface Route {
   stats: CallStats
   /** the calls in flight of the identity that made it (released with the route) */
   tally: Tally
+  /** the client id of the instance that holds it, and its place among the deadlines */
+  instance: string
+  bucket: Bucket<Route> | null
 }
 
 /** a module's ready instances, whose turn is next, and its call counts: one lookup per request finds all three */
@@ -109,6 +115,11 @@ export interface RpcRouter {
 }
 
 const DEFAULT_HOLD_MS = 60_000
+/**
+ * How late past its timeout a held call may be released (and counted TIMEOUT): a tenth of a second is well
+ * under any timeout a caller names in practice, and the wheel wakes at most ten times a second for it.
+ */
+export const DEADLINE_GRANULE_MS = 100
 /** distinct request topics whose module name is remembered */
 const REMEMBERED_TOPICS = 1024
 
@@ -169,6 +180,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
   }
   /** a route is no longer held: its caller's tally goes down, and is forgotten at zero */
   const release = (route: Route): void => {
+    if (route.bucket !== null) deadlines.remove(route, route.bucket)
     pending--
     if (--route.tally.calls === 0) route.tally.keptIn?.delete(route.tally.key)
   }
@@ -189,21 +201,21 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
     return calls.clients[next]
   }
 
-  const prune = setInterval(() => {
-    const t = now()
-    for (const routesOf of held.values()) {
-      for (const [reply, byId] of routesOf) {
-        for (const [id, route] of byId) {
-          if (route.expires >= t) continue
-          byId.delete(id)
-          release(route)
-          countError(route.stats, 'TIMEOUT') // the caller has given up on it
-        }
-        if (byId.size === 0) routesOf.delete(reply)
-      }
-    }
-  }, 10_000)
-  prune.unref()
+  // the caller has given up on a call past its timeout: its place is given back then, not when a reply
+  // comes (which is not owed any more); an empty map of a reply topic stays until its caller leaves (callerGone)
+  const deadlines = createDeadlineWheel<Route>({
+    granuleMs: DEADLINE_GRANULE_MS,
+    now,
+    expire: route => {
+      // every other way out of `held` goes through release(), which takes the route off the wheel
+      const routesOf = held.get(route.instance)
+      const byId = routesOf?.get(route.reply)
+      byId?.delete(route.id)
+      if (byId?.size === 0) routesOf?.delete(route.reply)
+      release(route)
+      countError(route.stats, 'TIMEOUT')
+    },
+  })
 
   return {
     online (clientId, module) {
@@ -300,11 +312,15 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
         release(replaced)
         pending++
         tally.calls++
+      } else if (replaced.bucket !== null) {
+        deadlines.remove(replaced, replaced.bucket)
       }
       const hold = Math.min(request.timeout ?? DEFAULT_HOLD_MS, limits.maxCallTimeoutMs)
       const start = now()
       calls.stats.calls++
-      byId.set(request.id, { reply: request.reply, id: request.id, format, topic, start, expires: start + hold, stats: calls.stats, tally })
+      const holding: Route = { reply: request.reply, id: request.id, format, topic, start, expires: start + hold, stats: calls.stats, tally, instance: target, bucket: null }
+      holding.bucket = deadlines.add(holding, holding.expires)
+      byId.set(request.id, holding)
       return target
     },
 
@@ -328,11 +344,16 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       byId.delete(route.id)
       release(route)
       const t = now()
+      if (route.expires < t) {
+        // past its timeout, before the wheel's next granule released it: it is the timeout's, as it would be then
+        countError(route.stats, 'TIMEOUT')
+        return notOwed()
+      }
       countDuration(route.stats, t - route.start)
       // an error reply is decoded for its code; a success costs the look at one key (JSON: decoded again)
       const code = format !== 'cbor' ? errorCodeOf(payload, format) : errorKeyAt(payload, stop) ? errorCodeOf(payload, format) ?? OTHER_CODE : undefined
       if (code !== undefined) countError(route.stats, code)
-      return route.expires >= t || notOwed()
+      return true
     },
 
     pendingOf (clientId) {
@@ -349,7 +370,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
     refused,
 
     stop () {
-      clearInterval(prune)
+      deadlines.stop()
     },
   }
 }

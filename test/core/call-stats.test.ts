@@ -47,7 +47,7 @@ test('issue 13: error replies are counted by code: as the SDK writes them, in JS
 })
 
 test('issue 13: the router\'s own answers count too: UNAVAILABLE when the instance goes, TIMEOUT when it stops waiting, NO_SUCH_MODULE without a name', (t) => {
-  const timers = sinon.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] }) // the router's prune
+  const timers = sinon.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }) // the router's deadline wheel
   t.after(() => timers.restore())
   const { r, advance, echo } = router()
   r.recipient('rpc/echo/x', request(1), caller)
@@ -62,9 +62,9 @@ test('issue 13: the router\'s own answers count too: UNAVAILABLE when the instan
   assert.equal(r.stats().noSuchModule, 2)
   assert.equal(r.stats().modules.has('nosuch'), false, 'a made-up name is not kept')
   assert.equal(r.stats().repliesNotOwed, 1)
-  // call 3 waited 100 ms: the next prune (every 10 s) finds it past its time
+  // call 3 waited 100 ms: the wheel's timer, set for its deadline's granule, finds it past its time
   advance(200)
-  timers.tick(10_000)
+  timers.tick(200)
   assert.deepEqual(Object.fromEntries(echo()?.errors ?? []), { UNAVAILABLE: 2, TIMEOUT: 1 })
   assert.equal(echo()?.calls, 2, 'calls 1 and 3 were given to the instance')
   r.stop()

@@ -3,7 +3,8 @@
 // on behalf of the core is collected and decoded.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRpcRouter } from '../../core/broker/rpc-router.js'
+import sinon from 'sinon'
+import { DEADLINE_GRANULE_MS, createRpcRouter } from '../../core/broker/rpc-router.js'
 import type { Identity } from '../../core/broker/access.js'
 import { STORE_LIMITS } from '../../core/broker/limits.js'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
@@ -190,4 +191,62 @@ test('issue 10 B1: an id-0 BAD_REQUEST from an instance holding a call of that c
   assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', encodeCbor({ id: 2n ** 64n - 2n, result: 1 })), false)
   assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', encodeCbor({ id: 2n ** 64n - 1n, result: 1 })), true)
   r.stop()
+})
+
+test('review: a call is released at its timeout, within one granule, and counted TIMEOUT; a reply after it is not owed and has no duration', (t) => {
+  const clock = sinon.useFakeTimers({ now: 0, toFake: ['setTimeout', 'clearTimeout'] })
+  t.after(() => clock.restore())
+  const sent: unknown[] = []
+  const r = createRpcRouter({ moduleStatus: () => 'running', send: (_topic, payload) => sent.push(decodeCbor(payload)), now: () => clock.now, limits: { pendingCallsPerCaller: 2 } })
+  t.after(() => r.stop())
+  r.online('echo.0', 'echo')
+  assert.equal(r.recipient('rpc/echo/slow', request(1, 1_000), caller), 'echo.0')
+  assert.equal(r.recipient('rpc/echo/slow', request(2, 1_050), caller), 'echo.0')
+  assert.equal(r.recipient('rpc/echo/slow', request(3, 1_000), caller), null, 'the caller\'s two places are taken')
+  clock.tick(999)
+  assert.equal(r.pendingOf('echo.0'), 2, 'not before its deadline')
+  clock.tick(1)
+  assert.equal(r.pendingOf('echo.0'), 1, 'call 1 at its deadline, a granule boundary')
+  clock.tick(DEADLINE_GRANULE_MS)
+  assert.equal(r.pending, 0, 'call 2 within one granule of its deadline')
+  assert.equal(r.recipient('rpc/echo/slow', request(4, 1_000), caller), 'echo.0', 'the caller may call again')
+  const echo = r.stats().modules.get('echo')
+  assert.deepEqual(Object.fromEntries(echo?.errors ?? []), { TOO_MANY_CALLS: 1, TIMEOUT: 2 })
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), false, 'a reply after it is not owed')
+  assert.equal(r.stats().repliesNotOwed, 1)
+  assert.equal(echo?.durations.reduce((a, b) => a + b, 0), 0, 'and has no duration')
+  assert.equal(r.pending, 1, 'call 4 is held')
+})
+
+test('review: a reply past the timeout but before the wheel releases the call is the timeout\'s: TIMEOUT, not owed, no duration, counted once', (t) => {
+  const clock = sinon.useFakeTimers({ now: 0, toFake: ['setTimeout', 'clearTimeout'] })
+  t.after(() => clock.restore())
+  const r = createRpcRouter({ moduleStatus: () => 'running', send: () => {}, now: () => clock.now })
+  t.after(() => r.stop())
+  r.online('echo.0', 'echo')
+  r.recipient('rpc/echo/slow', request(1, 950), caller)
+  clock.setSystemTime(960) // the clock moves past the deadline, the wheel's timer (for 1000) has not fired
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), false)
+  assert.equal(r.pending, 0)
+  clock.tick(1_000)
+  const echo = r.stats().modules.get('echo')
+  assert.deepEqual(Object.fromEntries(echo?.errors ?? []), { TIMEOUT: 1 })
+  assert.equal(echo?.durations.reduce((a, b) => a + b, 0), 0)
+  assert.equal(r.stats().repliesNotOwed, 1)
+})
+
+test('review: a request again with the same id is held for its latest deadline only', (t) => {
+  const clock = sinon.useFakeTimers({ now: 0, toFake: ['setTimeout', 'clearTimeout'] })
+  t.after(() => clock.restore())
+  const r = createRpcRouter({ moduleStatus: () => 'running', send: () => {}, now: () => clock.now })
+  t.after(() => r.stop())
+  r.online('echo.0', 'echo')
+  r.recipient('rpc/echo/slow', request(1, 100), caller)
+  r.recipient('rpc/echo/slow', request(1, 5_000), caller)
+  clock.tick(1_000)
+  assert.equal(r.pending, 1, 'the first deadline is gone with its request')
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', reply(1)), true)
+  assert.equal(r.pending, 0)
+  clock.tick(10_000)
+  assert.equal(r.stats().modules.get('echo')?.errors.size, 0, 'no TIMEOUT for either')
 })
