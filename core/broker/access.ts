@@ -192,13 +192,20 @@ export function sameCaller (identity: Identity, other: Identity): boolean {
 // Only the built-in uplink module (its name is reserved: no other process can hold a `uplink.<n>` credential)
 // may say on whose behalf it calls: `onBehalf: "<role>:<user>"`, the fleet operator the upstream's ACL
 // vouched for and the role this gateway's manifest gives them. From anyone else, or malformed, the request
-// carries a tag no method accepts as a caller, so a change is refused (NOT_AUTHORISED): naming someone else
-// can never raise a caller above what its own stamp would give.
+// carries `refused:<its own stamp>`, which no method accepts as a caller, so a change is refused
+// (NOT_AUTHORISED, naming the sender: refusedOnBehalf): naming someone else can never raise a caller above
+// what its own stamp would give.
 const UPLINK_MODULE = 'uplink'
 const ON_BEHALF = /^(admin|viewer):([A-Za-z][A-Za-z0-9_-]{0,63})$/
+const REFUSED = 'refused:'
 
 function fleetTag (identity: Identity, onBehalf: unknown): string {
   const match = typeof onBehalf === 'string' ? ON_BEHALF.exec(onBehalf) : null
-  if (match === null || identity.kind !== 'module' || identity.module !== UPLINK_MODULE) return `refused:${callerTag(identity)}`
+  if (match === null || identity.kind !== 'module' || identity.module !== UPLINK_MODULE) return `${REFUSED}${callerTag(identity)}`
   return `fleet:${match[1]}:${match[2]}:${identity.clientId}`
+}
+
+/** who really sent a request whose `onBehalf` the broker did not honour; null for any other stamp */
+export function refusedOnBehalf (tag: string | undefined): Caller | null {
+  return tag?.startsWith(REFUSED) === true ? parseCallerTag(tag.slice(REFUSED.length)) : null
 }

@@ -2,7 +2,7 @@
 // deadline, each audited with the caller the broker stamped on the request; manifest changes go through the
 // store (validate, write atomically, one at a time) before anything runs, and are applied by restarting that
 // module alone.
-import { parseCallerTag } from '../broker/access.js'
+import { parseCallerTag, refusedOnBehalf } from '../broker/access.js'
 import type { Caller } from '../broker/access.js'
 import { OutpostError } from '../errors.js'
 import { describeState, stateMessage } from '../modules/state.js'
@@ -63,10 +63,11 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
 
   const change = (op: string, run: (args: unknown, caller: Caller | null) => Promise<unknown>, preempt?: (args: unknown) => void, maxMs = OPERATION_TIMEOUT_MS): MethodHandler => async (args: unknown, call: CallInfo) => {
     const caller = parseCallerTag(call.from)
+    const onBehalfOf = refusedOnBehalf(call.from) // its sender, when it named someone it may not
     const loose = (args !== null && typeof args === 'object' ? args : {}) as Record<string, unknown>
     const module = targetOf(loose)
     const record = (rest: Pick<AuditRecord, 'result' | 'error'>): void => {
-      const who: AuditRecord['who'] = caller ?? { kind: 'unknown', from: call.from ?? null }
+      const who: AuditRecord['who'] = caller ?? onBehalfOf ?? { kind: 'unknown', from: call.from ?? null }
       const change = changeOf(op, loose)
       m.audit.record({ ts: Date.now(), who, op, ...(module === undefined ? {} : { module }), ...rest, ...(change === undefined ? {} : { change }) })
     }
@@ -77,6 +78,7 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
     }
     let started = false
     try {
+      if (onBehalfOf !== null) throw new OutpostError('NOT_AUTHORISED', `core.${op}: onBehalf is honoured only from the uplink module (uplink.<n>), as "<role>:<user>"; ${callerName(onBehalfOf)} sent it`)
       authorise(caller, op)
       if (gw.modules.closed) throw new OutpostError('UNAVAILABLE', 'gateway stopping')
       preempt?.(args)
@@ -188,6 +190,16 @@ export function changeMethods (m: Management, queues: OpQueues): Record<string, 
       })
       return summary(await replaceModule(m, a.module, a.enabled ?? wasUp))
     }),
+  }
+}
+
+/** who a caller is, as a refusal names it */
+function callerName (caller: Caller): string {
+  switch (caller.kind) {
+    case 'module': return `module ${caller.clientId}`
+    case 'operator': return `operator ${caller.user} (${caller.clientId})`
+    case 'fleet': return `fleet operator ${caller.user} (${caller.clientId})`
+    case 'anonymous': return `anonymous ${caller.role} client ${caller.clientId}`
   }
 }
 

@@ -206,3 +206,12 @@ test('an admin changes the gateway, and the audit log names the operator', async
   assert.deepEqual(records.map(r => r.op), ['stop', 'start'])
   assert.deepEqual(records[0]?.who, { kind: 'operator', role: 'admin', user: 'admin', clientId: admin.clientId })
 })
+
+test('review: onBehalf from a client that is not the uplink: a clear NOT_AUTHORISED, and the audit names the real sender', async () => {
+  const reply = await admin.rawRequest('rpc/core/stop', { id: 'behalf-1', reply: `reply/${admin.clientId}`, args: { module: 'alpha' }, onBehalf: 'admin:mallory' })
+  assert.equal(reply.error?.code, 'NOT_AUTHORISED')
+  assert.equal(reply.error?.message, `core.stop: onBehalf is honoured only from the uplink module (uplink.<n>), as "<role>:<user>"; operator admin (${admin.clientId}) sent it`)
+  assert.equal(gw.gateway.modules.require('alpha').instances[0]?.state.status, 'running', 'nothing was stopped')
+  const record = await waitFor('its audit record', () => auditRecords(gw.dir).find(r => r.op === 'stop' && r.result === 'error' && r.error?.code === 'NOT_AUTHORISED'))
+  assert.deepEqual(record.who, { kind: 'operator', role: 'admin', user: 'admin', clientId: admin.clientId })
+})
