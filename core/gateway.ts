@@ -17,6 +17,7 @@ import type { CoreLog } from './log.js'
 import { createModuleTable } from './modules/table.js'
 import type { ModuleTable } from './modules/table.js'
 import { moduleEnv } from './modules/env.js'
+import type { ModuleProcess } from './modules/spawn.js'
 import { prepareRuntimeDir, runtimeDirFor, writeRuntimeFile } from './runtime-dir.js'
 import { describeState, stateMessage } from './modules/state.js'
 import { decodeCbor } from './protocol/codec.js'
@@ -187,6 +188,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   })
 
   // A module is running once it says ready on its presence topic, from the process the core started.
+  const warnedWrapped = new WeakSet<ModuleProcess>() // the processes started whose ready came from another pid: warned once each
   await bus.subscribe('presence/+/+', (topic, payload) => {
     const [, name, instanceText] = topic.split('/')
     const instance = modules.get(name ?? '')?.instances[Number(instanceText)]
@@ -201,6 +203,11 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     if (presence.state === 'ready' && presence.pid === instance.process?.pid) {
       instance.ready()
       router.online(`${name}.${instanceText}`, name ?? '')
+    } else if (presence.state === 'ready' && instance.process !== undefined && !warnedWrapped.has(instance.process)) {
+      // ignored all the same (the pid is what ties the connection to the process the core supervises), but
+      // said: else the module dies of its ready timeout with nothing in the log to say why
+      warnedWrapped.add(instance.process)
+      log.warn(`${name}.${instanceText} said ready from pid ${String(presence.pid)}, not from pid ${instance.process.pid} that the core started: a wrapper script must exec the program (docs/protocol.md); until then it never runs and ends at its ready timeout`)
     } else if (presence.state === 'offline') {
       router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
       instance.disconnected()
