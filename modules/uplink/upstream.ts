@@ -53,11 +53,11 @@ export interface Upstream {
   readonly full: boolean
   /** `done` once at most `bytes` wait unsent, after this turn's packets are handed to the socket, or the connection is gone */
   whenUnder (bytes: number, done: () => void): void
-  /** QoS 1 through mqtt.js, calling back once acknowledged; false if not connected (nothing is queued in memory) */
+  /** QoS 1 through mqtt.js, calling back once acknowledged; false if not connected or closing (nothing is queued in memory) */
   publish (topic: string, payload: Buffer, retain: boolean, acked?: (err?: Error) => void): boolean
-  /** QoS 0, not retained, the payload copied at once; false if not connected */
+  /** QoS 0, not retained, the payload copied at once; false if not connected or closing */
   send (topic: string, payload: Buffer): boolean
-  /** a stored hook, QoS 1, not retained: onStoredAck(seq) once acknowledged; false if not connected (nothing is kept) */
+  /** a stored hook, QoS 1, not retained: onStoredAck(seq) once acknowledged; false if not connected or closing (nothing is kept) */
   publishStored (topic: string, payload: Buffer, seq: number): boolean
   close (): Promise<void>
 }
@@ -250,18 +250,20 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
       waiting.push({ bytes, done })
       scheduleCheck()
     },
+    // nothing new once a close has begun: mqtt.js, ending, refuses a publish with an 'error' event (warned
+    // about below as if the connection failed), and a clean stop says nothing at warning level
     publish (topic, payload, retain, acked) {
-      if (!connected || client === undefined) return false
+      if (!connected || closing || client === undefined) return false
       client.publish(topic, payload, { qos: 1, retain }, acked === undefined ? undefined : err => acked(err ?? undefined)) // mqtt.js passes null on success
       return true
     },
     send (topic, payload) {
-      if (!connected || writer === undefined) return false
+      if (!connected || closing || writer === undefined) return false
       writer.publish(topic, payload, 0)
       return true
     },
     publishStored (topic, payload, seq) {
-      if (!connected || sendStored === undefined) return false
+      if (!connected || closing || sendStored === undefined) return false
       return sendStored(topic, payload, seq)
     },
     async close () {
