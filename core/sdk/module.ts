@@ -2,6 +2,7 @@
 // wire behaviour it implements, so a module in another language can do the same).
 import { OutpostError } from '../errors.js'
 import { encodeCbor, decode, epochMs, sniffFormat } from '../protocol/codec.js'
+import { readEnvelopeId } from '../protocol/envelope-head.js'
 import { checkReply, checkHook, fromErrorBody } from '../protocol/envelope.js'
 import type { Presence } from '../protocol/envelope.js'
 import { serveRequest } from '../protocol/serve.js'
@@ -64,6 +65,10 @@ export interface OutpostModule<Config = unknown> {
   start (): Promise<void>
   emit (hook: string, data: unknown): void
   call<T = unknown> (module: string, method: string, args?: unknown, options?: CallOptions): Promise<T>
+  /** As `call`, but resolves with the reply envelope's bytes as the callee sent them (CBOR, or JSON from a callee
+   * that answers so), error replies included, never decoded: for a bridge that passes replies on (the uplink).
+   * Rejects only when no reply comes (timeout, connection lost). */
+  callRaw (module: string, method: string, args?: unknown, options?: CallOptions): Promise<Buffer>
   /** Runs stop handlers, says offline, disconnects. Does not exit the process. */
   stop (): Promise<void>
 }
@@ -75,6 +80,8 @@ interface PendingCall {
   method: string
   timeout: number
   deadline: number
+  /** resolved with the reply's bytes (callRaw) */
+  raw: boolean
 }
 
 export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()): OutpostModule<Config> {
@@ -86,7 +93,10 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   const listeners: Array<{ filter: string, handler: HookHandler }> = []
   const watchers: Array<{ filter: string, handler: RawHandler }> = []
   const stopHandlers: Array<() => unknown> = []
-  const pending = pendingCalls<PendingCall>(({ reject, module, method, timeout }) => {
+  // raw calls pending: while there are none, a reply's id is not looked for before it is decoded
+  let rawPending = 0
+  const pending = pendingCalls<PendingCall>(({ reject, module, method, timeout, raw }) => {
+    if (raw) rawPending--
     reject(new OutpostError('TIMEOUT', `${module}.${method}: no reply within ${timeout} ms`, { details: { module, method, timeout } }))
   })
   let client: MqttClient | undefined
@@ -115,6 +125,17 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   if (tracer !== undefined) serveContext.traced = (method, context, invoke) => tracer.serve(method, context, invoke)
 
   const onReply = (payload: Buffer): void => {
+    // a raw call's reply goes on undecoded: its id is read from the bytes (the whole map, wherever it is)
+    if (rawPending > 0) {
+      const id = readEnvelopeId(payload, false)
+      const call = typeof id === 'number' ? pending.peek(id) : undefined
+      if (call?.raw === true) {
+        pending.take(id as number)
+        rawPending--
+        call.resolve(payload)
+        return
+      }
+    }
     let decoded: unknown
     try {
       decoded = decode(payload, sniffFormat(payload))
@@ -134,7 +155,10 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       if (checked.reply.id === 0 && 'error' in checked.reply) log.warn('a callee could not read one of our requests', { code: checked.reply.error.code, message: checked.reply.error.message })
       return // else: a late reply after a timeout
     }
-    if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, `${call.module}.${call.method}`))
+    if (call.raw) { // a reply in JSON, whose id only decoding could read
+      rawPending--
+      call.resolve(payload)
+    } else if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, `${call.module}.${call.method}`))
     else call.resolve(checked.reply.result)
   }
 
@@ -196,6 +220,32 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
         log.error('watch handler threw', { topic, error: err as Error })
       }
     }
+  }
+
+  const makeCall = (module: string, method: string, args: unknown, options: CallOptions, raw: boolean): Promise<any> => {
+    const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS
+    const id = nextId
+    nextId = nextId === 0xffff_ffff ? 1 : nextId + 1 // a larger number would travel as a float64, which is no id
+    return new Promise((resolve, reject) => {
+      // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
+      const request = options.onBehalf === undefined
+        ? { id, reply: replyTopic, timeout, from: clientId, args: args ?? null }
+        : { id, reply: replyTopic, timeout, from: clientId, args: args ?? null, onBehalf: options.onBehalf }
+      const traced = tracer?.call(module, method)
+      const end = traced?.end
+      if (end !== undefined) {
+        const settle = resolve
+        const fail = reject
+        resolve = value => { end(null); settle(value) }
+        reject = err => { end((err as { code?: string }).code ?? 'HANDLER_FAILED'); fail(err) }
+      }
+      if (!send(topics.rpc(module, method), request, traced?.fields)) {
+        throw new OutpostError('NOT_CONNECTED', `${module}.${method}: module ${env.module} is not connected to the broker`)
+      }
+      // a timeout that is not a positive number (NaN included) expires at once, as setTimeout would have it
+      pending.add(id, { resolve, reject, module, method, timeout, deadline: performance.now() + (timeout > 0 ? timeout : 0), raw })
+      if (raw) rawPending++
+    })
   }
 
   const self: OutpostModule<Config> = {
@@ -273,28 +323,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     },
 
     call (module, method, args, options = {}) {
-      const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS
-      const id = nextId
-      nextId = nextId === 0xffff_ffff ? 1 : nextId + 1 // a larger number would travel as a float64, which is no id
-      return new Promise((resolve, reject) => {
-        // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
-        const request = options.onBehalf === undefined
-          ? { id, reply: replyTopic, timeout, from: clientId, args: args ?? null }
-          : { id, reply: replyTopic, timeout, from: clientId, args: args ?? null, onBehalf: options.onBehalf }
-        const traced = tracer?.call(module, method)
-        const end = traced?.end
-        if (end !== undefined) {
-          const settle = resolve
-          const fail = reject
-          resolve = value => { end(null); settle(value) }
-          reject = err => { end((err as { code?: string }).code ?? 'HANDLER_FAILED'); fail(err) }
-        }
-        if (!send(topics.rpc(module, method), request, traced?.fields)) {
-          throw new OutpostError('NOT_CONNECTED', `${module}.${method}: module ${env.module} is not connected to the broker`)
-        }
-        // a timeout that is not a positive number (NaN included) expires at once, as setTimeout would have it
-        pending.add(id, { resolve, reject, module, method, timeout, deadline: performance.now() + (timeout > 0 ? timeout : 0) })
-      })
+      return makeCall(module, method, args, options, false)
+    },
+
+    callRaw (module, method, args, options = {}) {
+      return makeCall(module, method, args, options, true)
     },
 
     stop () {
@@ -306,6 +339,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
           for (const r of results) if (r.status === 'rejected') log.error('stop handler failed', { error: r.reason as Error })
         } else log.warn(`stop handlers did not finish within ${STOP_HANDLERS_TIMEOUT_MS} ms`)
         tracer?.flush()
+        rawPending = 0
         for (const call of pending.drain()) {
           call.reject(new OutpostError('NOT_CONNECTED', `${call.module}.${call.method}: module ${env.module} is stopping`))
         }
