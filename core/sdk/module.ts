@@ -69,6 +69,9 @@ export interface OutpostModule<Config = unknown> {
    * that answers so), error replies included, never decoded: for a bridge that passes replies on (the uplink).
    * Rejects only when no reply comes (timeout, connection lost). */
   callRaw (module: string, method: string, args?: unknown, options?: CallOptions): Promise<Buffer>
+  /** Replies larger than `bytes()` (the whole packet, asked as each one starts to arrive) are read through without
+   * being kept: their call rejects with TOO_LARGE. For a bridge that would only drop them (the uplink). Before start(). */
+  limitReplies (bytes: () => number): OutpostModule<Config>
   /** Runs stop handlers, says offline, disconnects. Does not exit the process. */
   stop (): Promise<void>
 }
@@ -100,6 +103,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     reject(new OutpostError('TIMEOUT', `${module}.${method}: no reply within ${timeout} ms`, { details: { module, method, timeout } }))
   })
   let client: MqttClient | undefined
+  let replyLimit: (() => number) | undefined
   let nextId = 1
   let stopping: Promise<void> | undefined
 
@@ -160,6 +164,20 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       call.resolve(payload)
     } else if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, `${call.module}.${call.method}`))
     else call.resolve(checked.reply.result)
+  }
+
+  /** a reply read through unkept (limitReplies): its call, found by the id at the head of its envelope, fails */
+  const onOversized = (topic: string, head: Buffer, bytes: number): void => {
+    if (topic !== replyTopic) return
+    const id = readEnvelopeId(head)
+    const call = typeof id === 'number' || typeof id === 'string' ? pending.take(id) : undefined
+    if (call === undefined) {
+      log.warn('dropped a reply larger than this module takes, whose call could not be told', { bytes })
+      return
+    }
+    if (call.raw) rawPending--
+    const limit = replyLimit?.() ?? 0
+    call.reject(new OutpostError('TOO_LARGE', `${call.module}.${call.method}: the reply is ${bytes} bytes, more than module ${env.module} takes (${limit})`, { details: { bytes, limit } }))
   }
 
   const onHook = (topic: string, owner: string, hook: string, payload: Buffer): void => {
@@ -283,6 +301,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       return self
     },
 
+    limitReplies (bytes) {
+      replyLimit = bytes
+      return self
+    },
+
     onStop (fn) {
       stopHandlers.push(fn)
       return self
@@ -299,8 +322,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
         keepaliveSeconds: env.keepaliveSeconds,
         will: { topic: presenceTopic, payload: encodeCbor(offline), retain: true, qos: 0 },
       }
+      const limit = replyLimit
+      if (limit !== undefined) options.keep = (topic, bytes) => topic !== replyTopic || bytes <= limit()
       client = await connectMqtt(options)
       client.onMessage(onMessage)
+      client.onOversized(onOversized)
       client.events.once('close', (reason: string) => {
         if (stopping !== undefined) return
         // A module cannot work without the broker, and the core restarts it: leave rather than linger.
