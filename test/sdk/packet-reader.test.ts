@@ -82,3 +82,17 @@ test('whole packets in one chunk are read where they lie; a fifth length byte is
   r.feed(Buffer.from([0x80, 0x80, 0x01, 0]))
   assert.deepEqual(r.errors, ['invalid remaining length'])
 })
+
+test('a packet its keeper refuses is read through unkept; the packets around it come out whole', () => {
+  const small = encodePublish('t/s', Buffer.from('small'), false, 0, 0)
+  const big = encodePublish('reply/x', Buffer.alloc(600_000, 5), false, 0, 0)
+  const asked: Array<{ total: number, head: number }> = []
+  const packets: number[] = []
+  const feed = packetReader((header, bytes, start, end) => packets.push(end - start), () => {}, (header, bytes, start, end, total) => {
+    asked.push({ total, head: bytes[start - 2] === undefined ? -1 : header })
+    return total < 100_000
+  })
+  for (const chunk of chunks(Buffer.concat([small, big, small, big.subarray(0, 70_000)]), 65_536)) feed(chunk)
+  assert.deepEqual(asked, [{ total: big.length, head: 0x30 }, { total: big.length, head: 0x30 }])
+  assert.deepEqual(packets, [small.length - 2, small.length - 2], 'the small packets, not the big one')
+})
