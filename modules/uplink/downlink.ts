@@ -186,15 +186,15 @@ export function createDownlink (o: DownlinkOptions): Downlink {
         counters.replaced.backlog++
         bytes = encodeReply(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${size} bytes) was not sent`)), format)
       }
-      if (bytes !== undefined) {
-        pieces = [bytes]
-        size = bytes.length
-      }
+      if (bytes === undefined) send(pieces, size, admitted)
+      else send([bytes], bytes.length, admitted)
+    }
+    /** hands the pieces up, holding their bytes in the request's place until they are in the socket */
+    const send = (pieces: Buffer[], size: number, admitted?: { reserved: number, sent: () => void }): void => {
       if (admitted === undefined) return o.reply(replyTopic, pieces, () => {})
       hold(operator, size - admitted.reserved)
-      const charged = size
       o.reply(replyTopic, pieces, () => {
-        hold(operator, -charged)
+        hold(operator, -size)
         admitted.sent()
       })
     }
@@ -219,7 +219,8 @@ export function createDownlink (o: DownlinkOptions): Downlink {
         counters.replaced.backlog++
         error = encodeReply(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${size} bytes) was not sent`)), format)
       } else error = overBudgetError(id, size, overBudget(operator, size - admitted.reserved) ?? `replies hold ${held} bytes in the uplink (maxReplyBytesInFlight ${o.limits.maxReplyBytesInFlight})`)
-      deliver(id, [error], admitted)
+      counters.answered++
+      send([error], error.length, admitted)
     }
     const answer = (id: CorrelationId, body: unknown, admitted?: { reserved: number, sent: () => void }): void => deliver(id, [encodeReply(body, format)], admitted)
     const refuse = (id: CorrelationId, code: ErrorCode, message: string): void => answer(id, errorReply(id, code, message))
