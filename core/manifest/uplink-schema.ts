@@ -80,7 +80,11 @@ export const uplinkSchema = z.object({
     maxReplyBytes: z.number().int().min(4096).max(67_108_864).default(4_194_304),
     /** reply bytes one operator is sent a second, on average (up to maxReplyBytes at once) */
     replyBytesPerSecond: z.number().int().min(4096).max(1_073_741_824).default(1_048_576),
-  }).strict().default({ maxRequestBytes: 65_536, requestsPerSecond: 20, burst: 40, maxInFlight: 16, maxInFlightPerOperator: 8, maxTimeoutMs: 30_000, maxBacklogBytes: 4_194_304, maxReplyBytes: 4_194_304, replyBytesPerSecond: 1_048_576 }),
+    /** reply bytes one operator's requests may hold in the uplink at once (64 KiB reserved per request, then the reply's size) */
+    maxReplyBytesPerOperator: z.number().int().min(65_536).max(268_435_456).default(4_194_304),
+    /** reply bytes all operators' requests may hold in the uplink at once */
+    maxReplyBytesInFlight: z.number().int().min(65_536).max(268_435_456).default(8_388_608),
+  }).strict().default({ maxRequestBytes: 65_536, requestsPerSecond: 20, burst: 40, maxInFlight: 16, maxInFlightPerOperator: 8, maxTimeoutMs: 30_000, maxBacklogBytes: 4_194_304, maxReplyBytes: 4_194_304, replyBytesPerSecond: 1_048_576, maxReplyBytesPerOperator: 4_194_304, maxReplyBytesInFlight: 8_388_608 }),
   /** the store-and-forward queue of hooks marked `store` */
   queue: z.object({
     /** relative to the manifest's folder; never in the runtime folder, which need not survive a reboot */

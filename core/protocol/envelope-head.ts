@@ -54,6 +54,15 @@ function header (bytes: Buffer, at: number): boolean {
   return true
 }
 
+/** An item's head [RFC 8949 §3.1], as `itemHead` reads it: its major type, argument, and where its content starts. */
+export interface ItemHead { major: number, argument: number, content: number }
+
+/** The head of the item at `at`; null when it is truncated, of indefinite length or reserved. Allocates: not for the router's hot path. */
+export function itemHead (bytes: Buffer, at: number): ItemHead | null {
+  if (at >= bytes.length || !header(bytes, at)) return null
+  return { major: (bytes[at] as number) >> 5, argument, content }
+}
+
 /**
  * the unsigned integer whose header `header` just read at `at`: a number up to 2^32 − 1, a BigInt beyond, so
  * that cbor-x writes it back as an integer (it writes a number beyond 32 bits as a float64)

@@ -2,6 +2,7 @@
 // wire behaviour it implements, so a module in another language can do the same).
 import { OutpostError } from '../errors.js'
 import { encodeCbor, decode, epochMs, sniffFormat } from '../protocol/codec.js'
+import { readEnvelopeId } from '../protocol/envelope-head.js'
 import { checkReply, checkHook, fromErrorBody } from '../protocol/envelope.js'
 import type { Presence } from '../protocol/envelope.js'
 import { serveRequest } from '../protocol/serve.js'
@@ -64,6 +65,13 @@ export interface OutpostModule<Config = unknown> {
   start (): Promise<void>
   emit (hook: string, data: unknown): void
   call<T = unknown> (module: string, method: string, args?: unknown, options?: CallOptions): Promise<T>
+  /** As `call`, but resolves with the reply envelope's bytes as the callee sent them (CBOR, or JSON from a callee
+   * that answers so), error replies included, never decoded: for a bridge that passes replies on (the uplink).
+   * Rejects only when no reply comes (timeout, connection lost). */
+  callRaw (module: string, method: string, args?: unknown, options?: CallOptions): Promise<Buffer>
+  /** Replies larger than `bytes()` (the whole packet, asked as each one starts to arrive) are read through without
+   * being kept: their call rejects with TOO_LARGE. For a bridge that would only drop them (the uplink). Before start(). */
+  limitReplies (bytes: () => number): OutpostModule<Config>
   /** Runs stop handlers, says offline, disconnects. Does not exit the process. */
   stop (): Promise<void>
 }
@@ -75,6 +83,8 @@ interface PendingCall {
   method: string
   timeout: number
   deadline: number
+  /** resolved with the reply's bytes (callRaw) */
+  raw: boolean
 }
 
 export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()): OutpostModule<Config> {
@@ -86,10 +96,14 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   const listeners: Array<{ filter: string, handler: HookHandler }> = []
   const watchers: Array<{ filter: string, handler: RawHandler }> = []
   const stopHandlers: Array<() => unknown> = []
-  const pending = pendingCalls<PendingCall>(({ reject, module, method, timeout }) => {
+  // raw calls pending: while there are none, a reply's id is not looked for before it is decoded
+  let rawPending = 0
+  const pending = pendingCalls<PendingCall>(({ reject, module, method, timeout, raw }) => {
+    if (raw) rawPending--
     reject(new OutpostError('TIMEOUT', `${module}.${method}: no reply within ${timeout} ms`, { details: { module, method, timeout } }))
   })
   let client: MqttClient | undefined
+  let replyLimit: (() => number) | undefined
   let nextId = 1
   let stopping: Promise<void> | undefined
 
@@ -115,6 +129,17 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
   if (tracer !== undefined) serveContext.traced = (method, context, invoke) => tracer.serve(method, context, invoke)
 
   const onReply = (payload: Buffer): void => {
+    // a raw call's reply goes on undecoded: its id is read from the bytes (the whole map, wherever it is)
+    if (rawPending > 0) {
+      const id = readEnvelopeId(payload, false)
+      const call = typeof id === 'number' ? pending.peek(id) : undefined
+      if (call?.raw === true) {
+        pending.take(id as number)
+        rawPending--
+        call.resolve(payload)
+        return
+      }
+    }
     let decoded: unknown
     try {
       decoded = decode(payload, sniffFormat(payload))
@@ -134,8 +159,25 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       if (checked.reply.id === 0 && 'error' in checked.reply) log.warn('a callee could not read one of our requests', { code: checked.reply.error.code, message: checked.reply.error.message })
       return // else: a late reply after a timeout
     }
-    if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, `${call.module}.${call.method}`))
+    if (call.raw) { // a reply in JSON, whose id only decoding could read
+      rawPending--
+      call.resolve(payload)
+    } else if ('error' in checked.reply) call.reject(fromErrorBody(checked.reply.error, `${call.module}.${call.method}`))
     else call.resolve(checked.reply.result)
+  }
+
+  /** a reply read through unkept (limitReplies): its call, found by the id at the head of its envelope, fails */
+  const onOversized = (topic: string, head: Buffer, bytes: number): void => {
+    if (topic !== replyTopic) return
+    const id = readEnvelopeId(head)
+    const call = typeof id === 'number' || typeof id === 'string' ? pending.take(id) : undefined
+    if (call === undefined) {
+      log.warn('dropped a reply larger than this module takes, whose call could not be told', { bytes })
+      return
+    }
+    if (call.raw) rawPending--
+    const limit = replyLimit?.() ?? 0
+    call.reject(new OutpostError('TOO_LARGE', `${call.module}.${call.method}: the reply is ${bytes} bytes, more than module ${env.module} takes (${limit})`, { details: { bytes, limit } }))
   }
 
   const onHook = (topic: string, owner: string, hook: string, payload: Buffer): void => {
@@ -198,6 +240,32 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     }
   }
 
+  const makeCall = (module: string, method: string, args: unknown, options: CallOptions, raw: boolean): Promise<any> => {
+    const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS
+    const id = nextId
+    nextId = nextId === 0xffff_ffff ? 1 : nextId + 1 // a larger number would travel as a float64, which is no id
+    return new Promise((resolve, reject) => {
+      // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
+      const request = options.onBehalf === undefined
+        ? { id, reply: replyTopic, timeout, from: clientId, args: args ?? null }
+        : { id, reply: replyTopic, timeout, from: clientId, args: args ?? null, onBehalf: options.onBehalf }
+      const traced = tracer?.call(module, method)
+      const end = traced?.end
+      if (end !== undefined) {
+        const settle = resolve
+        const fail = reject
+        resolve = value => { end(null); settle(value) }
+        reject = err => { end((err as { code?: string }).code ?? 'HANDLER_FAILED'); fail(err) }
+      }
+      if (!send(topics.rpc(module, method), request, traced?.fields)) {
+        throw new OutpostError('NOT_CONNECTED', `${module}.${method}: module ${env.module} is not connected to the broker`)
+      }
+      // a timeout that is not a positive number (NaN included) expires at once, as setTimeout would have it
+      pending.add(id, { resolve, reject, module, method, timeout, deadline: performance.now() + (timeout > 0 ? timeout : 0), raw })
+      if (raw) rawPending++
+    })
+  }
+
   const self: OutpostModule<Config> = {
     name: env.module,
     instance: env.instance,
@@ -233,6 +301,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       return self
     },
 
+    limitReplies (bytes) {
+      replyLimit = bytes
+      return self
+    },
+
     onStop (fn) {
       stopHandlers.push(fn)
       return self
@@ -249,8 +322,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
         keepaliveSeconds: env.keepaliveSeconds,
         will: { topic: presenceTopic, payload: encodeCbor(offline), retain: true, qos: 0 },
       }
+      const limit = replyLimit
+      if (limit !== undefined) options.keep = (topic, bytes) => topic !== replyTopic || bytes <= limit()
       client = await connectMqtt(options)
       client.onMessage(onMessage)
+      client.onOversized(onOversized)
       client.events.once('close', (reason: string) => {
         if (stopping !== undefined) return
         // A module cannot work without the broker, and the core restarts it: leave rather than linger.
@@ -273,28 +349,11 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     },
 
     call (module, method, args, options = {}) {
-      const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT_MS
-      const id = nextId
-      nextId = nextId === 0xffff_ffff ? 1 : nextId + 1 // a larger number would travel as a float64, which is no id
-      return new Promise((resolve, reject) => {
-        // a throw in here rejects the call; id, reply and timeout go first, for the broker (docs/protocol.md)
-        const request = options.onBehalf === undefined
-          ? { id, reply: replyTopic, timeout, from: clientId, args: args ?? null }
-          : { id, reply: replyTopic, timeout, from: clientId, args: args ?? null, onBehalf: options.onBehalf }
-        const traced = tracer?.call(module, method)
-        const end = traced?.end
-        if (end !== undefined) {
-          const settle = resolve
-          const fail = reject
-          resolve = value => { end(null); settle(value) }
-          reject = err => { end((err as { code?: string }).code ?? 'HANDLER_FAILED'); fail(err) }
-        }
-        if (!send(topics.rpc(module, method), request, traced?.fields)) {
-          throw new OutpostError('NOT_CONNECTED', `${module}.${method}: module ${env.module} is not connected to the broker`)
-        }
-        // a timeout that is not a positive number (NaN included) expires at once, as setTimeout would have it
-        pending.add(id, { resolve, reject, module, method, timeout, deadline: performance.now() + (timeout > 0 ? timeout : 0) })
-      })
+      return makeCall(module, method, args, options, false)
+    },
+
+    callRaw (module, method, args, options = {}) {
+      return makeCall(module, method, args, options, true)
     },
 
     stop () {
@@ -306,6 +365,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
           for (const r of results) if (r.status === 'rejected') log.error('stop handler failed', { error: r.reason as Error })
         } else log.warn(`stop handlers did not finish within ${STOP_HANDLERS_TIMEOUT_MS} ms`)
         tracer?.flush()
+        rawPending = 0
         for (const call of pending.drain()) {
           call.reject(new OutpostError('NOT_CONNECTED', `${call.module}.${call.method}: module ${env.module} is stopping`))
         }

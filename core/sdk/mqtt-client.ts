@@ -31,7 +31,13 @@ export interface ClientOptions {
   keepaliveSeconds: number
   will?: Will
   connectTimeoutMs?: number
+  /** asked of a PUBLISH of `bytes` (its whole packet) that does not lie in one read, before any of it is kept:
+   * false reads it through without keeping it, and `onOversized` gets its first bytes */
+  keep?: (topic: string, bytes: number) => boolean
 }
+
+/** A PUBLISH read through unkept (ClientOptions.keep): the first bytes of its payload, as far as its first read held them, and the whole packet's size. */
+export type OversizedHandler = (topic: string, head: Buffer, bytes: number) => void
 
 /** The handler may keep `payload`: later reads do not overwrite it. `retained` is the RETAIN flag: set when the
  * broker replays a retained message to a new subscription, clear on a live publish [MQTT-3.3.1-8, -9]. */
@@ -43,6 +49,7 @@ export interface MqttClient {
   send (topic: string, payload: Buffer): boolean
   subscribe (filters: string[]): Promise<void>
   onMessage (handler: MessageHandler): void
+  onOversized (handler: OversizedHandler): void
   /** 'close' fires once, with the reason the connection ended */
   events: EventEmitter
   end (): Promise<void>
@@ -119,38 +126,78 @@ function encodeAck (messageId: number): Buffer {
 }
 
 /** Receives one whole packet: its first byte, and where its body lies in `bytes` (valid during the call only). */
-type PacketHandler = (header: number, bytes: Buffer, start: number, end: number) => void
+export type PacketHandler = (header: number, bytes: Buffer, start: number, end: number) => void
+
+/** Asked of a packet of `total` bytes that does not lie whole in a chunk: its first byte, and where its body starts
+ * in `bytes`, which hold as much of it as the chunk did (valid during the call only). False: read it through unkept. */
+export type PacketKeeper = (header: number, bytes: Buffer, start: number, end: number, total: number) => boolean
 
 /**
  * Splits a byte stream into MQTT packets [MQTT-2.2]: fixed header, remaining length (1–4 bytes of 7 bits),
- * body. Returns the function to feed chunks to; calls `onError` once on a malformed length.
+ * body. Returns the function to feed chunks to; calls `onError` once on a malformed length. Packets that lie
+ * whole in a chunk are read where they are. A packet split over chunks has them kept as they come, with their
+ * count of bytes, and joined once when it is whole: joining at every chunk copied what was held again each
+ * time (a 6 MiB packet in 64 KiB reads, ≈ 300 MiB copied). The broker's reader (core/broker/reader.ts) copies
+ * such a packet once too, into a buffer of its announced size, which it may allocate because it has checked
+ * that size against its bound; this client has no bound, so it holds only what has arrived.
  */
-function packetReader (onPacket: PacketHandler, onError: (message: string) => void): (chunk: Buffer) => void {
-  let rest: Buffer | null = null
+export function packetReader (onPacket: PacketHandler, onError: (message: string) => void, keep: PacketKeeper = () => true): (chunk: Buffer) => void {
+  // an unfinished packet: its chunks, their bytes, and the packet's whole size once its fixed header has
+  // arrived (0 while only part of the header has: then at most 4 bytes are held)
+  let parts: Buffer[] = []
+  let held = 0
+  let needed = 0
+  /** bytes still to come of a packet read through unkept */
+  let skip = 0
   return chunk => {
-    const bytes: Buffer = rest === null ? chunk : Buffer.concat([rest, chunk])
-    rest = null
+    let bytes = chunk
+    if (skip > 0) {
+      if (chunk.length <= skip) {
+        skip -= chunk.length
+        return
+      }
+      bytes = chunk.subarray(skip)
+      skip = 0
+    }
+    if (held > 0) {
+      parts.push(chunk)
+      held += chunk.length
+      if (needed > 0 && held < needed) return
+      bytes = Buffer.concat(parts, held)
+      parts = []
+      held = 0
+      needed = 0
+    }
     let offset = 0
     while (bytes.length - offset >= 2) {
       let length = 0
       let pos = offset + 1
       let shift = 0
-      let byte: number
-      do {
-        if (pos === bytes.length) {
-          rest = bytes.subarray(offset)
-          return
-        }
+      let byte = 0x80
+      while ((byte & 0x80) !== 0 && shift < 28 && pos < bytes.length) {
         byte = bytes[pos++] ?? 0
         length += (byte & 0x7f) * 2 ** shift
         shift += 7
-      } while ((byte & 0x80) !== 0 && shift < 28)
-      if ((byte & 0x80) !== 0) return onError('invalid remaining length')
-      if (bytes.length - pos < length) break
+      }
+      if ((byte & 0x80) !== 0) {
+        if (shift < 28) break // the remaining length goes on in the next chunk
+        return onError('invalid remaining length')
+      }
+      if (bytes.length - pos < length) {
+        if (!keep(bytes[offset] ?? 0, bytes, pos, bytes.length, pos - offset + length)) {
+          skip = pos + length - bytes.length
+          return
+        }
+        needed = pos - offset + length
+        break
+      }
       onPacket(bytes[offset] ?? 0, bytes, pos, pos + length)
       offset = pos + length
     }
-    if (offset < bytes.length) rest = bytes.subarray(offset)
+    if (offset < bytes.length) {
+      parts.push(bytes.subarray(offset))
+      held = bytes.length - offset
+    }
   }
 }
 
@@ -170,6 +217,7 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
   const events = new EventEmitter()
   const pending = new Map<number, { resolve: () => void, reject: (err: Error) => void }>()
   let handler: MessageHandler = () => {}
+  let oversized: OversizedHandler = () => {}
   let nextMessageId = 1
   let corked = false
   let closed = false
@@ -207,6 +255,7 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
   const client: MqttClient = {
     events,
     onMessage (h) { handler = h },
+    onOversized (h) { oversized = h },
     send (topic, payload) {
       if (closed) return false
       write(encodePublish(topic, payload, false, 0, 0))
@@ -314,6 +363,18 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
           break
       }
     }
-    onChunk = packetReader(onPacket, protocolError)
+    // a PUBLISH whose topic has arrived is offered to options.keep; anything else is kept
+    const keepPacket: PacketKeeper = (header, bytes, start, end, total) => {
+      if (options.keep === undefined || header >> 4 !== 3 || end - start < 2) return true
+      const topicEnd = start + 2 + bytes.readUInt16BE(start)
+      const payloadStart = topicEnd + (((header >> 1) & 3) > 0 ? 2 : 0)
+      if (payloadStart > end) return true
+      const topic = bytes.toString('utf8', start + 2, topicEnd)
+      if (options.keep(topic, total)) return true
+      if (((header >> 1) & 3) === 1) write(encodeAck(bytes.readUInt16BE(topicEnd)))
+      oversized(topic, Buffer.from(bytes.subarray(payloadStart, end)), total)
+      return false
+    }
+    onChunk = packetReader(onPacket, protocolError, keepPacket)
   })
 }

@@ -16,6 +16,8 @@ export interface PendingCalls<T extends Deadlined> {
   add (id: CorrelationId, call: T): void
   /** removes the call and returns it, or undefined if it is not pending (answered, timed out, unknown) */
   take (id: CorrelationId): T | undefined
+  /** the call, left pending: a reply may be looked at before it is decoded */
+  peek (id: CorrelationId): T | undefined
   /** removes every pending call and returns them */
   drain (): T[]
 }
@@ -69,6 +71,9 @@ export function pendingCalls<T extends Deadlined> (onTimeout: (call: T) => void)
       const call = calls.get(id)
       if (call !== undefined) calls.delete(id)
       return call
+    },
+    peek (id) {
+      return calls.get(id)
     },
     drain () {
       const all = [...calls.values()]

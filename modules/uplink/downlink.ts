@@ -6,15 +6,20 @@
 // cannot spend the fleet admins' requests. What fails before a reply topic is known is dropped and counted;
 // the rest is answered with an error.
 // A request's slot is held until its reply has been handed to the socket and the backlog is back under its
-// bound (`reply`'s `sent`): the slots bound what the replies hold, not only how many calls run. A reply that
-// would pass `maxReplyBytes`, or find the backlog over its bound, goes as a short error in its place.
+// bound (`reply`'s `sent`). So are the reply bytes it holds: RESERVED_REPLY_BYTES from its admission, then its
+// reply's real size, within `maxReplyBytesPerOperator` for the operator's requests and `maxReplyBytesInFlight`
+// for all; the count of slots alone let eight answers of 6 MiB be held at once. A reply goes up as the module
+// sent it, only its id replaced (reply-id.ts); one that would pass `maxReplyBytes` or what is left of the
+// budgets, or find the backlog over its bound, goes as a short error in its place.
 import type { Role } from '../../core/broker/access.js'
-import type { ErrorCode } from '../../core/errors.js'
+import type { ErrorCode, OutpostError } from '../../core/errors.js'
 import { decode, encode, sniffFormat } from '../../core/protocol/codec.js'
+import type { WireFormat } from '../../core/protocol/codec.js'
 import { correlationId, errorReply, toErrorBody } from '../../core/protocol/envelope.js'
 import type { CorrelationId } from '../../core/protocol/envelope.js'
 import { CORE_MODULE, isMethodName, isModuleName } from '../../core/protocol/topics.js'
 import type { UplinkConfig } from '../../core/manifest/uplink-schema.js'
+import { withReplyId } from './reply-id.js'
 import { SEGMENT } from './topics.js'
 import type { FleetTopics } from './topics.js'
 
@@ -22,9 +27,10 @@ export interface DownlinkCounters {
   received: number
   answered: number
   denied: number
-  dropped: { tooLarge: number, rate: number, badTopic: number, unvouched: number, malformed: number, busy: number, operatorBusy: number, backlog: number, replyBytes: number }
-  /** answers replaced by an error: larger than maxReplyBytes (TOO_LARGE), or the backlog over its bound when ready (UNAVAILABLE) */
-  replaced: { tooLarge: number, backlog: number }
+  dropped: { tooLarge: number, rate: number, badTopic: number, unvouched: number, malformed: number, busy: number, operatorBusy: number, backlog: number, replyBytes: number, replyBudget: number, operatorReplyBudget: number }
+  /** answers replaced by an error: larger than maxReplyBytes (TOO_LARGE), more than the reply budgets had left or the
+   * backlog over its bound when ready (UNAVAILABLE), not a map with an id (HANDLER_FAILED) */
+  replaced: { tooLarge: number, replyBudget: number, backlog: number, malformed: number }
 }
 
 export interface DownlinkOptions {
@@ -32,9 +38,10 @@ export interface DownlinkOptions {
   limits: UplinkConfig['limits']
   operators: UplinkConfig['operators']
   expose: UplinkConfig['expose']
-  call: (module: string, method: string, args: unknown, timeout: number, onBehalf: string) => Promise<unknown>
-  /** hands a reply to the upstream; `sent` once it is in the socket and the backlog is under its bound (or the connection went) */
-  reply: (topic: string, payload: Buffer, sent: () => void) => void
+  /** the reply envelope's bytes, as the module sent them */
+  call: (module: string, method: string, args: unknown, timeout: number, onBehalf: string) => Promise<Buffer>
+  /** hands a reply (its pieces, one after the other) to the upstream; `sent` once it is in the socket and the backlog is under its bound (or the connection went) */
+  reply: (topic: string, payload: readonly Buffer[], sent: () => void) => void
   /** bytes waiting unsent to the upstream now */
   backlogBytes: () => number
   warn: (text: string) => void
@@ -45,16 +52,26 @@ const ROLE_RANK: Record<Role, number> = { viewer: 0, admin: 1 }
 /** the bucket of every request whose operator has no role here; no operator is named so (not a valid user name) */
 const OTHERS = ' others'
 const DEFAULT_TIMEOUT_MS = 10_000
+/** reply bytes an admitted request holds until its reply comes: what an error or a small answer takes */
+export const RESERVED_REPLY_BYTES = 65_536
 
-export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string, payload: Buffer) => void, counters: DownlinkCounters } {
+export interface Downlink {
+  onMessage: (topic: string, payload: Buffer) => void
+  counters: DownlinkCounters
+  /** reply bytes held in the uplink now, reservations included */
+  replyBytesHeld: () => number
+  replyRoom: () => number
+}
+
+export function createDownlink (o: DownlinkOptions): Downlink {
   const now = o.now ?? (() => performance.now())
   const roles = new Map(o.operators.map(op => [op.user, op.role]))
   const counters: DownlinkCounters = {
     received: 0,
     answered: 0,
     denied: 0,
-    dropped: { tooLarge: 0, rate: 0, badTopic: 0, unvouched: 0, malformed: 0, busy: 0, operatorBusy: 0, backlog: 0, replyBytes: 0 },
-    replaced: { tooLarge: 0, backlog: 0 },
+    dropped: { tooLarge: 0, rate: 0, badTopic: 0, unvouched: 0, malformed: 0, busy: 0, operatorBusy: 0, backlog: 0, replyBytes: 0, replyBudget: 0, operatorReplyBudget: 0 },
+    replaced: { tooLarge: 0, replyBudget: 0, backlog: 0, malformed: 0 },
   }
   const rpcPrefix = `${o.topics.prefix}/rpc/`
   // token buckets: one per operator with a role here (bounded by the manifest), and `others` for the rest
@@ -69,10 +86,10 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
     bucket.tokens -= 1
     return true
   }
-  // reply bytes, per operator with a role here: a reply is charged once made (it may run the bucket into
-  // debt), and the operator's requests are refused while it is in debt. The uplink decodes a reply and encodes
-  // it again, so what it is asked to carry per second, not only what waits unsent, is what its memory holds
-  // until the garbage collector catches up (a viewer asking 20 logs of 2 MiB a second outran it)
+  // reply bytes sent, per operator with a role here: a reply is charged once made (it may run the bucket into
+  // debt), and the operator's requests are refused while it is in debt. Every reply passes through the
+  // uplink's memory once received, so what it is asked to carry per second, not only what it holds at once,
+  // is what waits for the garbage collector
   const byteBuckets = new Map<string, { tokens: number, refilled: number }>()
   const replyBytesLeft = (user: string): number => {
     let bucket = byteBuckets.get(user)
@@ -89,6 +106,24 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
   // per operator with a role here (bounded by the manifest); an operator never holds more than the whole
   const perOperator = Math.min(o.limits.maxInFlightPerOperator, o.limits.maxInFlight)
   const inFlightOf = new Map<string, number>()
+  // reply bytes held, from admission until the reply is in the socket, in all and per operator with a request
+  // in flight; an operator never holds more than the whole
+  let held = 0
+  const heldOf = new Map<string, number>()
+  const perOperatorBytes = Math.min(o.limits.maxReplyBytesPerOperator, o.limits.maxReplyBytesInFlight)
+  const hold = (operator: string, bytes: number): void => {
+    held += bytes
+    const now = (heldOf.get(operator) ?? 0) + bytes
+    if (now === 0) heldOf.delete(operator)
+    else heldOf.set(operator, now)
+  }
+  /** why `operator` may not hold `more` reply bytes: the limit's sentence, or undefined when it may */
+  const overBudget = (operator: string, more: number): string | undefined => {
+    const own = heldOf.get(operator) ?? 0
+    if (own + more > perOperatorBytes) return `fleet operator ${operator}'s replies hold ${own} bytes in the uplink (maxReplyBytesPerOperator ${perOperatorBytes})`
+    if (held + more > o.limits.maxReplyBytesInFlight) return `replies hold ${held} bytes in the uplink (maxReplyBytesInFlight ${o.limits.maxReplyBytesInFlight})`
+    return undefined
+  }
   // one warning per kind of drop and minute: a flood must not become a log flood
   const warned = new Map<string, number>()
   const warnOnce = (kind: string, text: string): void => {
@@ -135,27 +170,59 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
     if (typeof replyTopic !== 'string' || !replyTopic.startsWith(own) || !SEGMENT.test(replyTopic.slice(own.length))) {
       return drop('malformed', `${topic}: "reply" must be ${own}<token>`)
     }
-    const answer = (id: CorrelationId, body: unknown, sent: () => void = () => {}): void => {
+    /** hands the reply's pieces up, or a short error in their place; `admitted`: the request holds reply bytes (`reserved` of them) */
+    const deliver = (id: CorrelationId, pieces: Buffer[], admitted?: { reserved: number, sent: () => void }): void => {
       counters.answered++
-      let bytes: Buffer
-      try {
-        bytes = encode(body, format)
-      } catch (err) {
-        bytes = encode(errorReply(id, 'HANDLER_FAILED', `the reply could not be encoded: ${(err as Error).message}`), format)
-      }
+      let size = 0
+      for (const piece of pieces) size += piece.length
       if (roles.has(operator)) replyBytesLeft(operator)
       const bucket = byteBuckets.get(operator)
-      if (bucket !== undefined) bucket.tokens -= bytes.length
-      if (bytes.length > o.limits.maxReplyBytes) {
-        counters.replaced.tooLarge++
-        warnOnce('replyTooLarge', `a reply to ${module}.${method} from fleet operator ${operator} was ${bytes.length} bytes, more than maxReplyBytes (${o.limits.maxReplyBytes}): sent TOO_LARGE instead (${counters.replaced.tooLarge} so far)`)
-        bytes = encode(errorReply(id, 'TOO_LARGE', `the reply is ${bytes.length} bytes, more than the uplink sends (maxReplyBytes ${o.limits.maxReplyBytes}); ask for less`, { bytes: bytes.length, limit: o.limits.maxReplyBytes }), format)
-      } else if (o.backlogBytes() > o.limits.maxBacklogBytes) {
+      if (bucket !== undefined) bucket.tokens -= size
+      const overBy = admitted === undefined || size <= admitted.reserved ? undefined : overBudget(operator, size - admitted.reserved)
+      let bytes: Buffer | undefined // an error in the reply's place
+      if (size > o.limits.maxReplyBytes) bytes = tooLarge(id, size)
+      else if (overBy !== undefined) bytes = overBudgetError(id, size, overBy)
+      else if (o.backlogBytes() > o.limits.maxBacklogBytes) {
         counters.replaced.backlog++
-        bytes = encode(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${bytes.length} bytes) was not sent`)), format)
+        bytes = encodeReply(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${size} bytes) was not sent`)), format)
       }
-      o.reply(replyTopic, bytes, sent)
+      if (bytes === undefined) send(pieces, size, admitted)
+      else send([bytes], bytes.length, admitted)
     }
+    /** hands the pieces up, holding their bytes in the request's place until they are in the socket */
+    const send = (pieces: Buffer[], size: number, admitted?: { reserved: number, sent: () => void }): void => {
+      if (admitted === undefined) return o.reply(replyTopic, pieces, () => {})
+      hold(operator, size - admitted.reserved)
+      o.reply(replyTopic, pieces, () => {
+        hold(operator, -size)
+        admitted.sent()
+      })
+    }
+    const tooLarge = (id: CorrelationId, size: number): Buffer => {
+      counters.replaced.tooLarge++
+      warnOnce('replyTooLarge', `a reply to ${module}.${method} from fleet operator ${operator} was ${size} bytes, more than maxReplyBytes (${o.limits.maxReplyBytes}): sent TOO_LARGE instead (${counters.replaced.tooLarge} so far)`)
+      return encodeReply(errorReply(id, 'TOO_LARGE', `the reply is ${size} bytes, more than the uplink sends (maxReplyBytes ${o.limits.maxReplyBytes}); ask for less`, { bytes: size, limit: o.limits.maxReplyBytes }), format)
+    }
+    const overBudgetError = (id: CorrelationId, size: number, overBy: string): Buffer => {
+      counters.replaced.replyBudget++
+      warnOnce('replyBudget', `a reply to ${module}.${method} from fleet operator ${operator} was not sent: ${overBy} (${counters.replaced.replyBudget} so far)`)
+      return encodeReply(errorReply(id, 'UNAVAILABLE', `the reply (${size} bytes) was not sent: ${overBy}, the link is slower than what is asked of it; try again later`), format)
+    }
+    /** a reply the SDK read through without keeping it (limitReplies): `size` is its packet's */
+    const unkept = (id: CorrelationId, size: number, admitted: { reserved: number, sent: () => void }): void => {
+      // charged as a reply made (the module sent it, the local broker carried it), less the error sent in its place
+      const bucket = byteBuckets.get(operator)
+      if (bucket !== undefined) bucket.tokens -= size
+      let error: Buffer
+      if (size > o.limits.maxReplyBytes) error = tooLarge(id, size)
+      else if (o.backlogBytes() > o.limits.maxBacklogBytes) {
+        counters.replaced.backlog++
+        error = encodeReply(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${size} bytes) was not sent`)), format)
+      } else error = overBudgetError(id, size, overBudget(operator, size - admitted.reserved) ?? `replies hold ${held} bytes in the uplink (maxReplyBytesInFlight ${o.limits.maxReplyBytesInFlight})`)
+      counters.answered++
+      send([error], error.length, admitted)
+    }
+    const answer = (id: CorrelationId, body: unknown, admitted?: { reserved: number, sent: () => void }): void => deliver(id, [encodeReply(body, format)], admitted)
     const refuse = (id: CorrelationId, code: ErrorCode, message: string): void => answer(id, errorReply(id, code, message))
     const id = correlationId(request.id)
     if (id === null) return refuse(0, 'BAD_REQUEST', 'request envelope lacks an "id" (unsigned integer or text of 1 to 128 bytes)')
@@ -190,6 +257,14 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
       warnOnce('backlog', `refused requests from the upstream: ${backlogMessage('')} (${counters.dropped.backlog} refused so far)`)
       return refuse(id, 'UNAVAILABLE', backlogMessage('not executed'))
     }
+    const overBy = overBudget(operator, RESERVED_REPLY_BYTES)
+    if (overBy !== undefined) {
+      const kind = overBy.includes('maxReplyBytesPerOperator') ? 'operatorReplyBudget' : 'replyBudget'
+      counters.dropped[kind]++
+      warnOnce(kind, `refused requests from the upstream: ${overBy} (${counters.dropped[kind]} refused so far)`)
+      return refuse(id, 'UNAVAILABLE', `not executed: ${overBy}, the link is slower than what is asked of it; try again later`)
+    }
+    hold(operator, RESERVED_REPLY_BYTES)
     inFlight++
     inFlightOf.set(operator, held + 1)
     const done = (): void => {
@@ -199,13 +274,39 @@ export function createDownlink (o: DownlinkOptions): { onMessage: (topic: string
       else inFlightOf.set(operator, left)
     }
     const timeout = Math.min(typeof request.timeout === 'number' ? request.timeout : DEFAULT_TIMEOUT_MS, o.limits.maxTimeoutMs)
+    const admitted = { reserved: RESERVED_REPLY_BYTES, sent: done }
     o.call(module, method, request.args ?? null, timeout, `${role}:${operator}`).then(
-      result => answer(id, { id, result }, done),
-      err => answer(id, { id, error: toErrorBody(err) }, done),
+      reply => {
+        const bytes = withReplyId(reply, id, format)
+        if (bytes !== null) return deliver(id, bytes, admitted)
+        counters.replaced.malformed++
+        warnOnce('replyMalformed', `a reply from ${module}.${method} is not a map with an id: not passed on (${counters.replaced.malformed} so far)`)
+        answer(id, errorReply(id, 'HANDLER_FAILED', `the reply from ${module}.${method} could not be read (not a map with an id); not passed on`), admitted)
+      },
+      err => {
+        const bytes = ((err as OutpostError).details as { bytes?: unknown } | undefined)?.bytes
+        if ((err as OutpostError).code === 'TOO_LARGE' && typeof bytes === 'number') unkept(id, bytes, admitted)
+        else answer(id, { id, error: toErrorBody(err) }, admitted)
+      },
     )
   }
   /** why a request or reply is held back; `what` leads the sentence when given */
   const backlogMessage = (what: string): string =>
     `${what === '' ? '' : `${what}: `}${o.backlogBytes()} bytes wait unsent to the upstream (limit ${o.limits.maxBacklogBytes}), the link is slower than what is asked of it; try again later`
-  return { onMessage, counters }
+  /** the largest reply the uplink can take in now (the SDK reads larger ones through unkept): at most maxReplyBytes,
+   * and what is left of maxReplyBytesInFlight, a reply's own reservation counted as free; while the backlog is
+   * over its bound, only what a short error takes (a reply would be replaced by one) */
+  const replyRoom = (): number => o.backlogBytes() > o.limits.maxBacklogBytes
+    ? RESERVED_REPLY_BYTES
+    : Math.min(o.limits.maxReplyBytes, o.limits.maxReplyBytesInFlight - held + RESERVED_REPLY_BYTES)
+  return { onMessage, counters, replyBytesHeld: () => held, replyRoom }
+}
+
+/** The uplink's own answers (refusals, replacements, a call that got no reply); one it cannot encode says so instead. */
+function encodeReply (body: unknown, format: WireFormat): Buffer {
+  try {
+    return encode(body, format)
+  } catch (err) {
+    return encode(errorReply((body as { id: CorrelationId }).id, 'HANDLER_FAILED', `the reply could not be encoded: ${(err as Error).message}`), format)
+  }
 }

@@ -134,7 +134,7 @@ runModule<UplinkConfig>(async (m) => {
     operators: c.operators,
     expose: c.expose,
     // only core reads `onBehalf` (from this module alone: core/broker/access.ts); a module method is called as the uplink
-    call: (module, method, args, timeout, onBehalf) => m.call(module, method, args, module === 'core' ? { timeout, onBehalf } : { timeout }),
+    call: (module, method, args, timeout, onBehalf) => m.callRaw(module, method, args, module === 'core' ? { timeout, onBehalf } : { timeout }),
     reply: (topic, payload, sent) => {
       upstream.send(topic, payload)
       upstream.whenUnder(maxBacklog, sent)
@@ -142,6 +142,9 @@ runModule<UplinkConfig>(async (m) => {
     backlogBytes: () => upstream.backlogBytes,
     warn: text => m.log.warn(text),
   })
+
+  // a reply that could only be dropped is not kept as it arrives: the packet's topic and header come on top
+  m.limitReplies(() => downlink.replyRoom() + 1024)
 
   const upstream = connectUpstream({
     url: c.url,
@@ -226,6 +229,7 @@ runModule<UplinkConfig>(async (m) => {
     queue: queue.stats(),
     hooks,
     downlink: downlink.counters,
+    replyBytesHeld: downlink.replyBytesHeld(),
     oversized,
     deferred,
   }))

@@ -55,8 +55,8 @@ export interface Upstream {
   whenUnder (bytes: number, done: () => void): void
   /** QoS 1 through mqtt.js, calling back once acknowledged; false if not connected or closing (nothing is queued in memory) */
   publish (topic: string, payload: Buffer, retain: boolean, acked?: (err?: Error) => void): boolean
-  /** QoS 0, not retained, the payload copied at once; false if not connected or closing */
-  send (topic: string, payload: Buffer): boolean
+  /** QoS 0, not retained, the payload (or its pieces, one after the other) copied at once; false if not connected or closing */
+  send (topic: string, payload: Buffer | readonly Buffer[]): boolean
   /** a stored hook, QoS 1, not retained: onStoredAck(seq) once acknowledged; false if not connected or closing (nothing is kept) */
   publishStored (topic: string, payload: Buffer, seq: number): boolean
   close (): Promise<void>
@@ -79,7 +79,7 @@ interface PacketWriter {
   /** bytes encoded and not yet handed to the socket (at most one turn of the event loop's) */
   readonly pending: number
   /** a PUBLISH, not retained: QoS 1 under message id `id`, QoS 0 when `id` is 0; the payload is copied at once */
-  publish (topic: string, payload: Buffer, id: number): void
+  publish (topic: string, payload: Buffer | readonly Buffer[], id: number): void
 }
 
 /** PUBLISH packets encoded by hand, every packet of one turn of the event loop handed to the socket in one write */
@@ -101,7 +101,10 @@ function packetWriter (client: MqttClient): PacketWriter {
     get pending () { return used },
     publish (topic, payload, id) {
       const topicBytes = Buffer.byteLength(topic)
-      const remaining = 2 + topicBytes + (id === 0 ? 0 : 2) + payload.length
+      const parts = Buffer.isBuffer(payload) ? [payload] : payload
+      let payloadBytes = 0
+      for (const part of parts) payloadBytes += part.length
+      const remaining = 2 + topicBytes + (id === 0 ? 0 : 2) + payloadBytes
       const size = 1 + lengthBytes(remaining) + remaining
       if (out.length - used < size) {
         flush()
@@ -116,7 +119,7 @@ function packetWriter (client: MqttClient): PacketWriter {
       at = out.writeUInt16BE(topicBytes, at)
       at += out.write(topic, at, 'utf8')
       if (id !== 0) at = out.writeUInt16BE(id, at)
-      at += payload.copy(out, at)
+      for (const part of parts) at += part.copy(out, at)
       used = at
       if (!flushScheduled) {
         flushScheduled = true

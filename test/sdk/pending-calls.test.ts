@@ -104,3 +104,16 @@ test('drain hands back every pending call and cancels the timer', (t) => {
   clock.tick(1000)
   assert.deepEqual(expired, [])
 })
+
+test('peek looks at a pending call and leaves it pending, to time out or be taken', (t) => {
+  const { clock, expired, add, calls } = setup(t)
+  add(1, 100)
+  add(2, 100)
+  assert.equal(calls.peek(1)?.name, 'call 1')
+  assert.equal(calls.peek(3), undefined)
+  assert.equal(calls.take(1)?.name, 'call 1', 'still pending after a peek')
+  assert.equal(calls.peek(1), undefined, 'taken')
+  assert.equal(calls.peek(2)?.name, 'call 2')
+  clock.tick(100)
+  assert.deepEqual(expired, ['call 2'], 'a peeked call still times out')
+})

@@ -6,11 +6,12 @@
 // maxInFlightPerOperator of the in-flight slots, so a viewer's slow requests leave room for an admin.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import { connectOperator, fixture, poll, startTestGateway } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
 import { fleetOperator } from '../helpers/fleet.js'
 import type { FleetOperator } from '../helpers/fleet.js'
+import { slowLink } from '../helpers/slow-link.js'
+import type { SlowLink } from '../helpers/slow-link.js'
 import { startUpstream } from '../helpers/upstream.js'
 import type { Upstream } from '../helpers/upstream.js'
 
@@ -19,39 +20,11 @@ const RATE = 512 * 1024 // bytes/s, gateway → upstream
 const MAX_BACKLOG = 65_536
 const MAX_REPLY = 1_048_576
 let upstream: Upstream
-let link: { port: number, close: () => Promise<void> }
+let link: SlowLink
 let gw: TestGateway
 let local: Operator
 let alice: FleetOperator
 let bob: FleetOperator
-
-/** a TCP proxy to `port` that forwards what the gateway writes at `rate` bytes/s, pausing its reads meanwhile */
-async function slowLink (port: number, rate: number): Promise<{ port: number, close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>()
-  const timers = new Set<NodeJS.Timeout>()
-  const server = net.createServer(gateway => {
-    const broker = net.connect(port, '127.0.0.1')
-    sockets.add(gateway).add(broker)
-    broker.pipe(gateway)
-    gateway.on('data', chunk => {
-      gateway.pause()
-      broker.write(chunk)
-      const timer = setTimeout(() => { timers.delete(timer); gateway.resume() }, Math.ceil((chunk.length / rate) * 1000))
-      timers.add(timer)
-    })
-    const end = (): void => { gateway.destroy(); broker.destroy() }
-    for (const s of [gateway, broker]) s.on('close', end).on('error', end)
-  })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise(resolve => {
-      for (const t of timers) clearTimeout(t)
-      for (const s of sockets) s.destroy()
-      server.close(() => resolve())
-    }),
-  }
-}
 
 const stats = async (): Promise<any> => (await local.call('uplink', 'stats')).result
 const restarts = async (): Promise<number> => ((await local.call('core', 'status', { module: 'uplink' })).result as any).instances[0].restarts
@@ -71,7 +44,7 @@ before(async () => {
       keepaliveSeconds: 60, backoff: { initialMs: 100, maxMs: 1000 },
       operators: [{ user: 'alice', role: 'admin' }, { user: 'bob', role: 'viewer' }],
       expose: [{ module: 'alpha', methods: ['slow'], role: 'viewer' }],
-      limits: { requestsPerSecond: 100, burst: 100, maxBacklogBytes: MAX_BACKLOG, maxReplyBytes: MAX_REPLY, replyBytesPerSecond: 1_073_741_824 },
+      limits: { requestsPerSecond: 100, burst: 100, maxBacklogBytes: MAX_BACKLOG, maxReplyBytes: MAX_REPLY, replyBytesPerSecond: 1_073_741_824, maxReplyBytesPerOperator: 67_108_864, maxReplyBytesInFlight: 67_108_864 },
     },
   })
   local = await connectOperator(gw.url)

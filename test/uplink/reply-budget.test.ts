@@ -1,0 +1,132 @@
+// Review finding: a fleet viewer flooding core.logs while the upstream link was slow made the uplink pass its
+// memory budget (≈ 76 MiB private of 64) and be killed by the supervisor within ≈ 3 s: every reply was
+// decoded and encoded again, and what replies held was bounded by count, not bytes. Replies now go through
+// as the module sent them (only their id replaced), and the bytes they hold in the uplink are budgeted per
+// operator (maxReplyBytesPerOperator) and for all (maxReplyBytesInFlight), and a reply that could only be
+// dropped is not kept as it arrives. A real gateway behind a slow link (256 KiB/s) to a real Mosquitto; the
+// uplink keeps the default memory budget (64 MiB). Measured on the same floods before the change: 76.4 MiB
+// (6 MiB answers) and 75.1 MiB (2.3 MiB answers, two operators), the uplink stopped over its budget both times.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { connectOperator, fixture, poll, startTestGateway } from '../helpers/gateway.js'
+import type { Operator, TestGateway } from '../helpers/gateway.js'
+import { fleetOperator } from '../helpers/fleet.js'
+import type { FleetOperator } from '../helpers/fleet.js'
+import { slowLink } from '../helpers/slow-link.js'
+import type { SlowLink } from '../helpers/slow-link.js'
+import { startUpstream } from '../helpers/upstream.js'
+import type { Upstream } from '../helpers/upstream.js'
+
+const USERS = { gw: 'gw-secret-12', alice: 'alice-secret-12', bob: 'bob-secret-12' }
+const RATE = 256 * 1024 // bytes/s, gateway → upstream
+const MiB = 1024 * 1024
+let upstream: Upstream
+let link: SlowLink
+let gw: TestGateway
+let local: Operator
+let bob: FleetOperator
+
+const stats = async (): Promise<any> => (await local.call('uplink', 'stats')).result
+const instance = async (): Promise<{ pid: number, restarts: number }> => ((await local.call('core', 'status', { module: 'uplink' })).result as any).instances[0]
+
+/** private memory as the supervisor measures it (RssAnon + RssShmem), in bytes; 0 once the process is gone */
+function privateBytes (pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0)
+    return (kib('RssAnon') + kib('RssShmem')) * 1024
+  } catch {
+    return 0
+  }
+}
+
+before(async () => {
+  upstream = await startUpstream(USERS)
+  link = await slowLink(upstream.port, RATE)
+  gw = await startTestGateway({
+    gateway: 'gw',
+    // lines of 4300 × "€" (12,900 bytes): core.logs answers are at their largest, 2 Mi characters ≈ 6.2 MiB
+    defaults: { logs: { maxLineBytes: 16_384 } },
+    modules: [
+      // 300 lines of 8000 "L": answers of up to ≈ 2.3 MiB, under maxReplyBytes
+      { name: 'chatty', entry: fixture('biglog'), config: { count: 300, bytes: 8000 } },
+      { name: 'wide', entry: fixture('biglog'), config: { count: 500, bytes: 4300, char: '€' } },
+    ],
+    uplink: {
+      url: `mqtts://127.0.0.1:${link.port}`, fleetId: 'gw', username: 'gw', password: USERS.gw, ca: upstream.ca,
+      keepaliveSeconds: 60, backoff: { initialMs: 100, maxMs: 1000 },
+      operators: [{ user: 'alice', role: 'admin' }, { user: 'bob', role: 'viewer' }],
+      // a flood: 8 MiB of replies a second per operator (default 1 MiB), every other limit at its default
+      limits: { requestsPerSecond: 200, burst: 200, replyBytesPerSecond: 8_388_608 },
+    },
+  })
+  local = await connectOperator(gw.url)
+  await poll(async () => (await stats())?.connected === true ? true : undefined, 150)
+  bob = await fleetOperator(await upstream.client('bob'), 'bob')
+  const lines = async (module: string): Promise<number> => ((await local.call('core', 'logs', { module, lines: 1000 }, 30_000)).result as any)?.lines?.length ?? 0
+  await poll(async () => await lines('chatty') >= 250 && await lines('wide') >= 480 ? true : undefined, 150)
+})
+
+after(async () => {
+  await bob?.end()
+  await local?.end()
+  await gw?.stop()
+  await link?.close()
+  await upstream?.close()
+})
+
+type Answer = Awaited<ReturnType<FleetOperator['call']>>
+
+/** `operator` asks core.logs of `module` 20 times every 100 ms for `ms`, while the uplink's memory is sampled */
+async function flood (operators: FleetOperator[], module: string, ms: number): Promise<{ answers: Answer[], peak: number }> {
+  const { pid, restarts } = await instance()
+  let peak = 0
+  const sampler = setInterval(() => { peak = Math.max(peak, privateBytes(pid)) }, 50)
+  const calls: Array<Promise<Answer>> = []
+  for (const started = Date.now(); Date.now() - started < ms;) {
+    for (const op of operators) for (let i = 0; i < 20; i++) calls.push(op.call('gw', 'core', 'logs', { module, lines: 1000 }, 120_000))
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  const settled = await Promise.allSettled(calls)
+  clearInterval(sampler)
+  const now = await instance()
+  console.log(`core.logs of ${module}: the uplink's peak private memory ${(peak / MiB).toFixed(1)} MiB; pid ${pid} → ${now.pid}, restarts ${restarts} → ${now.restarts}; downlink ${JSON.stringify((await stats()).downlink)}`)
+  assert.equal(now.pid, pid, `the uplink was not restarted: ${gw.logs.filter(l => l.level === "error" || (l.level === "warn" && /uplink/.test(JSON.stringify(l)))).slice(-8).map(l => JSON.stringify(l)).join('\n')}`)
+  assert.equal(now.restarts, restarts)
+  const answers = settled.map(a => { assert.equal(a.status, 'fulfilled', 'every request is answered'); return (a as PromiseFulfilledResult<Answer>).value })
+  return { answers, peak }
+}
+
+/** every refusal and replacement is UNAVAILABLE naming the limit, or TOO_LARGE */
+const LIMITS = /maxInFlightPerOperator|maxReplyBytesPerOperator|maxReplyBytesInFlight|maxReplyBytes|replyBytesPerSecond|limit \d+ per operator|bytes wait unsent/
+
+test('a viewer flooding core.logs answers of 6 MiB over a slow link: the uplink stays within its memory budget', async () => {
+  const { answers, peak } = await flood([bob], 'wide', 6000)
+  const s = await stats()
+  assert.ok(peak < 64 * MiB, `peak ${(peak / MiB).toFixed(1)} MiB`)
+  for (const a of answers) {
+    assert.ok(a.error !== undefined, 'no answer of 6 MiB fits maxReplyBytes')
+    assert.match(a.error.message, LIMITS)
+  }
+  assert.ok(s.downlink.replaced.tooLarge > 0)
+})
+
+test('a viewer flooding answers of 2.3 MiB: the reply budget holds, refusals and replacements name the limit', async () => {
+  const before = await stats()
+  const { answers, peak } = await flood([bob], 'chatty', 6000)
+  const s = await stats()
+  assert.ok(peak < 64 * MiB, `peak ${(peak / MiB).toFixed(1)} MiB`)
+  for (const a of answers) {
+    if (a.error === undefined) assert.ok(a.result.lines.length >= 250)
+    else {
+      assert.equal(a.error.code, 'UNAVAILABLE', a.error.message)
+      assert.match(a.error.message, LIMITS)
+    }
+  }
+  assert.ok(answers.some(a => a.error === undefined), 'some answers went up whole')
+  assert.ok(answers.some(a => /maxReplyBytesPerOperator/.test(a.error?.message ?? '')), 'the per-operator reply budget refused or replaced some')
+  const budget = (d: any): number => d.dropped.operatorReplyBudget + d.dropped.replyBudget + d.replaced.replyBudget
+  assert.ok(budget(s.downlink) > budget(before.downlink), JSON.stringify(s.downlink))
+  await poll(async () => (await stats()).replyBytesHeld === 0 ? true : undefined, 600)
+})
