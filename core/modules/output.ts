@@ -1,8 +1,9 @@
 // A module's stdout and stderr, read with bounds, so that no module can grow the core by what it prints:
 // a line is cut at `maxLineBytes` (the rest of it skipped, never held), and an instance may log
 // `linesPerSecond` lines on average with bursts of `burst`; the lines over it are dropped and counted, one
-// "N lines dropped" line says so, and the core stops reading the instance's pipes for a moment, so the
-// pipe fills and the module's own writes slow down instead of the core's memory growing.
+// "N lines dropped" line says so, and the core stops reading the instance's stdout and stderr (Unix socket
+// pairs, as Node makes its stdio pipes) for a moment, so their buffers fill and the module's own writes slow
+// down instead of the core's memory growing.
 import type { Readable } from 'node:stream'
 import type { LogLevel } from '../sdk/log.js'
 
@@ -22,7 +23,7 @@ export type LineHandler = (level: LogLevel, text: string) => void
 
 const PRIORITY = /^<([0-7])>/
 const NEWLINE = 0x0a
-/** how long reading pauses once the instance is out of lines: its pipe (64 KiB on Linux) holds the rest */
+/** how long reading pauses once the instance is out of lines: its sockets' buffers hold the rest */
 const PAUSE_MS = 100
 /** how often a "lines dropped" line is written while an instance keeps going over its rate */
 const REPORT_MS = 1000
@@ -143,7 +144,7 @@ export function readOutput (streams: { stdout: Readable | null, stderr: Readable
   }
   if (streams.stdout !== null) follow(streams.stdout, 'info')
   if (streams.stderr !== null) follow(streams.stderr, 'error')
-  // once both pipes close (the process and everything it forked are done) the last count is said at once
+  // once both streams close (the process and everything it forked are done) the last count is said at once
   let open = readable.length
   for (const stream of readable) {
     stream.once('close', () => {

@@ -39,7 +39,8 @@ export interface Instance {
 const SETTLED = new Set(['running', 'failed', 'stopped'])
 
 export function createInstance (instance: number, policy: () => RestartPolicy, hooks: InstanceHooks, clock: { now: () => number, random: () => number } = { now: Date.now, random: Math.random }): Instance {
-  let state = initialState()
+  // stopped since it was made: a never-started instance's `since` is when the gateway set it up, not the epoch
+  let state = initialState(clock.now())
   let current: ModuleProcess | undefined
   const timers = new Map<TimerName, NodeJS.Timeout>()
   let stopWaiters: Array<() => void> = []

@@ -52,6 +52,7 @@ export function families (s: MetricsSnapshot): Family[] {
     family('outpost_rpc_pending_calls', 'gauge', 'Calls in flight through the router, all callers together.', [{ labels: {}, value: s.rpc.pendingCalls }]),
     family('outpost_rpc_pending_calls_limit', 'gauge', 'Calls in flight through the router past which a call is refused (TOO_MANY_CALLS).', [{ labels: {}, value: s.limits.pendingCalls }]),
     family('outpost_rpc_pending_calls_per_caller_limit', 'gauge', 'Calls in flight from one caller to one instance past which a call is refused (TOO_MANY_CALLS).', [{ labels: {}, value: s.limits.pendingCallsPerCaller }]),
+    family('outpost_rpc_pending_calls_per_identity_limit', 'gauge', 'Calls in flight from one identity (an operator user, a module, anonymous clients of one role), all its connections and targets together, past which a call is refused (TOO_MANY_CALLS).', [{ labels: {}, value: s.limits.pendingCallsPerIdentity }]),
 
     // ── the broker ──
     family('outpost_broker_connections', 'gauge', 'Connections open on the listener, logged in or not.', listeners.map(({ labels, l }) => ({ labels, value: l.connections }))),

@@ -1,6 +1,7 @@
-// Debian's mosquitto as a fleet's upstream broker, started by a test on a free loopback port: TLS (certificates
-// made by openssl), a password file and the shipped ACL example (examples/fleet/mosquitto.acl), so the tests
-// exercise the pattern docs/fleet.md tells operators to deploy.
+// Debian's mosquitto as a fleet's upstream broker, started by a test on a free loopback port from the shipped
+// examples (examples/fleet/mosquitto.conf and mosquitto.acl) with only the port and paths changed: TLS
+// (certificates made by openssl), a password file, persistence, so the tests exercise the configuration
+// docs/fleet.md tells operators to deploy.
 import { execFileSync, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -15,6 +16,22 @@ import { makeCertificates } from './certs.js'
 import { gone } from './wait.js'
 
 export const ACL_EXAMPLE = fileURLToPath(new URL('../../../examples/fleet/mosquitto.acl', import.meta.url))
+export const CONF_EXAMPLE = fileURLToPath(new URL('../../../examples/fleet/mosquitto.conf', import.meta.url))
+
+/** The example configuration with each of `values`' options set to its value; every one must be in it once. */
+function fromExample (values: Record<string, string>): string {
+  const seen = new Set<string>()
+  const lines = readFileSync(CONF_EXAMPLE, 'utf8').split('\n').map(line => {
+    const option = /^(\w+) /.exec(line)?.[1]
+    if (option === undefined || values[option] === undefined) return line
+    if (seen.has(option)) throw new Error(`${CONF_EXAMPLE}: ${option} twice`)
+    seen.add(option)
+    return `${option} ${values[option]}`
+  })
+  const missing = Object.keys(values).filter(option => !seen.has(option))
+  if (missing.length > 0) throw new Error(`${CONF_EXAMPLE} has no ${missing.join(', ')}`)
+  return lines.join('\n')
+}
 
 export interface Upstream {
   url: string
@@ -40,11 +57,11 @@ function listening (port: number): Promise<boolean> {
 }
 
 /**
- * `users`: user name → password, gateways (by fleet id) and operators alike. With `persistence`, sessions and
- * their queued QoS 1 messages survive a stop with SIGTERM (mosquitto saves them on the way out). `acl`: the
- * ACL file's text instead of the shipped example (a hostile upstream, where anyone writes anything).
+ * `users`: user name → password, gateways (by fleet id) and operators alike. Sessions and their queued QoS 1
+ * messages survive a stop with SIGTERM (the example's persistence: mosquitto saves them on the way out).
+ * `acl`: the ACL file's text instead of the shipped example (a hostile upstream, where anyone writes anything).
  */
-export async function startUpstream (users: Record<string, string>, options: { persistence?: boolean, acl?: string } = {}): Promise<Upstream> {
+export async function startUpstream (users: Record<string, string>, options: { acl?: string } = {}): Promise<Upstream> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-upstream-'))
   const certs = makeCertificates(dir)
   const passwords = path.join(dir, 'passwords')
@@ -57,19 +74,15 @@ export async function startUpstream (users: Record<string, string>, options: { p
   writeFileSync(conf, [
     // as root (CI), mosquitto would switch to the user "mosquitto", who cannot read this test's 0700 folder
     ...(process.getuid?.() === 0 ? ['user root'] : []),
-    'per_listener_settings false',
-    'allow_anonymous false',
-    `password_file ${passwords}`,
-    `acl_file ${acl}`,
-    ...(options.persistence === true ? ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0'] : ['persistence false']),
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    `listener ${port} 127.0.0.1`,
-    `cafile ${certs.ca}`,
-    `certfile ${certs.serverCert}`,
-    `keyfile ${certs.serverKey}`,
-    '',
+    fromExample({
+      password_file: passwords,
+      acl_file: acl,
+      persistence_location: `${dir}/`,
+      listener: `${port} 127.0.0.1`,
+      cafile: certs.ca,
+      certfile: certs.serverCert,
+      keyfile: certs.serverKey,
+    }),
   ].join('\n'))
   let child: ChildProcess | undefined
   let log = ''

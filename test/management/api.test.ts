@@ -168,6 +168,12 @@ test('add and remove a module from an entry on the gateway', async () => {
   assert.match(missing.message, /modules\[4\] \(delta\)\.entry: .*does not exist/)
   assert.equal(readFileSync(gw.manifestFile, 'utf8'), before)
   assert.equal(gw.gateway.modules.get('delta'), undefined)
+  // an optional field of the entry given as null is refused as the manifest would refuse it, not taken as absent
+  const nulled = await fails('add', { spec: { name: 'delta', entry: fixture('echo'), memoryMiB: null, config: null } }, 'MANIFEST_INVALID')
+  assert.match(nulled.message, /modules\[4\] \(delta\)\.memoryMiB: expected number, found null/)
+  assert.match(nulled.message, /modules\[4\] \(delta\)\.config: expected record, found null/)
+  assert.equal(readFileSync(gw.manifestFile, 'utf8'), before)
+  assert.equal(gw.gateway.modules.get('delta'), undefined)
 
   const pid = pidOf('gamma')
   assert.deepEqual(await ok('remove', { module: 'gamma' }), { module: 'gamma', removed: true })

@@ -150,6 +150,9 @@ test('issue 13: a scrape of a gateway running the demo modules, read by both Pro
     assert.equal(value(samples, 'outpost_broker_clients', { listener: tg.url }), 1, format) // the operator above
     assert.equal(value(samples, 'outpost_broker_clients_limit', { listener: tg.url }), 32, format)
     assert.equal(value(samples, 'outpost_retained_topics_limit'), 64, format)
+    assert.equal(value(samples, 'outpost_rpc_pending_calls_limit'), 4096, format)
+    assert.equal(value(samples, 'outpost_rpc_pending_calls_per_caller_limit'), 256, format)
+    assert.equal(value(samples, 'outpost_rpc_pending_calls_per_identity_limit'), 1024, format)
     // every family is documented by HELP and TYPE, and every name has the prefix
     assert.ok(samples.every(s => s.name.startsWith('outpost_') && s.type !== 'unknown'), format)
   }

@@ -48,7 +48,7 @@ const pidOf = async (op: Operator, module: string): Promise<number> => {
 
 test('issue 11: stored hooks survive an upstream outage, kill -9 of the uplink and of the core, and a cut tail', async () => {
   const users = { 'gw-o': 'gateway-o-secret', alice: 'alice-secret' }
-  const upstream = await startUpstream(users, { persistence: true })
+  const upstream = await startUpstream(users)
   const file = path.join(dir, 'gateway.json')
   writeFileSync(file, JSON.stringify({
     gateway: 'gw-o',
@@ -162,7 +162,7 @@ test('issue 11: stored hooks survive an upstream outage, kill -9 of the uplink a
 
 test('issue 11: a long outage fills the queue to its bound; the oldest are dropped, counted in stats and the status; the folder never passes the bound; what was kept arrives in order', async () => {
   const users = { 'gw-f': 'gateway-f-secret', alice: 'alice-secret' }
-  const upstream = await startUpstream(users, { persistence: true })
+  const upstream = await startUpstream(users)
   const fullDir = path.join(dir, 'full')
   const fullQueue = path.join(fullDir, 'queue')
   const MAX_BYTES = 262_144 // the smallest bound the schema allows: 16 segments of 16 KiB
