@@ -178,7 +178,7 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
       let bytes = 0
       for (const trace of recent.newest({ module, errorsOnly })) {
         if (out.length >= limit) break
-        const s = summaryOf(trace.id, trace.summary, trace.spans.length)
+        const s = summaryOf(trace.id, trace.summary, trace.spans)
         bytes += answerBytes(s.root.module, s.root.method, s.error)
         if (bytes > ANSWER_BYTES) break
         out.push(s)

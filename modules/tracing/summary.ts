@@ -2,9 +2,9 @@
 // reads it instead of going over the trace's spans. Each field is what a pass over the spans in arrival
 // order picks: the first span of the earliest start, the latest end, the first failed span of the earliest
 // start, and the root — the first span without a parent, else the first of the earliest start among the
-// spans whose parent is not in the trace (spans often arrive before their parent: a child ends first).
-import { createSorted } from './sorted.js'
-import type { Sorted } from './sorted.js'
+// spans whose parent is not in the trace. That last one is found only when a list asks for it (a child ends,
+// and arrives, before its parent, so it changes with most spans until the root comes): then it is kept
+// until the trace's next span.
 import type { StoredSpan, TraceSummary } from './store.js'
 
 export interface Summary {
@@ -14,26 +14,13 @@ export interface Summary {
   error: StoredSpan | undefined
   /** the first span without a parent: once one came, the root never changes */
   root: StoredSpan | undefined
-  /** until `root` is set: what finds the earliest span whose parent is missing */
-  orphans: Orphans | undefined
+  /** without `root`: the earliest span whose parent is missing (undefined: none), found with `foundAt` spans */
+  orphan: StoredSpan | undefined
+  foundAt: number
 }
-
-interface Orphans {
-  /** the ids of the trace's spans */
-  ids: Set<string>
-  /** the spans whose parent has not arrived, by the parent's id */
-  waiting: Map<string, Orphan[]>
-  byStart: Sorted<Orphan>
-  /** spans arrived, for ties in start */
-  arrived: number
-}
-
-interface Orphan { span: StoredSpan, order: number }
-
-const byStart = (a: Orphan, b: Orphan): number => a.span.start - b.span.start || a.order - b.order
 
 export function startSummary (span: StoredSpan): Summary {
-  const summary: Summary = { first: span, end: 0, error: undefined, root: undefined, orphans: { ids: new Set(), waiting: new Map(), byStart: createSorted(byStart), arrived: 0 } }
+  const summary: Summary = { first: span, end: 0, error: undefined, root: undefined, orphan: undefined, foundAt: 0 }
   addToSummary(summary, span)
   return summary
 }
@@ -43,32 +30,32 @@ export function addToSummary (summary: Summary, span: StoredSpan): void {
   if (span.start < summary.first.start) summary.first = span
   summary.end = Math.max(summary.end, span.start + span.durationMs)
   if (span.code !== null && (summary.error === undefined || span.start < summary.error.start)) summary.error = span
-  const orphans = summary.orphans
-  if (orphans === undefined) return
-  const order = orphans.arrived++
-  orphans.ids.add(span.span)
-  for (const child of orphans.waiting.get(span.span) ?? []) orphans.byStart.delete(child)
-  orphans.waiting.delete(span.span)
-  if (span.parent === null) {
-    summary.root = span
-    summary.orphans = undefined // no longer needed: its memory goes with it
-  } else if (!orphans.ids.has(span.parent)) {
-    const orphan = { span, order }
-    orphans.byStart.insert(orphan)
-    const siblings = orphans.waiting.get(span.parent)
-    if (siblings === undefined) orphans.waiting.set(span.parent, [orphan])
-    else siblings.push(orphan)
-  }
+  if (span.parent === null && summary.root === undefined) summary.root = span
 }
 
-export function summaryOf (trace: string, summary: Summary, spans: number): TraceSummary {
-  const top = summary.root ?? summary.orphans?.byStart.first()?.span ?? summary.first
+/** the earliest of `spans` (the first of equals) whose parent is not among them; none has no parent */
+function earliestOrphan (spans: StoredSpan[]): StoredSpan | undefined {
+  const ids = new Set(spans.map(s => s.span))
+  let orphan: StoredSpan | undefined
+  for (const span of spans) {
+    if (!ids.has(span.parent as string) && (orphan === undefined || span.start < orphan.start)) orphan = span
+  }
+  return orphan
+}
+
+/** `spans`: the trace's, in arrival order */
+export function summaryOf (trace: string, summary: Summary, spans: StoredSpan[]): TraceSummary {
+  if (summary.root === undefined && summary.foundAt !== spans.length) {
+    summary.orphan = earliestOrphan(spans)
+    summary.foundAt = spans.length
+  }
+  const top = summary.root ?? summary.orphan ?? summary.first
   return {
     trace,
     root: { module: top.module, method: top.name },
     start: summary.first.start,
     durationMs: summary.end - summary.first.start,
-    spans,
+    spans: spans.length,
     error: summary.error?.code ?? null,
   }
 }
