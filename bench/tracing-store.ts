@@ -109,28 +109,43 @@ if (gc !== undefined) {
 }
 
 const lines = [row(['spans', 'what', 'before', 'after', 'before / after']), row(['---:', '---', '---:', '---:', '---:'])]
-for (const size of SIZES) {
+/** the rows of list at `size` spans, both stores full */
+function listRows (size: number): string[] {
+  const rows: string[] = []
   const limits: StoreLimits = { maxSpans: size, maxBytes: 1 << 30, maxSpansPerTrace: 1000 }
   const before = createReferenceStore(limits)
   const after = createTraceStore(limits)
-  // the same spans to both, past the bound, so that each add evicts from then on
-  const sources = [spans(0, false), spans(0, false)]
-  fill(before, sources[0] as Generator<{ trace: string, span: StoredSpan }>, size * 1.2)
-  fill(after, sources[1] as Generator<{ trace: string, span: StoredSpan }>, size * 1.2)
+  fill(before, spans(0, false), size * 1.2)
+  fill(after, spans(0, false), size * 1.2)
   for (const filter of FILTERS) {
     for (const limit of LIMITS) {
       const options = { limit, ...filter }
       const [b = 0, a = 0] = timed([() => before.list(options), () => after.list(options)])
       if (JSON.stringify(before.list(options)) !== JSON.stringify(after.list(options))) throw new Error(`list ${filter.label} ${limit}: the answers differ`)
-      lines.push(row([size, `list ${filter.label}, limit ${limit} (µs)`, fixed(b), fixed(a), `${fixed(b / a)}×`]))
+      rows.push(row([size, `list ${filter.label}, limit ${limit} (µs)`, fixed(b), fixed(a), `${fixed(b / a)}×`]))
     }
   }
-  // add: ADDS spans per pass to each store in turn, the same spans to both
-  const addPass = (store: TraceStore, source: Generator<{ trace: string, span: StoredSpan }>): number => usPerCall(() => fill(store, source, ADDS), 1) * 1000 / ADDS
+  return rows
+}
+
+/**
+ * CPU ns per span added to a store of `create` filled past `size` spans, so that each add evicts: the store
+ * alone in the heap, so that neither store's collections are charged to the other
+ */
+function addNs (create: (limits: StoreLimits) => TraceStore, size: number): number {
+  const store = create({ maxSpans: size, maxBytes: 1 << 30, maxSpansPerTrace: 1000 })
+  const source = spans(0, false)
+  fill(store, source, size * 1.2)
+  heap()
+  return usPerCall(() => fill(store, source, ADDS), 1) * 1000 / ADDS
+}
+
+for (const size of SIZES) {
+  lines.push(...listRows(size))
   const adds: [number[], number[]] = [[], []]
   for (let pass = 0; pass < PASSES; pass++) {
-    adds[0].push(addPass(before, sources[0] as Generator<{ trace: string, span: StoredSpan }>))
-    adds[1].push(addPass(after, sources[1] as Generator<{ trace: string, span: StoredSpan }>))
+    adds[0].push(addNs(createReferenceStore, size))
+    adds[1].push(addNs(createTraceStore, size))
   }
   lines.push(row([size, 'add, per span, store full (ns)', fixed(median(adds[0])), fixed(median(adds[1])), `${fixed(median(adds[0]) / median(adds[1]))}×`]))
 }
