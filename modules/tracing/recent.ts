@@ -4,7 +4,7 @@
 // traces it answers. A trace is in 2 + 2 × (its modules) views at most: at most 4 entries per span kept.
 
 import { createSorted } from './sorted.js'
-import type { Sorted } from './sorted.js'
+import type { Place, Sorted } from './sorted.js'
 
 /** what the views read of a trace: its start, error and modules must not change while it is in them */
 export interface Keys<T> {
@@ -16,10 +16,12 @@ export interface Keys<T> {
 }
 
 export interface Recent<T> {
-  /** before its start, error or modules change, and when it goes */
-  remove (trace: T): void
-  /** when it comes, and after its start, error or modules changed */
+  /** when it comes */
   insert (trace: T): void
+  /** `change` may lower its start, give it an error or modules, never take them away */
+  update (trace: T, change: () => void): void
+  /** when it goes */
+  remove (trace: T): void
   /** the traces of the filter, newest first */
   newest (filter: { module?: string | undefined, errorsOnly?: boolean | undefined }): Iterable<T>
 }
@@ -33,19 +35,41 @@ export function createRecent<T> (keys: Keys<T>): Recent<T> {
   const byModule = new Map<string, Sorted<T>>()
   const errorsByModule = new Map<string, Sorted<T>>()
 
-  const join = (map: Map<string, Sorted<T>>, module: string, trace: T): void => {
-    let view = map.get(module)
-    if (view === undefined) map.set(module, view = createSorted(order))
-    view.insert(trace)
-  }
   const leave = (map: Map<string, Sorted<T>>, module: string, trace: T): void => {
     const view = map.get(module)
     view?.delete(trace)
     if (view?.size === 0) map.delete(module)
   }
+  /** the views `trace` belongs in (a module's created if `create`) */
+  const viewsOf = (trace: T, create: boolean): Array<Sorted<T>> => {
+    const error = keys.error(trace)
+    const views = error ? [all, errors] : [all]
+    const add = (map: Map<string, Sorted<T>>, module: string): void => {
+      let view = map.get(module)
+      if (view === undefined && create) map.set(module, view = createSorted(order))
+      if (view !== undefined) views.push(view)
+    }
+    for (const module of keys.modules(trace)) {
+      add(byModule, module)
+      if (error) add(errorsByModule, module)
+    }
+    return views
+  }
   const empty: T[] = []
 
   return {
+    insert (trace) {
+      for (const view of viewsOf(trace, true)) view.insert(trace)
+    },
+
+    update (trace, change) {
+      const before = viewsOf(trace, false)
+      const places = before.map(view => view.find(trace) as Place)
+      change()
+      before.forEach((view, i) => view.lowered(places[i] as Place))
+      for (const view of viewsOf(trace, true)) if (!before.includes(view)) view.insert(trace)
+    },
+
     remove (trace) {
       const error = keys.error(trace)
       all.delete(trace)
@@ -53,16 +77,6 @@ export function createRecent<T> (keys: Keys<T>): Recent<T> {
       for (const module of keys.modules(trace)) {
         leave(byModule, module, trace)
         if (error) leave(errorsByModule, module, trace)
-      }
-    },
-
-    insert (trace) {
-      const error = keys.error(trace)
-      all.insert(trace)
-      if (error) errors.insert(trace)
-      for (const module of keys.modules(trace)) {
-        join(byModule, module, trace)
-        if (error) join(errorsByModule, module, trace)
       }
     },
 

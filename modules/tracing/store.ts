@@ -120,6 +120,11 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
     }
   }
 
+  const keep = (trace: Trace, span: StoredSpan, cost: number): void => {
+    trace.spans.push(span)
+    hold(trace.byModule, span.module, cost)
+  }
+
   const evictOldest = (): void => {
     const oldest = traces.keys().next()
     if (oldest.done === true) return
@@ -152,18 +157,23 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
         counters.droppedOverModuleShare++
         return false
       }
-      // a trace moves in the views when its start, its error or its modules change
-      const moves = trace === undefined || span.start < trace.summary.first.start || (span.code !== null && trace.summary.error === undefined) || !trace.byModule.has(span.module)
       if (trace === undefined) {
-        trace = { id, seq: seq++, spans: [], bytes: 0, byModule: new Map(), summary: startSummary(span) }
-        traces.set(id, trace)
+        const created: Trace = { id, seq: seq++, spans: [], bytes: 0, byModule: new Map(), summary: startSummary(span) }
+        traces.set(id, created)
+        keep(created, span, cost)
+        recent.insert(created)
+        trace = created
+      } else if (span.start < trace.summary.first.start || (span.code !== null && trace.summary.error === undefined) || !trace.byModule.has(span.module)) {
+        // its start, error or modules change: it moves in the views it is in and joins new ones
+        const changed = trace
+        recent.update(changed, () => {
+          addToSummary(changed.summary, span)
+          keep(changed, span, cost)
+        })
       } else {
-        if (moves) recent.remove(trace)
         addToSummary(trace.summary, span)
+        keep(trace, span, cost)
       }
-      trace.spans.push(span)
-      hold(trace.byModule, span.module, cost)
-      if (moves) recent.insert(trace)
       hold(heldBy, span.module, cost)
       trace.bytes += cost
       spans++
