@@ -2,11 +2,10 @@
 // per module those with a span of the module, all and with an error. Each view is sorted by start, ties in
 // the order the traces came (what a stable sort of the traces by start gave), so a list reads only the
 // traces it answers. A trace is in 2 + 2 × (its modules) views at most: at most 4 entries per span kept.
-
 import { createSorted } from './sorted.js'
 import type { Place, Sorted } from './sorted.js'
 
-/** what the views read of a trace: its start, error and modules must not change while it is in them */
+/** what the views read of a trace: its start, error and modules change only within `update` */
 export interface Keys<T> {
   /** the order traces came in */
   seq (trace: T): number
