@@ -3,6 +3,11 @@
 // spans per trace. Any module may add spans to a trace whose id it knows, so one module holds at most half
 // of a trace's spans and bytes and half of the store's: it can neither crowd a trace's real spans out nor
 // flush the store alone, with few long spans or many short ones. Plain data in, plain data out: the RPC shapes of docs/observability.md.
+// Each trace's summary is kept as its spans come (summary.ts) and the traces are kept sorted newest first for
+// each filter of `list` (recent.ts), so that a list reads only the traces it answers: a viewer may list in a loop.
+import { createRecent } from './recent.js'
+import { addToSummary, startSummary, summaryOf } from './summary.js'
+import type { Summary } from './summary.js'
 
 export type SpanKind = 'rpc-server' | 'rpc-client' | 'hook-emit' | 'hook-handle'
 export const SPAN_KINDS: ReadonlySet<string> = new Set<SpanKind>(['rpc-server', 'rpc-client', 'hook-emit', 'hook-handle'])
@@ -52,10 +57,14 @@ export interface StoreCounters {
 }
 
 interface Trace {
+  id: string
+  /** the order traces came in */
+  seq: number
   spans: StoredSpan[]
   bytes: number
   /** what each module holds of the trace */
   byModule: Map<string, Held>
+  summary: Summary
 }
 
 /** spans, and their estimated bytes */
@@ -91,6 +100,8 @@ export interface TraceStore {
 
 export function createTraceStore (limits: StoreLimits): TraceStore {
   const traces = new Map<string, Trace>() // insertion order: the oldest first
+  let seq = 0
+  const recent = createRecent<Trace>({ seq: t => t.seq, start: t => t.summary.first.start, error: t => t.summary.error !== undefined, modules: t => t.byModule.keys() })
   let spans = 0
   let bytes = 0
   const counters = { added: 0, evictedTraces: 0, evictedSpans: 0, droppedOverTraceLimit: 0, droppedOverModuleShare: 0 }
@@ -109,11 +120,17 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
     }
   }
 
+  const keep = (trace: Trace, span: StoredSpan, cost: number): void => {
+    trace.spans.push(span)
+    hold(trace.byModule, span.module, cost)
+  }
+
   const evictOldest = (): void => {
     const oldest = traces.keys().next()
     if (oldest.done === true) return
     const trace = traces.get(oldest.value) as Trace
     traces.delete(oldest.value)
+    recent.remove(trace)
     spans -= trace.spans.length
     bytes -= trace.bytes
     for (const [module, inTrace] of trace.byModule) {
@@ -124,32 +141,6 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
     }
     counters.evictedTraces++
     counters.evictedSpans += trace.spans.length
-  }
-
-  const summary = (id: string, trace: Trace): TraceSummary => {
-    let first = trace.spans[0] as StoredSpan
-    let end = 0
-    let root: StoredSpan | undefined
-    let error: StoredSpan | undefined
-    const ids = new Set(trace.spans.map(s => s.span))
-    for (const span of trace.spans) {
-      if (span.start < first.start) first = span
-      end = Math.max(end, span.start + span.durationMs)
-      // the root: the span without a parent, or (its spans not arrived, or evicted) the earliest whose parent is missing
-      if (span.parent === null || !ids.has(span.parent)) {
-        if (root === undefined || (root.parent !== null && (span.parent === null || span.start < root.start))) root = span
-      }
-      if (span.code !== null && (error === undefined || span.start < error.start)) error = span
-    }
-    const top = root ?? first
-    return {
-      trace: id,
-      root: { module: top.module, method: top.name },
-      start: first.start,
-      durationMs: end - first.start,
-      spans: trace.spans.length,
-      error: error?.code ?? null,
-    }
   }
 
   return {
@@ -167,11 +158,22 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
         return false
       }
       if (trace === undefined) {
-        trace = { spans: [], bytes: 0, byModule: new Map() }
-        traces.set(id, trace)
+        const created: Trace = { id, seq: seq++, spans: [], bytes: 0, byModule: new Map(), summary: startSummary(span) }
+        traces.set(id, created)
+        keep(created, span, cost)
+        recent.insert(created)
+        trace = created
+      } else if (span.start < trace.summary.first.start || (span.code !== null && trace.summary.error === undefined) || !trace.byModule.has(span.module)) {
+        // its start, error or modules change: it moves in the views it is in and joins new ones
+        const changed = trace
+        recent.update(changed, () => {
+          addToSummary(changed.summary, span)
+          keep(changed, span, cost)
+        })
+      } else {
+        addToSummary(trace.summary, span)
+        keep(trace, span, cost)
       }
-      trace.spans.push(span)
-      hold(trace.byModule, span.module, cost)
       hold(heldBy, span.module, cost)
       trace.bytes += cost
       spans++
@@ -183,21 +185,15 @@ export function createTraceStore (limits: StoreLimits): TraceStore {
 
     list ({ limit, module, errorsOnly }) {
       const out: TraceSummary[] = []
-      for (const [id, trace] of traces) {
-        if (module !== undefined && !trace.spans.some(s => s.module === module)) continue
-        const s = summary(id, trace)
-        if (errorsOnly === true && s.error === null) continue
-        out.push(s)
-      }
-      out.sort((a, b) => b.start - a.start)
       let bytes = 0
-      let fit = 0
-      for (const s of out.slice(0, limit)) {
+      for (const trace of recent.newest({ module, errorsOnly })) {
+        if (out.length >= limit) break
+        const s = summaryOf(trace.id, trace.summary, trace.spans)
         bytes += answerBytes(s.root.module, s.root.method, s.error)
         if (bytes > ANSWER_BYTES) break
-        fit++
+        out.push(s)
       }
-      return out.slice(0, fit)
+      return out
     },
 
     show (id) {
