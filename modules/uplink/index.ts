@@ -8,7 +8,7 @@
 // past that, statuses and retained documents are put off and their latest copy sent once there is room, and
 // requests are refused (downlink.ts).
 import type { UplinkConfig } from '../../core/manifest/uplink-schema.js'
-import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
+import { decodeCbor, encodeCbor, epochMs } from '../../core/protocol/codec.js'
 import { matchTopic } from '../../core/protocol/topics.js'
 import { runModule } from '../../core/sdk/index.js'
 import { createDownlink } from './downlink.js'
@@ -45,7 +45,7 @@ runModule<UplinkConfig>(async (m) => {
     let running = 0
     for (const s of moduleStates.values()) if (s === 'running') running++
     return encodeCbor({
-      state, fleetId: c.fleetId, version: c.version, ts: Date.now(), since: startedAt,
+      state, fleetId: c.fleetId, version: c.version, ts: epochMs(Date.now()), since: epochMs(startedAt),
       modules: { total: moduleStates.size, running },
       queue: { records: q.records, bytes: q.bytes, dropped: q.dropped },
     })

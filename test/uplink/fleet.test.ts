@@ -21,6 +21,8 @@ const local: Record<string, Operator> = {}
 let alice: FleetOperator
 let bob: FleetOperator
 const statuses = new Map<string, any>()
+/** each gateway's last status as it came */
+const rawStatuses = new Map<string, Buffer>()
 
 function uplinkSection (fleetId: 'gw-a' | 'gw-b'): Record<string, unknown> {
   return {
@@ -52,7 +54,10 @@ before(async () => {
   bob = await fleetOperator(await upstream.client('bob'), 'bob')
   alice.client.on('message', (topic, payload) => {
     const m = /^outpost\/([^/]+)\/status$/.exec(topic)
-    if (m !== null && payload.length > 0) statuses.set(m[1] as string, decodeCbor(payload))
+    if (m !== null && payload.length > 0) {
+      statuses.set(m[1] as string, decodeCbor(payload))
+      rawStatuses.set(m[1] as string, payload)
+    }
   })
   await alice.client.subscribeAsync('outpost/+/status', { qos: 1 })
 })
@@ -74,6 +79,10 @@ test('each gateway says it is online, retained, with its version and module coun
     assert.equal(status.fleetId, name)
     assert.match(status.version, /^\d+\.\d+\.\d+/)
     assert.equal(status.modules.total, 2) // alpha and the uplink itself
+    // times are CBOR integers (0x1b: 8 bytes), as docs/fleet.md says, not float64
+    const raw = rawStatuses.get(name) as Buffer
+    assert.ok(raw.includes(Buffer.from([0x62, ...Buffer.from('ts'), 0x1b])), `ts is a uint64: ${raw.toString('hex')}`)
+    assert.ok(raw.includes(Buffer.from([0x65, ...Buffer.from('since'), 0x1b])), `since is a uint64: ${raw.toString('hex')}`)
   }
 })
 
