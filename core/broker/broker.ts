@@ -17,8 +17,8 @@ import type { Identity } from './access.js'
 import { clientIdProblem, sessionOwners } from './client-ids.js'
 import { REFUSAL_LOG_WINDOW_MS, clientSlots } from './client-slots.js'
 import type { ClientLimit, ClientSlots } from './client-slots.js'
-import { MAX_SUBSCRIPTIONS, listenerLimits, moduleSocketLimits, pendingGate, rateGate } from './limits.js'
-import type { LimitsInput, ListenerLimits, PendingGate, PendingSlot, RateGate, StoreLimits } from './limits.js'
+import { MAX_SUBSCRIPTIONS, listenerLimits, moduleSocketLimits, listenerRateGates, pendingGate } from './limits.js'
+import type { LimitsInput, ListenerLimits, PendingGate, PendingSlot, ListenerRateGates, RateGate, StoreLimits } from './limits.js'
 import { keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
 import type { LoginThrottle } from './login-throttle.js'
@@ -232,6 +232,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   const limitsOf = new Map<ListenerConfig, ListenerLimits>()
   const slotsOf = new Map<ListenerConfig, ClientSlots>()
   const gates = new WeakMap<Client, RateGate>()
+  const rateGatesOf = new Map<ListenerConfig, ListenerRateGates>()
   const configured = options.listeners.map(l => listenerLimits(l.limits))
   const moduleLimits = moduleSocketLimits(configured)
   options.listeners.forEach((l, i) => limitsOf.set(l, configured[i] ?? listenerLimits(undefined)))
@@ -253,7 +254,11 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     const { listener } = connection
     const limits = limitsOf.get(listener) ?? moduleLimits
     slotsFor(listener).hold(client.id, identity, release => client.conn.once('close', release))
-    if (limits.rate !== null) gates.set(client, rateGate(limits.rate))
+    if (limits.rate !== null) {
+      let rateGates = rateGatesOf.get(listener)
+      if (rateGates === undefined) rateGatesOf.set(listener, rateGates = listenerRateGates(limits.rate))
+      gates.set(client, rateGates.gateOf(identity.kind === 'operator' ? identity.user : undefined, release => client.conn.once('close', release)))
+    }
     identities.set(client, identity)
     owners.hold(identity, client.clean, release => client.conn.once('close', release))
     connection.authenticated()

@@ -45,7 +45,7 @@ export interface ListenerLimits {
   adminReserve: number
   /** a larger MQTT packet closes the connection (MQTT 3.1.1 cannot refuse one packet) */
   maxPacketBytes: number
-  /** publishes per client; null: unlimited */
+  /** publishes per operator user (its connections through this listener together), else per client; null: unlimited */
   rate: RateLimit | null
   /** connections not yet authenticated (TCP accepted, CONNECT unsent or its password being checked); more are closed at once */
   maxPending: number
@@ -161,6 +161,35 @@ export function rateGate (limit: RateLimit, now: () => number = Date.now): RateG
       setTimeout(go, Math.ceil((-tokens * 1000) / limit.messagesPerSecond))
       return true
     },
+  }
+}
+
+export interface ListenerRateGates {
+  /** the gate of a client that has just logged in; `onClose` is given what to call when its connection closes */
+  gateOf (user: string | undefined, onClose: (release: () => void) => void): RateGate
+  /** operator users with a connection through the listener now (one bucket each) */
+  readonly users: number
+}
+
+/**
+ * The rate gates of one listener: the connections of one operator user share one bucket, so opening more
+ * connections (up to maxClientsPerUser) adds no rate; a module or an anonymous client has its own.
+ */
+export function listenerRateGates (limit: RateLimit, now: () => number = Date.now): ListenerRateGates {
+  const byUser = new Map<string, { gate: RateGate, clients: number }>()
+  return {
+    gateOf (user, onClose) {
+      if (user === undefined) return rateGate(limit, now)
+      let shared = byUser.get(user)
+      if (shared === undefined) byUser.set(user, shared = { gate: rateGate(limit, now), clients: 0 })
+      shared.clients++
+      const held = shared
+      onClose(() => {
+        if (--held.clients === 0 && byUser.get(user) === held) byUser.delete(user)
+      })
+      return held.gate
+    },
+    get users () { return byUser.size },
   }
 }
 

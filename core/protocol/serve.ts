@@ -3,6 +3,7 @@
 import { decode, encode, sniffFormat } from './codec.js'
 import { checkRequest, envelopeFields, errorReply, toErrorBody } from './envelope.js'
 import type { CorrelationId, RpcReply } from './envelope.js'
+import { OutpostError } from '../errors.js'
 import { decodeWithContext } from './trace-context.js'
 import type { TraceContext } from './trace-context.js'
 
@@ -58,7 +59,8 @@ export function serveRequest (ctx: ServeContext, method: string, payload: Uint8A
     if (ctx.traced === undefined) decoded = decode(bytes, format) as { args?: unknown, from?: unknown }
     else ({ envelope: decoded, context } = decodeWithContext(bytes, format) as { envelope: { args?: unknown, from?: unknown }, context: TraceContext | undefined })
   } catch (err) {
-    respond(request.reply, errorReply(request.id, 'BAD_REQUEST', (err as Error).message))
+    // the codec's own refusals (too deep) carry their limit as details
+    respond(request.reply, errorReply(request.id, 'BAD_REQUEST', (err as Error).message, err instanceof OutpostError ? err.details : undefined))
     return
   }
   const handler = ctx.methods.get(method)

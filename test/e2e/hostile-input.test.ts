@@ -107,6 +107,7 @@ test('issue 10 A1: a viewer\'s JSON request nested 20,000 deep gets BAD_REQUEST 
   assert.equal(reply.id, 7)
   assert.equal(reply.error.code, 'BAD_REQUEST')
   assert.match(reply.error.message, /JSON payload nested deeper than 64 levels/)
+  assert.deepEqual(reply.error.details, { maxDepth: 64 })
   // one level less than the limit is fine, with objects too
   const ok = JSON.parse(String(await viewer.ask('rpc/core/list', `{"id":8,"reply":"${viewer.reply}","args":${'{"a":'.repeat(63)}1${'}'.repeat(63)}}`)))
   assert.equal(ok.id, 8)
@@ -122,6 +123,7 @@ test('issue 10 A1: CBOR nested 20,000 deep gets BAD_REQUEST from the core and fr
   const toModule = cbor(await admin.ask('rpc/alpha/echo', deepCbor(12, admin.reply, 20_000), hasId(12)))
   assert.equal(toModule.error.code, 'BAD_REQUEST')
   assert.match(toModule.error.message, /nested deeper than 64 levels/)
+  assert.deepEqual([toCore.error.details, toModule.error.details], [{ maxDepth: 64 }, { maxDepth: 64 }])
   // at the limit: the arguments' 63 levels plus the envelope's map make 64
   const atLimit = cbor(await admin.ask('rpc/alpha/echo', deepCbor(13, admin.reply, 63), hasId(13)))
   assert.equal(atLimit.error, undefined)

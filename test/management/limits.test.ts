@@ -8,11 +8,14 @@ import net from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import { startTestGateway, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
-import { DEFAULT_LIMITS, listenerLimits, moduleSocketLimits, pendingGate, rateGate } from '../../core/broker/limits.js'
+import { DEFAULT_LIMITS, listenerLimits, listenerRateGates, moduleSocketLimits, pendingGate, rateGate } from '../../core/broker/limits.js'
+import { encodeCbor } from '../../core/protocol/codec.js'
+import { PASSWORDS, operators } from './helpers.js'
 
 let gw: TestGateway
 let strict: string // maxClients 2, 4 KiB packets, 5 messages at once then disconnect
 let throttled: string // throttles past 50 messages/s
+let perUser: string // operators only; 10 messages at once per user, then disconnect
 let waiting: string // 4 connections not yet authenticated, 2 per address, 2 KiB before the CONNACK, 8 KiB after
 const clients: MqttClient[] = []
 
@@ -23,13 +26,16 @@ before(async () => {
         { type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { maxClients: 2, maxPacketBytes: 4096, rate: { messagesPerSecond: 1, burst: 5, action: 'disconnect' } } },
         { type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { rate: { messagesPerSecond: 50, burst: 5 } } },
         { type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { maxPending: 4, maxPendingPerAddress: 2, maxConnectBytes: 2048, maxPacketBytes: 8192 } },
+        { type: 'tcp', host: '127.0.0.1', port: 0, limits: { rate: { messagesPerSecond: 1, burst: 10, action: 'disconnect' } } },
       ],
     },
+    operators: await operators(),
     modules: [{ name: 'alpha', entry: fixture('echo') }],
   })
   strict = gw.gateway.broker.listeners[0]?.url ?? ''
   throttled = gw.gateway.broker.listeners[1]?.url ?? ''
   waiting = gw.gateway.broker.listeners[2]?.url ?? ''
+  perUser = gw.gateway.broker.listeners[3]?.url ?? ''
 })
 
 after(async () => {
@@ -37,8 +43,8 @@ after(async () => {
   await gw?.stop()
 })
 
-async function client (url: string): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000 }, false)
+async function client (url: string, login: { username?: string, password?: string } = {}): Promise<MqttClient> {
+  const c = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...login }, false)
   clients.push(c)
   return c
 }
@@ -75,6 +81,26 @@ test('the rate gate: a burst at once, then one message per token, throttled or r
     assert.equal(strictGate.admit(() => {}), false)
     clock.tick(100)
     assert.equal(strictGate.admit(() => {}), true)
+  } finally {
+    clock.restore()
+  }
+})
+
+test('issue 10 review: one operator user\'s connections share one rate bucket; other users and other clients have their own', () => {
+  const clock = sinon.useFakeTimers({ now: 1000 })
+  try {
+    const gates = listenerRateGates({ messagesPerSecond: 10, burst: 2, action: 'disconnect' }, () => clock.now)
+    const releases: Array<() => void> = []
+    const keep = (release: () => void): void => { releases.push(release) }
+    const first = gates.gateOf('viewer', keep)
+    const second = gates.gateOf('viewer', keep)
+    assert.equal(first, second)
+    assert.deepEqual([first.admit(() => {}), second.admit(() => {}), second.admit(() => {})], [true, true, false])
+    assert.equal(gates.gateOf('admin', keep).admit(() => {}), true, 'another user: its own bucket')
+    assert.equal(gates.gateOf(undefined, () => assert.fail('an anonymous client holds nothing')).admit(() => {}), true)
+    assert.equal(gates.users, 2)
+    for (const release of releases) release()
+    assert.equal(gates.users, 0, 'the last connection of a user gone: its bucket is forgotten')
   } finally {
     clock.restore()
   }
@@ -138,6 +164,21 @@ test('a client past its message rate is disconnected on a "disconnect" listener'
   for (let i = 0; i < 20; i++) flood.publish('hooks/x/flood', Buffer.from([i]))
   await gone
   assert.ok(gw.logs.some(l => /denied publish hooks\/x\/flood/.test(l.text) && /rate limit/.test(l.text)))
+})
+
+test('issue 10 review: a second connection of the same user adds no rate: past the user\'s burst it is disconnected, another user is not', async () => {
+  const [first, second] = [await client(perUser, { username: 'viewer', password: PASSWORDS.viewer }), await client(perUser, { username: 'viewer', password: PASSWORDS.viewer })]
+  const other = await client(perUser, { username: 'admin', password: PASSWORDS.admin })
+  const ask = (c: MqttClient, id: number): void => { c.publish('rpc/core/list', encodeCbor({ id, reply: `reply/${c.options.clientId}`, args: null })) }
+  // the burst is 10 for the user: 6 from each of its two connections pass it
+  for (let i = 0; i < 6; i++) ask(first as MqttClient, i)
+  const gone = closed(second as MqttClient)
+  for (let i = 0; i < 6; i++) ask(second as MqttClient, i)
+  await gone
+  for (let i = 0; i < 10; i++) ask(other, i)
+  await new Promise(resolve => setTimeout(resolve, 300))
+  assert.equal(other.connected, true, 'another user, its own burst of 10')
+  assert.ok(gw.logs.some(l => /denied publish rpc\/core\/list/.test(l.text) && /rate limit/.test(l.text)))
 })
 
 test('a client past its message rate is throttled, not dropped, on a "throttle" listener', async () => {
