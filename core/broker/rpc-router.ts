@@ -335,6 +335,9 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       // where the leading entries ended, before a second read of the whole map moves it: `error` there is an error reply
       const stop = format === 'cbor' ? leadingStop() : -1
       if ((id === undefined || id === null) && format === 'cbor') id = readEnvelopeId(payload, false)
+      // entries after the leading ones may hold a second id, which a receiver decoding the map would take
+      // for the reply's: such a reply is passed on only when the whole map holds this one id
+      else if (stop >= 0 && readEnvelopeId(payload, false) !== id) return notOwed()
       const route = typeof id === 'number' || typeof id === 'bigint' || typeof id === 'string' ? byId.get(id) : undefined
       if (route === undefined) {
         // "I could not read your request's id": the caller learns of it, and nothing is released (the

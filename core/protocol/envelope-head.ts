@@ -199,6 +199,7 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
     count = argument
     at = content
   }
+  let ids = 0
   for (let entry = 0; entry < count && at < bytes.length; entry++) {
     if ((bytes[at] ?? 0) >> 5 !== 3) break // the key is not a text string (or the break byte)
     if (!header(bytes, at) || content + argument > bytes.length) break
@@ -210,6 +211,7 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
     const field = isKey(bytes, keyAt, keyLength, KEY_ID)
       ? 'id'
       : isKey(bytes, keyAt, keyLength, KEY_REPLY) ? 'reply' : isKey(bytes, keyAt, keyLength, KEY_TIMEOUT) ? 'timeout' : undefined
+    if (field === 'id') ids++
     if (major === 0 && header(bytes, valueAt)) {
       if (field === 'id') head.id = uintAt(bytes, valueAt)
       else if (field === 'timeout') head.timeout = argument
@@ -235,5 +237,8 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
       if (at < 0) break
     }
   }
+  // a second id is no id: decoders keep the last, this reader the first, and a reply read one way by the
+  // broker and the other by its receiver would answer a call it was not given (issue 10 review)
+  if (ids > 1) head.id = WRONG_TYPE
   return head
 }
