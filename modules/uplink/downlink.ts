@@ -5,10 +5,12 @@
 // everyone else (operators without a role here, topics that name none), so an upstream account with no role
 // cannot spend the fleet admins' requests. What fails before a reply topic is known is dropped and counted;
 // the rest is answered with an error.
-// A request's slot is held until its reply has been handed to the socket and the backlog is back under its
-// bound (`reply`'s `sent`). So are the reply bytes it holds: RESERVED_REPLY_BYTES from its admission, then its
-// reply's real size, within `maxReplyBytesPerOperator` for the operator's requests and `maxReplyBytesInFlight`
-// for all; the count of slots alone let eight answers of 6 MiB be held at once. A reply goes up as the module
+// A request's slot is held until its reply has left the process: the socket has sent it on (`reply`'s `sent`).
+// So are the reply bytes it holds: RESERVED_REPLY_BYTES from its admission, then its reply's real size,
+// within `maxReplyBytesPerOperator` for the operator's requests and `maxReplyBytesInFlight` for all; the
+// count of slots alone let eight answers of 6 MiB be held at once, and releasing a reply once the backlog was
+// under its bound left up to maxBacklogBytes of replies in the socket uncharged (two operators flooding got
+// the uplink killed). A reply goes up as the module
 // sent it, only its id replaced (reply-id.ts); one that would pass `maxReplyBytes` or what is left of the
 // budgets, or find the backlog over its bound, goes as a short error in its place.
 import type { Role } from '../../core/broker/access.js'
@@ -40,7 +42,7 @@ export interface DownlinkOptions {
   expose: UplinkConfig['expose']
   /** the reply envelope's bytes, as the module sent them */
   call: (module: string, method: string, args: unknown, timeout: number, onBehalf: string) => Promise<Buffer>
-  /** hands a reply (its pieces, one after the other) to the upstream; `sent` once it is in the socket and the backlog is under its bound (or the connection went) */
+  /** hands a reply (its pieces, one after the other) to the upstream; `sent` once the socket has sent it on (or the connection went) */
   reply: (topic: string, payload: readonly Buffer[], sent: () => void) => void
   /** bytes waiting unsent to the upstream now */
   backlogBytes: () => number
@@ -106,7 +108,7 @@ export function createDownlink (o: DownlinkOptions): Downlink {
   // per operator with a role here (bounded by the manifest); an operator never holds more than the whole
   const perOperator = Math.min(o.limits.maxInFlightPerOperator, o.limits.maxInFlight)
   const inFlightOf = new Map<string, number>()
-  // reply bytes held, from admission until the reply is in the socket, in all and per operator with a request
+  // reply bytes held, from admission until the socket has sent the reply on, in all and per operator with a request
   // in flight; an operator never holds more than the whole
   let held = 0
   const heldOf = new Map<string, number>()
