@@ -55,7 +55,8 @@ export interface Upstream {
   whenUnder (bytes: number, done: () => void): void
   /** QoS 1 through mqtt.js, calling back once acknowledged; false if not connected or closing (nothing is queued in memory) */
   publish (topic: string, payload: Buffer, retain: boolean, acked?: (err?: Error) => void): boolean
-  /** QoS 0, not retained, the payload (or its pieces, one after the other) copied at once; false if not connected or
+  /** QoS 0, not retained, the payload (or its pieces, one after the other) copied at once (one of 64 KiB or more is
+   * handed to the socket as it is: it must not change); false if not connected or
    * closing (then `written` is not called); `written` once the socket has sent the packet on, or the connection went */
   send (topic: string, payload: Buffer | readonly Buffer[], written?: () => void): boolean
   /** a stored hook, QoS 1, not retained: onStoredAck(seq) once acknowledged; false if not connected or closing (nothing is kept) */
@@ -79,7 +80,8 @@ const lengthBytes = (n: number): number => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2
 interface PacketWriter {
   /** bytes encoded and not yet handed to the socket (at most one turn of the event loop's) */
   readonly pending: number
-  /** a PUBLISH, not retained: QoS 1 under message id `id`, QoS 0 when `id` is 0; the payload is copied at once;
+  /** a PUBLISH, not retained: QoS 1 under message id `id`, QoS 0 when `id` is 0; the payload is copied at once,
+   * unless it is of OUT_CHUNK_BYTES or more: then it is handed to the socket as it is, and must not change;
    * `written` once the socket has sent it on, or the connection went */
   publish (topic: string, payload: Buffer | readonly Buffer[], id: number, written?: () => void): void
   /** the connection went: every `written` not called yet is */
@@ -99,19 +101,22 @@ function packetWriter (client: MqttClient): PacketWriter {
     if (!unsent.delete(group)) return
     for (const written of group) written()
   }
-  const flush = (): void => {
+  /** hands the packets encoded so far to the socket, then `after` (a large payload, as it is) */
+  const flush = (after: readonly Buffer[] = []): void => {
     flushScheduled = false
-    if (used === 0) return
+    if (used === 0 && after.length === 0) return
     // what follows `used` in the chunk is never written once handed out: the next packets go there
-    const packets = out.subarray(0, used)
+    const buffers = used === 0 ? after : [out.subarray(0, used), ...after]
     out = out.subarray(used)
     used = 0
     const group = callbacks
     callbacks = []
     unsent.add(group)
     // else the connection went: stored hooks are sent again after the reconnect, QoS 0 ones are lost as on any loss
-    if (!client.stream.destroyed) client.stream.write(packets, () => call(group))
-    else call(group)
+    if (client.stream.destroyed) return call(group)
+    const last = buffers.length - 1
+    for (let i = 0; i < last; i++) client.stream.write(buffers[i] as Buffer)
+    client.stream.write(buffers[last] as Buffer, () => call(group))
   }
   return {
     get pending () { return used },
@@ -128,7 +133,10 @@ function packetWriter (client: MqttClient): PacketWriter {
       let payloadBytes = 0
       for (const part of parts) payloadBytes += part.length
       const remaining = 2 + topicBytes + (id === 0 ? 0 : 2) + payloadBytes
-      const size = 1 + lengthBytes(remaining) + remaining
+      // a large payload goes to the socket as it is, after its packet's head: a copy of each large reply
+      // was one more buffer of its size for the garbage collector, which flooding operators made faster than it came
+      const large = payloadBytes >= OUT_CHUNK_BYTES
+      const size = 1 + lengthBytes(remaining) + remaining - (large ? payloadBytes : 0)
       if (out.length - used < size) {
         flush()
         out = Buffer.allocUnsafe(Math.max(OUT_CHUNK_BYTES, size))
@@ -142,9 +150,13 @@ function packetWriter (client: MqttClient): PacketWriter {
       at = out.writeUInt16BE(topicBytes, at)
       at += out.write(topic, at, 'utf8')
       if (id !== 0) at = out.writeUInt16BE(id, at)
+      if (written !== undefined) callbacks.push(written)
+      if (large) {
+        used = at
+        return flush(parts)
+      }
       for (const part of parts) at += part.copy(out, at)
       used = at
-      if (written !== undefined) callbacks.push(written)
       if (!flushScheduled) {
         flushScheduled = true
         process.nextTick(flush)
