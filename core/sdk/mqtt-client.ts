@@ -326,9 +326,12 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
           if (qos === 3 || payloadStart > end) return protocolError('malformed PUBLISH')
           const topic = bytes.toString('utf8', start + 2, topicEnd)
           if (qos === 1) write(encodeAck(bytes.readUInt16BE(topicEnd)))
-          // a packet that spanned reads has a buffer of its own; one read whole lies in readBuffer, which the next read reuses
+          // a packet that spanned reads has a buffer of its own, which the handler may have (the uplink frees a large
+          // reply's once sent: modules/uplink/release.ts); a packet read whole lies in readBuffer, which the next
+          // read reuses, or in a join with other packets (a fixed header split over reads): copied
           const payload = bytes.subarray(payloadStart, end)
-          handler(topic, bytes.buffer === readBuffer.buffer ? Buffer.from(payload) : payload, (header & 1) === 1)
+          const own = bytes.buffer !== readBuffer.buffer && bytes.byteOffset === 0 && end === bytes.buffer.byteLength
+          handler(topic, own ? payload : Buffer.from(payload), (header & 1) === 1)
           break
         }
         case 2: { // CONNACK

@@ -21,6 +21,7 @@ import { correlationId, errorReply, toErrorBody } from '../../core/protocol/enve
 import type { CorrelationId } from '../../core/protocol/envelope.js'
 import { CORE_MODULE, isMethodName, isModuleName } from '../../core/protocol/topics.js'
 import type { UplinkConfig } from '../../core/manifest/uplink-schema.js'
+import { release } from './release.js'
 import { withReplyId } from './reply-id.js'
 import { SEGMENT } from './topics.js'
 import type { FleetTopics } from './topics.js'
@@ -172,8 +173,9 @@ export function createDownlink (o: DownlinkOptions): Downlink {
     if (typeof replyTopic !== 'string' || !replyTopic.startsWith(own) || !SEGMENT.test(replyTopic.slice(own.length))) {
       return drop('malformed', `${topic}: "reply" must be ${own}<token>`)
     }
-    /** hands the reply's pieces up, or a short error in their place; `admitted`: the request holds reply bytes (`reserved` of them) */
-    const deliver = (id: CorrelationId, pieces: Buffer[], admitted?: { reserved: number, sent: () => void }): void => {
+    /** hands the reply's pieces up, or a short error in their place; `admitted`: the request holds reply bytes (`reserved` of them);
+     * `received`: the buffers the reply came in, released once it is sent on or dropped */
+    const deliver = (id: CorrelationId, pieces: Buffer[], admitted?: { reserved: number, sent: () => void }, received: readonly Buffer[] = []): void => {
       counters.answered++
       let size = 0
       for (const piece of pieces) size += piece.length
@@ -188,16 +190,20 @@ export function createDownlink (o: DownlinkOptions): Downlink {
         counters.replaced.backlog++
         bytes = encodeReply(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${size} bytes) was not sent`)), format)
       }
-      if (bytes === undefined) send(pieces, size, admitted)
-      else send([bytes], bytes.length, admitted)
+      if (bytes === undefined) send(pieces, size, admitted, () => release([...received, ...pieces]))
+      else {
+        release([...received, ...pieces])
+        send([bytes], bytes.length, admitted)
+      }
     }
-    /** hands the pieces up, holding their bytes in the request's place until they are in the socket */
-    const send = (pieces: Buffer[], size: number, admitted?: { reserved: number, sent: () => void }): void => {
-      if (admitted === undefined) return o.reply(replyTopic, pieces, () => {})
+    /** hands the pieces up, holding their bytes in the request's place until the socket has sent them on (then `done`) */
+    const send = (pieces: Buffer[], size: number, admitted?: { reserved: number, sent: () => void }, done = (): void => {}): void => {
+      if (admitted === undefined) return o.reply(replyTopic, pieces, done)
       hold(operator, size - admitted.reserved)
       o.reply(replyTopic, pieces, () => {
         hold(operator, -size)
         admitted.sent()
+        done()
       })
     }
     const tooLarge = (id: CorrelationId, size: number): Buffer => {
@@ -280,7 +286,8 @@ export function createDownlink (o: DownlinkOptions): Downlink {
     o.call(module, method, request.args ?? null, timeout, `${role}:${operator}`).then(
       reply => {
         const bytes = withReplyId(reply, id, format)
-        if (bytes !== null) return deliver(id, bytes, admitted)
+        if (bytes !== null) return deliver(id, bytes, admitted, [reply])
+        release([reply])
         counters.replaced.malformed++
         warnOnce('replyMalformed', `a reply from ${module}.${method} is not a map with an id: not passed on (${counters.replaced.malformed} so far)`)
         answer(id, errorReply(id, 'HANDLER_FAILED', `the reply from ${module}.${method} could not be read (not a map with an id); not passed on`), admitted)
