@@ -190,9 +190,10 @@ export function createDownlink (o: DownlinkOptions): Downlink {
         counters.replaced.backlog++
         bytes = encodeReply(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${size} bytes) was not sent`)), format)
       }
-      if (bytes === undefined) send(pieces, size, admitted, () => release([...received, ...pieces]))
+      // only the buffers the reply came in: the pieces may lie in the CBOR encoder's own (reply-id.ts splices an id in)
+      if (bytes === undefined) send(pieces, size, admitted, () => release(received))
       else {
-        release([...received, ...pieces])
+        release(received)
         send([bytes], bytes.length, admitted)
       }
     }

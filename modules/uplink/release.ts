@@ -8,7 +8,8 @@ const OWN_BUFFER_BYTES = 65_536
 
 type Transferable = ArrayBuffer & { transfer?: (length: number) => ArrayBuffer, detached?: boolean }
 
-/** Frees the large buffers under `pieces` now; nothing may read them after. */
+/** Frees the large buffers under `pieces` now; nothing may read them after. Only for buffers the SDK handed over
+ * as a reply: one the CBOR encoder returned lies in the encoder's own, which it goes on writing into. */
 export function release (pieces: readonly Buffer[]): void {
   for (const piece of pieces) {
     const buffer = piece.buffer as Transferable
