@@ -3,9 +3,10 @@
 // once (no reconnect — the core restarts a module that lost the broker), subscribe, publish QoS 0/1,
 // keepalive. Writes issued in the same tick are coalesced into one system call (cork/uncork), which is
 // where a broker round trip spends its time. Reads go into one buffer per connection (the socket's
-// `onread` option) and are copied out at their size: the socket's stream allocates 64 KiB per read and
-// emits an event, and with it an echo module kept 30–37 MiB of private memory after the RPC benchmark's
-// load instead of 16–18.
+// `onread` option) and are read there: a message's payload is copied out (a handler may keep it), a packet
+// split over reads is copied into its own buffer, and one read through unkept is not copied at all. The
+// socket's stream allocates 64 KiB per read and emits an event, and with it an echo module kept 30–37 MiB
+// of private memory after the RPC benchmark's load instead of 16–18.
 // The handful of packets involved are encoded and decoded here by hand, not with mqtt-packet: its first
 // encode builds a cache of 65 536 two-byte Buffers (≈ 7.5 MB of heap in every module process), and its
 // generic parser (a buffer list, a state machine, debug calls per packet) cost more CPU than the rest of
@@ -134,41 +135,46 @@ export type PacketKeeper = (header: number, bytes: Buffer, start: number, end: n
 
 /**
  * Splits a byte stream into MQTT packets [MQTT-2.2]: fixed header, remaining length (1–4 bytes of 7 bits),
- * body. Returns the function to feed chunks to; calls `onError` once on a malformed length. Packets that lie
- * whole in a chunk are read where they are. A packet split over chunks has them kept as they come, with their
- * count of bytes, and joined once when it is whole: joining at every chunk copied what was held again each
- * time (a 6 MiB packet in 64 KiB reads, ≈ 300 MiB copied). The broker's reader (core/broker/reader.ts) copies
- * such a packet once too, into a buffer of its announced size, which it may allocate because it has checked
- * that size against its bound; this client has no bound, so it holds only what has arrived.
+ * body. Returns the function to feed chunks to, each valid during its call only (the socket's read buffer);
+ * calls `onError` once on a malformed length. Packets that lie whole in a chunk are read where they are. A
+ * packet split over chunks is copied once, into a buffer of its announced size, as each chunk comes, as the
+ * broker's reader (core/broker/reader.ts) does: kept chunks joined once whole left the chunks and the joined
+ * copy alive together (2× the packet, for a reply of 6 MiB 12 MiB), and joining at every chunk copied what
+ * was held again each time (a 6 MiB packet in 64 KiB reads, ≈ 300 MiB copied). The announced size is the
+ * broker's to bound (its maxPacketBytes), and `keep` may refuse a packet before any of it is kept.
  */
 export function packetReader (onPacket: PacketHandler, onError: (message: string) => void, keep: PacketKeeper = () => true): (chunk: Buffer) => void {
-  // an unfinished packet: its chunks, their bytes, and the packet's whole size once its fixed header has
-  // arrived (0 while only part of the header has: then at most 4 bytes are held)
-  let parts: Buffer[] = []
+  // an unfinished packet: a buffer of its whole size once its fixed header has arrived (`held` bytes of it
+  // filled so far, its body from `body`), or, while only part of that header has, those bytes (at most 4)
+  let unfinished: Buffer | null = null
   let held = 0
-  let needed = 0
+  let body = 0
   /** bytes still to come of a packet read through unkept */
   let skip = 0
   return chunk => {
     let bytes = chunk
+    let offset = 0
     if (skip > 0) {
       if (chunk.length <= skip) {
         skip -= chunk.length
         return
       }
-      bytes = chunk.subarray(skip)
+      offset = skip
       skip = 0
     }
-    if (held > 0) {
-      parts.push(chunk)
-      held += chunk.length
-      if (needed > 0 && held < needed) return
-      bytes = Buffer.concat(parts, held)
-      parts = []
-      held = 0
-      needed = 0
+    if (unfinished !== null && unfinished.length > held) {
+      const taken = chunk.copy(unfinished, held, offset)
+      held += taken
+      if (held < unfinished.length) return
+      const packet = unfinished
+      unfinished = null
+      onPacket(packet[0] ?? 0, packet, body, packet.length)
+      offset += taken
+    } else if (unfinished !== null) {
+      bytes = Buffer.concat([unfinished, chunk.subarray(offset)]) // a fixed header split over reads: rare
+      offset = 0
+      unfinished = null
     }
-    let offset = 0
     while (bytes.length - offset >= 2) {
       let length = 0
       let pos = offset + 1
@@ -184,19 +190,21 @@ export function packetReader (onPacket: PacketHandler, onError: (message: string
         return onError('invalid remaining length')
       }
       if (bytes.length - pos < length) {
-        if (!keep(bytes[offset] ?? 0, bytes, pos, bytes.length, pos - offset + length)) {
+        const total = pos - offset + length
+        if (!keep(bytes[offset] ?? 0, bytes, pos, bytes.length, total)) {
           skip = pos + length - bytes.length
           return
         }
-        needed = pos - offset + length
-        break
+        held = bytes.copy(unfinished = Buffer.allocUnsafe(total), 0, offset)
+        body = pos - offset
+        return
       }
       onPacket(bytes[offset] ?? 0, bytes, pos, pos + length)
       offset = pos + length
     }
     if (offset < bytes.length) {
-      parts.push(bytes.subarray(offset))
-      held = bytes.length - offset
+      unfinished = Buffer.from(bytes.subarray(offset))
+      held = unfinished.length
     }
   }
 }
@@ -208,7 +216,7 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
   const onread = {
     buffer: readBuffer,
     callback: (bytes: number): boolean => {
-      onChunk(Buffer.from(readBuffer.subarray(0, bytes))) // a copy: the next read reuses readBuffer
+      onChunk(readBuffer.subarray(0, bytes)) // valid during the call only: the next read reuses readBuffer
       return true
     },
   }
@@ -318,7 +326,12 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
           if (qos === 3 || payloadStart > end) return protocolError('malformed PUBLISH')
           const topic = bytes.toString('utf8', start + 2, topicEnd)
           if (qos === 1) write(encodeAck(bytes.readUInt16BE(topicEnd)))
-          handler(topic, bytes.subarray(payloadStart, end), (header & 1) === 1)
+          // a packet that spanned reads has a buffer of its own, which the handler may have (the uplink frees a large
+          // reply's once sent: modules/uplink/release.ts); a packet read whole lies in readBuffer, which the next
+          // read reuses, or in a join with other packets (a fixed header split over reads): copied
+          const payload = bytes.subarray(payloadStart, end)
+          const own = bytes.buffer !== readBuffer.buffer && bytes.byteOffset === 0 && end === bytes.buffer.byteLength
+          handler(topic, own ? payload : Buffer.from(payload), (header & 1) === 1)
           break
         }
         case 2: { // CONNACK

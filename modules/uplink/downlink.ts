@@ -5,10 +5,12 @@
 // everyone else (operators without a role here, topics that name none), so an upstream account with no role
 // cannot spend the fleet admins' requests. What fails before a reply topic is known is dropped and counted;
 // the rest is answered with an error.
-// A request's slot is held until its reply has been handed to the socket and the backlog is back under its
-// bound (`reply`'s `sent`). So are the reply bytes it holds: RESERVED_REPLY_BYTES from its admission, then its
-// reply's real size, within `maxReplyBytesPerOperator` for the operator's requests and `maxReplyBytesInFlight`
-// for all; the count of slots alone let eight answers of 6 MiB be held at once. A reply goes up as the module
+// A request's slot is held until its reply has left the process: the socket has sent it on (`reply`'s `sent`).
+// So are the reply bytes it holds: RESERVED_REPLY_BYTES from its admission, then its reply's real size,
+// within `maxReplyBytesPerOperator` for the operator's requests and `maxReplyBytesInFlight` for all; the
+// count of slots alone let eight answers of 6 MiB be held at once, and releasing a reply once the backlog was
+// under its bound left up to maxBacklogBytes of replies in the socket uncharged (two operators flooding got
+// the uplink killed). A reply goes up as the module
 // sent it, only its id replaced (reply-id.ts); one that would pass `maxReplyBytes` or what is left of the
 // budgets, or find the backlog over its bound, goes as a short error in its place.
 import type { Role } from '../../core/broker/access.js'
@@ -19,6 +21,7 @@ import { correlationId, errorReply, toErrorBody } from '../../core/protocol/enve
 import type { CorrelationId } from '../../core/protocol/envelope.js'
 import { CORE_MODULE, isMethodName, isModuleName } from '../../core/protocol/topics.js'
 import type { UplinkConfig } from '../../core/manifest/uplink-schema.js'
+import { release } from './release.js'
 import { withReplyId } from './reply-id.js'
 import { SEGMENT } from './topics.js'
 import type { FleetTopics } from './topics.js'
@@ -40,7 +43,7 @@ export interface DownlinkOptions {
   expose: UplinkConfig['expose']
   /** the reply envelope's bytes, as the module sent them */
   call: (module: string, method: string, args: unknown, timeout: number, onBehalf: string) => Promise<Buffer>
-  /** hands a reply (its pieces, one after the other) to the upstream; `sent` once it is in the socket and the backlog is under its bound (or the connection went) */
+  /** hands a reply (its pieces, one after the other) to the upstream; `sent` once the socket has sent it on (or the connection went) */
   reply: (topic: string, payload: readonly Buffer[], sent: () => void) => void
   /** bytes waiting unsent to the upstream now */
   backlogBytes: () => number
@@ -106,7 +109,7 @@ export function createDownlink (o: DownlinkOptions): Downlink {
   // per operator with a role here (bounded by the manifest); an operator never holds more than the whole
   const perOperator = Math.min(o.limits.maxInFlightPerOperator, o.limits.maxInFlight)
   const inFlightOf = new Map<string, number>()
-  // reply bytes held, from admission until the reply is in the socket, in all and per operator with a request
+  // reply bytes held, from admission until the socket has sent the reply on, in all and per operator with a request
   // in flight; an operator never holds more than the whole
   let held = 0
   const heldOf = new Map<string, number>()
@@ -170,8 +173,9 @@ export function createDownlink (o: DownlinkOptions): Downlink {
     if (typeof replyTopic !== 'string' || !replyTopic.startsWith(own) || !SEGMENT.test(replyTopic.slice(own.length))) {
       return drop('malformed', `${topic}: "reply" must be ${own}<token>`)
     }
-    /** hands the reply's pieces up, or a short error in their place; `admitted`: the request holds reply bytes (`reserved` of them) */
-    const deliver = (id: CorrelationId, pieces: Buffer[], admitted?: { reserved: number, sent: () => void }): void => {
+    /** hands the reply's pieces up, or a short error in their place; `admitted`: the request holds reply bytes (`reserved` of them);
+     * `received`: the buffers the reply came in, released once it is sent on or dropped */
+    const deliver = (id: CorrelationId, pieces: Buffer[], admitted?: { reserved: number, sent: () => void }, received: readonly Buffer[] = []): void => {
       counters.answered++
       let size = 0
       for (const piece of pieces) size += piece.length
@@ -186,16 +190,21 @@ export function createDownlink (o: DownlinkOptions): Downlink {
         counters.replaced.backlog++
         bytes = encodeReply(errorReply(id, 'UNAVAILABLE', backlogMessage(`the reply (${size} bytes) was not sent`)), format)
       }
-      if (bytes === undefined) send(pieces, size, admitted)
-      else send([bytes], bytes.length, admitted)
+      // only the buffers the reply came in: the pieces may lie in the CBOR encoder's own (reply-id.ts splices an id in)
+      if (bytes === undefined) send(pieces, size, admitted, () => release(received))
+      else {
+        release(received)
+        send([bytes], bytes.length, admitted)
+      }
     }
-    /** hands the pieces up, holding their bytes in the request's place until they are in the socket */
-    const send = (pieces: Buffer[], size: number, admitted?: { reserved: number, sent: () => void }): void => {
-      if (admitted === undefined) return o.reply(replyTopic, pieces, () => {})
+    /** hands the pieces up, holding their bytes in the request's place until the socket has sent them on (then `done`) */
+    const send = (pieces: Buffer[], size: number, admitted?: { reserved: number, sent: () => void }, done = (): void => {}): void => {
+      if (admitted === undefined) return o.reply(replyTopic, pieces, done)
       hold(operator, size - admitted.reserved)
       o.reply(replyTopic, pieces, () => {
         hold(operator, -size)
         admitted.sent()
+        done()
       })
     }
     const tooLarge = (id: CorrelationId, size: number): Buffer => {
@@ -278,7 +287,8 @@ export function createDownlink (o: DownlinkOptions): Downlink {
     o.call(module, method, request.args ?? null, timeout, `${role}:${operator}`).then(
       reply => {
         const bytes = withReplyId(reply, id, format)
-        if (bytes !== null) return deliver(id, bytes, admitted)
+        if (bytes !== null) return deliver(id, bytes, admitted, [reply])
+        release([reply])
         counters.replaced.malformed++
         warnOnce('replyMalformed', `a reply from ${module}.${method} is not a map with an id: not passed on (${counters.replaced.malformed} so far)`)
         answer(id, errorReply(id, 'HANDLER_FAILED', `the reply from ${module}.${method} could not be read (not a map with an id); not passed on`), admitted)

@@ -135,10 +135,7 @@ runModule<UplinkConfig>(async (m) => {
     expose: c.expose,
     // only core reads `onBehalf` (from this module alone: core/broker/access.ts); a module method is called as the uplink
     call: (module, method, args, timeout, onBehalf) => m.callRaw(module, method, args, module === 'core' ? { timeout, onBehalf } : { timeout }),
-    reply: (topic, payload, sent) => {
-      upstream.send(topic, payload)
-      upstream.whenUnder(maxBacklog, sent)
-    },
+    reply: (topic, payload, sent) => { if (!upstream.send(topic, payload, sent)) sent() },
     backlogBytes: () => upstream.backlogBytes,
     warn: text => m.log.warn(text),
   })

@@ -3,7 +3,8 @@
 // byte for byte. Decoding a reply and encoding it again cost the uplink several times its size in garbage, and
 // a core.logs answer is up to ≈ 6.5 MiB. In CBOR the map's entries are walked by their heads
 // (envelope-head.ts) and the reply is given back as the pieces around each `id` value with the new one in
-// its place, which the upstream's writer copies into the packet: nothing is copied here. JSON is decoded and
+// its place, which the upstream's writer copies into the packet, or hands to the socket as they are when large:
+// nothing is copied here. JSON is decoded and
 // encoded again instead: a module answers in JSON only if it ignores the request's format (the uplink asks in
 // CBOR), and an operator who asked in JSON gets the CBOR reply turned into JSON, which no splice can do.
 import { MAX_DEPTH, decode, encode, encodeCbor, sniffFormat } from '../../core/protocol/codec.js'

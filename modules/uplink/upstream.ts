@@ -55,8 +55,10 @@ export interface Upstream {
   whenUnder (bytes: number, done: () => void): void
   /** QoS 1 through mqtt.js, calling back once acknowledged; false if not connected or closing (nothing is queued in memory) */
   publish (topic: string, payload: Buffer, retain: boolean, acked?: (err?: Error) => void): boolean
-  /** QoS 0, not retained, the payload (or its pieces, one after the other) copied at once; false if not connected or closing */
-  send (topic: string, payload: Buffer | readonly Buffer[]): boolean
+  /** QoS 0, not retained, the payload (or its pieces, one after the other) copied at once (one of 64 KiB or more is
+   * handed to the socket as it is: it must not change); false if not connected or
+   * closing (then `written` is not called); `written` once the socket has sent the packet on, or the connection went */
+  send (topic: string, payload: Buffer | readonly Buffer[], written?: () => void): boolean
   /** a stored hook, QoS 1, not retained: onStoredAck(seq) once acknowledged; false if not connected or closing (nothing is kept) */
   publishStored (topic: string, payload: Buffer, seq: number): boolean
   close (): Promise<void>
@@ -78,8 +80,12 @@ const lengthBytes = (n: number): number => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2
 interface PacketWriter {
   /** bytes encoded and not yet handed to the socket (at most one turn of the event loop's) */
   readonly pending: number
-  /** a PUBLISH, not retained: QoS 1 under message id `id`, QoS 0 when `id` is 0; the payload is copied at once */
-  publish (topic: string, payload: Buffer | readonly Buffer[], id: number): void
+  /** a PUBLISH, not retained: QoS 1 under message id `id`, QoS 0 when `id` is 0; the payload is copied at once,
+   * unless it is of OUT_CHUNK_BYTES or more: then it is handed to the socket as it is, and must not change;
+   * `written` once the socket has sent it on, or the connection went */
+  publish (topic: string, payload: Buffer | readonly Buffer[], id: number, written?: () => void): void
+  /** the connection went: every `written` not called yet is */
+  abandon (): void
 }
 
 /** PUBLISH packets encoded by hand, every packet of one turn of the event loop handed to the socket in one write */
@@ -87,25 +93,50 @@ function packetWriter (client: MqttClient): PacketWriter {
   let out = Buffer.allocUnsafe(0)
   let used = 0
   let flushScheduled = false
-  const flush = (): void => {
+  // the `written` callbacks of the packets not yet handed to the socket, and of each write the socket has not
+  // sent on yet (a write's callback may never come once the connection is destroyed: abandon calls them)
+  let callbacks: Array<() => void> = []
+  const unsent = new Set<Array<() => void>>()
+  const call = (group: Array<() => void>): void => {
+    if (!unsent.delete(group)) return
+    for (const written of group) written()
+  }
+  /** hands the packets encoded so far to the socket, then `after` (a large payload, as it is) */
+  const flush = (after: readonly Buffer[] = []): void => {
     flushScheduled = false
-    if (used === 0) return
+    if (used === 0 && after.length === 0) return
     // what follows `used` in the chunk is never written once handed out: the next packets go there
-    const packets = out.subarray(0, used)
+    const buffers = used === 0 ? after : [out.subarray(0, used), ...after]
     out = out.subarray(used)
     used = 0
+    const group = callbacks
+    callbacks = []
+    unsent.add(group)
     // else the connection went: stored hooks are sent again after the reconnect, QoS 0 ones are lost as on any loss
-    if (!client.stream.destroyed) client.stream.write(packets)
+    if (client.stream.destroyed) return call(group)
+    const last = buffers.length - 1
+    for (let i = 0; i < last; i++) client.stream.write(buffers[i] as Buffer)
+    client.stream.write(buffers[last] as Buffer, () => call(group))
   }
   return {
     get pending () { return used },
-    publish (topic, payload, id) {
+    abandon () {
+      for (const group of [...unsent, callbacks]) {
+        unsent.add(group)
+        call(group)
+      }
+      callbacks = []
+    },
+    publish (topic, payload, id, written) {
       const topicBytes = Buffer.byteLength(topic)
       const parts = Buffer.isBuffer(payload) ? [payload] : payload
       let payloadBytes = 0
       for (const part of parts) payloadBytes += part.length
       const remaining = 2 + topicBytes + (id === 0 ? 0 : 2) + payloadBytes
-      const size = 1 + lengthBytes(remaining) + remaining
+      // a large payload goes to the socket as it is, after its packet's head: a copy of each large reply
+      // was one more buffer of its size for the garbage collector, which flooding operators made faster than it came
+      const large = payloadBytes >= OUT_CHUNK_BYTES
+      const size = 1 + lengthBytes(remaining) + remaining - (large ? payloadBytes : 0)
       if (out.length - used < size) {
         flush()
         out = Buffer.allocUnsafe(Math.max(OUT_CHUNK_BYTES, size))
@@ -119,6 +150,11 @@ function packetWriter (client: MqttClient): PacketWriter {
       at = out.writeUInt16BE(topicBytes, at)
       at += out.write(topic, at, 'utf8')
       if (id !== 0) at = out.writeUInt16BE(id, at)
+      if (written !== undefined) callbacks.push(written)
+      if (large) {
+        used = at
+        return flush(parts)
+      }
       for (const part of parts) at += part.copy(out, at)
       used = at
       if (!flushScheduled) {
@@ -211,8 +247,9 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
     if (o.password !== undefined) options.password = o.password
     const c = mqtt.connect(o.url, options)
     client = c
-    writer = packetWriter(c)
-    sendStored = storedSender(c, writer, ids, seq => { if (client === c && connected) o.onStoredAck(seq) })
+    const w = packetWriter(c)
+    writer = w
+    sendStored = storedSender(c, w, ids, seq => { if (client === c && connected) o.onStoredAck(seq) })
     // on the socket from its first byte (mqtt.js made it in connect()), so that it reads packet by packet
     c.stream.on('data', packetGuard(o.maxPacketBytes, () => {
       o.onOversized()
@@ -235,6 +272,7 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
       const was = connected
       connected = false
       c.end(true)
+      w.abandon()
       if (was) o.onClose()
       scheduleCheck() // no connection: nothing waits unsent any more
       if (closing) return
@@ -260,9 +298,9 @@ export function connectUpstream (o: UpstreamOptions): Upstream {
       client.publish(topic, payload, { qos: 1, retain }, acked === undefined ? undefined : err => acked(err ?? undefined)) // mqtt.js passes null on success
       return true
     },
-    send (topic, payload) {
+    send (topic, payload, written) {
       if (!connected || closing || writer === undefined) return false
-      writer.publish(topic, payload, 0)
+      writer.publish(topic, payload, 0, written)
       return true
     },
     publishStored (topic, payload, seq) {

@@ -1,6 +1,9 @@
 // The SDK client's packet reader (core/sdk/mqtt-client.ts) fed chunk by chunk, as reads come from the socket.
 // Review finding: it joined what it held with every chunk of an unfinished packet, so a 6 MiB packet in
-// 64 KiB reads copied ≈ 300 MiB, and in 1 KiB reads ≈ 18 GiB; it now joins once, when the packet is whole.
+// 64 KiB reads copied ≈ 300 MiB, and in 1 KiB reads ≈ 18 GiB; then it joined once, when the packet was whole,
+// which left the chunks and the joined copy alive together (2× the packet); it now copies each chunk into one
+// buffer of the packet's announced size. Chunks are fed as the socket reads them: views into one buffer that
+// the next read overwrites.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { packetReader } from '../../core/sdk/mqtt-client.js'
@@ -16,11 +19,10 @@ function reader (): { feed: (chunk: Buffer) => void, packets: Packet[], errors: 
   return { feed, packets, errors }
 }
 
-/** `bytes` in chunks of `size`, each its own buffer (as the socket's reads are) */
-function chunks (bytes: Buffer, size: number): Buffer[] {
-  const out: Buffer[] = []
-  for (let at = 0; at < bytes.length; at += size) out.push(Buffer.from(bytes.subarray(at, at + size)))
-  return out
+/** `bytes` in chunks of `size`, each read into the same buffer, overwriting the one before (as the socket's reads are) */
+function * chunks (bytes: Buffer, size: number): Generator<Buffer> {
+  const readBuffer = Buffer.alloc(size)
+  for (let at = 0; at < bytes.length; at += size) yield readBuffer.subarray(0, bytes.copy(readBuffer, 0, at, at + size))
 }
 
 /** the body of a PUBLISH as encodePublish writes it: topic length, topic, payload (QoS 0) */
@@ -56,9 +58,11 @@ test('a packet split inside its remaining length, and at every byte', () => {
   // after the first byte, after the first and after the second length byte
   for (const cut of [1, 2, 3]) {
     const r = reader()
-    r.feed(Buffer.from(packet.subarray(0, cut)))
+    const read = Buffer.from(packet)
+    r.feed(read.subarray(0, cut))
+    read.fill(0, 0, cut) // the next read overwrites the buffer
     assert.equal(r.packets.length, 0)
-    r.feed(Buffer.from(packet.subarray(cut)))
+    r.feed(read.subarray(cut))
     assert.equal(r.packets.length, 1, `cut at ${cut}`)
     assert.ok(r.packets[0]?.body.equals(body), `cut at ${cut}`)
     assert.equal(r.packets[0]?.header, 0x30)
@@ -81,6 +85,16 @@ test('whole packets in one chunk are read where they lie; a fifth length byte is
   r.feed(Buffer.from([0x30, 0x80, 0x80]))
   r.feed(Buffer.from([0x80, 0x80, 0x01, 0]))
   assert.deepEqual(r.errors, ['invalid remaining length'])
+})
+
+test('a packet split over reads is copied into one buffer of its size', () => {
+  const packet = encodePublish('hooks/a/one', Buffer.alloc(200_000, 7), false, 0, 0)
+  const seen: Buffer[] = []
+  const feed = packetReader((_header, bytes) => seen.push(bytes), () => {})
+  for (const chunk of chunks(packet, 65_536)) feed(chunk)
+  assert.equal(seen.length, 1)
+  assert.ok(seen[0]?.equals(packet), 'the whole packet, its fixed header included')
+  assert.equal(seen[0]?.buffer.byteLength, packet.length, 'a buffer of its own, of its size')
 })
 
 test('a packet its keeper refuses is read through unkept; the packets around it come out whole', () => {
