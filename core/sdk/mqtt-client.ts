@@ -130,8 +130,12 @@ function encodeAck (messageId: number): Buffer {
 export type PacketHandler = (header: number, bytes: Buffer, start: number, end: number) => void
 
 /** Asked of a packet of `total` bytes that does not lie whole in a chunk: its first byte, and where its body starts
- * in `bytes`, which hold as much of it as the chunk did (valid during the call only). False: read it through unkept. */
-export type PacketKeeper = (header: number, bytes: Buffer, start: number, end: number, total: number) => boolean
+ * in `bytes`, which hold as much of it as the chunk did (valid during the call only). False: read it through
+ * unkept; undefined: undecided until more of it has come (asked again then, while at most UNDECIDED_BYTES came). */
+export type PacketKeeper = (header: number, bytes: Buffer, start: number, end: number, total: number) => boolean | undefined
+
+/** how much of a packet may come before its keeper must decide: a topic the broker passes is at most 1024 bytes */
+const UNDECIDED_BYTES = 4096
 
 /**
  * Splits a byte stream into MQTT packets [MQTT-2.2]: fixed header, remaining length (1–4 bytes of 7 bits),
@@ -191,7 +195,10 @@ export function packetReader (onPacket: PacketHandler, onError: (message: string
       }
       if (bytes.length - pos < length) {
         const total = pos - offset + length
-        if (!keep(bytes[offset] ?? 0, bytes, pos, bytes.length, total)) {
+        const kept = keep(bytes[offset] ?? 0, bytes, pos, bytes.length, total)
+        // held below as a split fixed header is, and asked again with the next chunk
+        if (kept === undefined && bytes.length - offset < UNDECIDED_BYTES) break
+        if (kept === false) {
           skip = pos + length - bytes.length
           return
         }
@@ -376,12 +383,14 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
           break
       }
     }
-    // a PUBLISH whose topic has arrived is offered to options.keep; anything else is kept
+    // a PUBLISH is offered to options.keep once its topic has arrived; anything else is kept
     const keepPacket: PacketKeeper = (header, bytes, start, end, total) => {
-      if (options.keep === undefined || header >> 4 !== 3 || end - start < 2) return true
+      if (options.keep === undefined || header >> 4 !== 3) return true
+      if (end - start < 2) return undefined // its topic's length has not come yet
       const topicEnd = start + 2 + bytes.readUInt16BE(start)
       const payloadStart = topicEnd + (((header >> 1) & 3) > 0 ? 2 : 0)
-      if (payloadStart > end) return true
+      // the topic (or packet id) not whole yet: decided when it is, so where reads split cannot bypass `keep`
+      if (payloadStart > end) return undefined
       const topic = bytes.toString('utf8', start + 2, topicEnd)
       if (options.keep(topic, total)) return true
       if (((header >> 1) & 3) === 1) write(encodeAck(bytes.readUInt16BE(topicEnd)))

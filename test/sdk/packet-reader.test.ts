@@ -110,3 +110,25 @@ test('a packet its keeper refuses is read through unkept; the packets around it 
   assert.deepEqual(asked, [{ total: big.length, head: 0x30 }, { total: big.length, head: 0x30 }])
   assert.deepEqual(packets, [small.length - 2, small.length - 2], 'the small packets, not the big one')
 })
+
+test('review: a keeper that cannot decide yet (the topic not whole in the first read) is asked again, so where reads split does not bypass it', () => {
+  const topic = 'reply/' + 'x'.repeat(300)
+  const big = encodePublish(topic, Buffer.alloc(300_000, 7), false, 0, 0)
+  const after = encodePublish('t/after', Buffer.from('after'), false, 0, 0)
+  const asked: number[] = []
+  const packets: number[] = []
+  const feed = packetReader((header, bytes, start, end) => packets.push(end - start), () => {}, (header, bytes, start, end) => {
+    asked.push(end - start)
+    if (end - start < 2 || end - start < 2 + bytes.readUInt16BE(start)) return undefined
+    return false // refused once its topic is known
+  })
+  // the first read ends 100 bytes into the topic, the next ones are small, then the rest
+  const stream = Buffer.concat([big, after])
+  feed(stream.subarray(0, 104))
+  feed(stream.subarray(104, 204))
+  feed(stream.subarray(204, 404))
+  for (let at = 404; at < stream.length; at += 65_536) feed(stream.subarray(at, Math.min(stream.length, at + 65_536)))
+  assert.ok(asked.length >= 2, `asked again with more of it: ${asked.join(', ')}`)
+  assert.ok(asked.every((seen, i) => i === 0 || seen > (asked[i - 1] as number)), 'each time with more of the packet')
+  assert.deepEqual(packets, [after.length - 2], 'refused, read through; the packet after it whole')
+})
