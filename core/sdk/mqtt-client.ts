@@ -147,6 +147,16 @@ const UNDECIDED_BYTES = 4096
  * was held again each time (a 6 MiB packet in 64 KiB reads, ≈ 300 MiB copied). The announced size is the
  * broker's to bound (its maxPacketBytes), and `keep` may refuse a packet before any of it is kept.
  */
+// the buffers made for one packet split over reads: each holds that packet alone, and nothing else refers to
+// it once handed over. Node's pool backs small buffers and Buffer.from copies, shared by everything in the
+// process: only a buffer in this set may be freed by whoever it was handed to (modules/uplink/release.ts).
+const packetBuffers = new WeakSet<ArrayBufferLike>()
+
+/** Whether `buffer` is one the reader made for a single packet (see packetBuffers). */
+export function isPacketBuffer (buffer: ArrayBufferLike): boolean {
+  return packetBuffers.has(buffer)
+}
+
 export function packetReader (onPacket: PacketHandler, onError: (message: string) => void, keep: PacketKeeper = () => true): (chunk: Buffer) => void {
   // an unfinished packet: a buffer of its whole size once its fixed header has arrived (`held` bytes of it
   // filled so far, its body from `body`), or, while only part of that header has, those bytes (at most 4)
@@ -202,7 +212,10 @@ export function packetReader (onPacket: PacketHandler, onError: (message: string
           skip = pos + length - bytes.length
           return
         }
-        held = bytes.copy(unfinished = Buffer.allocUnsafe(total), 0, offset)
+        // never from Node's pool (allocUnsafe takes small ones there): this buffer is the packet's alone
+        unfinished = Buffer.allocUnsafeSlow(total)
+        packetBuffers.add(unfinished.buffer)
+        held = bytes.copy(unfinished, 0, offset)
         body = pos - offset
         return
       }
@@ -337,7 +350,7 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
           // reply's once sent: modules/uplink/release.ts); a packet read whole lies in readBuffer, which the next
           // read reuses, or in a join with other packets (a fixed header split over reads): copied
           const payload = bytes.subarray(payloadStart, end)
-          const own = bytes.buffer !== readBuffer.buffer && bytes.byteOffset === 0 && end === bytes.buffer.byteLength
+          const own = packetBuffers.has(bytes.buffer)
           handler(topic, own ? payload : Buffer.from(payload), (header & 1) === 1)
           break
         }
