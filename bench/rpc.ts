@@ -12,7 +12,7 @@ import { startProc } from './lib/proc.js'
 import type { Proc } from './lib/proc.js'
 import { benchProgram, MODULE_BUDGET_MIB, npmStart } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
-import { medianRun } from './lib/stats.js'
+import { inTurn, medianRun } from './lib/stats.js'
 import type { LatencyRun } from './lib/stats.js'
 
 export interface RpcSettings {
@@ -87,7 +87,7 @@ export async function runRpc (paths: RpcPath[], settings: RpcSettings, progress:
   const sequential = new Map<string, LatencyRun[]>()
   const parallel = new Map<string, LatencyRun[]>()
   for (let round = 1 - settings.warmupRounds; round <= settings.rounds; round++) {
-    for (const p of paths) {
+    for (const p of inTurn(paths, round)) {
       const seq = await p.run(settings.sequential)
       const par = await p.run(settings.parallel)
       const name = round < 1 ? 'warm-up' : `round ${round}/${settings.rounds}`

@@ -3,7 +3,7 @@
 // subscriber received, from its first message to its last. Rounds alternate between the brokers.
 import { PROGRESS_EVERY } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
-import { median } from './lib/stats.js'
+import { inTurn, median } from './lib/stats.js'
 
 export interface ThroughputSettings {
   /** unmeasured rounds first: the broker's JIT and heap sizing settle over the first messages */
@@ -50,7 +50,7 @@ export async function throughputRound (stack: Stack, settings: ThroughputSetting
 export async function runThroughput (stacks: Stack[], settings: ThroughputSettings, progress: (line: string) => void): Promise<ThroughputResult[]> {
   const runs = new Map<string, ThroughputRun[]>()
   for (let round = 1 - settings.warmupRounds; round <= settings.rounds; round++) {
-    for (const stack of stacks) {
+    for (const stack of inTurn(stacks, round)) {
       const run = await throughputRound(stack, settings)
       const name = round < 1 ? 'warm-up' : `round ${round}/${settings.rounds}`
       progress(`throughput ${name} ${stack.label}: ${run.perSec.toFixed(0)} msg/s (${run.received}/${run.sent} received)`)

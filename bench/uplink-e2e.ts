@@ -8,6 +8,7 @@ import path from 'node:path'
 import type { Cleanup } from './lib/cleanup.js'
 import { cpuMs, treeCpuMs } from './lib/procfs.js'
 import { startProc } from './lib/proc.js'
+import { inTurn } from './lib/stats.js'
 import type { Proc } from './lib/proc.js'
 import { PROGRESS_EVERY, benchNames, benchProgram, freePort, npmStart, startCore, startModulesOn, startUpstreamMosquitto } from './lib/stacks.js'
 import type { Stack } from './lib/stacks.js'
@@ -82,7 +83,7 @@ export async function runEndToEnd (dir: string, settings: ThroughputSettings, cl
   const gatewayCpu = new Map<Stack, () => number>([[direct, () => cpuMs(direct.pids[directNames.pub] as number)], [gateway, () => treeCpuMs(gateway.broker.pid)]])
   const spent = new Map<Stack, CpuPerMessage>([[direct, { gateway: 0, upstream: 0, subscriber: 0 }], [gateway, { gateway: 0, upstream: 0, subscriber: 0 }]])
   for (let r = 1 - settings.warmupRounds; r <= settings.rounds; r++) {
-    for (const stack of [direct, gateway]) {
+    for (const stack of inTurn([direct, gateway], r)) {
       const counter = counters.get(stack) as Counter
       const cpu = (): CpuPerMessage => ({ gateway: (gatewayCpu.get(stack) as () => number)(), upstream: cpuMs(upstream.pid), subscriber: cpuMs(counter.pid) })
       const before = cpu()

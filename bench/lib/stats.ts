@@ -49,3 +49,12 @@ export function pairedRatio (ours: number[], theirs: number[]): number {
   if (ours.length !== theirs.length) throw new Error(`paired rounds differ in number: ${ours.length} and ${theirs.length}`)
   return median(ours.map((value, i) => value / (theirs[i] as number)))
 }
+
+/**
+ * The paths of one round in the order they run: as given in even rounds, reversed in odd ones. A path that
+ * always ran first was measured after the bench's own pause between rounds, and the paths' places told
+ * in their ratios (the same gateway came out 6–12 % apart in first and second place on 2026-12-06).
+ */
+export function inTurn<T> (paths: readonly T[], round: number): readonly T[] {
+  return round % 2 === 0 ? paths : [...paths].reverse()
+}
