@@ -3,7 +3,10 @@
 // callee serving it (decode, check, run the handler in the context, encode the reply), each without a
 // context (tracing off) and with an unsampled one (rate 0). Timed in a loop, these move by a few ns between
 // runs, where the round trips around them move by a tenth: they say what the feature costs per call.
-// Prints one JSON line: { encode: [off, on], serve: [off, on] } in ns per call, the median of the passes.
+// The callee is timed twice: serving requests of one trace (a handler's calls, as the round trips of
+// bench/tracing.ts are: one `run` request's), and requests each of a trace of its own (a timer's calls).
+// Prints one JSON line: { encode: [off, on], serve: [off, on], serveNewTraces: [off, on] } in ns per call,
+// the median of the passes.
 import { encodeCbor } from '../core/protocol/codec.js'
 import { serveRequest } from '../core/protocol/serve.js'
 import type { ServeContext } from '../core/protocol/serve.js'
@@ -23,10 +26,19 @@ const tracer = createTracer({ sampleRate: 0, send: () => true })
 const on: ServeContext = { ...off, traced: (method, context, invoke) => tracer.serve(method, context, invoke) }
 const plain = encodeCbor(REQUEST)
 const withContext = encodeWithContext(REQUEST, CONTEXT)
+/** requests of as many traces, served in turn: no two in a row of one trace */
+const TRACES = 1024
+const ofTraces = Array.from({ length: TRACES }, (_, i) => {
+  const trace = Buffer.alloc(16, 7)
+  trace.writeUInt32BE(i + 1)
+  return encodeWithContext(REQUEST, { ...CONTEXT, trace })
+})
+let next = 0
 
 const work: Record<string, [() => void, () => void]> = {
   encode: [() => { written += encodeCbor(REQUEST).length }, () => { written += encodeWithContext(REQUEST, CONTEXT).length }],
   serve: [() => { serveRequest(off, 'echo', plain) }, () => { serveRequest(on, 'echo', withContext) }],
+  serveNewTraces: [() => { serveRequest(off, 'echo', plain) }, () => { serveRequest(on, 'echo', ofTraces[next++ % TRACES] as Buffer) }],
 }
 
 function nsPerCall (fn: () => void): number {

@@ -96,6 +96,33 @@ function entriesAt (bytes: Buffer, at: number): boolean {
   return true
 }
 
+function sameAt (bytes: Buffer, at: number, id: Uint8Array): boolean {
+  for (let i = 0; i < id.length; i++) if (bytes[at + i] !== id[i]) return false
+  return true
+}
+
+/** a copy of `length` bytes: a typed array this small lives on V8's heap, cheaper than a Buffer or a view */
+function copyAt (bytes: Buffer, at: number, length: number): Uint8Array {
+  const copy = new Uint8Array(length)
+  for (let i = 0; i < length; i++) copy[i] = bytes[at + i] as number
+  return copy
+}
+
+// the context last read from bytes: the requests of one trace (a handler's calls) bring the same one again
+// and again, and get the same object, which the tracer then finds already current (core/sdk/tracer.ts)
+let last: TraceContext | undefined
+
+/** the context of ENTRIES' layout at `at` (its ids copied: the packet's buffer is not kept), or undefined when an id is all zero */
+function contextAt (bytes: Buffer, at: number): TraceContext | undefined {
+  const flags = bytes[bytes.length - 1] as number
+  if (last !== undefined && last.flags === flags && sameAt(bytes, at + TRACE_AT, last.trace) && sameAt(bytes, at + PARENT_AT, last.parent)) return last
+  const trace = copyAt(bytes, at + TRACE_AT, TRACE_ID_BYTES)
+  const parent = copyAt(bytes, at + PARENT_AT, SPAN_ID_BYTES)
+  if (!notAllZero(trace) || !notAllZero(parent)) return undefined
+  last = { trace, parent, flags }
+  return last
+}
+
 /**
  * A request or hook envelope decoded as codec.ts decodes it, and its trace context. In CBOR, when the bytes
  * end with the context's three entries as encodeWithContext writes them, they are read from the bytes and
@@ -125,11 +152,7 @@ export function decodeWithContext (bytes: Buffer, format: WireFormat): { envelop
     } finally {
       bytes[0] = header
     }
-    if (decoded) {
-      const trace = bytes.subarray(at + TRACE_AT, at + TRACE_AT + TRACE_ID_BYTES)
-      const parent = bytes.subarray(at + PARENT_AT, at + PARENT_AT + SPAN_ID_BYTES)
-      return { envelope, context: notAllZero(trace) && notAllZero(parent) ? { trace, parent, flags: bytes[bytes.length - 1] as number } : undefined }
-    }
+    if (decoded) return { envelope, context: contextAt(bytes, at) }
   }
   const envelope = decodeCbor(bytes)
   return { envelope, context: typeof envelope === 'object' && envelope !== null ? readTraceContext(envelope, false) : undefined }

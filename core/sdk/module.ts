@@ -223,7 +223,10 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
     if (topic === replyTopic) onReply(payload)
     else if (topic.startsWith(rpcPrefix)) serveRequest(serveContext, topic.slice(rpcPrefix.length), payload)
     else {
-      if (watchers.length > 0) onWatched(topic, payload, retained)
+      if (watchers.length > 0) {
+        if (tracer === undefined) onWatched(topic, payload, retained)
+        else tracer.outside(() => { onWatched(topic, payload, retained) })
+      }
       const parsed = parseTopic(topic)
       if (parsed?.kind === 'hook') onHook(topic, parsed.owner, parsed.name, payload)
     }

@@ -83,3 +83,20 @@ test('issue 13: a malformed envelope that ends like one with context fails as de
   for (let i = 0; i < 70; i++) deep = [deep]
   assert.throws(() => decodeWithContext(encodeWithContext({ id: 1, args: deep }, { trace, parent, flags: 0 }), 'cbor'), /nested deeper than 64/)
 })
+
+test('issue 13: the requests of one trace get one context object, its ids copied out of the packet; another trace, another object', () => {
+  const bytes = encodeWithContext(request, { trace, parent, flags: 0 })
+  const first = decodeWithContext(Buffer.from(bytes), 'cbor').context
+  const again = decodeWithContext(Buffer.from(bytes), 'cbor').context
+  assert.ok(first !== undefined && first === again, 'the same object for the same trace, parent and flags')
+  const packet = Buffer.from(bytes)
+  const held = decodeWithContext(packet, 'cbor').context
+  packet.fill(0xee) // a reader's buffer is reused: the context must not be a view of it
+  assert.deepEqual(plain(held), { trace: trace.toString('hex'), parent: parent.toString('hex'), flags: 0 })
+  const otherParent = Buffer.from('00f067aa0ba902b8', 'hex')
+  for (const other of [{ trace, parent: otherParent, flags: 0 }, { trace, parent, flags: 1 }, { trace: Buffer.from(trace).reverse(), parent, flags: 0 }]) {
+    const read = decodeWithContext(encodeWithContext(request, other), 'cbor').context
+    assert.ok(read !== first, 'a different context is a different object')
+    assert.deepEqual(plain(read), plain(other))
+  }
+})
