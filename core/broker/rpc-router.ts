@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
 import { checkRequest, envelopeFields, errorReply } from '../protocol/envelope.js'
-import { leadingStop, readEnvelopeId } from '../protocol/envelope-head.js'
+import { MAX_DEPTH, WRONG_TYPE, leadingStop, readEnvelopeId } from '../protocol/envelope-head.js'
 import type { CorrelationId } from '../protocol/envelope.js'
 import type { ErrorCode } from '../errors.js'
 import type { Identity } from './access.js'
@@ -137,14 +137,31 @@ export function isOwnReplyTopic (caller: Identity, reply: string): boolean {
   return reply.length === 6 + caller.clientId.length && reply.endsWith(caller.clientId) && reply.startsWith('reply/')
 }
 
+interface RoutingFields {
+  id: CorrelationId
+  reply: string
+  timeout?: number | undefined
+  /** its arguments nest deeper than any module decodes: answered BAD_REQUEST by the router */
+  tooDeep?: true
+}
+
 /**
  * What routing needs of a request: its id, reply topic and timeout, read from the envelope (its leading
  * entries when it has them there, as the SDK writes it). A bad envelope that still names a reply topic is
  * routed too: the callee answers it BAD_REQUEST, with the id it could read or 0 (serve.ts), and that reply
  * must be let through. Null: nothing to answer on.
  */
-function routingFields (payload: Buffer, format: WireFormat): { id: CorrelationId, reply: string, timeout?: number | undefined } | null {
-  const checked = checkRequest(envelopeFields(payload, format))
+function routingFields (payload: Buffer, format: WireFormat): RoutingFields | null | RefusedRequest {
+  const fields = envelopeFields(payload, format, true)
+  // too deep for any module to decode: answered here as the module would answer it, when its reply topic came before
+  if (fields?.tooDeep === true && typeof fields.reply === 'string') {
+    const checked = checkRequest({ id: fields.id, reply: fields.reply })
+    if (checked.ok || checked.reply !== null) return { id: checked.ok ? checked.request.id : checked.id ?? 0, reply: fields.reply, tooDeep: true }
+  }
+  // what the callee's decoder reads must be what was checked here: the reply topic above all (issue 10 review 5)
+  if (fields?.ambiguous === true) return { refused: 'the request is not a CBOR map keyed by text that ends where the payload does: its receiver could read another reply topic than the one checked' }
+  if (fields?.reply === WRONG_TYPE && format === 'cbor') return { refused: 'the request\'s "reply" is not text, or is given twice' }
+  const checked = checkRequest(fields)
   if (checked.ok) return checked.request
   return checked.reply === null ? null : { id: checked.id ?? 0, reply: checked.reply, timeout: undefined }
 }
@@ -258,12 +275,17 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       // a request with nothing to answer on still goes to one instance, which logs it
       const calls = modules.get(module)
       if (request === null) return choose(calls) ?? null
+      if ('refused' in request) return request
       // replies go to the caller alone: naming another's reply topic would forge replies to it (issue 10 A4)
       if (!isOwnReplyTopic(caller, request.reply) && !answersTo(caller, request.reply)) {
         return { refused: `a request may name only its caller's own reply topic (reply/${caller.clientId}), not ${request.reply.slice(0, 64)}` }
       }
       // its length is bounded with it: reply/<a client id of at most 128 bytes>
       const route = { reply: request.reply, id: request.id, format }
+      if (request.tooDeep === true) {
+        answer(route, 'BAD_REQUEST', `CBOR payload nested deeper than ${MAX_DEPTH} levels`, { maxDepth: MAX_DEPTH })
+        return null
+      }
       const target = choose(calls)
       if (calls === undefined || target === undefined) {
         // the module's state only for the answer: it is not cheap to describe, and most requests find an instance
@@ -330,14 +352,12 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const byId = routesOf.get(topic)
       if (byId === undefined) return notOwed()
       const format = sniffFormat(payload)
-      // the id as the request's was read: from the bytes, with its CBOR type (envelope-head.ts)
-      let id = format === 'cbor' ? readEnvelopeId(payload) : envelopeFields(payload, format)?.id
-      // where the leading entries ended, before a second read of the whole map moves it: `error` there is an error reply
+      // the id as the request's was read: from the bytes, with its CBOR type, the whole map read and checked
+      // (envelope-head.ts): a second id, a key that is not text, bytes after the map make it WRONG_TYPE,
+      // since a receiver decoding the map could take another id for the reply's
+      const id = format === 'cbor' ? readEnvelopeId(payload, false) : envelopeFields(payload, format)?.id
+      // the first entry that is not a number or text: `error` there is an error reply
       const stop = format === 'cbor' ? leadingStop() : -1
-      if ((id === undefined || id === null) && format === 'cbor') id = readEnvelopeId(payload, false)
-      // entries after the leading ones may hold a second id, which a receiver decoding the map would take
-      // for the reply's: such a reply is passed on only when the whole map holds this one id
-      else if (stop >= 0 && readEnvelopeId(payload, false) !== id) return notOwed()
       const route = typeof id === 'number' || typeof id === 'bigint' || typeof id === 'string' ? byId.get(id) : undefined
       if (route === undefined) {
         // "I could not read your request's id": the caller learns of it, and nothing is released (the

@@ -6,10 +6,9 @@
 // 40 KB JSON request nested 20,000 deep once crashed the core when it was encoded again).
 import { Encoder, Decoder, addExtension, setSizeLimits } from 'cbor-x'
 import { OutpostError } from '../errors.js'
-import { TOO_DEEP, cborItemEnd } from './envelope-head.js'
+import { MAX_DEPTH, TOO_DEEP, cborItemEnd } from './envelope-head.js'
 
-/** arrays, maps and tags (CBOR) or arrays and objects (JSON) nested deeper than this are refused */
-export const MAX_DEPTH = 64
+export { MAX_DEPTH }
 /** entries of one CBOR array, and of one CBOR map, beyond which cbor-x refuses to decode */
 export const MAX_ARRAY_ITEMS = 262_144
 export const MAX_MAP_ENTRIES = 65_536

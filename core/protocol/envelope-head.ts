@@ -17,6 +17,13 @@ export interface EnvelopeHead {
   reply?: string | typeof WRONG_TYPE
   /** an unsigned integer or a float */
   timeout?: number | typeof WRONG_TYPE
+  /**
+   * read whole: the map holds a key that is not text, or it does not end where the bytes do (it is cut
+   * short, or something follows it), so a receiver's decoder may read other fields than these
+   */
+  ambiguous?: true
+  /** read whole: a value nests deeper than codec.ts decodes (the map is `ambiguous` too: its end was not read) */
+  tooDeep?: true
 }
 
 const KEY_ID = Buffer.from('id')
@@ -98,6 +105,9 @@ function isKey (bytes: Buffer, at: number, length: number, key: Buffer): boolean
   return true
 }
 
+/** arrays, maps and tags (CBOR) or arrays and objects (JSON) nested deeper than this are refused (codec.ts) */
+export const MAX_DEPTH = 64
+
 export const TRUNCATED = -1
 export const TOO_DEEP = -2
 // items still owed by each open array, map or tag; Infinity for an indefinite-length one
@@ -154,13 +164,13 @@ export function cborItemEnd (bytes: Buffer, at: number, maxDepth: number): numbe
   }
 }
 
-/** how far `readEnvelopeHead` skips over other values when asked to read the whole map */
-const SKIP_DEPTH = 1024
 
 /**
  * The id, reply and timeout of a CBOR map whose keys are text. `leading`: only among the leading entries,
- * up to the first one that is not an integer, float or text (the SDK's order, and the hot path's); else
- * every entry is read, the others skipped. Null when `bytes` is not a CBOR map.
+ * up to the first one that is not an integer, float or text, or whose key is not text (the SDK's order, and
+ * a module's, which trusts the broker to have read the whole map); else every entry is read, the others
+ * skipped, and the map is checked as the broker must check it (`ambiguous`). Null when `bytes` is not a
+ * CBOR map.
  */
 export function readEnvelopeHead (bytes: Buffer, leading = true): EnvelopeHead | null {
   return readInto(bytes, {}, leading)
@@ -168,8 +178,9 @@ export function readEnvelopeHead (bytes: Buffer, leading = true): EnvelopeHead |
 
 const scratch: EnvelopeHead = {}
 
-// where the last read of leading entries stopped: the first entry whose value is neither a number nor text
-// (a reply's `result` map or `error`), -1 when it read to the end; for the router's error count (rpc-router.ts)
+// where the last read stopped among the leading entries: the first entry whose value is neither a number
+// nor text (a reply's `result` map or `error`), or whose key is not text; -1 when there was none. For the
+// router's error count (rpc-router.ts)
 let stoppedAt = -1
 
 /** Where the last `readEnvelopeId(bytes)` stopped among the leading entries (the start of that entry's key), or -1. */
@@ -177,12 +188,15 @@ export function leadingStop (): number {
   return stoppedAt
 }
 
-/** The id, as readEnvelopeHead reads it, with nothing allocated for the rest. */
+/** The id, as readEnvelopeHead reads it, with nothing allocated for the rest; WRONG_TYPE for an ambiguous map (whole reads). */
 export function readEnvelopeId (bytes: Buffer, leading = true): EnvelopeHead['id'] {
   scratch.id = undefined
   scratch.reply = undefined
   scratch.timeout = undefined
-  return readInto(bytes, scratch, leading)?.id
+  scratch.ambiguous = undefined
+  scratch.tooDeep = undefined
+  const head = readInto(bytes, scratch, leading)
+  return head?.ambiguous === true ? WRONG_TYPE : head?.id
 }
 
 function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): EnvelopeHead | null {
@@ -200,9 +214,26 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
     at = content
   }
   let ids = 0
-  for (let entry = 0; entry < count && at < bytes.length; entry++) {
-    if ((bytes[at] ?? 0) >> 5 !== 3) break // the key is not a text string (or the break byte)
-    if (!header(bytes, at) || content + argument > bytes.length) break
+  let replies = 0
+  let timeouts = 0
+  let complete = false
+  for (let entry = 0; ; entry++) {
+    if (entry === count) {
+      complete = true
+      break
+    }
+    if (at >= bytes.length) break
+    if (count === Number.POSITIVE_INFINITY && bytes[at] === 0xff) {
+      at++
+      complete = true
+      break
+    }
+    // a key that is not text of definite length (a number, a byte string, a tag around "id"): a decoder may
+    // still take it for one of ours (cbor-x makes a byte string key text, and drops tag 55799)
+    if ((bytes[at] ?? 0) >> 5 !== 3 || !header(bytes, at) || content + argument > bytes.length) {
+      if (stoppedAt < 0) stoppedAt = at
+      break
+    }
     const keyAt = content
     const keyLength = argument
     const valueAt = keyAt + keyLength
@@ -212,6 +243,8 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
       ? 'id'
       : isKey(bytes, keyAt, keyLength, KEY_REPLY) ? 'reply' : isKey(bytes, keyAt, keyLength, KEY_TIMEOUT) ? 'timeout' : undefined
     if (field === 'id') ids++
+    else if (field === 'reply') replies++
+    else if (field === 'timeout') timeouts++
     if (major === 0 && header(bytes, valueAt)) {
       if (field === 'id') head.id = uintAt(bytes, valueAt)
       else if (field === 'timeout') head.timeout = argument
@@ -227,18 +260,23 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
       if (field === 'timeout') head.timeout = floatAt(bytes, valueAt)
       else if (field !== undefined) head[field] = WRONG_TYPE
       at = content
-    } else if (leading) {
-      if (field !== undefined) head[field] = WRONG_TYPE
-      stoppedAt = at
-      break
     } else {
       if (field !== undefined) head[field] = WRONG_TYPE
-      at = cborItemEnd(bytes, valueAt, SKIP_DEPTH)
+      if (stoppedAt < 0) stoppedAt = at
+      if (leading) break
+      // a value of the envelope may nest one level less than the payload (codec.ts decodeCbor's limit)
+      at = cborItemEnd(bytes, valueAt, MAX_DEPTH - 1)
+      if (at === TOO_DEEP) head.tooDeep = true
       if (at < 0) break
     }
   }
-  // a second id is no id: decoders keep the last, this reader the first, and a reply read one way by the
-  // broker and the other by its receiver would answer a call it was not given (issue 10 review)
+  // a field given twice is no field: decoders keep the last, this reader the first, and a request or reply
+  // read one way by the broker and the other by its receiver would answer a call it was not given (issue 10
+  // reviews 4 and 5)
   if (ids > 1) head.id = WRONG_TYPE
+  if (replies > 1) head.reply = WRONG_TYPE
+  if (timeouts > 1) head.timeout = WRONG_TYPE
+  // read whole, the map must be nothing but entries keyed by text, ending where the bytes do
+  if (!leading && (!complete || at !== bytes.length)) head.ambiguous = true
   return head
 }

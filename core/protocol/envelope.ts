@@ -72,16 +72,22 @@ export interface EnvelopeFields {
   id?: unknown
   reply?: unknown
   timeout?: unknown
+  /** CBOR read whole: a receiver's decoder may read other fields than these (envelope-head.ts) */
+  ambiguous?: true
+  /** CBOR read whole: a value nests deeper than MAX_DEPTH allows */
+  tooDeep?: true
 }
 
 /**
  * The routing fields of a request, without decoding the rest: in CBOR from the bytes, with their
- * exact types (the leading entries first, the whole map when they are not there); in JSON from the
- * top-level object (V8 parses JSON without recursion, and only the top level is read here, so no depth
- * limit is needed). Null when the payload is not a map.
+ * exact types; in JSON from the top-level object (V8 parses JSON without recursion, and only the top level
+ * is read here, so no depth limit is needed). Null when the payload is not a map. `whole`: every entry of
+ * a CBOR map is read and the map checked (`ambiguous`), as the broker reads what it routes; else the
+ * leading entries are enough when they hold all three (a module's read: the broker checked the rest).
  */
-export function envelopeFields (payload: Buffer, format: WireFormat): EnvelopeFields | null {
+export function envelopeFields (payload: Buffer, format: WireFormat, whole = false): EnvelopeFields | null {
   if (format === 'cbor') {
+    if (whole) return readEnvelopeHead(payload, false)
     // the SDK writes all three first; any other order, or a request without a timeout, is read whole
     const head = readEnvelopeHead(payload)
     return head === null || (head.id !== undefined && head.reply !== undefined && head.timeout !== undefined) ? head : readEnvelopeHead(payload, false)

@@ -17,7 +17,7 @@ const MAP = 5
 const INDEFINITE_MAP = 0xbf
 const BREAK = 0xff
 
-/** The reply with `id` as its id, in `format`, as pieces to write one after the other; null when it is not a map with an id, ending where the bytes do. */
+/** The reply with `id` as its id, in `format`, as pieces to write one after the other; null when it is not a map keyed by text with an id, ending where the bytes do. */
 export function withReplyId (reply: Buffer, id: CorrelationId, format: WireFormat): Buffer[] | null {
   if (format === 'cbor' && sniffFormat(reply) === 'cbor') return spliceCborId(reply, id)
   return reencode(reply, id, format)
@@ -40,6 +40,9 @@ function spliceCborId (reply: Buffer, id: CorrelationId): Buffer[] | null {
       at++
       break
     }
+    // a key that is not text (a byte string, a tag around "id") could be read as `id` by the operator's
+    // decoder, keeping the module's own id: the broker lets no such reply through, and neither does this
+    if ((reply[at] ?? 0) >> 5 !== TEXT) return null
     const keyEnd = cborItemEnd(reply, at, MAX_DEPTH)
     if (keyEnd < 0) return null
     const valueEnd = cborItemEnd(reply, keyEnd, MAX_DEPTH)
