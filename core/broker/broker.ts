@@ -151,6 +151,15 @@ export interface Broker {
   close (): Promise<void>
 }
 
+/** whose rate bucket a client draws on (limits.ts listenerRateGates): every key names what the manifest or an address bounds */
+function rateBucketOf (identity: Identity, client: Client): string {
+  switch (identity.kind) {
+    case 'operator': return `operator ${identity.user}`
+    case 'module': return `module ${identity.clientId}` // <module>.<instance>, one connection at a time
+    case 'anonymous': return `anonymous ${(client.conn as Partial<net.Socket>).remoteAddress ?? 'local'}` // a WebSocket's stream carries its socket's (ws-listener.ts)
+  }
+}
+
 function listen (server: net.Server, config: ListenerConfig): Promise<BoundListener> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => {
@@ -257,7 +266,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     if (limits.rate !== null) {
       let rateGates = rateGatesOf.get(listener)
       if (rateGates === undefined) rateGatesOf.set(listener, rateGates = listenerRateGates(limits.rate))
-      gates.set(client, rateGates.gateOf(identity.kind === 'operator' ? identity.user : undefined, release => client.conn.once('close', release)))
+      gates.set(client, rateGates.gateOf(rateBucketOf(identity, client), release => client.conn.once('close', release)))
     }
     identities.set(client, identity)
     owners.hold(identity, client.clean, release => client.conn.once('close', release))

@@ -92,15 +92,52 @@ test('issue 10 review: one operator user\'s connections share one rate bucket; o
     const gates = listenerRateGates({ messagesPerSecond: 10, burst: 2, action: 'disconnect' }, () => clock.now)
     const releases: Array<() => void> = []
     const keep = (release: () => void): void => { releases.push(release) }
-    const first = gates.gateOf('viewer', keep)
-    const second = gates.gateOf('viewer', keep)
+    const first = gates.gateOf('operator viewer', keep)
+    const second = gates.gateOf('operator viewer', keep)
     assert.equal(first, second)
     assert.deepEqual([first.admit(() => {}), second.admit(() => {}), second.admit(() => {})], [true, true, false])
-    assert.equal(gates.gateOf('admin', keep).admit(() => {}), true, 'another user: its own bucket')
-    assert.equal(gates.gateOf(undefined, () => assert.fail('an anonymous client holds nothing')).admit(() => {}), true)
-    assert.equal(gates.users, 2)
-    for (const release of releases) release()
-    assert.equal(gates.users, 0, 'the last connection of a user gone: its bucket is forgotten')
+    assert.equal(gates.gateOf('operator admin', keep).admit(() => {}), true, 'another user: its own bucket')
+    assert.equal(gates.gateOf('anonymous 10.0.0.9', keep).admit(() => {}), true, 'an address\'s anonymous clients: their own')
+    assert.equal(gates.buckets, 3)
+  } finally {
+    clock.restore()
+  }
+})
+
+test('review 5: a bucket outlives its connections until it has refilled: closing and connecting again gives no fresh burst', () => {
+  const clock = sinon.useFakeTimers({ now: 1000 })
+  try {
+    const gates = listenerRateGates({ messagesPerSecond: 10, burst: 2, action: 'disconnect' }, () => clock.now)
+    let release = (): void => {}
+    const connect = (): ReturnType<typeof gates.gateOf> => gates.gateOf('operator viewer', r => { release = r })
+    const first = connect()
+    assert.deepEqual([first.admit(() => {}), first.admit(() => {}), first.admit(() => {})], [true, true, false])
+    release()
+    const again = connect()
+    assert.equal(again.admit(() => {}), false, 'the same drained bucket, though no connection of the user was left')
+    release()
+    clock.tick(100) // one token back: still not full, still kept
+    assert.equal(gates.buckets, 1)
+    assert.deepEqual([connect().admit(() => {}), gates.gateOf('operator viewer', () => {}).admit(() => {})], [true, false])
+    release()
+    clock.tick(1000) // refilled: as good as new, forgotten once asked
+    assert.equal(gates.buckets, 1, 'one connection of the user is still open (the second above)')
+  } finally {
+    clock.restore()
+  }
+})
+
+test('review 5: buckets of clients gone are forgotten once refilled, when many are held', () => {
+  const clock = sinon.useFakeTimers({ now: 1000 })
+  try {
+    const gates = listenerRateGates({ messagesPerSecond: 10, burst: 2, action: 'disconnect' }, () => clock.now)
+    for (let i = 0; i < 1024; i++) {
+      gates.gateOf(`anonymous 10.0.${i >> 8}.${i & 255}`, release => release()).admit(() => {})
+    }
+    assert.equal(gates.buckets, 1024, 'each drew a token: none has refilled')
+    clock.tick(200)
+    gates.gateOf('anonymous 10.9.9.9', () => {})
+    assert.equal(gates.buckets, 1, 'the 1024 refilled and gone were forgotten; the new one, connected, stays')
   } finally {
     clock.restore()
   }
@@ -179,6 +216,12 @@ test('issue 10 review: a second connection of the same user adds no rate: past t
   await new Promise(resolve => setTimeout(resolve, 300))
   assert.equal(other.connected, true, 'another user, its own burst of 10')
   assert.ok(gw.logs.some(l => /denied publish rpc\/core\/list/.test(l.text) && /rate limit/.test(l.text)))
+  // review 5: every connection of the user closed and a new one opened: the bucket is the drained one still
+  await (first as MqttClient).endAsync()
+  const again = await client(perUser, { username: 'viewer', password: PASSWORDS.viewer })
+  const goneAgain = closed(again)
+  for (let i = 0; i < 3; i++) ask(again, i)
+  await goneAgain
 })
 
 test('a client past its message rate is throttled, not dropped, on a "throttle" listener', async () => {
