@@ -22,7 +22,7 @@ import type { CorrelationId } from '../../core/protocol/envelope.js'
 import { CORE_MODULE, isMethodName, isModuleName } from '../../core/protocol/topics.js'
 import type { UplinkConfig } from '../../core/manifest/uplink-schema.js'
 import { release } from './release.js'
-import { withReplyId } from './reply-id.js'
+import { transcodes, withReplyId } from './reply-id.js'
 import { SEGMENT } from './topics.js'
 import type { FleetTopics } from './topics.js'
 
@@ -57,6 +57,8 @@ const OTHERS = ' others'
 const DEFAULT_TIMEOUT_MS = 10_000
 /** reply bytes an admitted request holds until its reply comes: what an error or a small answer takes */
 export const RESERVED_REPLY_BYTES = 65_536
+/** the largest reply (as the module sent it) the uplink decodes to answer in the other format: a request in JSON, or a module answering in JSON */
+export const MAX_TRANSCODED_BYTES = 65_536
 
 export interface Downlink {
   onMessage: (topic: string, payload: Buffer) => void
@@ -286,6 +288,15 @@ export function createDownlink (o: DownlinkOptions): Downlink {
     const admitted = { reserved: RESERVED_REPLY_BYTES, sent: done }
     o.call(module, method, request.args ?? null, timeout, `${role}:${operator}`).then(
       reply => {
+        // a reply in the other format is decoded whole: a few bytes a value take a hundred once decoded (review 5:
+        // 256 KiB of empty byte strings, 28 MiB of heap, killed the uplink), so only small ones are turned
+        const size = reply.length // read before release, which may detach the buffer
+        if (transcodes(reply, format) && size > MAX_TRANSCODED_BYTES) {
+          release([reply])
+          counters.replaced.tooLarge++
+          warnOnce('replyTooLarge', `a reply to ${module}.${method} from fleet operator ${operator} was ${size} bytes, more than the uplink turns from one format into the other (${MAX_TRANSCODED_BYTES}): sent TOO_LARGE instead (${counters.replaced.tooLarge} so far)`)
+          return answer(id, errorReply(id, 'TOO_LARGE', `the reply is ${size} bytes, more than the uplink turns from one format into the other (${MAX_TRANSCODED_BYTES}); ask in CBOR`, { bytes: size, limit: MAX_TRANSCODED_BYTES }), admitted)
+        }
         const bytes = withReplyId(reply, id, format)
         if (bytes !== null) return deliver(id, bytes, admitted, [reply])
         release([reply])

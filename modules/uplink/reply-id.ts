@@ -19,8 +19,12 @@ const BREAK = 0xff
 
 /** The reply with `id` as its id, in `format`, as pieces to write one after the other; null when it is not a map keyed by text with an id, ending where the bytes do. */
 export function withReplyId (reply: Buffer, id: CorrelationId, format: WireFormat): Buffer[] | null {
-  if (format === 'cbor' && sniffFormat(reply) === 'cbor') return spliceCborId(reply, id)
-  return reencode(reply, id, format)
+  return transcodes(reply, format) ? reencode(reply, id, format) : spliceCborId(reply, id)
+}
+
+/** whether withReplyId decodes the reply and encodes it again: the request was in JSON, or the reply is */
+export function transcodes (reply: Buffer, format: WireFormat): boolean {
+  return format !== 'cbor' || sniffFormat(reply) !== 'cbor'
 }
 
 function spliceCborId (reply: Buffer, id: CorrelationId): Buffer[] | null {
