@@ -6,9 +6,15 @@
 // 40 KB JSON request nested 20,000 deep once crashed the core when it was encoded again).
 import { Encoder, Decoder, addExtension, setSizeLimits } from 'cbor-x'
 import { OutpostError } from '../errors.js'
-import { MAX_DEPTH, TOO_DEEP, cborItemEnd } from './envelope-head.js'
+import { MAX_DEPTH, TOO_DEEP, cborItemEnd, objectsWalked } from './envelope-head.js'
 
 export { MAX_DEPTH }
+/**
+ * arrays, maps, tags and byte strings in one CBOR payload beyond which it is refused before it is decoded:
+ * each is one byte or a few in CBOR and an object of 30 to 100 bytes once decoded (a Buffer for a byte
+ * string), so 256 KiB of empty byte strings made 28 MiB of heap (review 5). At the limit, ≈ 6.5 MiB.
+ */
+export const MAX_OBJECTS = 65_536
 /** entries of one CBOR array, and of one CBOR map, beyond which cbor-x refuses to decode */
 export const MAX_ARRAY_ITEMS = 262_144
 export const MAX_MAP_ENTRIES = 65_536
@@ -82,8 +88,11 @@ export function encodeCbor (value: unknown): Buffer {
 /** Decodes CBOR (one item, up to `end`) within the limits above; throws BAD_REQUEST saying what is wrong. */
 export function decodeCbor (bytes: Uint8Array, end = bytes.length): unknown {
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  // a payload shorter than the limit cannot nest deeper than it
-  if (end > MAX_DEPTH && cborItemEnd(buffer, 0, MAX_DEPTH) === TOO_DEEP) throw tooDeep('CBOR')
+  // a payload shorter than the limits cannot nest deeper than one, nor hold more objects than the other
+  if (end > MAX_DEPTH) {
+    if (cborItemEnd(buffer, 0, MAX_DEPTH) === TOO_DEEP) throw tooDeep('CBOR')
+    if (objectsWalked() > MAX_OBJECTS) throw new OutpostError('BAD_REQUEST', `CBOR payload holds more than ${MAX_OBJECTS} arrays, maps, tags and byte strings`, { details: { maxObjects: MAX_OBJECTS } })
+  }
   try {
     return decodeUpTo(buffer, end)
   } catch (err) {

@@ -112,6 +112,13 @@ export const TRUNCATED = -1
 export const TOO_DEEP = -2
 // items still owed by each open array, map or tag; Infinity for an indefinite-length one
 const owed: number[] = []
+// arrays, maps, tags and byte strings the last cborItemEnd walked over, for codec.ts's bound on what decoding makes
+let objects = 0
+
+/** The arrays, maps, tags and byte strings in the item the last `cborItemEnd` walked (as far as it went). */
+export function objectsWalked (): number {
+  return objects
+}
 
 /**
  * Where the CBOR item at `at` ends, walking nested items in a loop (never recursion, so no input can
@@ -120,6 +127,7 @@ const owed: number[] = []
  */
 export function cborItemEnd (bytes: Buffer, at: number, maxDepth: number): number {
   let depth = 0
+  objects = 0
   for (;;) {
     if (at >= bytes.length) return TRUNCATED
     const initial = bytes[at] as number
@@ -133,6 +141,7 @@ export function cborItemEnd (bytes: Buffer, at: number, maxDepth: number): numbe
       if (major !== 4 && major !== 5) return TRUNCATED
       if (depth === maxDepth) return TOO_DEEP
       owed[depth++] = Infinity
+      objects++
       at++
       continue
     } else {
@@ -141,7 +150,9 @@ export function cborItemEnd (bytes: Buffer, at: number, maxDepth: number): numbe
       if (major === 2 || major === 3) {
         if (argument > bytes.length - at) return TRUNCATED
         at += argument
+        if (major === 2) objects++
       } else if (major === 4 || major === 5 || major === 6) {
+        objects++
         const items = major === 4 ? argument : major === 5 ? argument * 2 : 1
         if (items > 0) {
           if (depth === maxDepth) return TOO_DEEP

@@ -138,6 +138,34 @@ function withArgs (id: number, reply: string, content: Buffer): Buffer {
   return Buffer.concat([head, encodeCbor('args'), content])
 }
 
+/** an array of `count` empty byte strings (one byte each), as CBOR */
+function emptyByteStrings (count: number): Buffer {
+  const head = Buffer.from([0x9a, 0, 0, 0, 0])
+  head.writeUInt32BE(count, 1)
+  return Buffer.concat([head, Buffer.alloc(count, 0x40)])
+}
+
+test('review 5: a viewer\'s request of 250,000 empty byte strings (28 MiB once decoded) gets BAD_REQUEST from the core and from a module, naming the limit; at the limit it passes', async () => {
+  const viewer = await connect('viewer')
+  const toCore = cbor(await viewer.ask('rpc/core/list', withArgs(21, viewer.reply, emptyByteStrings(250_000)), hasId(21)))
+  const admin = await connect('admin')
+  const toModule = cbor(await admin.ask('rpc/alpha/echo', withArgs(22, admin.reply, emptyByteStrings(250_000)), hasId(22)))
+  for (const answer of [toCore, toModule]) {
+    assert.equal(answer.error.code, 'BAD_REQUEST')
+    assert.match(answer.error.message, /CBOR payload holds more than 65536 arrays, maps, tags and byte strings/)
+    assert.deepEqual(answer.error.details, { maxObjects: 65_536 })
+  }
+  // the envelope's map and the array count too: 65,534 byte strings make 65,536 objects, one more is over
+  const atLimit = cbor(await admin.ask('rpc/alpha/echo', withArgs(23, admin.reply, emptyByteStrings(65_534)), hasId(23)))
+  assert.equal(atLimit.error, undefined, JSON.stringify(atLimit.error))
+  assert.equal(atLimit.result.length, 65_534)
+  const over = cbor(await admin.ask('rpc/alpha/echo', withArgs(24, admin.reply, emptyByteStrings(65_535)), hasId(24)))
+  assert.deepEqual(over.error?.details, { maxObjects: 65_536 })
+  await viewer.client.endAsync()
+  await admin.client.endAsync()
+  await stillServing()
+})
+
 test('review 2: CBOR tags that make cycles, repeats or objects (28/29, 51/6, 27, 258, 259) get BAD_REQUEST from the core and from a module, naming the tag', async () => {
   const admin = await connect('admin')
   const tags: Array<[number, Buffer]> = [
