@@ -149,9 +149,10 @@ interface RoutingFields {
  * What routing needs of a request: its id, reply topic and timeout, read from the envelope (its leading
  * entries when it has them there, as the SDK writes it). A bad envelope that still names a reply topic is
  * routed too: the callee answers it BAD_REQUEST, with the id it could read or 0 (serve.ts), and that reply
- * must be let through. Null: nothing to answer on.
+ * must be let through. One with no reply topic the broker can read is refused: a module's decoder might read
+ * one all the same (a CBOR map behind tag 55799, JSON that Python's json takes and JSON.parse does not).
  */
-function routingFields (payload: Buffer, format: WireFormat): RoutingFields | null | RefusedRequest {
+function routingFields (payload: Buffer, format: WireFormat): RoutingFields | RefusedRequest {
   const fields = envelopeFields(payload, format, true)
   // too deep for any module to decode: answered here as the module would answer it, when its reply topic came before
   if (fields?.tooDeep === true && typeof fields.reply === 'string') {
@@ -163,7 +164,8 @@ function routingFields (payload: Buffer, format: WireFormat): RoutingFields | nu
   if (fields?.reply === WRONG_TYPE && format === 'cbor') return { refused: 'the request\'s "reply" is not text, or is given twice' }
   const checked = checkRequest(fields)
   if (checked.ok) return checked.request
-  return checked.reply === null ? null : { id: checked.id ?? 0, reply: checked.reply, timeout: undefined }
+  if (checked.reply === null) return { refused: `the request has no reply topic the broker can read (${checked.message}): its receiver might read one it did not check` }
+  return { id: checked.id ?? 0, reply: checked.reply, timeout: undefined }
 }
 
 
@@ -272,9 +274,7 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const module = moduleOf(topic)
       const format = sniffFormat(payload)
       const request = routingFields(payload, format)
-      // a request with nothing to answer on still goes to one instance, which logs it
       const calls = modules.get(module)
-      if (request === null) return choose(calls) ?? null
       if ('refused' in request) return request
       // replies go to the caller alone: naming another's reply topic would forge replies to it (issue 10 A4)
       if (!isOwnReplyTopic(caller, request.reply) && !answersTo(caller, request.reply)) {

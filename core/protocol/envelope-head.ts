@@ -22,7 +22,7 @@ export interface EnvelopeHead {
    * short, or something follows it), so a receiver's decoder may read other fields than these
    */
   ambiguous?: true
-  /** read whole: a value nests deeper than codec.ts decodes (the map is `ambiguous` too: its end was not read) */
+  /** read whole: a value nests deeper than codec.ts decodes (skipped up to 1024 levels; past that the map is `ambiguous` too, its end unread) */
   tooDeep?: true
 }
 
@@ -107,6 +107,8 @@ function isKey (bytes: Buffer, at: number, length: number, key: Buffer): boolean
 
 /** arrays, maps and tags (CBOR) or arrays and objects (JSON) nested deeper than this are refused (codec.ts) */
 export const MAX_DEPTH = 64
+/** how deep a whole read of an envelope skips a value nested deeper than MAX_DEPTH, to read the keys after it */
+const SKIP_DEPTH = 1024
 
 export const TRUNCATED = -1
 export const TOO_DEEP = -2
@@ -275,9 +277,13 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
       if (field !== undefined) head[field] = WRONG_TYPE
       if (stoppedAt < 0) stoppedAt = at
       if (leading) break
-      // a value of the envelope may nest one level less than the payload (codec.ts decodeCbor's limit)
+      // a value of the envelope may nest one level less than the payload (codec.ts decodeCbor's limit); one
+      // nested deeper is skipped all the same, up to SKIP_DEPTH, so that the keys after it are read
       at = cborItemEnd(bytes, valueAt, MAX_DEPTH - 1)
-      if (at === TOO_DEEP) head.tooDeep = true
+      if (at === TOO_DEEP) {
+        head.tooDeep = true
+        at = cborItemEnd(bytes, valueAt, SKIP_DEPTH)
+      }
       if (at < 0) break
     }
   }

@@ -329,6 +329,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       if (limit !== undefined) options.keep = (topic, bytes) => topic !== replyTopic || bytes <= limit()
       client = await connectMqtt(options)
       client.onMessage(onMessage)
+      if (tracer !== undefined) client.onReadDone(tracer.leave)
       client.onOversized(onOversized)
       client.events.once('close', (reason: string) => {
         if (stopping !== undefined) return

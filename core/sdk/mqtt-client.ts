@@ -50,6 +50,8 @@ export interface MqttClient {
   send (topic: string, payload: Buffer): boolean
   subscribe (filters: string[]): Promise<void>
   onMessage (handler: MessageHandler): void
+  /** called after the messages of each read from the socket have been handled */
+  onReadDone (handler: () => void): void
   onOversized (handler: OversizedHandler): void
   /** 'close' fires once, with the reason the connection ended */
   events: EventEmitter
@@ -232,11 +234,13 @@ export function packetReader (onPacket: PacketHandler, onError: (message: string
 export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
   // set below, before the socket can have read anything
   let onChunk: (chunk: Buffer) => void = () => {}
+  let readDone: () => void = () => {}
   const readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES)
   const onread = {
     buffer: readBuffer,
     callback: (bytes: number): boolean => {
       onChunk(readBuffer.subarray(0, bytes)) // valid during the call only: the next read reuses readBuffer
+      readDone()
       return true
     },
   }
@@ -283,6 +287,7 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
   const client: MqttClient = {
     events,
     onMessage (h) { handler = h },
+    onReadDone (h) { readDone = h },
     onOversized (h) { oversized = h },
     send (topic, payload) {
       if (closed) return false

@@ -3,7 +3,8 @@
 // a decoder takes for text. A module that decodes the request whole (as any CBOR library does) then
 // answered on another operator's reply topic, under the id of that operator's own call. The broker reads
 // the whole map and refuses every request whose receiver could read another reply topic than the one it
-// checked; the publisher's connection is closed, as for any refused publish.
+// checked, and (review 6) every request it cannot read as a map naming the caller's own reply topic; the
+// publisher's connection is closed, as for any refused publish.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { encodeCbor } from '../../core/protocol/codec.js'
@@ -31,6 +32,9 @@ test('review 5: a request whose map could name another reply topic is refused; t
     'a second reply under a byte-string key': (own, other, id) => map(5, 'id', id, 'reply', own, 'timeout', 5000, 'args', 666, bytesReply, encodeCbor(other)),
     'a second reply after the map\'s end': (own, other, id) => Buffer.concat([map(4, 'id', id, 'reply', own, 'timeout', 5000, 'args', 666), encodeCbor('reply'), encodeCbor(other)]),
     'the only reply under a tagged key': (_own, other, id) => map(4, 'id', id, taggedReply, encodeCbor(other), 'timeout', 5000, 'args', 666),
+    // review 6: what the broker cannot read at all was delivered as it was, to be read by the module's decoder
+    'a map behind tag 55799 (not a map to the broker, one to cbor-x)': (_own, other, id) => Buffer.concat([Buffer.from([0xd9, 0xd9, 0xf7]), map(4, 'id', id, 'reply', other, 'timeout', 5000, 'args', 666)]),
+    'JSON that JSON.parse refuses and Python\'s json reads (NaN)': (_own, other, id) => Buffer.from(`{"id":${id},"reply":"${other}","timeout":5000,"args":NaN}`),
   }
   for (const [what, forge] of Object.entries(forgeries)) {
     const before = calls()

@@ -60,13 +60,18 @@ test('module to module: a call through the SDK, and its timeout', async () => {
   assert.match(timeout.error?.message ?? '', /alpha\.slow: no reply within 100 ms/)
 })
 
-test('a malformed request with a reply topic gets BAD_REQUEST; without one, a log line; the module keeps serving', async () => {
+test('a malformed request with a reply topic gets BAD_REQUEST; without one, the broker refuses it and logs why; the module keeps serving', async () => {
   const reply = await op.rawRequest('rpc/alpha/echo', { id: 'bad-1', reply: `reply/${op.clientId}`, timeout: -5 })
   assert.equal(reply.error.code, 'BAD_REQUEST')
   assert.match(reply.error.message, /timeout/)
 
-  op.raw('rpc/alpha/echo', Buffer.from([0xff, 0x00, 0x13]))
-  await waitFor('a log line about the malformed payload', () => gw.logs.find(l => l.source === 'alpha' && /malformed request/.test(l.text)))
+  // no reply topic the broker can read: a module's decoder might read one it did not check (review 6)
+  const sender = await connectOperator(gw.url)
+  const closed = new Promise<void>(resolve => sender.client.once('close', () => resolve()))
+  sender.raw('rpc/alpha/echo', Buffer.from([0xff, 0x00, 0x13]))
+  await closed
+  await sender.end()
+  await waitFor('the refusal logged', () => gw.logs.find(l => /denied publish rpc\/alpha\/echo/.test(l.text) && /no reply topic the broker can read/.test(l.text)))
   const still = await op.call('alpha', 'echo', 'alive')
   assert.equal(still.result, 'alive')
 })
