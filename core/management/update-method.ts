@@ -7,7 +7,6 @@ import type { Caller } from '../broker/access.js'
 import { OutpostError } from '../errors.js'
 import { describeState } from '../modules/state.js'
 import { installFromEnv } from '../update/install.js'
-import { stageUpdate } from '../update/stage.js'
 import { parseArgs, updateArgs } from './args.js'
 import { updateModule } from './module-update.js'
 import type { Management } from './context.js'
@@ -29,6 +28,8 @@ export function updateMethod (m: Management): (args: unknown, caller: Caller | n
     try {
       const { updates } = m.gw.loaded.manifest
       const modules = m.gw.modules.list().filter(r => describeState(r).state === 'running').map(r => r.loaded.spec.name)
+      // the update machinery (tar, signatures, downloads) is loaded when an update runs, not kept in the core
+      const { stageUpdate } = await import('../update/stage.js')
       const staged = await stageUpdate({ install, url: a.url, signature: a.signature, trusted: updates.keys, maxBundleBytes: updates.maxBundleBytes, healthTimeoutMs: updates.healthTimeoutMs, modules, by })
       m.gw.log.warn(`update to ${staged.to} staged by ${by}: restarting into it (from ${staged.from})`)
       // the answer and the audit record leave first; the core then stops, and outpost-boot starts the new release

@@ -12,7 +12,7 @@ import { checkHealth } from './health.js'
 import type { Verdict } from './health.js'
 import { installFromEnv, prune, readState, releasesDir, switchCurrent, writeState } from './install.js'
 import type { Install, UpdateState } from './install.js'
-import { checkpoint } from './stage.js'
+import { checkpoint } from './checkpoint.js'
 
 const RESTART_POLL_MS = 250
 

@@ -8,12 +8,9 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { writeFileAtomic } from '../management/atomic-write.js'
 import { OutpostError } from '../errors.js'
-import { describeTarget, moduleTarget, verifyModuleFolder } from '../release/module-bundle.js'
-import { unpackTar } from '../release/tar.js'
 import { checkUrl } from './download.js'
 import { commitFolder, installFromEnv } from './install.js'
 import type { UpdateOutcome } from './install.js'
-import { fetchBundle } from './stage.js'
 
 /** a module's update.json */
 export interface ModuleUpdateState {
@@ -91,6 +88,8 @@ export interface StageModuleOptions {
 /** a module's bundle up to its folder <dir>/<version>/; returns the version and the entry the manifest is to name */
 export async function stageModule (o: StageModuleOptions): Promise<{ version: string, entry: string }> {
   checkUrl(o.url)
+  // loaded when an update runs, not kept in the core (its tar reader and signatures, module bundles' packing)
+  const [{ fetchBundle }, { unpackTar }, { describeTarget, moduleTarget, verifyModuleFolder }] = await Promise.all([import('./stage.js'), import('../release/tar.js'), import('../release/module-bundle.js')])
   // a refused first update leaves no folder of the module's behind
   const made = await fs.promises.mkdir(o.dir, { recursive: true, mode: 0o755 })
   const staging = path.join(o.dir, '.staging')

@@ -14,21 +14,7 @@ import { hostTarget } from '../release/targets.js'
 import { checkUrl, download, DOWNLOAD_TIMEOUT_MS, MAX_SIGNATURE_BYTES, SIGNATURE_TIMEOUT_MS } from './download.js'
 import { clearBoots, commitFolder, currentRelease, readState, releasesDir, switchCurrent, writeState } from './install.js'
 import type { Install } from './install.js'
-
-/**
- * The boundaries between the steps of an update, in order. `OUTPOST_UPDATE_CRASH_AT=<step>` makes the core
- * SIGKILL itself there: the tests cut an update at each one and check that the gateway boots (a power cut,
- * in effect). Unset, it costs one comparison per step.
- */
-export const UPDATE_STEPS = ['downloaded', 'verified', 'unpacked', 'trial-written', 'switched', 'healthy', 'rollback-written'] as const
-export type UpdateStep = typeof UPDATE_STEPS[number]
-/** a module update's own steps (management/module-update.ts), after the shared `downloaded` and `verified` */
-export const MODULE_UPDATE_STEPS = ['module-unpacked', 'module-trial-written', 'module-switched', 'module-healthy', 'module-rollback-written'] as const
-export type ModuleUpdateStep = typeof MODULE_UPDATE_STEPS[number]
-
-export function checkpoint (step: UpdateStep | ModuleUpdateStep): void {
-  if (process.env.OUTPOST_UPDATE_CRASH_AT === step) process.kill(process.pid, 'SIGKILL')
-}
+import { checkpoint } from './checkpoint.js'
 
 export interface StageOptions {
   install: Install

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { freePort } from '../../bench/lib/stacks.js'
 import { verifyModuleFolder } from '../../core/release/module-bundle.js'
 import { generateKeys } from '../../core/release/signing.js'
-import { MODULE_UPDATE_STEPS } from '../../core/update/stage.js'
+import { MODULE_UPDATE_STEPS } from '../../core/update/checkpoint.js'
 import { connectOperator } from '../helpers/gateway.js'
 import { bundle, MAIN, moduleFolder } from './module-bundles.js'
 
