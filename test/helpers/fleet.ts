@@ -3,6 +3,23 @@
 // <root>/<gateway>/reply/<operator>/<token>).
 import type { MqttClient } from 'mqtt'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
+import type { Operator } from './gateway.js'
+import { poll } from './wait.js'
+
+/** the uplink module's `stats` answer, asked on the gateway by a local operator */
+export async function uplinkStats (local: Operator): Promise<any> {
+  return (await local.call('uplink', 'stats')).result
+}
+
+/** the uplink's instance as core.status reports it */
+export async function uplinkInstance (local: Operator): Promise<{ pid: number, restarts: number }> {
+  return ((await local.call('core', 'status', { module: 'uplink' })).result as any).instances[0]
+}
+
+/** resolves once the uplink says it is connected to the upstream (it answers UNAVAILABLE while it starts) */
+export async function uplinkConnected (local: Operator): Promise<void> {
+  await poll(async () => (await uplinkStats(local))?.connected === true ? true : undefined, 150)
+}
 
 export interface FleetOperator {
   client: MqttClient

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { connectOperator, fixture, poll, startTestGateway } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
-import { fleetOperator } from '../helpers/fleet.js'
+import { fleetOperator, uplinkConnected, uplinkInstance, uplinkStats } from '../helpers/fleet.js'
 import type { FleetOperator } from '../helpers/fleet.js'
 import { slowLink } from '../helpers/slow-link.js'
 import type { SlowLink } from '../helpers/slow-link.js'
@@ -26,8 +26,6 @@ let local: Operator
 let alice: FleetOperator
 let bob: FleetOperator
 
-const stats = async (): Promise<any> => (await local.call('uplink', 'stats')).result
-const restarts = async (): Promise<number> => ((await local.call('core', 'status', { module: 'uplink' })).result as any).instances[0].restarts
 
 before(async () => {
   upstream = await startUpstream(USERS)
@@ -48,7 +46,7 @@ before(async () => {
     },
   })
   local = await connectOperator(gw.url)
-  await poll(async () => (await stats())?.connected === true ? true : undefined, 150)
+  await uplinkConnected(local)
   alice = await fleetOperator(await upstream.client('alice'), 'alice')
   bob = await fleetOperator(await upstream.client('bob'), 'bob')
   await poll(async () => ((await local.call('core', 'logs', { module: 'chatty', lines: 1000 })).result as any)?.lines?.length >= 250 ? true : undefined, 100)
@@ -71,7 +69,7 @@ test('one operator holds at most maxInFlightPerOperator (8) slots: the 9th is re
   const list = await alice.call('gw', 'core', 'list', null, 20_000)
   assert.equal(list.error, undefined, 'the admin is not crowded out')
   assert.deepEqual((await Promise.all(slow)).map(r => r.result), Array(8).fill(3000))
-  assert.equal((await stats()).downlink.dropped.operatorBusy, 1)
+  assert.equal((await uplinkStats(local)).downlink.dropped.operatorBusy, 1)
 })
 
 test('a reply over maxReplyBytes is answered TOO_LARGE, with its size and the cap', async () => {
@@ -83,11 +81,11 @@ test('a reply over maxReplyBytes is answered TOO_LARGE, with its size and the ca
   assert.match(big.error?.message ?? '', new RegExp(`^the reply is ${details.bytes} bytes, more than the uplink sends \\(maxReplyBytes ${MAX_REPLY}\\)`))
   const small = await bob.call('gw', 'core', 'logs', { module: 'chatty', lines: 2 }, 60_000)
   assert.equal(small.result.lines.length, 2)
-  assert.equal((await stats()).downlink.replaced.tooLarge, 1)
+  assert.equal((await uplinkStats(local)).downlink.replaced.tooLarge, 1)
 })
 
 test('past maxBacklogBytes waiting unsent, an answer ready to go is replaced by UNAVAILABLE; the uplink is never restarted', async () => {
-  const restartsBefore = await restarts()
+  const restartsBefore = (await uplinkInstance(local)).restarts
   // 8 answers of ≈ 950 KB at once: more than the link carries for seconds
   const answers = await Promise.all(Array.from({ length: 8 }, () => bob.call('gw', 'core', 'logs', { module: 'chatty', lines: 118 }, 120_000)))
   for (const a of answers) {
@@ -99,8 +97,8 @@ test('past maxBacklogBytes waiting unsent, an answer ready to go is replaced by 
   }
   const replaced = answers.filter(a => a.error !== undefined).length
   assert.ok(replaced > 0 && replaced < 8, `${replaced} of 8 replaced`)
-  assert.equal((await stats()).downlink.replaced.backlog, replaced)
-  assert.equal(await restarts(), restartsBefore)
-  await poll(async () => (await stats()).backlogBytes <= MAX_BACKLOG ? true : undefined, 600)
+  assert.equal((await uplinkStats(local)).downlink.replaced.backlog, replaced)
+  assert.equal((await uplinkInstance(local)).restarts, restartsBefore)
+  await poll(async () => (await uplinkStats(local)).backlogBytes <= MAX_BACKLOG ? true : undefined, 600)
   assert.equal((await alice.call('gw', 'core', 'list', null, 60_000)).error, undefined, 'answering again once drained')
 })

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { connectOperator, fixture, poll, startTestGateway } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
-import { fleetOperator } from '../helpers/fleet.js'
+import { fleetOperator, uplinkConnected, uplinkInstance, uplinkStats } from '../helpers/fleet.js'
 import type { FleetOperator } from '../helpers/fleet.js'
 import { slowLink } from '../helpers/slow-link.js'
 import type { SlowLink } from '../helpers/slow-link.js'
@@ -35,8 +35,6 @@ let alice: FleetOperator
 let bob: FleetOperator
 let carol: FleetOperator
 
-const stats = async (): Promise<any> => (await local.call('uplink', 'stats')).result
-const instance = async (): Promise<{ pid: number, restarts: number }> => ((await local.call('core', 'status', { module: 'uplink' })).result as any).instances[0]
 
 /** private memory as the supervisor measures it (RssAnon + RssShmem), in bytes; 0 once the process is gone */
 function privateBytes (pid: number): number {
@@ -70,7 +68,7 @@ before(async () => {
     },
   })
   local = await connectOperator(gw.url)
-  await poll(async () => (await stats())?.connected === true ? true : undefined, 150)
+  await uplinkConnected(local)
   alice = await fleetOperator(await upstream.client('alice'), 'alice')
   bob = await fleetOperator(await upstream.client('bob'), 'bob')
   carol = await fleetOperator(await upstream.client('carol'), 'carol')
@@ -90,7 +88,7 @@ type Answer = Awaited<ReturnType<FleetOperator['call']>>
 
 /** each of `operators` asks core.logs of `module` 20 times every 100 ms for `ms`, while the uplink's memory is sampled */
 async function flood (operators: FleetOperator[], module: string, ms: number): Promise<{ answers: Answer[], peak: number }> {
-  const { pid, restarts } = await instance()
+  const { pid, restarts } = await uplinkInstance(local)
   const atRest = privateBytes(pid)
   let peak = 0
   const sampler = setInterval(() => { peak = Math.max(peak, privateBytes(pid)) }, 50)
@@ -101,8 +99,8 @@ async function flood (operators: FleetOperator[], module: string, ms: number): P
   }
   const settled = await Promise.allSettled(calls)
   clearInterval(sampler)
-  const now = await instance()
-  console.log(`core.logs of ${module}, ${operators.length} operator(s): the uplink's peak private memory ${(peak / MiB).toFixed(1)} MiB (${(atRest / MiB).toFixed(1)} at rest); pid ${pid} → ${now.pid}, restarts ${restarts} → ${now.restarts}; downlink ${JSON.stringify((await stats()).downlink)}`)
+  const now = await uplinkInstance(local)
+  console.log(`core.logs of ${module}, ${operators.length} operator(s): the uplink's peak private memory ${(peak / MiB).toFixed(1)} MiB (${(atRest / MiB).toFixed(1)} at rest); pid ${pid} → ${now.pid}, restarts ${restarts} → ${now.restarts}; downlink ${JSON.stringify((await uplinkStats(local)).downlink)}`)
   assert.equal(now.pid, pid, `the uplink was not restarted: ${gw.logs.filter(l => l.level === "error" || (l.level === "warn" && /uplink/.test(JSON.stringify(l)))).slice(-8).map(l => JSON.stringify(l)).join('\n')}`)
   assert.equal(now.restarts, restarts)
   const answers = settled.map(a => { assert.equal(a.status, 'fulfilled', 'every request is answered'); return (a as PromiseFulfilledResult<Answer>).value })
@@ -114,7 +112,7 @@ const LIMITS = /requests in flight \(limit|maxInFlightPerOperator|maxReplyBytesP
 
 test('a viewer flooding core.logs answers of 6 MiB over a slow link: the uplink stays within its memory budget', async () => {
   const { answers, peak } = await flood([bob], 'wide', 6000)
-  const s = await stats()
+  const s = await uplinkStats(local)
   assert.ok(peak < 64 * MiB, `peak ${(peak / MiB).toFixed(1)} MiB`)
   for (const a of answers) {
     assert.ok(a.error !== undefined, 'no answer of 6 MiB fits maxReplyBytes')
@@ -124,9 +122,9 @@ test('a viewer flooding core.logs answers of 6 MiB over a slow link: the uplink 
 })
 
 test('a viewer flooding answers of 2.3 MiB: the reply budget holds, refusals and replacements name the limit', async () => {
-  const before = await stats()
+  const before = await uplinkStats(local)
   const { answers, peak } = await flood([bob], 'chatty', 6000)
-  const s = await stats()
+  const s = await uplinkStats(local)
   assert.ok(peak < 64 * MiB, `peak ${(peak / MiB).toFixed(1)} MiB`)
   for (const a of answers) {
     if (a.error === undefined) assert.ok(a.result.lines.length >= 250)
@@ -139,7 +137,7 @@ test('a viewer flooding answers of 2.3 MiB: the reply budget holds, refusals and
   assert.ok(answers.some(a => /maxReplyBytesPerOperator/.test(a.error?.message ?? '')), 'the per-operator reply budget refused or replaced some')
   const budget = (d: any): number => d.dropped.operatorReplyBudget + d.dropped.replyBudget + d.replaced.replyBudget
   assert.ok(budget(s.downlink) > budget(before.downlink), JSON.stringify(s.downlink))
-  await poll(async () => (await stats()).replyBytesHeld === 0 ? true : undefined, 600)
+  await poll(async () => (await uplinkStats(local)).replyBytesHeld === 0 ? true : undefined, 600)
 })
 
 /** every answer is the whole log or an error naming the limit; `whole`: lines a whole answer has at least */
@@ -157,12 +155,12 @@ test('an admin and two viewers flooding answers of 2.3 MiB at once: the uplink s
   const { answers, peak } = await flood([alice, bob, carol], 'chatty', 6000)
   assert.ok(peak < 64 * MiB, `peak ${(peak / MiB).toFixed(1)} MiB`)
   checkAnswers(answers, 250)
-  await poll(async () => (await stats()).replyBytesHeld === 0 ? true : undefined, 600)
+  await poll(async () => (await uplinkStats(local)).replyBytesHeld === 0 ? true : undefined, 600)
 })
 
 test('an admin and two viewers flooding answers of 6 MiB at once', async () => {
   const { answers, peak } = await flood([alice, bob, carol], 'wide', 6000)
   assert.ok(peak < 64 * MiB, `peak ${(peak / MiB).toFixed(1)} MiB`)
   checkAnswers(answers, 480)
-  await poll(async () => (await stats()).replyBytesHeld === 0 ? true : undefined, 600)
+  await poll(async () => (await uplinkStats(local)).replyBytesHeld === 0 ? true : undefined, 600)
 })

@@ -8,9 +8,9 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import type { MqttClient } from 'mqtt'
 import { MAX_TRANSCODED_BYTES } from '../../modules/uplink/downlink.js'
-import { connectOperator, fixture, poll, startTestGateway } from '../helpers/gateway.js'
+import { connectOperator, fixture, startTestGateway } from '../helpers/gateway.js'
 import type { Operator, TestGateway } from '../helpers/gateway.js'
-import { fleetOperator } from '../helpers/fleet.js'
+import { fleetOperator, uplinkConnected, uplinkInstance, uplinkStats } from '../helpers/fleet.js'
 import type { FleetOperator } from '../helpers/fleet.js'
 import { startUpstream } from '../helpers/upstream.js'
 import type { Upstream } from '../helpers/upstream.js'
@@ -22,8 +22,6 @@ let local: Operator
 let alice: FleetOperator
 let raw: MqttClient
 
-const stats = async (): Promise<any> => (await local.call('uplink', 'stats')).result
-const instance = async (): Promise<{ pid: number, restarts: number }> => ((await local.call('core', 'status', { module: 'uplink' })).result as any).instances[0]
 
 before(async () => {
   upstream = await startUpstream(USERS)
@@ -36,7 +34,7 @@ before(async () => {
     },
   })
   local = await connectOperator(gw.url)
-  await poll(async () => (await stats())?.connected === true ? true : undefined, 150)
+  await uplinkConnected(local)
   raw = await upstream.client('alice')
   alice = await fleetOperator(await upstream.client('alice'), 'alice')
 })
@@ -68,7 +66,7 @@ async function askInJson (id: number, n: number): Promise<string> {
 
 test('review 5: a reply turned into JSON is at most 64 KiB of CBOR: past it TOO_LARGE, "ask in CBOR", and the uplink lives on', { timeout: 120_000 }, async () => {
   await raw.subscribeAsync('outpost/gw/reply/alice/json')
-  const { pid } = await instance()
+  const { pid } = await uplinkInstance(local)
   const small = JSON.parse(await askInJson(1, 10)) as { id: number, result: unknown[] }
   assert.equal(small.id, 1)
   assert.equal(small.result?.length, 10, `a small reply is turned into JSON: ${JSON.stringify(small)}`)
@@ -85,6 +83,6 @@ test('review 5: a reply turned into JSON is at most 64 KiB of CBOR: past it TOO_
   // fewer objects than a decoder takes: codec.ts MAX_OBJECTS)
   const cbor = await alice.call('gw', 'blob', 'chunks', { n: 60_000, bytes: 1 }, 20_000)
   assert.equal((cbor.result as unknown[] | undefined)?.length, 60_000, JSON.stringify(cbor.error))
-  assert.deepEqual(await instance().then(i => i.pid), pid, 'the same uplink process throughout')
-  assert.equal((await stats()).downlink.replaced.tooLarge, 3)
+  assert.deepEqual(await uplinkInstance(local).then(i => i.pid), pid, 'the same uplink process throughout')
+  assert.equal((await uplinkStats(local)).downlink.replaced.tooLarge, 3)
 })
