@@ -7,10 +7,10 @@
 // synchronous, one small decode per message. It gives a call's place back at its timeout (deadline-wheel.ts), and
 // counts the calls to each module (call-stats.ts).
 import { performance } from 'node:perf_hooks'
-import { encode, sniffFormat } from '../protocol/codec.js'
+import { encode, sniffFormat, tooDeep } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
 import { checkRequest, envelopeFields, errorReply } from '../protocol/envelope.js'
-import { MAX_DEPTH, WRONG_TYPE, leadingStop, readEnvelopeId } from '../protocol/envelope-head.js'
+import { WRONG_TYPE, leadingStop, readEnvelopeId } from '../protocol/envelope-head.js'
 import type { CorrelationId } from '../protocol/envelope.js'
 import type { ErrorCode } from '../errors.js'
 import type { Identity } from './access.js'
@@ -146,8 +146,8 @@ interface RoutingFields {
 }
 
 /**
- * What routing needs of a request: its id, reply topic and timeout, read from the envelope (its leading
- * entries when it has them there, as the SDK writes it). A bad envelope that still names a reply topic is
+ * What routing needs of a request: its id, reply topic and timeout, read from the envelope's bytes, every
+ * top-level entry (envelope-head.ts), and whether it can be read only one way. A bad envelope that still names a reply topic is
  * routed too: the callee answers it BAD_REQUEST, with the id it could read or 0 (serve.ts), and that reply
  * must be let through. One with no reply topic the broker can read is refused: a module's decoder might read
  * one all the same (a CBOR map behind tag 55799, JSON that Python's json takes and JSON.parse does not).
@@ -283,7 +283,8 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       // its length is bounded with it: reply/<a client id of at most 128 bytes>
       const route = { reply: request.reply, id: request.id, format }
       if (request.tooDeep === true) {
-        answer(route, 'BAD_REQUEST', `CBOR payload nested deeper than ${MAX_DEPTH} levels`, { maxDepth: MAX_DEPTH })
+        const refusal = tooDeep('cbor')
+        answer(route, refusal.code, refusal.message, refusal.details)
         return null
       }
       const target = choose(calls)

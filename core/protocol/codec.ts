@@ -90,7 +90,7 @@ export function decodeCbor (bytes: Uint8Array, end = bytes.length): unknown {
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   // a payload shorter than the limits cannot nest deeper than one, nor hold more objects than the other
   if (end > MAX_DEPTH) {
-    if (cborItemEnd(buffer, 0, MAX_DEPTH) === TOO_DEEP) throw tooDeep('CBOR')
+    if (cborItemEnd(buffer, 0, MAX_DEPTH) === TOO_DEEP) throw tooDeep('cbor')
     if (objectsWalked() > MAX_OBJECTS) throw new OutpostError('BAD_REQUEST', `CBOR payload holds more than ${MAX_OBJECTS} arrays, maps, tags and byte strings`, { details: { maxObjects: MAX_OBJECTS } })
   }
   try {
@@ -102,7 +102,7 @@ export function decodeCbor (bytes: Uint8Array, end = bytes.length): unknown {
 
 /** Decodes JSON within the depth limit; throws BAD_REQUEST saying what is wrong. */
 export function decodeJson (bytes: Uint8Array): unknown {
-  if (bytes.length > MAX_DEPTH && jsonDepthExceeds(bytes, MAX_DEPTH)) throw tooDeep('JSON')
+  if (bytes.length > MAX_DEPTH && jsonDepthExceeds(bytes, MAX_DEPTH)) throw tooDeep('json')
   try {
     return JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
   } catch (err) {
@@ -110,8 +110,9 @@ export function decodeJson (bytes: Uint8Array): unknown {
   }
 }
 
-function tooDeep (format: string): OutpostError {
-  return new OutpostError('BAD_REQUEST', `${format} payload nested deeper than ${MAX_DEPTH} levels`, { details: { maxDepth: MAX_DEPTH } })
+/** the refusal of a payload nested deeper than MAX_DEPTH, as the decoders here, the SDK and the router give it */
+export function tooDeep (format: WireFormat): OutpostError {
+  return new OutpostError('BAD_REQUEST', `${format.toUpperCase()} payload nested deeper than ${MAX_DEPTH} levels`, { details: { maxDepth: MAX_DEPTH } })
 }
 
 /** Counts `[` and `{` outside strings over the bytes (UTF-8 never puts these bytes inside a multi-byte character). */
