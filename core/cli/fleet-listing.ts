@@ -2,7 +2,7 @@
 // many it saw past them, so that a listing that is cut says so. Its memory is bounded whatever the upstream
 // sends: at most `limit` statuses (each at most MAX_STATUS_BYTES, fleet-status.ts), and at most
 // MAX_UNSHOWN_NAMES names of gateways past the limit (a fleet id is at most 64 characters).
-import { FLEET_ID } from '../manifest/uplink-schema.js'
+import { FLEET_ID } from '../manifest/fleet-names.js'
 import type { FleetStatus } from './fleet-status.js'
 
 /** names of gateways past the limit remembered to count each once; past this many the count is a floor */

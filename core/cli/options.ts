@@ -4,7 +4,7 @@
 // through a fleet's upstream broker to the gateway named by --gateway (docs/fleet.md, "The fleet CLI").
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
-import { FLEET_ID, isTopicRoot } from '../manifest/uplink-schema.js'
+import { FLEET_ID, isTopicRoot } from '../manifest/fleet-names.js'
 import { UsageError } from './exit.js'
 
 export interface ConnectionOptions {

@@ -4,15 +4,8 @@
 import { z } from 'zod'
 import { canSubscribe } from '../broker/access.js'
 import { restartPolicySchema } from '../supervisor/policy-schema.js'
+import { FLEET_ID, TOPIC_SEGMENT, isTopicRoot } from './fleet-names.js'
 
-const SEGMENT = /^[A-Za-z0-9_-]{1,64}$/
-/** a gateway's name in the fleet; also what the fleet CLI's --gateway takes */
-export const FLEET_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
-/** 1–4 levels of [A-Za-z0-9_-]; also what the fleet CLI's --topic-root takes */
-export function isTopicRoot (root: string): boolean {
-  const levels = root.split('/')
-  return levels.length <= 4 && levels.every(l => SEGMENT.test(l))
-}
 const moduleName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a module name')
 const methodName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'a method name')
 const userName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, 'an operator name: letters, digits, "_" or "-", starting with a letter')
@@ -23,7 +16,7 @@ const UPLINK_IDENTITY = { kind: 'module', clientId: 'uplink.0', module: 'uplink'
 /** `<module>/<hook>` with MQTT wildcards, as the SDK's `on` takes it: `sensor/reading`, `+/edge/#` */
 const hookFilter = z.string().refine(f => {
   const levels = f.split('/')
-  return levels.length >= 2 && levels.length <= 5 && levels.every((l, i) => l === '+' || (l === '#' && i === levels.length - 1 && i > 0) || SEGMENT.test(l))
+  return levels.length >= 2 && levels.length <= 5 && levels.every((l, i) => l === '+' || (l === '#' && i === levels.length - 1 && i > 0) || TOPIC_SEGMENT.test(l))
 }, 'a hook filter "<module>/<hook>": 2–5 levels of [A-Za-z0-9_-], "+" for one level, "#" last')
   // the uplink is a module: the broker would refuse it what it refuses any module (and the uplink would exit)
   .refine(f => canSubscribe(UPLINK_IDENTITY, `hooks/${f}`), 'the core\'s log and audit hooks (core/log/…, core/audit) are for operators; no module, the uplink included, may read them')
