@@ -1,7 +1,7 @@
 // Who may do what on the bus. Pure functions over an Identity: the broker adapter (broker.ts) is the only
 // place that turns Aedes's callbacks into calls of these, so the rules are testable without a broker.
 import { decode, encode, sniffFormat } from '../protocol/codec.js'
-import { WRONG_TYPE, readEnvelopeId } from '../protocol/envelope-head.js'
+import { WRONG_TYPE, readEnvelopeHead } from '../protocol/envelope-head.js'
 import { CORE_MODULE, parseTopic } from '../protocol/topics.js'
 
 export type Role = 'admin' | 'viewer'
@@ -154,10 +154,15 @@ export function stampCaller (payload: Buffer, identity: Identity): { payload: Bu
   }
   const { onBehalf, ...rest } = request
   const stamped: Record<string, unknown> = { ...rest, from: onBehalf === undefined ? callerTag(identity) : fleetTag(identity, onBehalf) }
-  if (format === 'cbor' && 'id' in request) {
-    const id = readEnvelopeId(payload, false)
+  if (format === 'cbor') {
+    // the map read whole, as the router reads a request to a module: a key given twice is no value, where the
+    // decoder kept the last (review 7: a timeout given twice was taken)
+    const head = readEnvelopeHead(payload, false)
+    const id = head === null || head.ambiguous === true ? WRONG_TYPE : head.id
     // no id of a valid type: null, which the core answers BAD_REQUEST with id 0 as it would have
-    stamped.id = id === WRONG_TYPE || id === undefined ? null : id
+    if ('id' in request) stamped.id = id === WRONG_TYPE || id === undefined ? null : id
+    // no timeout of a valid type: null, which the core answers BAD_REQUEST with the id
+    if ('timeout' in request && head?.timeout === WRONG_TYPE) stamped.timeout = null
   }
   try {
     return { payload: encode(stamped, format), reply: request.reply }

@@ -141,23 +141,30 @@ interface RoutingFields {
   id: CorrelationId
   reply: string
   timeout?: number | undefined
-  /** its arguments nest deeper than any module decodes: answered BAD_REQUEST by the router */
-  tooDeep?: true
+  /** why the router answers it BAD_REQUEST itself: its arguments nest deeper than any module decodes, or its
+   * id or timeout is missing, of a wrong type or given twice (maxDepth: the details of the first) */
+  bad?: { message: string, details?: { maxDepth: number } }
 }
 
 /**
  * What routing needs of a request: its id, reply topic and timeout, read from the envelope's bytes, every
- * top-level entry (envelope-head.ts), and whether it can be read only one way. A bad envelope that still names a reply topic is
- * routed too: the callee answers it BAD_REQUEST, with the id it could read or 0 (serve.ts), and that reply
- * must be let through. One with no reply topic the broker can read is refused: a module's decoder might read
- * one all the same (a CBOR map behind tag 55799, JSON that Python's json takes and JSON.parse does not).
+ * top-level entry (envelope-head.ts), and whether it can be read only one way. A bad envelope that still
+ * names a reply topic is answered BAD_REQUEST here, with the id read or 0, and goes no further: its
+ * receiver's decoder might read another id than the one the broker would let its reply through with (a key
+ * given twice, of which decoders keep the last; a JSON id past 2^53, which Python reads exactly), and the
+ * caller would wait for an answer dropped on the way. One with no reply topic the broker can read is
+ * refused: a module's decoder might read one all the same (a CBOR map behind tag 55799, JSON that Python's
+ * json takes and JSON.parse does not).
  */
 function routingFields (payload: Buffer, format: WireFormat): RoutingFields | RefusedRequest {
   const fields = envelopeFields(payload, format, true)
   // too deep for any module to decode: answered here as the module would answer it, when its reply topic came before
   if (fields?.tooDeep === true && typeof fields.reply === 'string') {
     const checked = checkRequest({ id: fields.id, reply: fields.reply })
-    if (checked.ok || checked.reply !== null) return { id: checked.ok ? checked.request.id : checked.id ?? 0, reply: fields.reply, tooDeep: true }
+    if (checked.ok || checked.reply !== null) {
+      const refusal = tooDeep(format)
+      return { id: checked.ok ? checked.request.id : checked.id ?? 0, reply: fields.reply, bad: { message: refusal.message, details: refusal.details as { maxDepth: number } } }
+    }
   }
   // what the callee's decoder reads must be what was checked here: the reply topic above all (issue 10 review 5)
   if (fields?.ambiguous === true) return { refused: 'the request is not a CBOR map keyed by text that ends where the payload does: its receiver could read another reply topic than the one checked' }
@@ -165,9 +172,8 @@ function routingFields (payload: Buffer, format: WireFormat): RoutingFields | Re
   const checked = checkRequest(fields)
   if (checked.ok) return checked.request
   if (checked.reply === null) return { refused: `the request has no reply topic the broker can read (${checked.message}): its receiver might read one it did not check` }
-  return { id: checked.id ?? 0, reply: checked.reply, timeout: undefined }
+  return { id: checked.id ?? 0, reply: checked.reply, bad: { message: checked.message } }
 }
-
 
 export function createRpcRouter (deps: RouterDeps): RpcRouter {
   const now = deps.now ?? (() => performance.now())
@@ -282,9 +288,9 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       }
       // its length is bounded with it: reply/<a client id of at most 128 bytes>
       const route = { reply: request.reply, id: request.id, format }
-      if (request.tooDeep === true) {
-        const refusal = tooDeep('cbor')
-        answer(route, refusal.code, refusal.message, refusal.details)
+      if (request.bad !== undefined) {
+        // the words a module's SDK would answer with (serve.ts)
+        answer(route, 'BAD_REQUEST', request.bad.message, request.bad.details)
         return null
       }
       const target = choose(calls)

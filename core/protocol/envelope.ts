@@ -118,9 +118,9 @@ export function checkRequest (fields: EnvelopeFields | null): RequestCheck {
   const reply = replyTopicOf(fields)
   const id = correlationId(fields.id)
   if (reply === null) return { ok: false, reply: null, id, message: 'request envelope lacks a "reply" topic under reply/' }
-  if (id === null) return { ok: false, reply, id: null, message: 'request envelope lacks an "id" (an unsigned integer up to 2^64 − 1, or text of 1 to 128 bytes)' }
+  if (id === null) return { ok: false, reply, id: null, message: 'request envelope lacks a valid "id" (an unsigned integer up to 2^64 − 1, or text of 1 to 128 bytes, given once)' }
   if (fields.timeout !== undefined && (typeof fields.timeout !== 'number' || !(fields.timeout > 0))) {
-    return { ok: false, reply, id, message: '"timeout" must be a positive number of milliseconds' }
+    return { ok: false, reply, id, message: '"timeout" must be a positive number of milliseconds, given once' }
   }
   const request: RpcRequest = { id, reply }
   if (typeof fields.timeout === 'number') request.timeout = fields.timeout

@@ -250,3 +250,37 @@ test('review: a request again with the same id is held for its latest deadline o
   clock.tick(10_000)
   assert.equal(r.stats().modules.get('echo')?.errors.size, 0, 'no TIMEOUT for either')
 })
+
+test('review 7: a request whose id or timeout its receiver could read another way is answered BAD_REQUEST by the router and delivered to no one', () => {
+  const { r, sent } = router()
+  r.online('echo.0', 'echo')
+  /** a CBOR map of `count` entries given as keys and values in turn: a key may come twice */
+  const map = (count: number, ...items: unknown[]): Buffer => Buffer.concat([Buffer.from([0xa0 + count]), ...items.map(i => encodeCbor(i))])
+  const cases: Array<[string, Buffer, unknown, RegExp]> = [
+    ['an id given twice (a decoder keeps the last)', map(3, 'id', 1, 'reply', 'reply/caller.0', 'id', 2), 0, /valid "id".*given once/],
+    ['a timeout given twice', map(4, 'id', 3, 'reply', 'reply/caller.0', 'timeout', 100, 'timeout', 900_000), 3, /"timeout" must be .*given once/],
+    ['a negative timeout', map(3, 'id', 4, 'reply', 'reply/caller.0', 'timeout', -5), 4, /"timeout"/],
+    ['a fractional id', map(2, 'id', 1.5, 'reply', 'reply/caller.0'), 0, /valid "id"/],
+  ]
+  for (const [what, payload, id, message] of cases) {
+    sent.length = 0
+    assert.equal(r.recipient('rpc/echo/ping', payload, caller), null, `${what}: delivered to no instance`)
+    assert.equal(sent.length, 1, `${what}: one answer`)
+    assert.equal(sent[0]?.topic, 'reply/caller.0')
+    assert.equal(sent[0]?.envelope.id, id, `${what}: answered with the id read, or 0`)
+    assert.equal(sent[0]?.envelope.error?.code, 'BAD_REQUEST')
+    assert.match(sent[0]?.envelope.error?.message ?? '', message, what)
+  }
+  // a JSON id past 2^53 − 1, which Python reads exactly and JSON.parse does not: no reply could be matched to it
+  const json: Array<{ topic: string, payload: string }> = []
+  const r2 = createRpcRouter({ moduleStatus: () => 'running', send: (topic, payload) => json.push({ topic, payload: payload.toString() }), now: () => 1_000 })
+  r2.online('echo.0', 'echo')
+  assert.equal(r2.recipient('rpc/echo/ping', Buffer.from('{"id":9007199254740993,"reply":"reply/caller.0"}'), caller), null)
+  assert.equal(JSON.parse(json[0]?.payload ?? '{}').error.code, 'BAD_REQUEST')
+  assert.equal(JSON.parse(json[0]?.payload ?? '{}').id, 0)
+  // the router held none of them: a well-formed request is the only one an instance is given
+  assert.equal(r.recipient('rpc/echo/ping', request(9), caller), 'echo.0')
+  assert.equal(r.stats().modules.get('echo')?.calls, 1)
+  r.stop()
+  r2.stop()
+})

@@ -7,7 +7,7 @@
 // publisher's connection is closed, as for any refused publish.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { encodeCbor } from '../../core/protocol/codec.js'
+import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
 import { startTestGateway, connectOperator, fixture, waitFor } from '../helpers/gateway.js'
 
 /** a CBOR map of `count` entries, its keys and values given as encoded items or values to encode */
@@ -52,4 +52,35 @@ test('review 5: a request whose map could name another reply topic is refused; t
     assert.deepEqual(reply, { id, result: 700 }, `${what}: the victim's own answer, not the forged 666`)
     assert.equal(calls(), before + 1, `${what}: the forged request reached no module`)
   }
+})
+
+test('review 7: an id or timeout given twice is answered BAD_REQUEST by the broker, to the core and to a module alike; the module never sees it', { timeout: 60_000 }, async (t) => {
+  const gw = await startTestGateway({ modules: [{ name: 'naive', entry: fixture('naive-echo') }] })
+  t.after(() => gw.stop())
+  const op = await connectOperator(gw.url)
+  t.after(() => op.end())
+  await waitFor('naive running', () => gw.gateway.modules.require('naive').instances[0]?.state.status === 'running')
+  const calls = (): number => gw.gateway.router.stats().modules.get('naive')?.calls ?? 0
+  const replies: Array<{ id: unknown, error?: { code: string, message: string } }> = []
+  op.client.on('message', (_topic, payload) => replies.push(decodeCbor(payload) as { id: unknown }))
+  const own = `reply/${op.clientId}`
+  const cases: Array<[string, string, Buffer, unknown, RegExp]> = [
+    // cbor-x keeps the last of two: the core held the call 50 days where the broker read 100 ms
+    ['core: a timeout twice', 'rpc/core/list', map(4, 'id', 101, 'reply', own, 'timeout', 100, 'timeout', 2 ** 32), 101, /"timeout" must be/],
+    ['core: an id twice', 'rpc/core/list', map(3, 'id', 102, 'reply', own, 'id', 103), 0, /valid "id"/],
+    ['module: an id twice', 'rpc/naive/echo', map(4, 'id', 104, 'reply', own, 'id', 105, 'args', 1), 0, /valid "id"/],
+    ['module: a timeout twice', 'rpc/naive/echo', map(5, 'id', 106, 'reply', own, 'timeout', 100, 'timeout', 2 ** 32, 'args', 1), 106, /"timeout" must be/],
+  ]
+  for (const [what, topic, payload, id, message] of cases) {
+    const before = replies.length
+    op.raw(topic, payload)
+    await waitFor(`${what}: answered`, () => replies.length > before)
+    const answer = replies[before]
+    assert.equal(answer?.id, id, `${what}: the id the broker read, or 0`)
+    assert.equal(answer?.error?.code, 'BAD_REQUEST', what)
+    assert.match(answer?.error?.message ?? '', message, what)
+  }
+  assert.equal(calls(), 0, 'the module was given none of them')
+  assert.equal(op.client.connected, true, 'a malformed request is answered, not punished')
+  assert.deepEqual(await op.call('naive', 'echo', 7), { id: 1, result: 7 })
 })
