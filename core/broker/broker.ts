@@ -19,7 +19,7 @@ import { REFUSAL_LOG_WINDOW_MS, clientSlots } from './client-slots.js'
 import type { ClientLimit, ClientSlots } from './client-slots.js'
 import { MAX_SUBSCRIPTIONS, listenerLimits, moduleSocketLimits, listenerRateGates, pendingGate } from './limits.js'
 import type { LimitsInput, ListenerLimits, PendingGate, PendingSlot, ListenerRateGates, RateGate, StoreLimits } from './limits.js'
-import { keepAlive } from './direct.js'
+import { BACKLOG_BYTES, keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
 import type { LoginThrottle } from './login-throttle.js'
 import { createPublishing } from './publishing.js'
@@ -192,6 +192,25 @@ function scheme (config: Exclude<ListenerConfig, { type: 'unix' }>): string {
 
 /** a connection must send its CONNECT (and a TLS one finish its handshake before that) within this */
 const CONNECT_TIMEOUT_MS = 5000
+/** QoS 2 publishes one client may have awaiting their PUBREL (Aedes keeps each whole until then) */
+export const MAX_INBOUND_QOS2 = 16
+
+/**
+ * Aedes completes a write to a client whose socket is full only once it drains (or drainTimeout passes), and
+ * until then the write holds one of the broker's shared delivery slots (`concurrency`): one client that stops
+ * reading held all 200 of them, and every management reply waited (review 7). A write completes at once
+ * instead while what the client has unsent is within BACKLOG_BYTES: past that nothing more is forwarded to it
+ * (publishing.ts, as on the direct path), and it is disconnected unless it catches up within drainTimeout.
+ * A write that takes it past the backlog still waits, as Aedes has it: at most a slot or two per such client.
+ */
+function holdNoDeliverySlot (client: Client): void {
+  const internals = client as unknown as { conn: net.Socket, waitForDrain (done: () => void): void }
+  const waitForDrain = internals.waitForDrain
+  internals.waitForDrain = function (this: typeof internals, done) {
+    if (this.conn.writableLength <= BACKLOG_BYTES) setImmediate(done)
+    else waitForDrain.call(this, done)
+  }
+}
 
 /** What the broker knows of a connection before its client is authenticated. */
 interface Connection {
@@ -214,6 +233,9 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   const aedes = await Aedes.createBroker({
     drainTimeout: drainTimeoutMs,
     concurrency: options.concurrency ?? 200,
+    // Aedes keeps each QoS 2 publish until its PUBREL: 1000 of them by default, 1000 × maxPacketBytes per client
+    // (review 7: a viewer's three connections held 850 MiB); a client past this many is disconnected
+    maxInflightInbound: MAX_INBOUND_QOS2,
     connectTimeout: CONNECT_TIMEOUT_MS,
     keepaliveLimit: 0,
   })
@@ -230,10 +252,23 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       return refused(error)
     }
   }
+  // a refused subscription leaves its client connected, and a SUBSCRIBE may name hundreds: a client's refusals
+  // are told (onDenied: the core's log) once per window, with the count of those only counted since (review 7:
+  // one viewer wrote 35,000 log lines a second and pushed every earlier warning out of the log store)
+  const subscribeRefusals = new WeakMap<Client, { until: number, unlogged: number }>()
   const deny = (client: Client | null, action: 'publish' | 'subscribe' | 'connect', what: string, why: string): void => {
     const identity = client === null ? undefined : identities.get(client)
     const event = { identity, clientId: client?.id ?? '', action, what, why }
-    hooks.onDenied?.(event)
+    if (action === 'subscribe' && client !== null) {
+      const now = Date.now()
+      const folded = subscribeRefusals.get(client)
+      if (folded !== undefined && now < folded.until) folded.unlogged++
+      else {
+        subscribeRefusals.set(client, { until: now + REFUSAL_LOG_WINDOW_MS, unlogged: 0 })
+        const since = folded === undefined || folded.unlogged === 0 ? '' : `; ${folded.unlogged} more refused since the last one told`
+        hooks.onDenied?.({ ...event, why: `${why} (further refused subscriptions of this client within ${REFUSAL_LOG_WINDOW_MS / 1000} s are counted, not logged${since})` })
+      }
+    } else hooks.onDenied?.(event)
     events.emit('denied', event)
   }
 
@@ -278,6 +313,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   const noClientId = new WeakSet<Client>()
   aedes.preConnect = (client, packet, callback) => {
     if (packet.clientId === '' && packet.clean === false) noClientId.add(client)
+    holdNoDeliverySlot(client)
     callback(null, true)
   }
 
@@ -425,15 +461,30 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     return null
   }
   aedes.authorizeSubscribe = (client, subscription, callback) => {
-    const allowed = guarded('authorizeSubscribe', client, () => {
-      const identity = identities.get(client)
-      const refused = identity === undefined ? 'not authenticated' : subscriptionProblem(client, identity, subscription.topic)
-      if (refused === null) return true
-      deny(client, 'subscribe', subscription.topic.slice(0, MAX_TOPIC_BYTES), refused)
-      return false
-    }, () => false)
-    callback(null, allowed ? subscription : null) // null: SUBACK 0x80 [MQTT-3.9.3-2]
+    const decide = (): void => {
+      const allowed = guarded('authorizeSubscribe', client, () => {
+        const identity = identities.get(client)
+        const refused = identity === undefined ? 'not authenticated' : subscriptionProblem(client, identity, subscription.topic)
+        if (refused === null) return true
+        deny(client, 'subscribe', subscription.topic.slice(0, MAX_TOPIC_BYTES), refused)
+        return false
+      }, () => false)
+      callback(null, allowed ? subscription : null) // null: SUBACK 0x80 [MQTT-3.9.3-2]
+    }
+    // each filter draws on the client's rate bucket as a publish does: subscribing costs the broker more (review 7)
+    const gate = gates.get(client)
+    if (gate === undefined) return decide()
+    if (gate.admit(decide)) return
+    deny(client, 'subscribe', subscription.topic.slice(0, MAX_TOPIC_BYTES), 'over the listener\'s rate limit: the client is disconnected')
+    callback(new Error(`${client.id} is over its rate limit`), null)
   }
+  // Aedes asks nothing before an unsubscribe: each filter is charged after, and a client past its rate goes
+  aedes.on('unsubscribe', (filters, client) => guarded('unsubscribe', client, () => {
+    const gate = gates.get(client)
+    if (gate === undefined || filters.every(() => gate.admit(noop))) return
+    deny(client, 'subscribe', 'an unsubscribe', 'over the listener\'s rate limit: the client is disconnected')
+    client.close()
+  }, () => undefined))
 
   aedes.authorizeForward = (client, packet) => guarded('authorizeForward', client, () => (publishing.forward(client, packet) ? packet : null), () => null)
 
@@ -630,3 +681,5 @@ async function closeAll (aedes: Aedes, servers: Serving[]): Promise<void> {
     })
   })))
 }
+
+function noop (): void {}

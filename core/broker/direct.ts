@@ -14,8 +14,8 @@ import { writeSoon } from './writes.js'
 import { isHookTopic } from './traffic.js'
 import type { HookCounts } from './traffic.js'
 
-/** past this many unsent bytes to one subscriber, QoS 0 messages for it are dropped until it catches up */
-const BACKLOG_BYTES = 4 << 20
+/** past this many unsent bytes to one subscriber, messages for it are dropped until it catches up (either path) */
+export const BACKLOG_BYTES = 4 << 20
 /** distinct topics whose subscribers are remembered at once; the cache starts over beyond it */
 const CACHE_TOPICS = 4096
 
@@ -56,7 +56,9 @@ export interface DirectDelivery {
   publish (publish: QoS0Publish): void
   /** Delivers to one client, by id, if it is connected and subscribed; false otherwise. */
   publishTo (clientId: string, publish: QoS0Publish): boolean
-  /** QoS 0 messages dropped for subscribers that were not reading (BACKLOG_BYTES), since the broker started */
+  /** Whether a message for this client is dropped because it is BACKLOG_BYTES behind (counted): for what Aedes delivers. */
+  behind (client: Client): boolean
+  /** messages dropped for subscribers that were not reading (BACKLOG_BYTES), on either path, since the broker started */
   readonly dropped: number
   /** the core's own subscriptions, which Aedes serves as well (for what it delivers itself) */
   addInProcess (filter: string, deliver: InProcessDeliver): void
@@ -123,19 +125,22 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     socket.once('drain', recovered)
   }
 
-  /** false when the frame was dropped (a subscriber behind: counted) or the socket is gone */
-  const write = (client: Client, frame: Buffer): boolean => {
-    const socket = internalsOf(client).conn
-    if (socket.destroyed) return false
+  /** true when a message for the client is to be dropped, since it is behind: counted */
+  const behind = (client: Client, socket: net.Socket): boolean => {
     const dropped = drops.get(socket)
     if (dropped !== undefined) drops.set(socket, dropped + 1)
     else if (socket.writableLength > BACKLOG_BYTES) startDropping(client, socket)
-    else {
-      writeSoon(socket, frame)
-      return true
-    }
+    else return false
     droppedBehind++
-    return false
+    return true
+  }
+
+  /** false when the frame was dropped (a subscriber behind: counted) or the socket is gone */
+  const write = (client: Client, frame: Buffer): boolean => {
+    const socket = internalsOf(client).conn
+    if (socket.destroyed || behind(client, socket)) return false
+    writeSoon(socket, frame)
+    return true
   }
 
   return {
@@ -163,6 +168,7 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
       }
       return false
     },
+    behind: client => behind(client, internalsOf(client).conn),
     get dropped () {
       return droppedBehind
     },

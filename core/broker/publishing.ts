@@ -49,7 +49,7 @@ export interface Publishing {
   retainedBy (owner: string): RetainedUse
   /** hooks published and delivered, per module instance */
   traffic: Traffic
-  /** QoS 0 messages the direct path dropped for subscribers that were not reading */
+  /** messages dropped for subscribers that were not reading, on either path */
   readonly dropped: number
 }
 
@@ -162,7 +162,9 @@ export function createPublishing (options: PublishingOptions): Publishing {
 
     forward (client, packet) {
       const recipient = recipients.get(packet.payload as Buffer)
-      const forwarded = (recipient === undefined || recipient === client.id) && mayRead(client, packet.topic)
+      // a client that is not reading gets nothing more past its backlog, as on the direct path (review 7: a viewer
+      // asking for logs without reading held 137 MB of the core's memory in its socket)
+      const forwarded = (recipient === undefined || recipient === client.id) && mayRead(client, packet.topic) && !direct.behind(client)
       if (forwarded && isHookTopic(packet.topic)) traffic.of(client).in++
       return forwarded
     },

@@ -61,7 +61,7 @@ export function families (s: MetricsSnapshot): Family[] {
       listeners.flatMap(({ labels, l }) => (l.maxClients === null ? [] : [{ labels, value: l.maxClients }]))),
     family('outpost_broker_received_bytes', 'counter', 'Bytes read from the listener\'s connections.', listeners.map(({ labels, l }) => ({ labels, value: l.bytesIn })), 'bytes'),
     family('outpost_broker_sent_bytes', 'counter', 'Bytes written to the listener\'s connections.', listeners.map(({ labels, l }) => ({ labels, value: l.bytesOut })), 'bytes'),
-    family('outpost_broker_dropped_messages', 'counter', 'Messages the broker dropped, by reason: subscriber_behind (QoS 0 for a subscriber over 4 MiB unsent), reply_not_owed (a module\'s reply to no call it held, or too late).', [
+    family('outpost_broker_dropped_messages', 'counter', 'Messages the broker dropped, by reason: subscriber_behind (for a subscriber over 4 MiB unsent), reply_not_owed (a module\'s reply to no call it held, or too late).', [
       { labels: { reason: 'subscriber_behind' }, value: s.broker.droppedBehind },
       { labels: { reason: 'reply_not_owed' }, value: s.rpc.repliesNotOwed },
     ]),

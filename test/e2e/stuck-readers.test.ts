@@ -1,0 +1,127 @@
+// Review 7 of issue 10, over real sockets: a client that stops reading holds none of the broker's shared
+// delivery slots and at most its backlog of the core's memory on the Aedes path too; QoS 2 publishes awaiting
+// their PUBREL are bounded per client; subscriptions draw on the client's rate bucket, and a client's refused
+// subscriptions are logged once per window.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import mqttPacket from 'mqtt-packet'
+import type { Packet } from 'mqtt-packet'
+import { MAX_INBOUND_QOS2 } from '../../core/broker/broker.js'
+import { BACKLOG_BYTES } from '../../core/broker/direct.js'
+import { encodeCbor } from '../../core/protocol/codec.js'
+import { startTestGateway, connectOperator, waitFor } from '../helpers/gateway.js'
+import { PASSWORDS, operators } from '../management/helpers.js'
+
+interface RawClient { socket: net.Socket, packets: Packet[], closed: Promise<void> }
+
+/** A client written by hand, so that the test decides what it sends and when it reads. */
+async function rawClient (url: string, clientId: string, user?: 'viewer'): Promise<RawClient> {
+  const { hostname, port } = new URL(url)
+  const socket = net.connect(Number(port), hostname)
+  socket.on('error', () => {})
+  const closed = new Promise<void>(resolve => socket.once('close', () => resolve()))
+  const packets: Packet[] = []
+  const parser = mqttPacket.parser({ protocolVersion: 4 })
+  parser.on('packet', packet => packets.push(packet))
+  socket.on('data', chunk => parser.parse(chunk))
+  const credentials = user === undefined ? {} : { username: user, password: Buffer.from(PASSWORDS[user]) }
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 0, ...credentials }))
+  await waitFor(`${clientId}'s CONNACK`, () => packets.some(p => p.cmd === 'connack'))
+  return { socket, packets, closed }
+}
+
+type Aedes = { clients: Record<string, { conn: net.Socket } | undefined>, mq: { current: number } }
+
+test('review 7: a client that stops reading holds no delivery slots and at most its backlog on the Aedes path; management still answers', async (t) => {
+  const gw = await startTestGateway({ broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true }], drainTimeoutMs: 3000 } })
+  t.after(() => gw.stop())
+  const aedes = gw.gateway.broker.aedes as unknown as Aedes
+  const stuck = await rawClient(gw.url, 'stuck-reader')
+  t.after(() => { stuck.socket.destroy() })
+  stuck.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'hooks/x/#', qos: 0 }] }))
+  await waitFor('the SUBACK', () => stuck.packets.some(p => p.cmd === 'suback'))
+  stuck.socket.removeAllListeners('data')
+  stuck.socket.pause() // from here on nothing is read
+
+  // QoS 1 publishes take Aedes's path (the direct path is for QoS 0): 24 MiB, more than loopback's buffers
+  // and the backlog together
+  const publisher = await connectOperator(gw.url)
+  t.after(() => publisher.end())
+  const payload = encodeCbor({ data: Buffer.alloc(64 * 1024, 1) })
+  let mostUnsent = 0
+  for (let i = 0; i < 384; i++) {
+    await publisher.client.publishAsync('hooks/x/big', payload, { qos: 1 })
+    mostUnsent = Math.max(mostUnsent, aedes.clients['stuck-reader']?.conn.writableLength ?? 0)
+  }
+  // each delivery is done once written: none waits on the stuck socket (before: all 200 slots, 5 s each)
+  assert.ok(aedes.mq.current < 8, `${aedes.mq.current} deliveries still hold a slot`)
+  assert.ok(mostUnsent <= BACKLOG_BYTES + payload.length + 64, `${mostUnsent} bytes unsent to the stuck client (backlog ${BACKLOG_BYTES})`)
+  // management goes through the same delivery: it answers
+  assert.ok(Array.isArray((await publisher.call('core', 'list', {}, 2500)).result))
+  await waitFor('the drop to be logged', () => gw.logs.find(l => /stuck-reader is not reading: dropping/.test(l.text)))
+  // the kernel may still take some of the backlog (a drain: "caught up"), or not (disconnected): either way, dropped and said
+  const verdict = await waitFor('the verdict on the backlog', () => gw.logs.find(l => /stuck-reader (caught up|did not catch up: disconnected) after \d+ dropped/.test(l.text)), 10_000)
+  assert.ok(Number(/after (\d+) dropped/.exec(verdict.text)?.[1]) > 0, verdict.text)
+})
+
+test(`review 7: a client with ${MAX_INBOUND_QOS2} QoS 2 publishes awaiting their PUBREL is disconnected at the next`, async (t) => {
+  const gw = await startTestGateway({ broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true }] } })
+  t.after(() => gw.stop())
+  const holder = await rawClient(gw.url, 'qos2-holder')
+  t.after(() => { holder.socket.destroy() })
+  const publish = (messageId: number): Buffer => mqttPacket.generate({ cmd: 'publish', topic: 'hooks/x/q2', payload: encodeCbor({ data: messageId }), qos: 2, messageId, retain: false, dup: false })
+  for (let id = 1; id <= MAX_INBOUND_QOS2; id++) holder.socket.write(publish(id))
+  await waitFor('a PUBREC for each', () => holder.packets.filter(p => p.cmd === 'pubrec').length === MAX_INBOUND_QOS2)
+  // the same packet again (DUP) takes no second place
+  holder.socket.write(publish(1))
+  await waitFor('its PUBREC again', () => holder.packets.filter(p => p.cmd === 'pubrec').length === MAX_INBOUND_QOS2 + 1)
+  holder.socket.write(publish(MAX_INBOUND_QOS2 + 1))
+  await holder.closed
+  assert.equal(holder.packets.filter(p => p.cmd === 'pubrec').length, MAX_INBOUND_QOS2 + 1)
+  // another client is served, and one that releases its publishes may send many more
+  const polite = await connectOperator(gw.url)
+  t.after(() => polite.end())
+  for (let i = 0; i < 3 * MAX_INBOUND_QOS2; i++) await polite.client.publishAsync('hooks/x/q2', encodeCbor({ data: i }), { qos: 2 })
+  assert.ok(polite.client.connected)
+})
+
+test('review 7: every filter of a SUBSCRIBE draws on the rate bucket, and a client\'s refused subscriptions are logged once per window', async (t) => {
+  const gw = await startTestGateway({
+    broker: {
+      listeners: [
+        { type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { rate: { messagesPerSecond: 1, burst: 40, action: 'disconnect' } } },
+        { type: 'tcp', host: '127.0.0.1', port: 0 },
+      ],
+    },
+    operators: await operators(),
+  })
+  t.after(() => gw.stop())
+  const limited = gw.gateway.broker.listeners[0]?.url ?? ''
+  const viewers = gw.gateway.broker.listeners[1]?.url ?? ''
+
+  // 30 filters, within the burst: answered, the connection kept
+  const within = await rawClient(limited, 'subscriber-within')
+  t.after(() => { within.socket.destroy() })
+  within.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: Array.from({ length: 30 }, (_, i) => ({ topic: `hooks/a${i}/#`, qos: 0 as const })) }))
+  const suback = await waitFor('the SUBACK', () => within.packets.find(p => p.cmd === 'suback'))
+  assert.equal((suback as { granted: number[] }).granted.length, 30)
+  assert.ok(!within.socket.destroyed)
+  // 30 more from the same address's bucket (10 left): past it, disconnected
+  const over = await rawClient(limited, 'subscriber-over')
+  t.after(() => { over.socket.destroy() })
+  over.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: Array.from({ length: 30 }, (_, i) => ({ topic: `hooks/b${i}/#`, qos: 0 as const })) }))
+  await over.closed
+  assert.ok(gw.logs.some(l => /^denied subscribe .*client=subscriber-over .*over the listener's rate limit/.test(l.text)))
+
+  // a viewer's 200 refused filters: 200 × 0x80, one log line (before: one each)
+  const viewer = await rawClient(viewers, 'viewer-refused', 'viewer')
+  t.after(() => { viewer.socket.destroy() })
+  viewer.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: Array.from({ length: 200 }, (_, i) => ({ topic: `reply/other-${i}`, qos: 0 as const })) }))
+  const refused = await waitFor('the SUBACK', () => viewer.packets.find(p => p.cmd === 'suback'))
+  assert.deepEqual((refused as { granted: number[] }).granted, Array.from({ length: 200 }, () => 128))
+  const lines = gw.logs.filter(l => /^denied subscribe reply\/other-/.test(l.text))
+  assert.equal(lines.length, 1, lines.map(l => l.text).join('\n'))
+  assert.match(lines[0]?.text ?? '', /further refused subscriptions of this client within 60 s are counted, not logged/)
+  assert.ok(!viewer.socket.destroyed)
+})
