@@ -303,7 +303,9 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
           answer(route, 'NO_SUCH_MODULE', `${call}: the gateway has no module named "${module}"`)
         } else {
           countError(callsOf(module).stats, 'UNAVAILABLE')
-          answer(route, 'UNAVAILABLE', `${call}: module ${module} has no live instance (it is ${status})`, { module, state: status })
+          // running with no instance on the bus: one lost its connection a moment ago and the supervisor has not yet seen why
+          const why = status === 'running' ? 'it is running, but none of its instances is connected to the broker now' : `it is ${status}`
+          answer(route, 'UNAVAILABLE', `${call}: module ${module} has no live instance (${why})`, { module, state: status })
         }
         return null
       }

@@ -103,6 +103,13 @@ test('the router answers for a module that does not exist, or has no live instan
   assert.equal(sent[1]?.envelope.error?.message, 'echo.ping: module echo has no live instance (it is backing-off)')
   assert.deepEqual(sent[1]?.envelope.error?.details, { module: 'echo', state: 'backing-off' }, 'issue 10 B2: the state travels in the details')
   r.stop()
+  // review 7: a module still `running` whose instance's connection just closed says so, not "it is running"
+  const running = router({ echo: 'running' })
+  running.r.online('echo.0', 'echo')
+  running.r.offline('echo.0', 'echo', 'disconnect')
+  assert.equal(running.r.recipient('rpc/echo/ping', request(3), caller), null)
+  assert.equal(running.sent[0]?.envelope.error?.message, 'echo.ping: module echo has no live instance (it is running, but none of its instances is connected to the broker now)')
+  running.r.stop()
 })
 
 test('issue 10 A4: a request naming a reply topic that is not its caller\'s is refused, unless the broker says the caller answers there', () => {
