@@ -96,8 +96,10 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       replied: router.replied,
       onHookError: ({ hook, clientId, error }) => log.error(`broker hook ${hook} failed on a message from ${clientId}: the client was refused`, { error: error as Error }),
       onBacklog: event => log.warn(event.state === 'dropping'
-        ? `${event.clientId} is not reading: dropping its QoS 0 messages (${event.unsentBytes} bytes unsent)`
-        : `${event.clientId} ${event.state === 'recovered' ? 'caught up' : 'did not catch up: disconnected'} after ${event.dropped} dropped message(s)`),
+        ? `${event.clientId} is not reading: dropping its messages (${event.unsentBytes} bytes unsent)`
+        : event.state === 'recovered'
+          ? `${event.clientId} caught up after ${event.dropped} dropped message(s); ${event.answered} dropped repl${event.answered === 1 ? 'y' : 'ies'} answered UNAVAILABLE`
+          : `${event.clientId} did not catch up: disconnected after ${event.dropped} dropped message(s)`),
     },
   })
   answersTo = broker.answersTo

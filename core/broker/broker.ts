@@ -19,8 +19,10 @@ import { REFUSAL_LOG_WINDOW_MS, clientSlots } from './client-slots.js'
 import type { ClientLimit, ClientSlots } from './client-slots.js'
 import { MAX_SUBSCRIPTIONS, listenerLimits, moduleSocketLimits, listenerRateGates, pendingGate } from './limits.js'
 import type { LimitsInput, ListenerLimits, PendingGate, PendingSlot, ListenerRateGates, RateGate, StoreLimits } from './limits.js'
-import { BACKLOG_BYTES, keepAlive } from './direct.js'
+import { keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
+import { refusalLog } from './refusal-log.js'
+import { subscriptionCharges } from './subscription-charges.js'
 import type { LoginThrottle } from './login-throttle.js'
 import { createPublishing } from './publishing.js'
 import type { RetainedUse } from './retained.js'
@@ -85,7 +87,7 @@ export interface BrokerHooks {
   onDenied?: (event: DeniedEvent) => void
   onClientReady?: (clientId: string, identity: Identity) => void
   onClientGone?: (clientId: string, identity: Identity, reason: 'disconnect' | 'keepalive-timeout' | 'error') => void
-  /** a subscriber fell behind on QoS 0 messages, caught up again, or was disconnected for it (direct.ts) */
+  /** a subscriber fell behind (its messages are dropped), caught up again, or was disconnected for it (direct.ts) */
   onBacklog?: (event: BacklogEvent) => void
   /** a broker hook threw while handling a client's bytes: the client was refused (or disconnected) instead */
   onHookError?: (event: { hook: string, clientId: string, error: unknown }) => void
@@ -93,7 +95,8 @@ export interface BrokerHooks {
 
 export type BacklogEvent =
   | { clientId: string, state: 'dropping', unsentBytes: number }
-  | { clientId: string, state: 'recovered' | 'disconnected', dropped: number }
+  | { clientId: string, state: 'recovered', dropped: number, answered: number }
+  | { clientId: string, state: 'disconnected', dropped: number }
 
 export interface BrokerOptions {
   moduleSocket: string
@@ -195,23 +198,6 @@ const CONNECT_TIMEOUT_MS = 5000
 /** QoS 2 publishes one client may have awaiting their PUBREL (Aedes keeps each whole until then) */
 export const MAX_INBOUND_QOS2 = 16
 
-/**
- * Aedes completes a write to a client whose socket is full only once it drains (or drainTimeout passes), and
- * until then the write holds one of the broker's shared delivery slots (`concurrency`): one client that stops
- * reading held all 200 of them, and every management reply waited (review 7). A write completes at once
- * instead while what the client has unsent is within BACKLOG_BYTES: past that nothing more is forwarded to it
- * (publishing.ts, as on the direct path), and it is disconnected unless it catches up within drainTimeout.
- * A write that takes it past the backlog still waits, as Aedes has it: at most a slot or two per such client.
- */
-function holdNoDeliverySlot (client: Client): void {
-  const internals = client as unknown as { conn: net.Socket, waitForDrain (done: () => void): void }
-  const waitForDrain = internals.waitForDrain
-  internals.waitForDrain = function (this: typeof internals, done) {
-    if (this.conn.writableLength <= BACKLOG_BYTES) setImmediate(done)
-    else waitForDrain.call(this, done)
-  }
-}
-
 /** What the broker knows of a connection before its client is authenticated. */
 interface Connection {
   listener: ListenerConfig
@@ -252,22 +238,14 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
       return refused(error)
     }
   }
-  // a refused subscription leaves its client connected, and a SUBSCRIBE may name hundreds: a client's refusals
-  // are told (onDenied: the core's log) once per window, with the count of those only counted since (review 7:
-  // one viewer wrote 35,000 log lines a second and pushed every earlier warning out of the log store)
-  const subscribeRefusals = new WeakMap<Client, { until: number, unlogged: number }>()
-  const deny = (client: Client | null, action: 'publish' | 'subscribe' | 'connect', what: string, why: string): void => {
+  const refusals = refusalLog(REFUSAL_LOG_WINDOW_MS)
+  /** `folded`: a refused subscription that leaves its client connected (refusal-log.ts) */
+  const deny = (client: Client | null, action: 'publish' | 'subscribe' | 'connect', what: string, why: string, folded = false): void => {
     const identity = client === null ? undefined : identities.get(client)
     const event = { identity, clientId: client?.id ?? '', action, what, why }
-    if (action === 'subscribe' && client !== null) {
-      const now = Date.now()
-      const folded = subscribeRefusals.get(client)
-      if (folded !== undefined && now < folded.until) folded.unlogged++
-      else {
-        subscribeRefusals.set(client, { until: now + REFUSAL_LOG_WINDOW_MS, unlogged: 0 })
-        const since = folded === undefined || folded.unlogged === 0 ? '' : `; ${folded.unlogged} more refused since the last one told`
-        hooks.onDenied?.({ ...event, why: `${why} (further refused subscriptions of this client within ${REFUSAL_LOG_WINDOW_MS / 1000} s are counted, not logged${since})` })
-      }
+    if (folded && client !== null) {
+      const told = refusals.refused(client, what, why)
+      if (told !== null) hooks.onDenied?.({ ...event, why: told })
     } else hooks.onDenied?.(event)
     events.emit('denied', event)
   }
@@ -313,7 +291,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   const noClientId = new WeakSet<Client>()
   aedes.preConnect = (client, packet, callback) => {
     if (packet.clientId === '' && packet.clean === false) noClientId.add(client)
-    holdNoDeliverySlot(client)
+    publishing.watch(client)
     callback(null, true)
   }
 
@@ -416,7 +394,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     ...(options.storeLimits === undefined ? {} : { limits: options.storeLimits }),
     backlog: {
       dropping: (clientId, unsentBytes) => hooks.onBacklog?.({ clientId, state: 'dropping', unsentBytes }),
-      recovered: (clientId, dropped) => hooks.onBacklog?.({ clientId, state: 'recovered', dropped }),
+      recovered: (clientId, dropped, answered) => hooks.onBacklog?.({ clientId, state: 'recovered', dropped, answered }),
       stuck: (clientId, dropped) => hooks.onBacklog?.({ clientId, state: 'disconnected', dropped }),
     },
   })
@@ -460,29 +438,25 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     if (!(filter in held) && Object.keys(held).length >= MAX_SUBSCRIPTIONS) return `the client has its maximum of ${MAX_SUBSCRIPTIONS} subscriptions`
     return null
   }
+  const charges = subscriptionCharges(client => gates.get(client), (client, why) => deny(client, 'subscribe', 'a SUBSCRIBE', why))
   aedes.authorizeSubscribe = (client, subscription, callback) => {
-    const decide = (): void => {
+    charges.charge(client, () => {
       const allowed = guarded('authorizeSubscribe', client, () => {
         const identity = identities.get(client)
         const refused = identity === undefined ? 'not authenticated' : subscriptionProblem(client, identity, subscription.topic)
         if (refused === null) return true
-        deny(client, 'subscribe', subscription.topic.slice(0, MAX_TOPIC_BYTES), refused)
+        deny(client, 'subscribe', subscription.topic.slice(0, MAX_TOPIC_BYTES), refused, true)
         return false
       }, () => false)
       callback(null, allowed ? subscription : null) // null: SUBACK 0x80 [MQTT-3.9.3-2]
-    }
-    // each filter draws on the client's rate bucket as a publish does: subscribing costs the broker more (review 7)
-    const gate = gates.get(client)
-    if (gate === undefined) return decide()
-    if (gate.admit(decide)) return
-    deny(client, 'subscribe', subscription.topic.slice(0, MAX_TOPIC_BYTES), 'over the listener\'s rate limit: the client is disconnected')
-    callback(new Error(`${client.id} is over its rate limit`), null)
+    }, error => callback(error, null))
   }
-  // Aedes asks nothing before an unsubscribe: each filter is charged after, and a client past its rate goes
   aedes.on('unsubscribe', (filters, client) => guarded('unsubscribe', client, () => {
-    const gate = gates.get(client)
-    if (gate === undefined || filters.every(() => gate.admit(noop))) return
-    deny(client, 'subscribe', 'an unsubscribe', 'over the listener\'s rate limit: the client is disconnected')
+    // a client's own close unsubscribes it from everything: that is not charged
+    if (client.closed) return
+    const why = charges.unsubscribed(client, filters.length)
+    if (why === null) return
+    deny(client, 'subscribe', 'an UNSUBSCRIBE', why)
     client.close()
   }, () => undefined))
 
@@ -497,6 +471,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     const identity = identities.get(client)
     if (identity === undefined || gone.has(client)) return
     gone.add(client)
+    for (const why of refusals.gone(client)) deny(client, 'subscribe', 'subscriptions', why)
     hooks.onClientGone?.(client.id, identity, reason)
   }, () => undefined)
   aedes.on('keepaliveTimeout', onGone('keepalive-timeout'))
@@ -682,4 +657,3 @@ async function closeAll (aedes: Aedes, servers: Serving[]): Promise<void> {
   })))
 }
 
-function noop (): void {}

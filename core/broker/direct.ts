@@ -8,6 +8,11 @@
 // and wills; the core's in-process subscribers are served by both paths. Any message the fast path is not sure of goes on through Aedes as before.
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type net from 'node:net'
+import { encode, sniffFormat } from '../protocol/codec.js'
+import type { WireFormat } from '../protocol/codec.js'
+import { correlationId, errorReply } from '../protocol/envelope.js'
+import type { CorrelationId } from '../protocol/envelope.js'
+import { readEnvelopeId } from '../protocol/envelope-head.js'
 import { matchTopic } from '../protocol/topics.js'
 import type { QoS0Publish } from './reader.js'
 import { writeSoon } from './writes.js'
@@ -16,8 +21,16 @@ import type { HookCounts } from './traffic.js'
 
 /** past this many unsent bytes to one subscriber, messages for it are dropped until it catches up (either path) */
 export const BACKLOG_BYTES = 4 << 20
+/** replies dropped in one backlog episode that are answered UNAVAILABLE once their caller catches up; past it, counted only */
+export const MAX_OWED_NOTICES = 64
 /** distinct topics whose subscribers are remembered at once; the cache starts over beyond it */
 const CACHE_TOPICS = 4096
+
+type Deliver = (packet: AedesPublishPacket, done: () => void) => void
+const kQueued = Symbol('outpost.queuedBytes')
+const kCounted = Symbol('outpost.countedBytes')
+/** a delivery Aedes queued, with the bytes counted for it until it is written (watch) */
+type CountedPacket = AedesPublishPacket & { [kCounted]?: number }
 
 interface AedesClientInternals {
   _keepaliveInterval: number
@@ -25,6 +38,37 @@ interface AedesClientInternals {
   connected: boolean
   subscriptions: Record<string, unknown>
   conn: net.Socket
+  deliver0: Deliver
+  deliverQoS: Deliver
+  waitForDrain (done: () => void): void
+  /** bytes Aedes has queued for this client and not yet written (watch) */
+  [kQueued]: number
+}
+
+/** a reply dropped for a caller that was behind, to be answered UNAVAILABLE when it catches up */
+interface Owed { topic: string, id: CorrelationId, format: WireFormat }
+/** one socket's backlog episode: from its first dropped message until it drains or is closed */
+interface Episode { dropped: number, owed: Owed[], recover (): void }
+
+/** what an Aedes delivery of `packet` adds to a socket, near enough (fixed header, topic, message id, payload) */
+const packetBytes = (packet: AedesPublishPacket): number => (packet.payload as Buffer).length + packet.topic.length + 9
+
+/**
+ * The id of a reply when its map leads with it, as the SDK and the core write them: only the first bytes are
+ * read, whatever the reply's size (it is being dropped for being too much already).
+ */
+function leadingId (payload: Buffer, format: WireFormat): CorrelationId | null {
+  if (format === 'cbor') {
+    const id = readEnvelopeId(payload)
+    return id === null || id === undefined ? null : correlationId(id)
+  }
+  const lead = /^\s*\{\s*"id"\s*:\s*(\d{1,16}|"(?:[^"\\]|\\.){1,256}?")\s*[,}]/.exec(payload.subarray(0, 300).toString('utf8'))
+  if (lead === null) return null
+  try {
+    return correlationId(JSON.parse(lead[1] as string))
+  } catch {
+    return null
+  }
 }
 
 const internalsOf = (client: Client): AedesClientInternals => client as unknown as AedesClientInternals
@@ -56,8 +100,10 @@ export interface DirectDelivery {
   publish (publish: QoS0Publish): void
   /** Delivers to one client, by id, if it is connected and subscribed; false otherwise. */
   publishTo (clientId: string, publish: QoS0Publish): boolean
-  /** Whether a message for this client is dropped because it is BACKLOG_BYTES behind (counted): for what Aedes delivers. */
-  behind (client: Client): boolean
+  /** Whether Aedes's delivery of `packet` to this client is dropped because it is BACKLOG_BYTES behind (counted); if not, its bytes count as queued until written. */
+  behind (client: Client, packet: AedesPublishPacket): boolean
+  /** Counts what Aedes queues for a client until written, and frees its delivery slots (call before it subscribes). */
+  watch (client: Client): void
   /** messages dropped for subscribers that were not reading (BACKLOG_BYTES), on either path, since the broker started */
   readonly dropped: number
   /** the core's own subscriptions, which Aedes serves as well (for what it delivers itself) */
@@ -68,8 +114,8 @@ export interface DirectDelivery {
 export interface BacklogEvents {
   /** a subscriber stopped reading: its QoS 0 messages are dropped from now on */
   dropping (clientId: string, unsentBytes: number): void
-  /** it caught up: how many were dropped meanwhile */
-  recovered (clientId: string, dropped: number): void
+  /** it caught up: how many were dropped meanwhile, and how many of them were replies now answered UNAVAILABLE */
+  recovered (clientId: string, dropped: number, answered: number): void
   /** it did not catch up within the drain timeout: its connection is closed */
   stuck (clientId: string, dropped: number): void
 }
@@ -83,7 +129,7 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
   const clients = (aedes as unknown as { clients: Record<string, Client | undefined> }).clients
   const inProcess: Array<{ filter: string, deliver: InProcessDeliver }> = []
   const cache = new Map<string, Subscribers>()
-  const drops = new Map<net.Socket, number>() // sockets in a backlog episode → messages dropped
+  const episodes = new Map<net.Socket, Episode>() // sockets in a backlog episode
   let droppedBehind = 0 // every message dropped so, since the broker started
   const forget = (): void => cache.clear()
   // every change to who is subscribed to what; Aedes updates a client's subscriptions before emitting
@@ -107,50 +153,106 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     return found
   }
 
-  const startDropping = (client: Client, socket: net.Socket): void => {
-    drops.set(socket, 1)
-    backlog.dropping(client.id, socket.writableLength)
+  const startDropping = (client: Client, socket: net.Socket): Episode => {
+    const episode: Episode = { dropped: 0, owed: [], recover: () => recovered() }
+    episodes.set(socket, episode)
+    backlog.dropping(client.id, socket.writableLength + internalsOf(client)[kQueued])
     const timer = setTimeout(() => {
       socket.off('drain', recovered)
-      backlog.stuck(client.id, drops.get(socket) ?? 0)
-      drops.delete(socket)
+      backlog.stuck(client.id, episode.dropped)
+      episodes.delete(socket)
       socket.destroy()
     }, drainTimeoutMs)
     timer.unref()
     const recovered = (): void => {
       clearTimeout(timer)
-      backlog.recovered(client.id, drops.get(socket) ?? 0)
-      drops.delete(socket)
+      socket.off('drain', recovered)
+      episodes.delete(socket)
+      // each caller whose reply was dropped is told so, rather than left to its timeout (through Aedes: the
+      // notice is checked as any delivery, and a caller behind again gets it no more than the reply)
+      for (const { topic, id, format } of episode.owed) {
+        const reply = errorReply(id, 'UNAVAILABLE', `the reply to this call was dropped: more than ${BACKLOG_BYTES} bytes wait unsent to this client (it does not read them as fast as they come); ask for less, or fewer at once`, { backlogBytes: BACKLOG_BYTES })
+        aedes.publish({ cmd: 'publish', topic, payload: encode(reply, format), qos: 0, retain: false, dup: false } as AedesPublishPacket, noop)
+      }
+      backlog.recovered(client.id, episode.dropped, episode.owed.length)
     }
     socket.once('drain', recovered)
+    return episode
   }
 
-  /** true when a message for the client is to be dropped, since it is behind: counted */
-  const behind = (client: Client, socket: net.Socket): boolean => {
-    const dropped = drops.get(socket)
-    if (dropped !== undefined) drops.set(socket, dropped + 1)
-    else if (socket.writableLength > BACKLOG_BYTES) startDropping(client, socket)
-    else return false
+  /**
+   * True when a message for the client is to be dropped, since it is behind (`queued`: bytes on their way to
+   * the socket that it does not count yet): counted, and a reply's id kept to answer it when it catches up.
+   */
+  const behind = (client: Client, socket: net.Socket, queued: number, topic: string, payload: Buffer): boolean => {
+    let episode = episodes.get(socket)
+    if (episode === undefined) {
+      if (socket.writableLength + queued <= BACKLOG_BYTES) return false
+      episode = startDropping(client, socket)
+    }
+    episode.dropped++
     droppedBehind++
+    if (topic.startsWith('reply/') && episode.owed.length < MAX_OWED_NOTICES) {
+      const format = sniffFormat(payload)
+      const id = leadingId(payload, format)
+      if (id !== null) episode.owed.push({ topic, id, format })
+    }
     return true
   }
 
   /** false when the frame was dropped (a subscriber behind: counted) or the socket is gone */
-  const write = (client: Client, frame: Buffer): boolean => {
-    const socket = internalsOf(client).conn
-    if (socket.destroyed || behind(client, socket)) return false
+  const write = (client: Client, { topic, payload, frame }: QoS0Publish): boolean => {
+    const internals = internalsOf(client)
+    const socket = internals.conn
+    if (socket.destroyed || behind(client, socket, internals[kQueued], topic, payload)) return false
     writeSoon(socket, frame)
     return true
   }
 
+  /**
+   * Aedes checks a delivery (publishing.forward → behind) when it queues it, and writes it a turn later: many
+   * queued in one turn all passed the check (review 8: 790 MiB unsent to one client). Each delivery is counted
+   * from queued to written, and the check counts those with what the socket holds. And Aedes completes a write
+   * to a full socket only once it drains (or drainTimeout passes), holding one of the broker's shared delivery
+   * slots (`concurrency`) until then: one client that stopped reading held all 200, and every management
+   * reply waited (review 7). A write completes at once instead while the socket holds at most BACKLOG_BYTES;
+   * past that nothing more is delivered to the client, which is disconnected unless it catches up in time.
+   */
+  function watch (client: Client): void {
+    const internals = internalsOf(client)
+    internals[kQueued] = 0
+    const released = (deliver: Deliver): Deliver => (packet, done) => {
+      deliver(packet, () => {
+        const bytes = (packet as CountedPacket)[kCounted]
+        if (bytes !== undefined) {
+          internals[kQueued] -= bytes
+          // an episode begun on what was queued, with the socket not full: no 'drain' is coming
+          if (internals[kQueued] === 0 && !internals.conn.writableNeedDrain) episodes.get(internals.conn)?.recover()
+        }
+        done()
+      })
+    }
+    const deliverQoS = internals.deliverQoS
+    const releasedQoS = released(deliverQoS)
+    internals.deliver0 = released(internals.deliver0)
+    // Aedes's deliverQoS hands a QoS 0 message on to deliver0 (released there)
+    internals.deliverQoS = (packet, done) => { (packet.qos === 0 ? deliverQoS : releasedQoS)(packet, done) }
+    const waitForDrain = internals.waitForDrain
+    internals.waitForDrain = function (this: AedesClientInternals, done) {
+      if (this.conn.writableLength <= BACKLOG_BYTES) setImmediate(done)
+      else waitForDrain.call(this, done)
+    }
+  }
+
   return {
-    publish ({ topic, payload, frame }) {
+    publish (publish) {
+      const { topic, payload } = publish
       const subscribers = subscribersOf(topic)
       const { clients: to, hookCounts } = subscribers
       for (let i = 0; i < to.length; i++) {
         const client = to[i] as Client
         if (!internalsOf(client).connected) continue
-        if (write(client, frame) && hookCounts !== null) (hookCounts[i] as HookCounts).in++
+        if (write(client, publish) && hookCounts !== null) (hookCounts[i] as HookCounts).in++
       }
       if (subscribers.inProcess.length > 0) {
         // the reader's view of the payload is only valid during this call; an in-process handler may keep it
@@ -158,17 +260,25 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
         for (const deliver of subscribers.inProcess) deliver(packet, noop)
       }
     },
-    publishTo (clientId, { topic, frame }) {
+    publishTo (clientId, publish) {
       // among the topic's subscribers, already found: no lookup by id in Aedes's table of clients
-      for (const client of subscribersOf(topic).clients) {
+      for (const client of subscribersOf(publish.topic).clients) {
         if (client.id !== clientId) continue
         if (!internalsOf(client).connected) return false
-        write(client, frame)
+        write(client, publish)
         return true
       }
       return false
     },
-    behind: client => behind(client, internalsOf(client).conn),
+    behind (client, packet) {
+      const internals = internalsOf(client)
+      if (behind(client, internals.conn, internals[kQueued], packet.topic, packet.payload as Buffer)) return true
+      const bytes = packetBytes(packet);
+      (packet as CountedPacket)[kCounted] = bytes
+      internals[kQueued] += bytes
+      return false
+    },
+    watch,
     get dropped () {
       return droppedBehind
     },

@@ -129,6 +129,16 @@ function stripUndefined<T extends object> (value: T): Partial<T> {
 export interface RateGate {
   /** calls `go` now, or later when throttling; returns false if the client is over its rate and must go */
   admit (go: () => void): boolean
+  /**
+   * Takes `cost` tokens at once: 0 when they were there; when throttling, the milliseconds until they are
+   * (taken already: the caller waits that long); -1 when the client is over its rate and must go.
+   */
+  take (cost: number): number
+  /**
+   * Takes `cost` tokens for what was done already and cannot wait: true while the client may go on (when
+   * throttling, it then owes them, and what it sends next waits longer); false once it owes more than a burst.
+   */
+  owe (cost: number): boolean
   /** true once per throttling episode, for one log line instead of one per message */
   readonly throttling: boolean
   /** whether the bucket has refilled to its burst: one that is full is as good as a new one */
@@ -145,27 +155,40 @@ export function rateGate (limit: RateLimit, now: () => number = Date.now): RateG
     tokens = Math.min(limit.burst, tokens + ((t - last) * limit.messagesPerSecond) / 1000)
     last = t
   }
+  const take = (cost: number): number => {
+    refill()
+    if (tokens >= cost) {
+      tokens -= cost
+      throttling = false
+      return 0
+    }
+    if (limit.action === 'disconnect') return -1
+    // Throttle: what is paid for waits for its tokens. Aedes reads a client's next packets only once the
+    // current ones are done, so a waiting packet also stops the socket being read: TCP backpressure.
+    tokens -= cost
+    throttling = true
+    return Math.ceil((-tokens * 1000) / limit.messagesPerSecond)
+  }
   return {
     get throttling () { return throttling },
     full () {
       refill()
       return tokens >= limit.burst
     },
+    take,
     admit (go) {
-      refill()
-      if (tokens >= 1) {
-        tokens -= 1
-        throttling = false
-        go()
-        return true
-      }
-      if (limit.action === 'disconnect') return false
-      // Throttle: the message waits for its token. Aedes reads a client's next packets only once the
-      // current ones are done, so a waiting message also stops the socket being read: TCP backpressure.
-      tokens -= 1
-      throttling = true
-      setTimeout(go, Math.ceil((-tokens * 1000) / limit.messagesPerSecond))
+      const wait = take(1)
+      if (wait < 0) return false
+      if (wait === 0) go()
+      else setTimeout(go, wait)
       return true
+    },
+    owe (cost) {
+      refill()
+      tokens -= cost
+      if (tokens >= 0) return true
+      throttling = true
+      return limit.action === 'throttle' && tokens >= -limit.burst
     },
   }
 }

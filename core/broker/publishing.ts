@@ -51,6 +51,8 @@ export interface Publishing {
   traffic: Traffic
   /** messages dropped for subscribers that were not reading, on either path */
   readonly dropped: number
+  /** counts what Aedes queues for a client until it is written (direct.ts watch): call at its CONNECT */
+  watch (client: Client): void
 }
 
 /**
@@ -164,7 +166,7 @@ export function createPublishing (options: PublishingOptions): Publishing {
       const recipient = recipients.get(packet.payload as Buffer)
       // a client that is not reading gets nothing more past its backlog, as on the direct path (review 7: a viewer
       // asking for logs without reading held 137 MB of the core's memory in its socket)
-      const forwarded = (recipient === undefined || recipient === client.id) && mayRead(client, packet.topic) && !direct.behind(client)
+      const forwarded = (recipient === undefined || recipient === client.id) && mayRead(client, packet.topic) && !direct.behind(client, packet)
       if (forwarded && isHookTopic(packet.topic)) traffic.of(client).in++
       return forwarded
     },
@@ -208,5 +210,6 @@ export function createPublishing (options: PublishingOptions): Publishing {
     get dropped () {
       return direct.dropped
     },
+    watch: direct.watch,
   }
 }

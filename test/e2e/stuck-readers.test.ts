@@ -1,16 +1,19 @@
-// Review 7 of issue 10, over real sockets: a client that stops reading holds none of the broker's shared
-// delivery slots and at most its backlog of the core's memory on the Aedes path too; QoS 2 publishes awaiting
-// their PUBREL are bounded per client; subscriptions draw on the client's rate bucket, and a client's refused
-// subscriptions are logged once per window.
+// Reviews 7 and 8 of issue 10, over real sockets: a client that stops reading holds none of the broker's shared
+// delivery slots and at most its backlog of the core's memory on the Aedes path too, however many replies are
+// queued for it in one turn, and each reply dropped for it is answered once it reads again; QoS 2 publishes
+// awaiting their PUBREL are bounded per client; subscriptions draw on the client's rate bucket per packet, a
+// packet naming more filters than a client may hold closes it, a closing connection's unsubscribing is not
+// charged, and a client's refused subscriptions are logged once per window and kind of filter.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import mqttPacket from 'mqtt-packet'
 import type { Packet } from 'mqtt-packet'
 import { MAX_INBOUND_QOS2 } from '../../core/broker/broker.js'
+import { MAX_SUBSCRIPTIONS } from '../../core/broker/limits.js'
 import { BACKLOG_BYTES } from '../../core/broker/direct.js'
-import { encodeCbor } from '../../core/protocol/codec.js'
-import { startTestGateway, connectOperator, waitFor } from '../helpers/gateway.js'
+import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
+import { startTestGateway, connectOperator, fixture, poll, waitFor } from '../helpers/gateway.js'
 import { PASSWORDS, operators } from '../management/helpers.js'
 
 interface RawClient { socket: net.Socket, packets: Packet[], closed: Promise<void> }
@@ -65,6 +68,61 @@ test('review 7: a client that stops reading holds no delivery slots and at most 
   assert.ok(Number(/after (\d+) dropped/.exec(verdict.text)?.[1]) > 0, verdict.text)
 })
 
+test('review 8: a burst of large replies to a caller that does not read stays within its backlog; each reply dropped is answered UNAVAILABLE once it reads again', async (t) => {
+  const gw = await startTestGateway({
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true }], drainTimeoutMs: 20_000 },
+    // 300 lines of 8000 bytes: core.logs answers of ≈ 2.3 MiB
+    modules: [{ name: 'chatty', entry: fixture('biglog'), config: { count: 300, bytes: 8000 } }],
+  })
+  t.after(() => gw.stop())
+  const aedes = gw.gateway.broker.aedes as unknown as Aedes
+  const probe = await connectOperator(gw.url)
+  t.after(() => probe.end())
+  await poll(async () => ((await probe.call('core', 'logs', { module: 'chatty', lines: 1000 }, 10_000)).result as { lines: unknown[] }).lines.length >= 250 ? true : undefined, 100)
+
+  const caller = await rawClient(gw.url, 'slow-caller')
+  t.after(() => { caller.socket.destroy() })
+  caller.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'reply/slow-caller', qos: 0 }] }))
+  await waitFor('the SUBACK', () => caller.packets.some(p => p.cmd === 'suback'))
+  caller.socket.pause() // nothing is read from here on
+  const CALLS = 40
+  // all in one write: the core answers them in one turn, so Aedes queues them all before writing any (review 8:
+  // each passed the backlog check then, and 790 MiB waited unsent to one client)
+  caller.socket.write(Buffer.concat(Array.from({ length: CALLS }, (_, id) => mqttPacket.generate({
+    cmd: 'publish', topic: 'rpc/core/logs', qos: 0, retain: false, dup: false,
+    payload: encodeCbor({ id, reply: 'reply/slow-caller', timeout: 60_000, args: { module: 'chatty', lines: 1000 } }),
+  }))))
+  let mostUnsent = 0
+  const answerBytes = 2.5 * 1024 * 1024
+  for (const started = Date.now(); Date.now() - started < 2000;) {
+    mostUnsent = Math.max(mostUnsent, aedes.clients['slow-caller']?.conn.writableLength ?? 0)
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+  assert.ok(mostUnsent > 0)
+  assert.ok(mostUnsent <= BACKLOG_BYTES + answerBytes, `${mostUnsent} bytes unsent to the caller (backlog ${BACKLOG_BYTES}, one answer up to ${answerBytes})`)
+  await waitFor('the drop to be logged', () => gw.logs.find(l => /slow-caller is not reading: dropping/.test(l.text)))
+
+  caller.socket.resume()
+  const answered = (): Map<number, { result?: { lines: unknown[] }, error?: { code: string, message: string } }> | undefined => {
+    const replies = new Map<number, any>()
+    for (const p of caller.packets) if (p.cmd === 'publish') { const body = decodeCbor(p.payload as Buffer) as { id: number }; replies.set(body.id, body) }
+    return replies.size === CALLS ? replies : undefined
+  }
+  const replies = await waitFor('an answer to every call', answered, 20_000)
+  let whole = 0
+  for (const [id, reply] of replies) {
+    if (reply.error === undefined) {
+      assert.ok((reply.result?.lines.length ?? 0) >= 250, `call ${id}`)
+      whole++
+    } else {
+      assert.equal(reply.error.code, 'UNAVAILABLE', `call ${id}: ${reply.error.message}`)
+      assert.match(reply.error.message, new RegExp(`the reply to this call was dropped: more than ${BACKLOG_BYTES} bytes wait unsent to this client`))
+    }
+  }
+  assert.ok(whole >= 1 && whole < CALLS, `${whole} whole answers of ${CALLS}`)
+  await waitFor('the catch-up to be logged', () => gw.logs.find(l => new RegExp(`slow-caller caught up after \\d+ dropped message\\(s\\); ${CALLS - whole} dropped replies answered UNAVAILABLE`).test(l.text)))
+})
+
 test(`review 7: a client with ${MAX_INBOUND_QOS2} QoS 2 publishes awaiting their PUBREL is disconnected at the next`, async (t) => {
   const gw = await startTestGateway({ broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true }] } })
   t.after(() => gw.stop())
@@ -114,7 +172,18 @@ test('review 7: every filter of a SUBSCRIBE draws on the rate bucket, and a clie
   await over.closed
   assert.ok(gw.logs.some(l => /^denied subscribe .*client=subscriber-over .*over the listener's rate limit/.test(l.text)))
 
-  // a viewer's 200 refused filters: 200 × 0x80, one log line (before: one each)
+  // the same address's other connection closing unsubscribes its 30 filters: not charged (review 8: it was,
+  // and closed the address's other connections)
+  const other = await rawClient(limited, 'subscriber-other')
+  t.after(() => { other.socket.destroy() })
+  within.socket.end(mqttPacket.generate({ cmd: 'disconnect' }))
+  await within.closed
+  for (let i = 0; i < 5; i++) other.socket.write(mqttPacket.generate({ cmd: 'publish', topic: 'hooks/x/alive', payload: encodeCbor({ data: i }), qos: 0, retain: false, dup: false }))
+  other.socket.write(mqttPacket.generate({ cmd: 'pingreq' }))
+  await waitFor('the PINGRESP', () => other.packets.some(p => p.cmd === 'pingresp'))
+  assert.ok(!other.socket.destroyed)
+
+  // a viewer's 200 refused filters under reply/: 200 × 0x80, one log line (before: one each)
   const viewer = await rawClient(viewers, 'viewer-refused', 'viewer')
   t.after(() => { viewer.socket.destroy() })
   viewer.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: Array.from({ length: 200 }, (_, i) => ({ topic: `reply/other-${i}`, qos: 0 as const })) }))
@@ -122,6 +191,33 @@ test('review 7: every filter of a SUBSCRIBE draws on the rate bucket, and a clie
   assert.deepEqual((refused as { granted: number[] }).granted, Array.from({ length: 200 }, () => 128))
   const lines = gw.logs.filter(l => /^denied subscribe reply\/other-/.test(l.text))
   assert.equal(lines.length, 1, lines.map(l => l.text).join('\n'))
-  assert.match(lines[0]?.text ?? '', /further refused subscriptions of this client within 60 s are counted, not logged/)
+  assert.match(lines[0]?.text ?? '', /further refused subscriptions to filters under reply\/ of this client within 60 s are counted, not logged/)
+  // a refusal of another kind is not hidden behind them (review 8: $SYS/# went unlogged)
+  viewer.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: '$SYS/#', qos: 0 }, { topic: 'rpc/core/list', qos: 0 }, { topic: 'reply/#', qos: 0 }] }))
+  await waitFor('the second SUBACK', () => viewer.packets.filter(p => p.cmd === 'suback').length === 2)
+  assert.ok(gw.logs.some(l => /^denied subscribe \$SYS\/# .*client=viewer-refused/.test(l.text)))
+  assert.ok(gw.logs.some(l => /^denied subscribe rpc\/core\/list .*client=viewer-refused/.test(l.text)))
   assert.ok(!viewer.socket.destroyed)
+  // what was only counted is told when the client goes (review 8: the count was lost)
+  viewer.socket.end(mqttPacket.generate({ cmd: 'disconnect' }))
+  await viewer.closed
+  const told = await waitFor('the count at disconnect', () => gw.logs.find(l => /client=viewer-refused .*200 more subscription\(s\) to filters under reply\/ were refused since the last one told/.test(l.text)))
+  assert.ok(told !== undefined)
+
+  // a SUBSCRIBE or an UNSUBSCRIBE naming more filters than a client may hold: refused, the client disconnected
+  const many = Array.from({ length: MAX_SUBSCRIPTIONS + 1 }, (_, i) => `hooks/m${i}/#`)
+  const subscriber = await rawClient(viewers, 'viewer-many', 'viewer')
+  t.after(() => { subscriber.socket.destroy() })
+  subscriber.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: many.map(topic => ({ topic, qos: 0 as const })) }))
+  await subscriber.closed
+  assert.ok(!subscriber.packets.some(p => p.cmd === 'suback'))
+  assert.ok(gw.logs.some(l => new RegExp(`^denied subscribe a SUBSCRIBE .*client=viewer-many .*named ${MAX_SUBSCRIPTIONS + 1} filters`).test(l.text)))
+  const unsubscriber = await rawClient(viewers, 'viewer-unsub', 'viewer')
+  t.after(() => { unsubscriber.socket.destroy() })
+  unsubscriber.socket.write(mqttPacket.generate({ cmd: 'unsubscribe', messageId: 1, unsubscriptions: many.slice(0, MAX_SUBSCRIPTIONS) }))
+  await waitFor('the UNSUBACK at the limit', () => unsubscriber.packets.some(p => p.cmd === 'unsuback'))
+  assert.ok(!unsubscriber.socket.destroyed)
+  unsubscriber.socket.write(mqttPacket.generate({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: many }))
+  await unsubscriber.closed
+  assert.ok(gw.logs.some(l => new RegExp(`^denied subscribe an UNSUBSCRIBE .*client=viewer-unsub .*named ${MAX_SUBSCRIPTIONS + 1} filters`).test(l.text)))
 })
