@@ -37,6 +37,8 @@ interface Route {
   /** the client id of the instance that holds it, and its place among the deadlines */
   instance: string
   bucket: Bucket<Route> | null
+  /** an id-0 BAD_REQUEST ("your request's id could not be read") went to the caller on its account */
+  unreadableTold?: true
 }
 
 /** a module's ready instances, whose turn is next, and its call counts: one lookup per request finds all three */
@@ -370,8 +372,15 @@ export function createRpcRouter (deps: RouterDeps): RpcRouter {
       const route = typeof id === 'number' || typeof id === 'bigint' || typeof id === 'string' ? byId.get(id) : undefined
       if (route === undefined) {
         // "I could not read your request's id": the caller learns of it, and nothing is released (the
-        // callee does not know which request it answers)
-        return (id === 0 && byId.size > 0 && errorCodeOf(payload, format) === 'BAD_REQUEST') || notOwed()
+        // callee does not know which request it answers); once per request held, so that a module cannot
+        // flood a caller that logs each (review 8)
+        if (id !== 0 || errorCodeOf(payload, format) !== 'BAD_REQUEST') return notOwed()
+        for (const unread of byId.values()) {
+          if (unread.unreadableTold === true) continue
+          unread.unreadableTold = true
+          return true
+        }
+        return notOwed()
       }
       byId.delete(route.id)
       release(route)

@@ -200,6 +200,24 @@ test('issue 10 B1: an id-0 BAD_REQUEST from an instance holding a call of that c
   r.stop()
 })
 
+test('review 8: one id-0 BAD_REQUEST per call held of that caller passes; a flood of them does not reach the caller', () => {
+  const { r } = router()
+  r.online('echo.0', 'echo')
+  const unreadable = encodeCbor({ id: 0, error: { code: 'BAD_REQUEST', message: 'unreadable id' } })
+  r.recipient('rpc/echo/ping', request(1), caller)
+  r.recipient('rpc/echo/ping', request(2), caller)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', unreadable), true)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', unreadable), true)
+  for (let i = 0; i < 100; i++) assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', unreadable), false)
+  // a call answered and a new one held: one more may pass, on the new one's account
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', encodeCbor({ id: 1, result: 1 })), true)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', unreadable), false)
+  r.recipient('rpc/echo/ping', request(3), caller)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', unreadable), true)
+  assert.equal(r.replied(instance('echo.0'), 'reply/caller.0', unreadable), false)
+  r.stop()
+})
+
 test('review: a call is released at its timeout, within one granule, and counted TIMEOUT; a reply after it is not owed and has no duration', (t) => {
   const clock = sinon.useFakeTimers({ now: 0, toFake: ['setTimeout', 'clearTimeout'] })
   t.after(() => clock.restore())
