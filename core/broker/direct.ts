@@ -28,9 +28,7 @@ const CACHE_TOPICS = 4096
 
 type Deliver = (packet: AedesPublishPacket, done: () => void) => void
 const kQueued = Symbol('outpost.queuedBytes')
-const kCounted = Symbol('outpost.countedBytes')
-/** a delivery Aedes queued, with the bytes counted for it until it is written (watch) */
-type CountedPacket = AedesPublishPacket & { [kCounted]?: number }
+const kCounted = Symbol('outpost.countedPackets')
 
 interface AedesClientInternals {
   _keepaliveInterval: number
@@ -43,6 +41,8 @@ interface AedesClientInternals {
   waitForDrain (done: () => void): void
   /** bytes Aedes has queued for this client and not yet written (watch) */
   [kQueued]: number
+  /** the deliveries counted in it (a set per client: Aedes makes a packet object per delivery, but nothing need rely on that) */
+  [kCounted]: WeakSet<AedesPublishPacket>
 }
 
 /** a reply dropped for a caller that was behind, to be answered UNAVAILABLE when it catches up */
@@ -221,11 +221,11 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
   function watch (client: Client): void {
     const internals = internalsOf(client)
     internals[kQueued] = 0
+    internals[kCounted] = new WeakSet()
     const released = (deliver: Deliver): Deliver => (packet, done) => {
       deliver(packet, () => {
-        const bytes = (packet as CountedPacket)[kCounted]
-        if (bytes !== undefined) {
-          internals[kQueued] -= bytes
+        if (internals[kCounted].delete(packet)) {
+          internals[kQueued] -= packetBytes(packet)
           // an episode begun on what was queued, with the socket not full: no 'drain' is coming
           if (internals[kQueued] === 0 && !internals.conn.writableNeedDrain) episodes.get(internals.conn)?.recover()
         }
@@ -273,9 +273,10 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     behind (client, packet) {
       const internals = internalsOf(client)
       if (behind(client, internals.conn, internals[kQueued], packet.topic, packet.payload as Buffer)) return true
-      const bytes = packetBytes(packet);
-      (packet as CountedPacket)[kCounted] = bytes
-      internals[kQueued] += bytes
+      if (!internals[kCounted].has(packet)) {
+        internals[kCounted].add(packet)
+        internals[kQueued] += packetBytes(packet)
+      }
       return false
     },
     watch,
