@@ -209,7 +209,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       // ignored all the same (the pid is what ties the connection to the process the core supervises), but
       // said: else the module dies of its ready timeout with nothing in the log to say why
       warnedWrapped.add(instance.process)
-      log.warn(`${name}.${instanceText} said ready from pid ${String(presence.pid)}, not from pid ${instance.process.pid} that the core started: a wrapper script must exec the program (docs/protocol.md); until then it never runs and ends at its ready timeout`)
+      log.warn(`${name}.${instanceText} said ready from pid ${String(presence.pid)}, not from pid ${instance.process.pid} that the core started: a wrapper script must exec the program (docs/protocol.md); its presence is ignored (if it is starting, it ends at its ready timeout)`)
     } else if (presence.state === 'offline') {
       router.offline(`${name}.${instanceText}`, name ?? '', 'offline')
       instance.disconnected()
