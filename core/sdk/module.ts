@@ -17,7 +17,7 @@ import type { ModuleEnv } from './env.js'
 import { createLogger } from './log.js'
 import type { Logger } from './log.js'
 import { pendingCalls } from './pending-calls.js'
-import { createTracer } from './tracer.js'
+import { READS_START_CLEAN, createTracer } from './tracer.js'
 
 export const SDK_VERSION = 'outpost-js/0.1.0'
 const DEFAULT_CALL_TIMEOUT_MS = 5000
@@ -329,7 +329,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
       if (limit !== undefined) options.keep = (topic, bytes) => topic !== replyTopic || bytes <= limit()
       client = await connectMqtt(options)
       client.onMessage(onMessage)
-      if (tracer !== undefined) client.onReadDone(tracer.leave)
+      if (tracer !== undefined && !READS_START_CLEAN) client.onReadDone(tracer.leave)
       client.onOversized(onOversized)
       client.events.once('close', (reason: string) => {
         if (stopping !== undefined) return

@@ -38,6 +38,15 @@ export type EndSpan = (code: string | null) => void
 export const SPANS_PER_BATCH = 128
 export const FLUSH_MS = 1000
 
+/**
+ * Whether AsyncLocalStorage gives each callback of the event loop the frame of the resource it belongs to, and
+ * restores the one before after it: Node 24's AsyncContextFrame, unless turned off. There a context entered in
+ * one read from a socket is gone at the next, and leaving it at each read's end only costs a frame; on Node 20 the
+ * entered store stays on the socket's resource, and must be left (test/tracing/current.test.ts runs on both).
+ */
+export const READS_START_CLEAN = Number(process.versions.node.split('.')[0]) >= 24 &&
+  ![...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)].includes('--no-async-context-frame')
+
 export interface Tracer {
   /** runs a method handler with the context its request came with (or a new trace): returns what it returns */
   serve (name: string, received: TraceContext | undefined, invoke: () => unknown): unknown
@@ -45,7 +54,7 @@ export interface Tracer {
   handle (owner: string, hook: string, received: TraceContext | undefined, run: () => void): void
   /** runs what handles a message outside any trace (a watch's handler): the context of the read's earlier messages is not its */
   outside (run: () => void): void
-  /** leaves the context a read's last handler entered (at the end of each read: on Node 20 it would stay on the socket) */
+  /** leaves the context a read's last handler entered (at the end of each read, unless READS_START_CLEAN: on Node 20 it would stay on the socket) */
   leave (): void
   /** the context an outgoing request carries, and its span's end when the trace is sampled */
   call (module: string, method: string): { fields: TraceContext, end: EndSpan | undefined }
