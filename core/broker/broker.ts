@@ -23,6 +23,7 @@ import { keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
 import { refusalLog } from './refusal-log.js'
 import { subscriptionCharges } from './subscription-charges.js'
+import { MAX_WAITING_TOKENS, waitLines } from './wait-line.js'
 import type { LoginThrottle } from './login-throttle.js'
 import { createPublishing } from './publishing.js'
 import type { RetainedUse } from './retained.js'
@@ -254,6 +255,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   const limitsOf = new Map<ListenerConfig, ListenerLimits>()
   const slotsOf = new Map<ListenerConfig, ClientSlots>()
   const gates = new WeakMap<Client, RateGate>()
+  const waiting = waitLines()
   const rateGatesOf = new Map<ListenerConfig, ListenerRateGates>()
   const configured = options.listeners.map(l => listenerLimits(l.limits))
   const moduleLimits = moduleSocketLimits(configured)
@@ -416,8 +418,8 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     const gate = gates.get(client)
     if (gate === undefined) return authorizePublish(client, packet, callback)
     const wasThrottling = gate.throttling
-    if (!gate.admit(() => authorizePublish(client, packet, callback))) {
-      deny(client, 'publish', packet.topic, `over the listener's rate limit: the client is disconnected`)
+    if (!waiting.admit(client, gate, 1, () => authorizePublish(client, packet, callback))) {
+      deny(client, 'publish', packet.topic, `over the listener's rate limit${gate.throttling ? ` with ${MAX_WAITING_TOKENS} messages waiting` : ''}: the client is disconnected`)
       return callback(new Error(`${client.id} is over its rate limit`))
     }
     if (wasThrottling || !gate.throttling) return
@@ -438,9 +440,9 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     if (!(filter in held) && Object.keys(held).length >= MAX_SUBSCRIPTIONS) return `the client has its maximum of ${MAX_SUBSCRIPTIONS} subscriptions`
     return null
   }
-  const charges = subscriptionCharges(client => gates.get(client), (client, why) => deny(client, 'subscribe', 'a SUBSCRIBE', why))
+  const charges = subscriptionCharges(client => gates.get(client), waiting, (client, why) => deny(client, 'subscribe', 'a SUBSCRIBE', why))
   aedes.authorizeSubscribe = (client, subscription, callback) => {
-    charges.charge(client, () => {
+    charges.charge(client, subscription.topic, () => {
       const allowed = guarded('authorizeSubscribe', client, () => {
         const identity = identities.get(client)
         const refused = identity === undefined ? 'not authenticated' : subscriptionProblem(client, identity, subscription.topic)

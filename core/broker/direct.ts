@@ -8,6 +8,7 @@
 // and wills; the core's in-process subscribers are served by both paths. Any message the fast path is not sure of goes on through Aedes as before.
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type net from 'node:net'
+import mqttPacket from 'mqtt-packet'
 import { encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
 import { correlationId, errorReply } from '../protocol/envelope.js'
@@ -29,6 +30,7 @@ const CACHE_TOPICS = 4096
 type Deliver = (packet: AedesPublishPacket, done: () => void) => void
 const kQueued = Symbol('outpost.queuedBytes')
 const kCounted = Symbol('outpost.countedPackets')
+const kDelivering = Symbol('outpost.delivering')
 
 interface AedesClientInternals {
   _keepaliveInterval: number
@@ -43,6 +45,8 @@ interface AedesClientInternals {
   [kQueued]: number
   /** the deliveries counted in it (a set per client: Aedes makes a packet object per delivery, but nothing need rely on that) */
   [kCounted]: WeakSet<AedesPublishPacket>
+  /** the packet a wrapped deliver function is handing to Aedes now (its check runs within: watch) */
+  [kDelivering]: AedesPublishPacket | null
 }
 
 /** a reply dropped for a caller that was behind, to be answered UNAVAILABLE when it catches up */
@@ -53,19 +57,25 @@ interface Episode { dropped: number, owed: Owed[], recover (): void }
 /** what an Aedes delivery of `packet` adds to a socket, near enough (fixed header, topic, message id, payload) */
 const packetBytes = (packet: AedesPublishPacket): number => (packet.payload as Buffer).length + packet.topic.length + 9
 
+/** JSON replies up to this size are read whole for their id when dropped; a larger one is not answered */
+export const MAX_OWED_JSON_BYTES = 256 * 1024
+
 /**
- * The id of a reply when its map leads with it, as the SDK and the core write them: only the first bytes are
- * read, whatever the reply's size (it is being dropped for being too much already).
+ * The id of a dropped reply, read as the RPC router read it when it let the reply through, so that the notice
+ * answers that call and no other: CBOR from its leading entries (the core and the SDK write `id` first, and
+ * the router lets no CBOR reply with a second `id` through); JSON whole, as JSON.parse reads it (the last of
+ * two `id` keys: review 8, a module's `{"id": <another call's>, "id": <its own>}` made the broker answer
+ * another module's call), which costs too much for the largest replies.
  */
-function leadingId (payload: Buffer, format: WireFormat): CorrelationId | null {
+export function owedId (payload: Buffer, format: WireFormat): CorrelationId | null {
   if (format === 'cbor') {
     const id = readEnvelopeId(payload)
     return id === null || id === undefined ? null : correlationId(id)
   }
-  const lead = /^\s*\{\s*"id"\s*:\s*(\d{1,16}|"(?:[^"\\]|\\.){1,256}?")\s*[,}]/.exec(payload.subarray(0, 300).toString('utf8'))
-  if (lead === null) return null
+  if (payload.length > MAX_OWED_JSON_BYTES) return null
   try {
-    return correlationId(JSON.parse(lead[1] as string))
+    const reply: unknown = JSON.parse(payload.toString('utf8'))
+    return typeof reply === 'object' && reply !== null ? correlationId((reply as { id?: unknown }).id) : null
   } catch {
     return null
   }
@@ -157,26 +167,43 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     const episode: Episode = { dropped: 0, owed: [], recover: () => recovered() }
     episodes.set(socket, episode)
     backlog.dropping(client.id, socket.writableLength + internalsOf(client)[kQueued])
-    const timer = setTimeout(() => {
+    const end = (): void => {
+      clearTimeout(timer)
       socket.off('drain', recovered)
-      backlog.stuck(client.id, episode.dropped)
+      socket.off('close', gone)
       episodes.delete(socket)
+    }
+    const timer = setTimeout(() => {
+      end()
+      backlog.stuck(client.id, episode.dropped)
       socket.destroy()
     }, drainTimeoutMs)
     timer.unref()
     const recovered = (): void => {
-      clearTimeout(timer)
-      socket.off('drain', recovered)
-      episodes.delete(socket)
-      // each caller whose reply was dropped is told so, rather than left to its timeout (through Aedes: the
-      // notice is checked as any delivery, and a caller behind again gets it no more than the reply)
+      end()
+      // Aedes emits 'drain' on a connection it closes (a takeover of its client id, say): that one did not catch
+      // up, its notices would reach whoever holds its client id next (review 8), and its socket, not read, would
+      // never finish closing: it is destroyed
+      if (socket.destroyed || (client as unknown as { closed: boolean }).closed) {
+        gone()
+        socket.destroy()
+        return
+      }
+      // each caller whose reply was dropped is told so, rather than left to its timeout: on this connection
+      // only, straight to its socket, which has just emptied
       for (const { topic, id, format } of episode.owed) {
         const reply = errorReply(id, 'UNAVAILABLE', `the reply to this call was dropped: more than ${BACKLOG_BYTES} bytes wait unsent to this client (it does not read them as fast as they come); ask for less, or fewer at once`, { backlogBytes: BACKLOG_BYTES })
-        aedes.publish({ cmd: 'publish', topic, payload: encode(reply, format), qos: 0, retain: false, dup: false } as AedesPublishPacket, noop)
+        writeSoon(socket, mqttPacket.generate({ cmd: 'publish', topic, payload: encode(reply, format), qos: 0, retain: false, dup: false }))
       }
       backlog.recovered(client.id, episode.dropped, episode.owed.length)
     }
+    // closed while behind: its notices go with it
+    const gone = (): void => {
+      end()
+      backlog.stuck(client.id, episode.dropped)
+    }
     socket.once('drain', recovered)
+    socket.once('close', gone)
     return episode
   }
 
@@ -194,8 +221,8 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     droppedBehind++
     if (topic.startsWith('reply/') && episode.owed.length < MAX_OWED_NOTICES) {
       const format = sniffFormat(payload)
-      const id = leadingId(payload, format)
-      if (id !== null) episode.owed.push({ topic, id, format })
+      const id = owedId(payload, format)
+      if (id !== null && !episode.owed.some(owed => owed.id === id && owed.topic === topic)) episode.owed.push({ topic, id, format })
     }
     return true
   }
@@ -222,15 +249,24 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     const internals = internalsOf(client)
     internals[kQueued] = 0
     internals[kCounted] = new WeakSet()
+    internals[kDelivering] = null
+    // only what goes through these is counted: Aedes checks other deliveries too (a persistent session's
+    // queue, sent at its reconnection), but writes them with callbacks of its own, which would never release
+    // them (review 8: a client that read everything was disconnected as behind)
     const released = (deliver: Deliver): Deliver => (packet, done) => {
-      deliver(packet, () => {
-        if (internals[kCounted].delete(packet)) {
-          internals[kQueued] -= packetBytes(packet)
-          // an episode begun on what was queued, with the socket not full: no 'drain' is coming
-          if (internals[kQueued] === 0 && !internals.conn.writableNeedDrain) episodes.get(internals.conn)?.recover()
-        }
-        done()
-      })
+      internals[kDelivering] = packet
+      try {
+        deliver(packet, () => {
+          if (internals[kCounted].delete(packet)) {
+            internals[kQueued] -= packetBytes(packet)
+            // an episode begun on what was queued, with the socket not full: no 'drain' is coming
+            if (internals[kQueued] === 0 && !internals.conn.writableNeedDrain) episodes.get(internals.conn)?.recover()
+          }
+          done()
+        })
+      } finally {
+        internals[kDelivering] = null
+      }
     }
     const deliverQoS = internals.deliverQoS
     const releasedQoS = released(deliverQoS)
@@ -273,7 +309,7 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     behind (client, packet) {
       const internals = internalsOf(client)
       if (behind(client, internals.conn, internals[kQueued], packet.topic, packet.payload as Buffer)) return true
-      if (!internals[kCounted].has(packet)) {
+      if (internals[kDelivering] === packet && !internals[kCounted].has(packet)) {
         internals[kCounted].add(packet)
         internals[kQueued] += packetBytes(packet)
       }

@@ -127,18 +127,20 @@ function stripUndefined<T extends object> (value: T): Partial<T> {
 }
 
 export interface RateGate {
-  /** calls `go` now, or later when throttling; returns false if the client is over its rate and must go */
-  admit (go: () => void): boolean
   /**
    * Takes `cost` tokens at once: 0 when they were there; when throttling, the milliseconds until they are
    * (taken already: the caller waits that long); -1 when the client is over its rate and must go.
    */
   take (cost: number): number
   /**
-   * Takes `cost` tokens for what was done already and cannot wait: true while the client may go on (when
-   * throttling, it then owes them, and what it sends next waits longer); false once it owes more than a burst.
+   * Takes `cost` tokens for what was done already and could not wait (an UNSUBSCRIBE: Aedes asks nothing
+   * before it). Under `disconnect`, false when they are not there (the client must go). Under `throttle`,
+   * always true: the client owes them, and what its user sends next waits longer, but never more than a burst
+   * is owed so, whoever else shares the bucket.
    */
   owe (cost: number): boolean
+  /** gives back tokens taken for what was then dropped unsent (a closed connection's waiting packets) */
+  give (cost: number): void
   /** true once per throttling episode, for one log line instead of one per message */
   readonly throttling: boolean
   /** whether the bucket has refilled to its burst: one that is full is as good as a new one */
@@ -163,8 +165,8 @@ export function rateGate (limit: RateLimit, now: () => number = Date.now): RateG
       return 0
     }
     if (limit.action === 'disconnect') return -1
-    // Throttle: what is paid for waits for its tokens. Aedes reads a client's next packets only once the
-    // current ones are done, so a waiting packet also stops the socket being read: TCP backpressure.
+    // Throttle: what is paid for waits for its tokens (wait-line.ts). Aedes reads a client's next packets only
+    // once the current ones are done, so a waiting packet also stops the socket being read: TCP backpressure.
     tokens -= cost
     throttling = true
     return Math.ceil((-tokens * 1000) / limit.messagesPerSecond)
@@ -176,19 +178,18 @@ export function rateGate (limit: RateLimit, now: () => number = Date.now): RateG
       return tokens >= limit.burst
     },
     take,
-    admit (go) {
-      const wait = take(1)
-      if (wait < 0) return false
-      if (wait === 0) go()
-      else setTimeout(go, wait)
-      return true
-    },
     owe (cost) {
       refill()
-      tokens -= cost
-      if (tokens >= 0) return true
-      throttling = true
-      return limit.action === 'throttle' && tokens >= -limit.burst
+      if (limit.action === 'disconnect') {
+        if (tokens < cost) return false
+        tokens -= cost
+        return true
+      }
+      tokens = Math.max(tokens - cost, Math.min(tokens, -limit.burst))
+      return true
+    },
+    give (cost) {
+      tokens = Math.min(limit.burst, tokens + cost)
     },
   }
 }

@@ -1,66 +1,58 @@
 // What a SUBSCRIBE or UNSUBSCRIBE costs its client. Subscribing costs the broker more than a publish, so each
-// filter draws one token on the client's rate bucket (limits.ts), charged per packet: Aedes asks
-// authorizeSubscribe once per filter, all in one go, so those calls are gathered until the microtask after
-// them, and a throttled packet waits on one timer, dropped if its connection closes (review 8: a timer per
-// filter let one viewer's SUBSCRIBEs hold 545 MiB after its connections were gone). Aedes asks nothing before an
-// UNSUBSCRIBE: its filters are charged after, and since that cannot wait, a client owing more than a burst
-// goes. A packet naming more filters than a client may hold (MAX_SUBSCRIPTIONS) is refused at once.
-import type net from 'node:net'
+// filter draws one token on the client's rate bucket (limits.ts). Aedes asks authorizeSubscribe once per
+// filter, for every SUBSCRIBE of a read at once, so those calls are gathered until the microtask after them
+// and charged together: throttled, they wait as one in the client's wait line (wait-line.ts: one timer per
+// client, dropped when its connection closes; review 8: a timer per filter let one viewer's SUBSCRIBEs hold
+// 545 MiB after its connections were gone). SUBSCRIBEs of one read naming more distinct filters than a client
+// may hold (MAX_SUBSCRIPTIONS) are refused at once, and the client disconnected: no client needs them, and each
+// costs a check. Aedes asks nothing before an UNSUBSCRIBE: its filters are charged after (RateGate.owe).
 import type { Client } from 'aedes'
 import { MAX_SUBSCRIPTIONS } from './limits.js'
 import type { RateGate } from './limits.js'
+import type { WaitLines } from './wait-line.js'
 
 export interface SubscriptionCharges {
   /**
-   * One filter of a SUBSCRIBE: `decide` runs once its packet is paid for; otherwise `fail` runs (for each
-   * filter) and `refused` once per packet, with why: the client is then disconnected.
+   * One filter of a SUBSCRIBE: `decide` runs once it is paid for; otherwise `fail` runs (for each filter of
+   * the read) and `refused` once, with why: the client is then disconnected.
    */
-  charge (client: Client, decide: () => void, fail: (error: Error) => void): void
+  charge (client: Client, filter: string, decide: () => void, fail: (error: Error) => void): void
   /** An UNSUBSCRIBE of `count` filters was handled: null, or why the client must go. */
   unsubscribed (client: Client, count: number): string | null
 }
 
-interface Filter { decide: () => void, fail: (error: Error) => void }
+interface Filter { filter: string, decide: () => void, fail: (error: Error) => void }
 
 const tooMany = (what: string, count: number): string => `${what} named ${count} filters, more than a client may hold (${MAX_SUBSCRIPTIONS}): the client is disconnected`
 const OVER_RATE = 'over the listener\'s rate limit: the client is disconnected'
 
-export function subscriptionCharges (gateOf: (client: Client) => RateGate | undefined, refused: (client: Client, why: string) => void): SubscriptionCharges {
+export function subscriptionCharges (gateOf: (client: Client) => RateGate | undefined, waiting: WaitLines, refused: (client: Client, why: string) => void): SubscriptionCharges {
   const gathering = new Map<Client, Filter[]>()
 
   const settle = (client: Client): void => {
     const filters = gathering.get(client) as Filter[]
     gathering.delete(client)
-    const gate = gateOf(client)
-    const why = filters.length > MAX_SUBSCRIPTIONS ? tooMany('a SUBSCRIBE', filters.length) : null
-    const wait = why !== null ? -1 : gate === undefined ? 0 : gate.take(filters.length)
-    if (wait === 0) {
-      for (const filter of filters) filter.decide()
-      return
-    }
-    if (wait < 0) {
-      refused(client, why ?? OVER_RATE)
-      const error = new Error(`${client.id}: ${why ?? OVER_RATE}`)
+    const distinct = filters.length > MAX_SUBSCRIPTIONS ? new Set(filters.map(f => f.filter)).size : filters.length
+    const fail = (why: string): void => {
+      refused(client, why)
+      const error = new Error(`${client.id}: ${why}`)
       for (const filter of filters) filter.fail(error)
-      return
     }
-    const conn = (client as unknown as { conn: net.Socket }).conn
-    const gone = (): void => clearTimeout(timer)
-    const timer = setTimeout(() => {
-      conn.off('close', gone)
-      for (const filter of filters) filter.decide()
-    }, wait)
-    conn.once('close', gone)
+    if (distinct > MAX_SUBSCRIPTIONS) return fail(tooMany('SUBSCRIBEs of one read', distinct))
+    const decideAll = (): void => { for (const filter of filters) filter.decide() }
+    const gate = gateOf(client)
+    if (gate === undefined) return decideAll()
+    if (!waiting.admit(client, gate, filters.length, decideAll)) fail(OVER_RATE)
   }
 
   return {
-    charge (client, decide, fail) {
+    charge (client, filter, decide, fail) {
       let filters = gathering.get(client)
       if (filters === undefined) {
         gathering.set(client, filters = [])
         queueMicrotask(() => settle(client))
       }
-      filters.push({ decide, fail })
+      filters.push({ filter, decide, fail })
     },
     unsubscribed (client, count) {
       if (count > MAX_SUBSCRIPTIONS) return tooMany('an UNSUBSCRIBE', count)

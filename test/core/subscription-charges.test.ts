@@ -1,4 +1,4 @@
-// Review 8 of issue 10: a throttled SUBSCRIBE waits on one timer for the packet, not one per filter, and a
+// Review 8 of issue 10 (and the id a dropped reply's notice answers, direct.ts): a throttled SUBSCRIBE waits on one timer for the packet, not one per filter, and a
 // connection that closes takes its timer with it (a timer per filter let one viewer hold 545 MiB after its
 // connections were gone; UNSUBSCRIBEs made 1.9 million timers). Over real sockets: test/e2e/stuck-readers.test.ts.
 import { test } from 'node:test'
@@ -9,13 +9,16 @@ import type { Client } from 'aedes'
 import { MAX_SUBSCRIPTIONS, rateGate } from '../../core/broker/limits.js'
 import { refusalLog } from '../../core/broker/refusal-log.js'
 import { subscriptionCharges } from '../../core/broker/subscription-charges.js'
+import { waitLines } from '../../core/broker/wait-line.js'
+import { MAX_OWED_JSON_BYTES, owedId } from '../../core/broker/direct.js'
+import { encodeCbor } from '../../core/protocol/codec.js'
 
 const fakeClient = (id: string): Client & { conn: EventEmitter } => ({ id, conn: new EventEmitter() }) as unknown as Client & { conn: EventEmitter }
 
 /** one SUBSCRIBE of `count` filters, as Aedes asks: one call per filter, all in one go */
-function subscribe (charges: ReturnType<typeof subscriptionCharges>, client: Client, count: number): { decided: number, failed: Error[] } {
+function subscribe (charges: ReturnType<typeof subscriptionCharges>, client: Client, count: number, filter = (i: number): string => `hooks/f${i}/#`): { decided: number, failed: Error[] } {
   const outcome = { decided: 0, failed: [] as Error[] }
-  for (let i = 0; i < count; i++) charges.charge(client, () => { outcome.decided++ }, error => { outcome.failed.push(error) })
+  for (let i = 0; i < count; i++) charges.charge(client, filter(i), () => { outcome.decided++ }, error => { outcome.failed.push(error) })
   return outcome
 }
 
@@ -24,7 +27,7 @@ test('review 8: a throttled SUBSCRIBE waits on one timer, gone with its connecti
   t.after(() => clock.restore())
   const gate = rateGate({ messagesPerSecond: 100, burst: 10, action: 'throttle' }, () => clock.now)
   const refusals: string[] = []
-  const charges = subscriptionCharges(() => gate, (_, why) => refusals.push(why))
+  const charges = subscriptionCharges(() => gate, waitLines(() => clock.now), (_, why) => refusals.push(why))
   const client = fakeClient('viewer')
 
   const first = subscribe(charges, client, 10) // the burst: decided at once
@@ -54,13 +57,20 @@ test('review 8: a throttled SUBSCRIBE waits on one timer, gone with its connecti
 test(`review 8: a SUBSCRIBE of more than ${MAX_SUBSCRIPTIONS} filters, or one past the rate on a disconnect listener, fails every filter and is told once`, async () => {
   const refusals: string[] = []
   const gate = rateGate({ messagesPerSecond: 1, burst: 20, action: 'disconnect' })
-  const charges = subscriptionCharges(() => gate, (_, why) => refusals.push(why))
+  const charges = subscriptionCharges(() => gate, waitLines(), (_, why) => refusals.push(why))
   const client = fakeClient('viewer')
   const many = subscribe(charges, client, MAX_SUBSCRIPTIONS + 1)
   await Promise.resolve()
   assert.equal(many.decided, 0)
   assert.equal(many.failed.length, MAX_SUBSCRIPTIONS + 1)
-  assert.match(refusals[0] ?? '', new RegExp(`named ${MAX_SUBSCRIPTIONS + 1} filters, more than a client may hold \\(${MAX_SUBSCRIPTIONS}\\)`))
+  assert.match(refusals[0] ?? '', new RegExp(`SUBSCRIBEs of one read named ${MAX_SUBSCRIPTIONS + 1} filters, more than a client may hold \\(${MAX_SUBSCRIPTIONS}\\)`))
+  // the same filters twice in one read (two SUBSCRIBEs): what the client would hold is what counts
+  const twice = subscribe(charges, fakeClient('twice'), 2 * 150, i => `hooks/f${i % 150}/#`)
+  await Promise.resolve()
+  assert.equal(twice.decided, 0, 'the disconnect listener\'s burst of 20 is less than 300 tokens')
+  assert.equal(refusals.length, 2)
+  assert.match(refusals[1] ?? '', /over the listener's rate limit/)
+  refusals.pop()
   const within = subscribe(charges, client, 20)
   await Promise.resolve()
   assert.equal(within.decided, 20)
@@ -71,14 +81,17 @@ test(`review 8: a SUBSCRIBE of more than ${MAX_SUBSCRIPTIONS} filters, or one pa
   assert.match(refusals[1] ?? '', /over the listener's rate limit/)
 })
 
-test('review 8: an UNSUBSCRIBE is charged after: a throttled client may owe up to a burst, then goes; past the filter cap it goes at once', () => {
+test('review 8: an UNSUBSCRIBE is charged after: never a disconnect under throttle (the debt stops at a burst), past the tokens under disconnect; past the filter cap the client goes at once', () => {
   const throttled = rateGate({ messagesPerSecond: 1, burst: 100, action: 'throttle' }, () => 0)
-  const charges = subscriptionCharges(() => throttled, () => {})
+  const charges = subscriptionCharges(() => throttled, waitLines(() => 0), () => {})
   const client = fakeClient('viewer')
   assert.equal(charges.unsubscribed(client, MAX_SUBSCRIPTIONS + 1)?.includes(`named ${MAX_SUBSCRIPTIONS + 1} filters`), true)
-  assert.equal(charges.unsubscribed(client, 100), null) // the burst
-  assert.equal(charges.unsubscribed(client, 100), null) // owes a burst
-  assert.match(charges.unsubscribed(client, 1) ?? '', /over the listener's rate limit/)
+  for (let i = 0; i < 10; i++) assert.equal(charges.unsubscribed(client, 100), null)
+  assert.equal(throttled.take(1), 101_000, 'a burst owed, and one more')
+  const strict = rateGate({ messagesPerSecond: 1, burst: 100, action: 'disconnect' }, () => 0)
+  const strictCharges = subscriptionCharges(() => strict, waitLines(() => 0), () => {})
+  assert.equal(strictCharges.unsubscribed(client, 100), null)
+  assert.match(strictCharges.unsubscribed(client, 1) ?? '', /over the listener's rate limit/)
 })
 
 test('review 8: refused subscriptions are folded per kind of filter, and what was counted is told when the client goes', () => {
@@ -97,4 +110,15 @@ test('review 8: refused subscriptions are folded per kind of filter, and what wa
   assert.equal(log.refused(client, 'reply/e', 'no'), null)
   assert.deepEqual(log.gone(client), ['1 more subscription(s) to filters under reply/ were refused since the last one told'])
   assert.deepEqual(log.gone(client), [])
+})
+
+test('review 8: a dropped reply is owed its notice under the id the router read: a JSON reply with two ids is owed the last, as JSON.parse reads it', () => {
+  assert.equal(owedId(Buffer.from('{"id":6000,"id":7,"result":1}'), 'json'), 7)
+  assert.equal(owedId(Buffer.from('{"id":6000,"\\u0069d":7,"result":1}'), 'json'), 7)
+  assert.equal(owedId(Buffer.from(' { "id" : "abc", "result": null }'), 'json'), 'abc')
+  assert.equal(owedId(Buffer.from('{"result":1}'), 'json'), null)
+  assert.equal(owedId(Buffer.from('not json'), 'json'), null)
+  assert.equal(owedId(Buffer.from(`{"id":1,"result":"${'x'.repeat(MAX_OWED_JSON_BYTES)}"}`), 'json'), null, 'past MAX_OWED_JSON_BYTES it is not read')
+  assert.equal(owedId(encodeCbor({ id: 2n ** 40n, result: 'x' }), 'cbor'), 2n ** 40n)
+  assert.equal(owedId(encodeCbor({ result: 'x', id: 3 }), 'cbor'), 3)
 })

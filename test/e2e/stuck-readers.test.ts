@@ -19,7 +19,7 @@ import { PASSWORDS, operators } from '../management/helpers.js'
 interface RawClient { socket: net.Socket, packets: Packet[], closed: Promise<void> }
 
 /** A client written by hand, so that the test decides what it sends and when it reads. */
-async function rawClient (url: string, clientId: string, user?: 'viewer'): Promise<RawClient> {
+async function rawClient (url: string, clientId: string, user?: 'viewer' | 'admin', clean = true): Promise<RawClient> {
   const { hostname, port } = new URL(url)
   const socket = net.connect(Number(port), hostname)
   socket.on('error', () => {})
@@ -29,7 +29,7 @@ async function rawClient (url: string, clientId: string, user?: 'viewer'): Promi
   parser.on('packet', packet => packets.push(packet))
   socket.on('data', chunk => parser.parse(chunk))
   const credentials = user === undefined ? {} : { username: user, password: Buffer.from(PASSWORDS[user]) }
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 0, ...credentials }))
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean, keepalive: 0, ...credentials }))
   await waitFor(`${clientId}'s CONNACK`, () => packets.some(p => p.cmd === 'connack'))
   return { socket, packets, closed }
 }
@@ -220,4 +220,104 @@ test('review 7: every filter of a SUBSCRIBE draws on the rate bucket, and a clie
   unsubscriber.socket.write(mqttPacket.generate({ cmd: 'unsubscribe', messageId: 2, unsubscriptions: many }))
   await unsubscriber.closed
   assert.ok(gw.logs.some(l => new RegExp(`^denied subscribe an UNSUBSCRIBE .*client=viewer-unsub .*named ${MAX_SUBSCRIPTIONS + 1} filters`).test(l.text)))
+})
+
+test('review 8: connections that write 64 KiB of small PUBLISHes to a throttled listener and close leave no timers behind, and their tokens go back to the bucket', async (t) => {
+  const gw = await startTestGateway({
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { rate: { messagesPerSecond: 100, burst: 10, action: 'throttle' } } }] },
+  })
+  t.after(() => gw.stop())
+  const timers = (): number => process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+  const before = timers()
+  const publish = mqttPacket.generate({ cmd: 'publish', topic: 'h', payload: Buffer.alloc(0), qos: 0, retain: false, dup: false })
+  const flood = Buffer.concat(Array.from({ length: Math.floor(64 * 1024 / publish.length) }, () => publish))
+  for (let i = 0; i < 10; i++) {
+    const flooder = await rawClient(gw.url, `flooder-${i}`)
+    flooder.socket.write(flood)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    flooder.socket.destroy()
+    await flooder.closed
+  }
+  // 10 × 13,000 messages waited (before: a timer each, for minutes, and as many tokens owed by the address)
+  const left = await waitFor('the waiting to be dropped', () => { const n = timers(); return n <= before + 5 ? n : undefined })
+  assert.ok(left <= before + 5, `${left} timers, ${before} before`)
+  // the same address's next client is served at once: what never ran was given back
+  const fresh = await rawClient(gw.url, 'fresh')
+  t.after(() => { fresh.socket.destroy() })
+  fresh.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'hooks/x/#', qos: 0 }] }))
+  await waitFor('the SUBACK', () => fresh.packets.some(p => p.cmd === 'suback'), 3000)
+})
+
+test('review 8: what Aedes sends a persistent session at its reconnection is not left counted against its backlog', async (t) => {
+  const gw = await startTestGateway({ broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }], drainTimeoutMs: 1000 }, operators: await operators() })
+  t.after(() => gw.stop())
+  const url = gw.gateway.broker.listeners[0]?.url ?? ''
+  const persistent = await rawClient(url, 'admin-persistent', 'admin', false)
+  persistent.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'hooks/x/#', qos: 1 }] }))
+  await waitFor('the SUBACK', () => persistent.packets.some(p => p.cmd === 'suback'))
+  persistent.socket.end(mqttPacket.generate({ cmd: 'disconnect' }))
+  await persistent.closed
+  // 60 × 64 KiB queued for it while it is away: ≈ 3.9 MiB, under the backlog, all sent at its reconnection
+  const publisher = await connectOperator(url, { username: 'admin', password: PASSWORDS.admin })
+  t.after(() => publisher.end())
+  const payload = encodeCbor({ data: Buffer.alloc(64 * 1024, 1) })
+  for (let i = 0; i < 60; i++) await publisher.client.publishAsync('hooks/x/queued', payload, { qos: 1 })
+  const back = await rawClient(url, 'admin-persistent', 'admin', false)
+  t.after(() => { back.socket.destroy() })
+  await waitFor('the queued messages', () => back.packets.filter(p => p.cmd === 'publish').length >= 60, 10_000)
+  for (const p of back.packets) if (p.cmd === 'publish' && p.messageId !== undefined) back.socket.write(mqttPacket.generate({ cmd: 'puback', messageId: p.messageId }))
+  // it read everything: live messages reach it, and it stays connected past the drain timeout (before: the
+  // 3.9 MiB stayed counted, the next messages were dropped and it was disconnected as not reading)
+  // nothing it has read stays counted as on its way to it (direct.ts's count, read by its symbol's name;
+  // before: 3,934,200 bytes for good)
+  await new Promise(resolve => setTimeout(resolve, 200))
+  const internals = (gw.gateway.broker.aedes as unknown as { clients: Record<string, object> }).clients['admin-persistent'] as Record<symbol, unknown>
+  const queued = Object.getOwnPropertySymbols(internals).find(s => s.description === 'outpost.queuedBytes')
+  assert.ok(queued !== undefined)
+  assert.equal(internals[queued], 0)
+  // 400 of 1 KiB, as it reads: none is dropped
+  const live = back.packets.length
+  const logged = gw.logs.length
+  const small = encodeCbor({ data: Buffer.alloc(1024, 2) })
+  for (let i = 0; i < 400; i++) await publisher.client.publishAsync('hooks/x/live', small, { qos: 0 })
+  await waitFor('the live messages', () => back.packets.length - live >= 400, 10_000).catch((err: Error) => {
+    throw new Error(`${err.message}: ${back.packets.length - live} came; ${gw.logs.filter(l => /admin-persistent/.test(l.text)).map(l => l.text).join('; ')}`)
+  })
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  assert.ok(!back.socket.destroyed)
+  const since = gw.logs.slice(logged).filter(l => /admin-persistent (is not reading|did not catch up)/.test(l.text))
+  assert.deepEqual(since.map(l => l.text), [])
+})
+
+test('review 8: a caller closed while behind takes its owed notices with it: the next connection with its client id gets none', async (t) => {
+  const gw = await startTestGateway({
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0 }], drainTimeoutMs: 20_000 },
+    operators: await operators(),
+    modules: [{ name: 'chatty', entry: fixture('biglog'), config: { count: 300, bytes: 8000 } }],
+  })
+  t.after(() => gw.stop())
+  const url = gw.gateway.broker.listeners[0]?.url ?? ''
+  const probe = await connectOperator(url, { username: 'admin', password: PASSWORDS.admin })
+  t.after(() => probe.end())
+  await poll(async () => ((await probe.call('core', 'logs', { module: 'chatty', lines: 1000 }, 10_000)).result as { lines: unknown[] }).lines.length >= 250 ? true : undefined, 100)
+  const first = await rawClient(url, 'admin-slow', 'admin', false)
+  t.after(() => { first.socket.destroy() })
+  first.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'reply/admin-slow', qos: 0 }] }))
+  await waitFor('the SUBACK', () => first.packets.some(p => p.cmd === 'suback'))
+  first.socket.pause()
+  first.socket.write(Buffer.concat(Array.from({ length: 40 }, (_, id) => mqttPacket.generate({
+    cmd: 'publish', topic: 'rpc/core/logs', qos: 0, retain: false, dup: false,
+    payload: encodeCbor({ id, reply: 'reply/admin-slow', timeout: 60_000, args: { module: 'chatty', lines: 1000 } }),
+  }))))
+  await waitFor('the drop to be logged', () => gw.logs.find(l => /admin-slow is not reading: dropping/.test(l.text)))
+  // the same identity connects again with the same id (its session, and its subscription, taken over): Aedes
+  // closes the first connection, which "drains" as it goes
+  const second = await rawClient(url, 'admin-slow', 'admin', false)
+  t.after(() => { second.socket.destroy() })
+  // the first socket, not read, would never finish closing: the broker destroys it
+  await waitFor('the first connection to be dropped', () => gw.logs.find(l => /admin-slow did not catch up: disconnected after \d+ dropped/.test(l.text)))
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  const notices = second.packets.filter(p => p.cmd === 'publish' && /the reply to this call was dropped/.test(JSON.stringify(decodeCbor(p.payload as Buffer))))
+  assert.equal(notices.length, 0, `${notices.length} notices of the first connection's calls reached the second`)
+  assert.ok(!second.socket.destroyed)
 })

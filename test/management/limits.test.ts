@@ -1,5 +1,7 @@
 // Limits against a misbehaving client, per listener: packet size, client count, message rate.
 import { test, before, after } from 'node:test'
+import { EventEmitter } from 'node:events'
+import type { Client } from 'aedes'
 import assert from 'node:assert/strict'
 import sinon from 'sinon'
 import mqtt from 'mqtt'
@@ -9,8 +11,12 @@ import mqttPacket from 'mqtt-packet'
 import { startTestGateway, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
 import { DEFAULT_LIMITS, listenerLimits, listenerRateGates, moduleSocketLimits, pendingGate, rateGate } from '../../core/broker/limits.js'
+import { MAX_WAITING_TOKENS, waitLines } from '../../core/broker/wait-line.js'
 import { encodeCbor } from '../../core/protocol/codec.js'
 import { PASSWORDS, operators } from './helpers.js'
+
+/** a client as the wait lines see it: an id and a connection that can close */
+const fakeClient = (id: string): Client & { conn: EventEmitter } => ({ id, conn: new EventEmitter() }) as unknown as Client & { conn: EventEmitter }
 
 let gw: TestGateway
 let strict: string // maxClients 2, 4 KiB packets, 5 messages at once then disconnect
@@ -62,25 +68,58 @@ test('defaults, and the module socket: no rate limit, packets as large as any li
   assert.equal(modules.maxPacketBytes, 4 * 1024 * 1024)
 })
 
-test('the rate gate: a burst at once, then one message per token, throttled or refused', () => {
+test('the rate gate: a burst at once, then one message per token, throttled (in one wait line) or refused', () => {
   const clock = sinon.useFakeTimers({ now: 1000 })
   try {
     const ran: number[] = []
     const throttle = rateGate({ messagesPerSecond: 10, burst: 2, action: 'throttle' }, () => clock.now)
-    for (let i = 0; i < 4; i++) assert.equal(throttle.admit(() => ran.push(i)), true)
+    const lines = waitLines(() => clock.now)
+    const client = fakeClient('c')
+    for (let i = 0; i < 4; i++) assert.equal(lines.admit(client, throttle, 1, () => ran.push(i)), true)
     assert.deepEqual(ran, [0, 1])
     assert.equal(throttle.throttling, true)
+    assert.equal(clock.countTimers(), 1, 'one timer for the client, however many wait')
     clock.tick(100)
     assert.deepEqual(ran, [0, 1, 2])
     clock.tick(100)
     assert.deepEqual(ran, [0, 1, 2, 3])
+    assert.equal(lines.waiting, 0)
 
     const strictGate = rateGate({ messagesPerSecond: 10, burst: 2, action: 'disconnect' }, () => clock.now)
-    assert.equal(strictGate.admit(() => {}), true)
-    assert.equal(strictGate.admit(() => {}), true)
-    assert.equal(strictGate.admit(() => {}), false)
+    assert.equal(strictGate.take(1), 0)
+    assert.equal(strictGate.take(1), 0)
+    assert.equal(strictGate.take(1), -1)
     clock.tick(100)
-    assert.equal(strictGate.admit(() => {}), true)
+    assert.equal(strictGate.take(1), 0)
+  } finally {
+    clock.restore()
+  }
+})
+
+test(`review 8: a connection may have ${MAX_WAITING_TOKENS} tokens' worth waiting; past it it is refused; closed, what waits is dropped, its timer cleared and its tokens given back`, () => {
+  const clock = sinon.useFakeTimers({ now: 1000 })
+  try {
+    const gate = rateGate({ messagesPerSecond: 10, burst: 5, action: 'throttle' }, () => clock.now)
+    const lines = waitLines(() => clock.now)
+    const flooder = fakeClient('flooder')
+    const ran: string[] = []
+    for (let i = 0; i < 10; i++) assert.equal(lines.admit(flooder, gate, 1, () => ran.push(`f${i}`)), true) // 5 at once, 5 waiting
+    assert.equal(lines.admit(flooder, gate, MAX_WAITING_TOKENS - 5, () => ran.push('at the limit')), true)
+    assert.equal(lines.admit(flooder, gate, 1, () => ran.push('over')), false, `one more than ${MAX_WAITING_TOKENS} waiting`)
+    assert.equal(clock.countTimers(), 1)
+    assert.equal(ran.length, 5)
+    flooder.conn.emit('close')
+    assert.equal(clock.countTimers(), 0)
+    assert.equal(lines.waiting, 0)
+    clock.tick(60_000)
+    assert.equal(ran.length, 5, 'what waited was dropped with its connection')
+    // its tokens came back: the user's other connection is not delayed by what was never sent
+    const sibling = fakeClient('sibling')
+    assert.equal(lines.admit(sibling, gate, 1, () => ran.push('sibling')), true)
+    assert.equal(ran.at(-1), 'sibling')
+    // an UNSUBSCRIBE owes its tokens, up to a burst of debt, and never disconnects under throttle
+    for (let i = 0; i < 100; i++) assert.equal(gate.owe(256), true)
+    assert.ok(gate.take(1) <= 1000 * (5 + 1) / 10, 'the debt stops at a burst')
   } finally {
     clock.restore()
   }
@@ -95,9 +134,9 @@ test('issue 10 review: one operator user\'s connections share one rate bucket; o
     const first = gates.gateOf('operator viewer', keep)
     const second = gates.gateOf('operator viewer', keep)
     assert.equal(first, second)
-    assert.deepEqual([first.admit(() => {}), second.admit(() => {}), second.admit(() => {})], [true, true, false])
-    assert.equal(gates.gateOf('operator admin', keep).admit(() => {}), true, 'another user: its own bucket')
-    assert.equal(gates.gateOf('anonymous 10.0.0.9', keep).admit(() => {}), true, 'an address\'s anonymous clients: their own')
+    assert.deepEqual([(first.take(1) === 0), (second.take(1) === 0), (second.take(1) === 0)], [true, true, false])
+    assert.equal((gates.gateOf('operator admin', keep).take(1) === 0), true, 'another user: its own bucket')
+    assert.equal((gates.gateOf('anonymous 10.0.0.9', keep).take(1) === 0), true, 'an address\'s anonymous clients: their own')
     assert.equal(gates.buckets, 3)
   } finally {
     clock.restore()
@@ -111,14 +150,14 @@ test('review 5: a bucket outlives its connections until it has refilled: closing
     let release = (): void => {}
     const connect = (): ReturnType<typeof gates.gateOf> => gates.gateOf('operator viewer', r => { release = r })
     const first = connect()
-    assert.deepEqual([first.admit(() => {}), first.admit(() => {}), first.admit(() => {})], [true, true, false])
+    assert.deepEqual([(first.take(1) === 0), (first.take(1) === 0), (first.take(1) === 0)], [true, true, false])
     release()
     const again = connect()
-    assert.equal(again.admit(() => {}), false, 'the same drained bucket, though no connection of the user was left')
+    assert.equal((again.take(1) === 0), false, 'the same drained bucket, though no connection of the user was left')
     release()
     clock.tick(100) // one token back: still not full, still kept
     assert.equal(gates.buckets, 1)
-    assert.deepEqual([connect().admit(() => {}), gates.gateOf('operator viewer', () => {}).admit(() => {})], [true, false])
+    assert.deepEqual([(connect().take(1) === 0), (gates.gateOf('operator viewer', () => {}).take(1) === 0)], [true, false])
     release()
     clock.tick(1000) // refilled: as good as new, forgotten once asked
     assert.equal(gates.buckets, 1, 'one connection of the user is still open (the second above)')
@@ -132,7 +171,7 @@ test('review 5: buckets of clients gone are forgotten once refilled, when many a
   try {
     const gates = listenerRateGates({ messagesPerSecond: 10, burst: 2, action: 'disconnect' }, () => clock.now)
     for (let i = 0; i < 1024; i++) {
-      gates.gateOf(`anonymous 10.0.${i >> 8}.${i & 255}`, release => release()).admit(() => {})
+      gates.gateOf(`anonymous 10.0.${i >> 8}.${i & 255}`, release => release()).take(1)
     }
     assert.equal(gates.buckets, 1024, 'each drew a token: none has refilled')
     clock.tick(200)

@@ -1,0 +1,100 @@
+// What waits for its rate tokens, per client (limits.ts: the `throttle` action). Aedes handles every packet of
+// one read at once and reads on only when all are done, so a throttled client's read waits whole, and its socket
+// is not read meanwhile (TCP backpressure). Each client's waiting packets are kept in order on one timer; when
+// the connection closes they are dropped and their tokens given back to the bucket, which its user's other
+// connections share (review 8: a timer per message, never cancelled, let connections that wrote 64 KiB of small
+// PUBLISHes and closed leave 2.6 million timers and 2 GiB behind, and the debt starved every connection of the
+// bucket). Aedes reads on only once a read's packets are done, so what one connection has waiting is at most one
+// read's worth; MAX_WAITING_TOKENS bounds it all the same, and a connection past it is refused, and disconnected.
+import type net from 'node:net'
+import type { Client } from 'aedes'
+import type { RateGate } from './limits.js'
+
+interface Waiting { due: number, cost: number, go: () => void }
+
+/** tokens one connection may have waiting: more than a read of 64 KiB holds of the smallest PUBLISH packets (5 bytes) */
+export const MAX_WAITING_TOKENS = 16_384
+
+interface Line {
+  gate: RateGate
+  items: Waiting[]
+  /** tokens the items hold */
+  cost: number
+  timer: NodeJS.Timeout | null
+}
+
+export interface WaitLines {
+  /**
+   * Runs `go` once the client's bucket has `cost` tokens for it, after whatever of the client's waits already:
+   * now, or later on the client's one timer. False when the client must go: over its rate under `disconnect`,
+   * or more than MAX_WAITING_TOKENS waiting under `throttle`.
+   */
+  admit (client: Client, gate: RateGate, cost: number, go: () => void): boolean
+  /** clients with something waiting (for tests and metrics) */
+  readonly waiting: number
+}
+
+export function waitLines (now: () => number = Date.now): WaitLines {
+  const lines = new Map<Client, Line>()
+  const watched = new WeakSet<Client>()
+  // closed with packets waiting: they are dropped, and their tokens go back to the shared bucket
+  const closed = (client: Client): void => {
+    const line = lines.get(client)
+    if (line === undefined) return
+    if (line.timer !== null) clearTimeout(line.timer)
+    line.gate.give(line.cost)
+    lines.delete(client)
+  }
+
+  const run = (client: Client, line: Line): void => {
+    line.timer = null
+    const t = now()
+    let ran = 0
+    while (ran < line.items.length && (line.items[ran] as Waiting).due <= t) ran++
+    const due = line.items.splice(0, ran)
+    for (const item of due) line.cost -= item.cost
+    for (const item of due) item.go()
+    arm(client, line)
+  }
+  const arm = (client: Client, line: Line): void => {
+    const head = line.items[0]
+    if (head === undefined) {
+      lines.delete(client)
+      return
+    }
+    if (line.timer === null) line.timer = setTimeout(() => run(client, line), Math.max(0, head.due - now()))
+  }
+
+  return {
+    admit (client, gate, cost, go) {
+      let line = lines.get(client)
+      const wait = gate.take(cost)
+      if (wait < 0) return false
+      if (line === undefined) {
+        if (wait === 0) {
+          go()
+          return true
+        }
+        line = { gate, items: [], cost: 0, timer: null }
+        lines.set(client, line)
+        if (!watched.has(client)) {
+          watched.add(client)
+          ;(client as unknown as { conn: net.Socket }).conn.once('close', () => closed(client))
+        }
+      }
+      if (line.cost + cost > MAX_WAITING_TOKENS) {
+        gate.give(cost)
+        return false
+      }
+      // behind what already waits, in order, even when the bucket would let it go now
+      const last = line.items[line.items.length - 1]
+      line.items.push({ due: Math.max(now() + wait, last?.due ?? 0), cost, go })
+      line.cost += cost
+      arm(client, line)
+      return true
+    },
+    get waiting () {
+      return lines.size
+    },
+  }
+}
