@@ -88,15 +88,18 @@ test('past maxBacklogBytes waiting unsent, an answer ready to go is replaced by 
   const restartsBefore = (await uplinkInstance(local)).restarts
   // 8 answers of ≈ 950 KB at once: more than the link carries for seconds
   const answers = await Promise.all(Array.from({ length: 8 }, () => bob.call('gw', 'core', 'logs', { module: 'chatty', lines: 118 }, 120_000)))
+  // 7.6 MB asked of the core at once: when the uplink reads them slower than they come, the broker drops what
+  // passes its 4 MiB backlog to the uplink, and answers those itself (docs/protocol.md): a limit too
+  const byBroker = /^the reply to this call was dropped: more than 4194304 bytes wait unsent to this client/
   for (const a of answers) {
     if (a.error === undefined) assert.equal(a.result.lines.length, 118)
     else {
       assert.equal(a.error.code, 'UNAVAILABLE')
-      assert.match(a.error.message, /^the reply \(\d+ bytes\) was not sent: \d+ bytes wait unsent to the upstream \(limit 65536\), the link is slower than what is asked of it/)
+      if (!byBroker.test(a.error.message)) assert.match(a.error.message, /^the reply \(\d+ bytes\) was not sent: \d+ bytes wait unsent to the upstream \(limit 65536\), the link is slower than what is asked of it/)
     }
   }
-  const replaced = answers.filter(a => a.error !== undefined).length
-  assert.ok(replaced > 0 && replaced < 8, `${replaced} of 8 replaced`)
+  const replaced = answers.filter(a => a.error !== undefined && !byBroker.test(a.error.message)).length
+  assert.ok(replaced > 0 && answers.some(a => a.error === undefined), `${replaced} of 8 replaced by the uplink`)
   assert.equal((await uplinkStats(local)).downlink.replaced.backlog, replaced)
   assert.equal((await uplinkInstance(local)).restarts, restartsBefore)
   await poll(async () => (await uplinkStats(local)).backlogBytes <= MAX_BACKLOG ? true : undefined, 600)

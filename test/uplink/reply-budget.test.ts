@@ -134,9 +134,12 @@ test('a viewer flooding answers of 2.3 MiB: the reply budget holds, refusals and
     }
   }
   assert.ok(answers.some(a => a.error === undefined), 'some answers went up whole')
-  assert.ok(answers.some(a => /maxReplyBytesPerOperator/.test(a.error?.message ?? '')), 'the per-operator reply budget refused or replaced some')
+  // the per-operator budget refused or replaced some; or, when the uplink read the core's answers slower than
+  // they came, the broker dropped those past its 4 MiB backlog to it before they could reach the budget
+  const byBroker = answers.filter(a => /^the reply to this call was dropped: more than \d+ bytes wait unsent/.test(a.error?.message ?? '')).length
   const budget = (d: any): number => d.dropped.operatorReplyBudget + d.dropped.replyBudget + d.replaced.replyBudget
-  assert.ok(budget(s.downlink) > budget(before.downlink), JSON.stringify(s.downlink))
+  assert.ok(budget(s.downlink) > budget(before.downlink) || byBroker > 0, JSON.stringify(s.downlink))
+  assert.ok(answers.some(a => /maxReplyBytesPerOperator/.test(a.error?.message ?? '')) || byBroker > 0, 'the per-operator reply budget refused or replaced some')
   await poll(async () => (await uplinkStats(local)).replyBytesHeld === 0 ? true : undefined, 600)
 })
 
