@@ -23,7 +23,7 @@ import { keepAlive } from './direct.js'
 import { LOGIN_THROTTLE, createLoginThrottle } from './login-throttle.js'
 import { refusalLog } from './refusal-log.js'
 import { subscriptionCharges } from './subscription-charges.js'
-import { MAX_WAITING_TOKENS, waitLines } from './wait-line.js'
+import { MAX_LINE_SECONDS, waitLines } from './wait-line.js'
 import type { LoginThrottle } from './login-throttle.js'
 import { createPublishing } from './publishing.js'
 import type { RetainedUse } from './retained.js'
@@ -419,7 +419,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     if (gate === undefined) return authorizePublish(client, packet, callback)
     const wasThrottling = gate.throttling
     if (!waiting.admit(client, gate, 1, () => authorizePublish(client, packet, callback))) {
-      deny(client, 'publish', packet.topic, `over the listener's rate limit${gate.throttling ? ` with ${MAX_WAITING_TOKENS} messages waiting` : ''}: the client is disconnected`)
+      deny(client, 'publish', packet.topic, `over the listener's rate limit${gate.throttling ? ` by more than ${MAX_LINE_SECONDS} s of messages waiting` : ''}: the client is disconnected`)
       return callback(new Error(`${client.id} is over its rate limit`))
     }
     if (wasThrottling || !gate.throttling) return

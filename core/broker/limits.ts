@@ -3,6 +3,7 @@
 // authenticated (which cost the core memory before anyone knows who they are), how many may wait at once
 // and how large their CONNECT may be. Everything here runs on the broker's
 // hot path, so it is a few integer operations per chunk or message.
+import { performance } from 'node:perf_hooks'
 
 /**
  * What one client may make the broker hold, beyond its connection: retained messages (kept until replaced,
@@ -145,10 +146,15 @@ export interface RateGate {
   readonly throttling: boolean
   /** whether the bucket has refilled to its burst: one that is full is as good as a new one */
   full (): boolean
+  /** the rate it keeps */
+  readonly limit: RateLimit
 }
 
+/** milliseconds on a clock that never steps back (review 8: a wall clock set back an hour by NTP stalled every throttled client an hour) */
+export const monotonicNow = (): number => performance.now()
+
 /** A token bucket per client: `burst` messages at once, refilled at `messagesPerSecond`. */
-export function rateGate (limit: RateLimit, now: () => number = Date.now): RateGate {
+export function rateGate (limit: RateLimit, now: () => number = monotonicNow): RateGate {
   let tokens = limit.burst
   let last = now()
   let throttling = false
@@ -172,6 +178,7 @@ export function rateGate (limit: RateLimit, now: () => number = Date.now): RateG
     return Math.ceil((-tokens * 1000) / limit.messagesPerSecond)
   }
   return {
+    limit,
     get throttling () { return throttling },
     full () {
       refill()
@@ -211,7 +218,7 @@ const BUCKETS_KEPT = 1024
  * it has refilled, so that closing and opening a connection again gives no fresh burst (review 5: 40
  * connections in turn got 4000 messages through a limit of 350).
  */
-export function listenerRateGates (limit: RateLimit, now: () => number = Date.now): ListenerRateGates {
+export function listenerRateGates (limit: RateLimit, now: () => number = monotonicNow): ListenerRateGates {
   const held = new Map<string, { gate: RateGate, clients: number }>()
   const forgetRefilled = (): void => {
     for (const [key, bucket] of held) if (bucket.clients === 0 && bucket.gate.full()) held.delete(key)

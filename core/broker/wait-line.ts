@@ -4,16 +4,25 @@
 // the connection closes they are dropped and their tokens given back to the bucket, which its user's other
 // connections share (review 8: a timer per message, never cancelled, let connections that wrote 64 KiB of small
 // PUBLISHes and closed leave 2.6 million timers and 2 GiB behind, and the debt starved every connection of the
-// bucket). Aedes reads on only once a read's packets are done, so what one connection has waiting is at most one
-// read's worth; MAX_WAITING_TOKENS bounds it all the same, and a connection past it is refused, and disconnected.
+// bucket). What one connection may have waiting is bounded (waitingLimit), and a connection past it is refused,
+// and disconnected.
 import type net from 'node:net'
 import type { Client } from 'aedes'
-import type { RateGate } from './limits.js'
+import { MAX_SUBSCRIPTIONS, monotonicNow } from './limits.js'
+import type { RateGate, RateLimit } from './limits.js'
 
 interface Waiting { due: number, cost: number, go: () => void }
 
-/** tokens one connection may have waiting: more than a read of 64 KiB holds of the smallest PUBLISH packets (5 bytes) */
+/**
+ * What one connection may have waiting: MAX_LINE_SECONDS of its rate (at least a SUBSCRIBE of MAX_SUBSCRIPTIONS
+ * filters), and never more than MAX_WAITING_TOKENS (more than a read of 64 KiB holds of the smallest PUBLISH
+ * packets). A closed connection whose close the broker cannot see yet (its FIN behind unread bytes) holds no
+ * more than that of its bucket (review 8: 16,000 PUBLISHes written and closed held 60 MB and the address's
+ * bucket for minutes), and a connection sending more than that is flooding, not bursting.
+ */
+export const MAX_LINE_SECONDS = 10
 export const MAX_WAITING_TOKENS = 16_384
+export const waitingLimit = (limit: RateLimit): number => Math.min(MAX_WAITING_TOKENS, Math.max(MAX_SUBSCRIPTIONS, limit.messagesPerSecond * MAX_LINE_SECONDS))
 
 interface Line {
   gate: RateGate
@@ -27,14 +36,14 @@ export interface WaitLines {
   /**
    * Runs `go` once the client's bucket has `cost` tokens for it, after whatever of the client's waits already:
    * now, or later on the client's one timer. False when the client must go: over its rate under `disconnect`,
-   * or more than MAX_WAITING_TOKENS waiting under `throttle`.
+   * or more than waitingLimit(its rate) waiting under `throttle`.
    */
   admit (client: Client, gate: RateGate, cost: number, go: () => void): boolean
   /** clients with something waiting (for tests and metrics) */
   readonly waiting: number
 }
 
-export function waitLines (now: () => number = Date.now): WaitLines {
+export function waitLines (now: () => number = monotonicNow): WaitLines {
   const lines = new Map<Client, Line>()
   const watched = new WeakSet<Client>()
   // closed with packets waiting: they are dropped, and their tokens go back to the shared bucket
@@ -82,7 +91,7 @@ export function waitLines (now: () => number = Date.now): WaitLines {
           ;(client as unknown as { conn: net.Socket }).conn.once('close', () => closed(client))
         }
       }
-      if (line.cost + cost > MAX_WAITING_TOKENS) {
+      if (line.cost + cost > waitingLimit(gate.limit)) {
         gate.give(cost)
         return false
       }

@@ -81,13 +81,17 @@ test(`review 8: a SUBSCRIBE of more than ${MAX_SUBSCRIPTIONS} filters, or one pa
   assert.match(refusals[1] ?? '', /over the listener's rate limit/)
 })
 
-test('review 8: an UNSUBSCRIBE is charged after: never a disconnect under throttle (the debt stops at a burst), past the tokens under disconnect; past the filter cap the client goes at once', () => {
+test('review 8: an UNSUBSCRIBE is charged after: under throttle the shared debt stops at a burst and each connection is held to the rate on its own bucket; past the tokens under disconnect; past the filter cap the client goes at once', () => {
   const throttled = rateGate({ messagesPerSecond: 1, burst: 100, action: 'throttle' }, () => 0)
   const charges = subscriptionCharges(() => throttled, waitLines(() => 0), () => {})
   const client = fakeClient('viewer')
+  const sibling = fakeClient('viewer-2')
   assert.equal(charges.unsubscribed(client, MAX_SUBSCRIPTIONS + 1)?.includes(`named ${MAX_SUBSCRIPTIONS + 1} filters`), true)
-  for (let i = 0; i < 10; i++) assert.equal(charges.unsubscribed(client, 100), null)
-  assert.equal(throttled.take(1), 101_000, 'a burst owed, and one more')
+  assert.equal(charges.unsubscribed(client, 100), null, 'its own burst')
+  assert.match(charges.unsubscribed(client, 1) ?? '', /unsubscribing from more filters than the listener's rate \(1 a second, bursts of 100\)/)
+  for (let i = 0; i < 10; i++) assert.equal(charges.unsubscribed(fakeClient(`other-${i}`), 100), null, 'another connection of the user: its own count, never closed for the others')
+  assert.equal(charges.unsubscribed(sibling, 100), null)
+  assert.equal(throttled.take(1), 101_000, 'the shared bucket: a burst owed, and one more')
   const strict = rateGate({ messagesPerSecond: 1, burst: 100, action: 'disconnect' }, () => 0)
   const strictCharges = subscriptionCharges(() => strict, waitLines(() => 0), () => {})
   assert.equal(strictCharges.unsubscribed(client, 100), null)

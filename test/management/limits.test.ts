@@ -11,7 +11,7 @@ import mqttPacket from 'mqtt-packet'
 import { startTestGateway, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
 import { DEFAULT_LIMITS, listenerLimits, listenerRateGates, moduleSocketLimits, pendingGate, rateGate } from '../../core/broker/limits.js'
-import { MAX_WAITING_TOKENS, waitLines } from '../../core/broker/wait-line.js'
+import { MAX_LINE_SECONDS, MAX_WAITING_TOKENS, waitLines, waitingLimit } from '../../core/broker/wait-line.js'
 import { encodeCbor } from '../../core/protocol/codec.js'
 import { PASSWORDS, operators } from './helpers.js'
 
@@ -96,7 +96,7 @@ test('the rate gate: a burst at once, then one message per token, throttled (in 
   }
 })
 
-test(`review 8: a connection may have ${MAX_WAITING_TOKENS} tokens' worth waiting; past it it is refused; closed, what waits is dropped, its timer cleared and its tokens given back`, () => {
+test(`review 8: a connection may have ${MAX_LINE_SECONDS} s of its rate waiting (at least 256 tokens, at most ${MAX_WAITING_TOKENS}); past it it is refused; closed, what waits is dropped, its timer cleared and its tokens given back`, () => {
   const clock = sinon.useFakeTimers({ now: 1000 })
   try {
     const gate = rateGate({ messagesPerSecond: 10, burst: 5, action: 'throttle' }, () => clock.now)
@@ -104,8 +104,12 @@ test(`review 8: a connection may have ${MAX_WAITING_TOKENS} tokens' worth waitin
     const flooder = fakeClient('flooder')
     const ran: string[] = []
     for (let i = 0; i < 10; i++) assert.equal(lines.admit(flooder, gate, 1, () => ran.push(`f${i}`)), true) // 5 at once, 5 waiting
-    assert.equal(lines.admit(flooder, gate, MAX_WAITING_TOKENS - 5, () => ran.push('at the limit')), true)
-    assert.equal(lines.admit(flooder, gate, 1, () => ran.push('over')), false, `one more than ${MAX_WAITING_TOKENS} waiting`)
+    // 10 a second: the limit is a SUBSCRIBE's 256 filters (more than 10 s of the rate); at 500 a second, 5000
+    assert.equal(waitingLimit(gate.limit), 256)
+    assert.equal(waitingLimit({ messagesPerSecond: 500, burst: 1000, action: 'throttle' }), 5000)
+    assert.equal(waitingLimit({ messagesPerSecond: 1e6, burst: 1000, action: 'throttle' }), MAX_WAITING_TOKENS)
+    assert.equal(lines.admit(flooder, gate, 256 - 5, () => ran.push('at the limit')), true)
+    assert.equal(lines.admit(flooder, gate, 1, () => ran.push('over')), false, 'one more than the limit waiting')
     assert.equal(clock.countTimers(), 1)
     assert.equal(ran.length, 5)
     flooder.conn.emit('close')
