@@ -417,6 +417,15 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   const gatePublish = (client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void => {
     const gate = gates.get(client)
     if (gate === undefined) return authorizePublish(client, packet, callback)
+    // a SUBSCRIBE earlier in the same read is charged at the next microtask: this publish goes after it, so that
+    // the subscription takes effect first (reader.ts) and, throttled, it waits behind it in the client's line
+    if (charges.gathering(client)) {
+      queueMicrotask(() => guarded('authorizePublish', client, () => gatePublish(client, packet, callback), error => {
+        deny(client, 'publish', packet.topic, `refused: ${(error as Error).message}`)
+        callback(new Error(`publish to ${packet.topic} refused`))
+      }))
+      return
+    }
     const wasThrottling = gate.throttling
     if (!waiting.admit(client, gate, 1, () => authorizePublish(client, packet, callback))) {
       deny(client, 'publish', packet.topic, `over the listener's rate limit${gate.throttling ? ` by more than ${MAX_LINE_SECONDS} s of messages waiting` : ''}: the client is disconnected`)

@@ -20,6 +20,8 @@ export interface SubscriptionCharges {
   charge (client: Client, filter: string, decide: () => void, fail: (error: Error) => void): void
   /** An UNSUBSCRIBE of `count` filters was handled: null, or why the client must go. */
   unsubscribed (client: Client, count: number): string | null
+  /** whether SUBSCRIBE filters of the client's current read are being gathered (settled at the next microtask) */
+  gathering (client: Client): boolean
 }
 
 interface Filter { filter: string, decide: () => void, fail: (error: Error) => void }
@@ -56,6 +58,7 @@ export function subscriptionCharges (gateOf: (client: Client) => RateGate | unde
       }
       filters.push({ filter, decide, fail })
     },
+    gathering: client => gathering.has(client),
     unsubscribed (client, count) {
       if (count > MAX_SUBSCRIPTIONS) return tooMany('an UNSUBSCRIBE', count)
       const gate = gateOf(client)

@@ -321,3 +321,20 @@ test('review 8: a caller closed while behind takes its owed notices with it: the
   assert.equal(notices.length, 0, `${notices.length} notices of the first connection's calls reached the second`)
   assert.ok(!second.socket.destroyed)
 })
+
+test('review 8: on a rate-limited listener a SUBSCRIBE takes effect before a PUBLISH after it in the same read, throttled or not', async (t) => {
+  const gw = await startTestGateway({
+    broker: { listeners: [{ type: 'tcp', host: '127.0.0.1', port: 0, anonymous: true, limits: { rate: { messagesPerSecond: 20, burst: 5, action: 'throttle' } } }] },
+  })
+  t.after(() => gw.stop())
+  const self = await rawClient(gw.url, 'self-subscriber')
+  t.after(() => { self.socket.destroy() })
+  const publish = (i: number): Buffer => mqttPacket.generate({ cmd: 'publish', topic: `hooks/self/${i}`, payload: encodeCbor({ data: i }), qos: 0, retain: false, dup: false })
+  // within the burst, then past it (the SUBSCRIBE's 2 filters and the publishes wait in one line, in order)
+  self.socket.write(Buffer.concat([mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'hooks/self/#', qos: 0 }, { topic: 'hooks/other/#', qos: 0 }] }), publish(0)]))
+  await waitFor('its own first message', () => self.packets.some(p => p.cmd === 'publish' && p.topic === 'hooks/self/0'))
+  self.socket.write(Buffer.concat([mqttPacket.generate({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'hooks/again/#', qos: 0 }] }), ...Array.from({ length: 8 }, (_, i) => publish(i + 1))]))
+  const mine = await waitFor('all its messages', () => { const got = self.packets.filter(p => p.cmd === 'publish').map(p => p.topic); return got.length === 9 ? got : undefined }, 5000)
+  assert.deepEqual(mine, Array.from({ length: 9 }, (_, i) => `hooks/self/${i}`))
+  assert.deepEqual(self.packets.filter(p => p.cmd === 'suback').map(p => (p as { messageId: number }).messageId), [1, 2])
+})
