@@ -409,6 +409,9 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
   }
   aedes.authorizePublish = (client, packet, callback) => {
     if (client === null) return callback(null) // a will published after its client is gone was checked at connect
+    guardedGatePublish(client, packet, callback)
+  }
+  const guardedGatePublish = (client: Client, packet: PublishPacket, callback: (error?: Error | null) => void): void => {
     guarded('authorizePublish', client, () => gatePublish(client, packet, callback), error => {
       deny(client, 'publish', packet.topic, `refused: ${(error as Error).message}`)
       callback(new Error(`publish to ${packet.topic} refused`))
@@ -420,10 +423,7 @@ export async function startBroker (options: BrokerOptions): Promise<Broker> {
     // a SUBSCRIBE earlier in the same read is charged at the next microtask: this publish goes after it, so that
     // the subscription takes effect first (reader.ts) and, throttled, it waits behind it in the client's line
     if (charges.gathering(client)) {
-      queueMicrotask(() => guarded('authorizePublish', client, () => gatePublish(client, packet, callback), error => {
-        deny(client, 'publish', packet.topic, `refused: ${(error as Error).message}`)
-        callback(new Error(`publish to ${packet.topic} refused`))
-      }))
+      queueMicrotask(() => guardedGatePublish(client, packet, callback))
       return
     }
     const wasThrottling = gate.throttling

@@ -180,7 +180,6 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
     }, drainTimeoutMs)
     timer.unref()
     const recovered = (): void => {
-      end()
       // Aedes emits 'drain' on a connection it closes (a takeover of its client id, say): that one did not catch
       // up, its notices would reach whoever holds its client id next (review 8), and its socket, not read, would
       // never finish closing: it is destroyed
@@ -189,6 +188,7 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
         socket.destroy()
         return
       }
+      end()
       // each caller whose reply was dropped is told so, rather than left to its timeout: on this connection
       // only, straight to its socket, which has just emptied
       for (const { topic, id, format } of episode.owed) {

@@ -3,17 +3,16 @@
 // connections were gone; UNSUBSCRIBEs made 1.9 million timers). Over real sockets: test/e2e/stuck-readers.test.ts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { EventEmitter } from 'node:events'
 import sinon from 'sinon'
 import type { Client } from 'aedes'
 import { MAX_SUBSCRIPTIONS, rateGate } from '../../core/broker/limits.js'
 import { refusalLog } from '../../core/broker/refusal-log.js'
 import { subscriptionCharges } from '../../core/broker/subscription-charges.js'
+import { fakeClient } from '../helpers/fake-client.js'
 import { waitLines } from '../../core/broker/wait-line.js'
 import { MAX_OWED_JSON_BYTES, owedId } from '../../core/broker/direct.js'
 import { encodeCbor } from '../../core/protocol/codec.js'
 
-const fakeClient = (id: string): Client & { conn: EventEmitter } => ({ id, conn: new EventEmitter() }) as unknown as Client & { conn: EventEmitter }
 
 /** one SUBSCRIBE of `count` filters, as Aedes asks: one call per filter, all in one go */
 function subscribe (charges: ReturnType<typeof subscriptionCharges>, client: Client, count: number, filter = (i: number): string => `hooks/f${i}/#`): { decided: number, failed: Error[] } {

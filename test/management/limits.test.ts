@@ -1,7 +1,5 @@
 // Limits against a misbehaving client, per listener: packet size, client count, message rate.
 import { test, before, after } from 'node:test'
-import { EventEmitter } from 'node:events'
-import type { Client } from 'aedes'
 import assert from 'node:assert/strict'
 import sinon from 'sinon'
 import mqtt from 'mqtt'
@@ -11,12 +9,11 @@ import mqttPacket from 'mqtt-packet'
 import { startTestGateway, fixture, poll, waitFor } from '../helpers/gateway.js'
 import type { TestGateway } from '../helpers/gateway.js'
 import { DEFAULT_LIMITS, listenerLimits, listenerRateGates, moduleSocketLimits, pendingGate, rateGate } from '../../core/broker/limits.js'
+import { fakeClient } from '../helpers/fake-client.js'
 import { MAX_LINE_SECONDS, MAX_WAITING_TOKENS, waitLines, waitingLimit } from '../../core/broker/wait-line.js'
 import { encodeCbor } from '../../core/protocol/codec.js'
 import { PASSWORDS, operators } from './helpers.js'
 
-/** a client as the wait lines see it: an id and a connection that can close */
-const fakeClient = (id: string): Client & { conn: EventEmitter } => ({ id, conn: new EventEmitter() }) as unknown as Client & { conn: EventEmitter }
 
 let gw: TestGateway
 let strict: string // maxClients 2, 4 KiB packets, 5 messages at once then disconnect
