@@ -30,6 +30,8 @@ export interface RpcPathResult {
   parallel: LatencyRun
   /** every round's p50, in the order run, to show the spread */
   rounds: { sequentialP50Us: number[], parallelP50Us: number[], parallelCallsPerSec: number[] }
+  /** every round's runs, in the order run */
+  runs: { sequential: LatencyRun[], parallel: LatencyRun[] }
 }
 
 interface RpcPath {
@@ -97,14 +99,22 @@ export async function runRpc (paths: RpcPath[], settings: RpcSettings, progress:
       parallel.set(p.label, [...(parallel.get(p.label) ?? []), par])
     }
   }
-  return paths.map(p => {
-    const seq = sequential.get(p.label) ?? []
-    const par = parallel.get(p.label) ?? []
-    return {
-      label: p.label,
-      sequential: medianRun(seq),
-      parallel: medianRun(par),
-      rounds: { sequentialP50Us: seq.map(r => r.p50Us), parallelP50Us: par.map(r => r.p50Us), parallelCallsPerSec: par.map(r => r.callsPerSec) },
-    }
-  })
+  return paths.map(p => summarise(p.label, sequential.get(p.label) ?? [], parallel.get(p.label) ?? []))
+}
+
+function summarise (label: string, seq: LatencyRun[], par: LatencyRun[]): RpcPathResult {
+  return {
+    label,
+    sequential: medianRun(seq),
+    parallel: medianRun(par),
+    rounds: { sequentialP50Us: seq.map(r => r.p50Us), parallelP50Us: par.map(r => r.p50Us), parallelCallsPerSec: par.map(r => r.callsPerSec) },
+    runs: { sequential: seq, parallel: par },
+  }
+}
+
+/** The rounds of several runs of the same paths (each run's results in the same order) as one result per path. */
+export function mergeRpcResults (runs: RpcPathResult[][]): RpcPathResult[] {
+  const [first] = runs
+  if (first === undefined) throw new Error('no runs to merge')
+  return first.map((p, i) => summarise(p.label, runs.flatMap(r => r[i]?.runs.sequential ?? []), runs.flatMap(r => r[i]?.runs.parallel ?? [])))
 }

@@ -10,23 +10,31 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { pin, placement } from './lib/affinity.js'
 import { buildAt } from './lib/before.js'
+import { createCleanup } from './lib/cleanup.js'
 import type { Cleanup } from './lib/cleanup.js'
 import { describeRun, startRun } from './lib/conditions.js'
 import { MODULE_BUDGET_MIB, benchNames, benchProgram, npmStart, startCore } from './lib/stacks.js'
 import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
 import type { CoreOptions } from './lib/stacks.js'
-import { treeCpuMs } from './lib/procfs.js'
+import { processTree, treeCpuByProcess } from './lib/procfs.js'
 import { pairedRatio } from './lib/stats.js'
-import { runRpc, sdkPath } from './rpc.js'
+import { mergeRpcResults, runRpc, sdkPath } from './rpc.js'
 import type { RpcPathResult, RpcSettings } from './rpc.js'
 import type { Stack } from './lib/stacks.js'
 
 /** the last commit before query tracking */
 export const TRACING_BEFORE = '1f2f8ae'
+/**
+ * the four cores are started this many times, each time for RPC.rounds rounds: a process keeps what it was
+ * dealt at its start (where its heap and code landed, what its JIT made of the path), and two launches of the
+ * same code differed by ±3 % at 32 in flight, as much as the target: the ratios pool the launches' rounds
+ */
+const LAUNCHES = 8
 const RPC: RpcSettings = {
   warmupRounds: 1,
-  rounds: 31,
+  rounds: 4,
   sequential: { count: 2000, inflight: 1, maxMs: 3000, warmup: 300 },
   parallel: { count: 10_000, inflight: 32, maxMs: 3000, warmup: 1000 },
 }
@@ -36,30 +44,40 @@ const TARGET = 1.03
 
 interface Variant { label: string, options: CoreOptions }
 
+/** gateway CPU per call in the measured rounds, by process (core, caller, echo, the tracing module, other) */
+type CpuSplit = Map<string, number>
+
+/** CPU time by process (ms) and calls, summed over the launches of one variant */
+interface CpuTally { ms: Map<string, number>, calls: number }
+
 /**
- * the stack's RPC path, counting the CPU time its gateway spends in the rounds with calls in flight (after
- * the warm-up rounds) and the calls made in them: sequential calls also pay for waking three processes each
+ * the stack's RPC path, adding to `tally` the CPU time each of its gateway's processes spends in the rounds
+ * with calls in flight (after the warm-up rounds) and the calls made in them: sequential calls also pay for
+ * waking three processes each
  */
-function metered (stack: Stack, warmupRuns: number): { path: ReturnType<typeof sdkPath>, cpuUsPerCall: () => number } {
+function metered (stack: Stack, warmupRuns: number, tally: CpuTally): ReturnType<typeof sdkPath> {
   const path = sdkPath(stack)
+  const roles = new Map<string, string>([[stack.names.caller, 'caller'], [stack.names.echo, 'echo']])
   let runs = 0
-  let ms = 0
-  let calls = 0
   return {
-    path: {
-      label: path.label,
-      async run (spec) {
-        const before = treeCpuMs(stack.broker.pid)
-        const result = await path.run(spec)
-        if (++runs > warmupRuns && spec.inflight > 1) {
-          ms += treeCpuMs(stack.broker.pid) - before
-          calls += result.calls + spec.warmup
+    label: path.label,
+    async run (spec) {
+      const before = treeCpuByProcess(stack.broker.pid)
+      const result = await path.run(spec)
+      if (++runs > warmupRuns && spec.inflight > 1) {
+        for (const [name, after] of treeCpuByProcess(stack.broker.pid)) {
+          const role = roles.get(name) ?? name
+          tally.ms.set(role, (tally.ms.get(role) ?? 0) + after - (before.get(name) ?? 0))
         }
-        return result
-      },
+        tally.calls += result.calls + spec.warmup
+      }
+      return result
     },
-    cpuUsPerCall: () => (ms * 1000) / calls,
   }
+}
+
+function perCall (tally: CpuTally): CpuSplit {
+  return new Map([...tally.ms].map(([role, ms]) => [role, (ms * 1000) / tally.calls]))
 }
 
 /** Runs the benchmark (its own folder and processes, undone by `cleanup`) and returns its report section. */
@@ -75,17 +93,32 @@ export async function runTracing (cleanup: Cleanup, log: (line: string) => void)
     { label: 'on, not sampled (rate 0)', options: { only: ['echo', 'caller'], manifest: { tracing: { sampleRate: 0 } } } },
     { label: 'on, sampled (rate 1)', options: { only: ['echo', 'caller'], manifest: { tracing: { sampleRate: 1 } }, entries: [{ name: 'tracing', entry: 'modules/tracing', tracing: { sampleRate: 0 } }] } },
   ]
-  const stacks = []
-  for (const [i, v] of variants.entries()) {
-    log(`tracing: starting the core "${v.label}"`)
-    stacks.push(await startCore(v.label, path.join(dir, `tracing-${i}`), npmStart(v.options.root), benchNames(`-t${i}`), cleanup, v.options))
+  const tallies: CpuTally[] = variants.map(() => ({ ms: new Map(), calls: 0 }))
+  const launches: RpcPathResult[][] = []
+  const cpus = placement()
+  if (cpus !== null) pin(process.pid, cpus.bench)
+  try {
+    for (let launch = 1; launch <= LAUNCHES; launch++) {
+      const stopLaunch = createCleanup(line => log(`tracing: ${line}`))
+      cleanup.add(`the cores of launch ${launch}`, () => stopLaunch.run())
+      const stacks = []
+      for (const [i, v] of variants.entries()) {
+        log(`tracing: launch ${launch}/${LAUNCHES}: starting the core "${v.label}"`)
+        stacks.push(await startCore(v.label, path.join(dir, `tracing-${launch}-${i}`), npmStart(v.options.root), benchNames(`-t${launch}${i}`), stopLaunch, v.options))
+      }
+      if (cpus !== null) for (const stack of stacks) for (const pid of processTree(stack.broker.pid).keys()) pin(pid, cpus.gateways)
+      // each round runs every path twice (sequential, then parallel)
+      const paths = stacks.map((stack, i) => metered(stack, RPC.warmupRounds * 2, tallies[i] as CpuTally))
+      launches.push(await runRpc(paths, RPC, line => log(`tracing: launch ${launch}/${LAUNCHES}: ${line}`)))
+      await stopLaunch.run()
+    }
+  } finally {
+    if (cpus !== null) pin(process.pid, cpus.all)
   }
-  // each round runs every path twice (sequential, then parallel)
-  const meters = stacks.map(stack => metered(stack, RPC.warmupRounds * 2))
-  const results = await runRpc(meters.map(m => m.path), RPC, line => log(`tracing: ${line}`))
+  const results = mergeRpcResults(launches)
   log('tracing: timing the work an unsampled context adds to a call')
   const work = callWork()
-  return render(results, meters.map(m => m.cpuUsPerCall()), work, describeRun(run))
+  return render(results, tallies.map(perCall), work, cpus !== null, describeRun(run))
 }
 
 /** ns per call of the caller's encoding and the callee's serving, without a context and with an unsampled one */
@@ -97,12 +130,19 @@ function callWork (): CallWork {
   return JSON.parse(out) as CallWork
 }
 
-function render (results: RpcPathResult[], cpuUs: number[], work: CallWork, ran: string): string {
+function render (results: RpcPathResult[], cpuUs: CpuSplit[], work: CallWork, pinned: boolean, ran: string): string {
   const [base] = results
   const off = results.find(r => r.label === 'tracing off')
   const unsampled = results.find(r => r.label.startsWith('on, not sampled'))
   if (base === undefined || off === undefined || unsampled === undefined) throw new Error('a variant of the tracing benchmark gave no result')
-  const cpuOf = (r: RpcPathResult): number => cpuUs[results.indexOf(r)] ?? Number.NaN
+  const splitOf = (r: RpcPathResult): CpuSplit => cpuUs[results.indexOf(r)] ?? new Map()
+  const cpuOf = (r: RpcPathResult): number => [...splitOf(r).values()].reduce((sum, us) => sum + us, 0)
+  const processes = ['core', 'caller', 'echo', 'tracing', 'other'].filter(name => results.some(r => splitOf(r).has(name)))
+  const splitRow = (r: RpcPathResult): string => `| ${r.label} | ${processes.map(name => {
+    const us = splitOf(r).get(name)
+    const offUs = splitOf(off).get(name)
+    return us === undefined ? '' : `${us.toFixed(1)} µs${r === off || offUs === undefined ? '' : ` (${us >= offUs ? '+' : ''}${(us - offUs).toFixed(1)})`}`
+  }).join(' | ')} |`
   const against = (r: RpcPathResult, than: RpcPathResult, rounds: (x: RpcPathResult) => number[]): string => (r === than ? '' : `${pairedRatio(rounds(r), rounds(than)).toFixed(3)}×`)
   const sequential = (x: RpcPathResult): number[] => x.rounds.sequentialP50Us
   const parallel = (x: RpcPathResult): number[] => x.rounds.parallelP50Us
@@ -117,19 +157,23 @@ function render (results: RpcPathResult[], cpuUs: number[], work: CallWork, ran:
   return [
     TRACING_HEADING,
     '',
-    `Module → module RPC through four cores running at once (bench/tracing.ts): the code before tracing, and this code with tracing off, on at rate 0, and on at rate 1 with the tracing module collecting. ${RPC.rounds} rounds after ${RPC.warmupRounds} warm-up, alternating; each ratio is the median of per-round ratios against tracing off (this code, the feature idle) and against the code before tracing. ${ran} \`npm run bench -- tracing\` runs this section alone.`,
+    `Module → module RPC through four cores running at once (bench/tracing.ts): the code before tracing, and this code with tracing off, on at rate 0, and on at rate 1 with the tracing module collecting. The four are started ${LAUNCHES} times, each time for ${RPC.rounds} rounds after ${RPC.warmupRounds} warm-up, alternating between them; each ratio is the median of the ${LAUNCHES * RPC.rounds} per-round ratios against tracing off (this code, the feature idle) and against the code before tracing. ${pinned ? 'Every gateway process runs on the last CPU (taskset), the benchmark\'s client on the others.' : 'The processes were not pinned to CPUs (one CPU, or no taskset).'} ${ran} \`npm run bench -- tracing\` runs this section alone.`,
     '',
     '| core | sequential p50 | vs off | vs before | 32 in flight p50 | vs off | vs before | calls/s (32 in flight) | gateway CPU per call (32 in flight) | vs off | vs before |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(row),
     '',
-    `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds with 32 calls in flight, divided by the calls made in them (each round\'s warm-up calls included).`,
+    `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds with 32 calls in flight, divided by the calls made in them (each round\'s warm-up calls included). By process (in brackets: against tracing off):`,
+    '',
+    `| core | ${processes.join(' | ')} |`,
+    `|---|${processes.map(() => '---|').join('')}`,
+    ...results.map(splitRow),
     '',
     'Tracing off is the same code without the feature at work: no tracer is made, so the SDK encodes and decodes no context and makes no context frame, and the core routes the same bytes as without the feature; what remains of it is a check of the absent tracer per message. It is the baseline of the target. The code before tracing lacks, besides the feature, everything built since (issue 10\'s limits and checks on every message, the router\'s whole read of a request): its column shows those with this run\'s noise, and is given for information. Not sampled, each call carries the three context keys (46 bytes of CBOR), encoded, routed and decoded, and its handler runs in the context. Sampled at 1.0, every call records two spans, and the tracing module that decodes and stores them shares the machine\'s cores: sampling 1.0 is for finding a problem, and the default rate is 0.01.',
     '',
     `Target: on but not sampled, RPC p50 ≤ ${TARGET.toFixed(2)}× the same run without the feature (tracing off): sequential ${ratio.toFixed(3)}×, 32 in flight ${parallelRatio.toFixed(3)}× — ${ratio <= TARGET && parallelRatio <= TARGET ? 'met' : 'missed'} (CPU per call: ${cpuRatio.toFixed(3)}×).`,
     '',
-    'Single rounds of these round trips swing by a tenth and more on a 2-core machine: a few per cent is within the noise of a few rounds, hence the rounds above. What moves far less is the work the context adds to each call, timed in a loop in one process with the module processes\' V8 flags (bench/tracing-work.ts: 200,000 calls a pass, the median of 7 passes):',
+    'Why so many rounds, launches and a core of their own: on this 2-core machine one round\'s ratio of two of these cores swung by a fifth (a standard deviation of 0.17 to 0.22 over 31 rounds) while the scheduler moved each gateway\'s three busy processes between the cores and the benchmark\'s client onto theirs; on a core of their own, by a twentieth (0.04). And two launches of the same code kept a difference of up to 3 % through all their rounds (seen over four launches of two cores: 32 in flight 1.002× to 1.033×, sequential 0.978× to 1.050×), as much as the target, hence the launches. Two cores of the same code (tracing off twice, in the same rounds) differed in gateway CPU per call by 1 to 3 %: differences smaller than that are not told apart here. Most of what an unsampled context costs is its 46 bytes, read and written by every process on the way: the same calls with 46 bytes more of arguments instead (a 40-character text, so 46 bytes more in each reply too) took 4.8 % more gateway CPU, tracing on 5.2 % (one run, 2026-12-06). What moves far less still is the work the context adds to each call, timed in a loop in one process with the module processes\' V8 flags (bench/tracing-work.ts: 200,000 calls a pass, the median of 7 passes):',
     '',
     '| per call | tracing off | on, not sampled | added |',
     '|---|---|---|---|',

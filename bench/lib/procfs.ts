@@ -32,6 +32,26 @@ export function cpuMs (pid: number): number {
 
 /** CPU time (user + system) of `root` and every process below it, in ms, from /proc */
 export function treeCpuMs (root: number): number {
+  let ticks = 0
+  for (const t of processTree(root).values()) ticks += t
+  return ticks * 10
+}
+
+/**
+ * CPU time (user + system) of `root` and every process below it, in ms, from /proc, by process: `core` for
+ * `root`, a module's name (OUTPOST_MODULE in its environment) for a module's process, `other` for the rest
+ */
+export function treeCpuByProcess (root: number): Map<string, number> {
+  const byProcess = new Map<string, number>()
+  for (const [pid, ticks] of processTree(root)) {
+    const name = pid === root ? 'core' : moduleOf(pid)
+    byProcess.set(name, (byProcess.get(name) ?? 0) + ticks * 10)
+  }
+  return byProcess
+}
+
+/** `root` and every process below it, from /proc: pid → CPU time (user + system) in ticks of USER_HZ (100 on Linux) */
+export function processTree (root: number): Map<number, number> {
   const parent = new Map<number, number>()
   const ticks = new Map<number, number>()
   for (const name of readdirSync('/proc')) {
@@ -46,16 +66,25 @@ export function treeCpuMs (root: number): number {
     parent.set(Number(name), Number(fields[1]))
     ticks.set(Number(name), Number(fields[11]) + Number(fields[12]))
   }
-  let sum = 0
+  const tree = new Map<number, number>()
   for (const [pid, t] of ticks) {
     for (let p: number | undefined = pid; p !== undefined && p > 1; p = parent.get(p)) {
       if (p === root) {
-        sum += t
+        tree.set(pid, t)
         break
       }
     }
   }
-  return sum * 10
+  return tree
+}
+
+function moduleOf (pid: number): string {
+  try {
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8')
+    return /(?:^|\0)OUTPOST_MODULE=([^\0]*)/.exec(environ)?.[1] ?? 'other'
+  } catch {
+    return 'other' // gone meanwhile
+  }
 }
 
 /** Open file descriptors of a process (the soak watches them for leaks). */

@@ -277,12 +277,18 @@ function readInto (bytes: Buffer, head: EnvelopeHead, leading: boolean): Envelop
       if (field !== undefined) head[field] = WRONG_TYPE
       if (stoppedAt < 0) stoppedAt = at
       if (leading) break
-      // a value of the envelope may nest one level less than the payload (codec.ts decodeCbor's limit); one
-      // nested deeper is skipped all the same, up to SKIP_DEPTH, so that the keys after it are read
-      at = cborItemEnd(bytes, valueAt, MAX_DEPTH - 1)
-      if (at === TOO_DEEP) {
-        head.tooDeep = true
-        at = cborItemEnd(bytes, valueAt, SKIP_DEPTH)
+      if (major === 2 && (initial & 0x1f) !== 31) {
+        // a byte string of definite length (a trace context's ids: two in every traced request) is skipped
+        // here by its length, as cborItemEnd would skip it
+        at = header(bytes, valueAt) && argument <= bytes.length - content ? content + argument : TRUNCATED
+      } else {
+        // a value of the envelope may nest one level less than the payload (codec.ts decodeCbor's limit); one
+        // nested deeper is skipped all the same, up to SKIP_DEPTH, so that the keys after it are read
+        at = cborItemEnd(bytes, valueAt, MAX_DEPTH - 1)
+        if (at === TOO_DEEP) {
+          head.tooDeep = true
+          at = cborItemEnd(bytes, valueAt, SKIP_DEPTH)
+        }
       }
       if (at < 0) break
     }

@@ -309,3 +309,25 @@ test('review 7: a request whose id or timeout its receiver could read another wa
   r.stop()
   r2.stop()
 })
+
+test('a request read whole past byte strings (a trace context\'s ids): keys after them are read, and one cut short is refused', () => {
+  const { r, sent } = router()
+  r.online('echo.0', 'echo')
+  const map = (count: number, ...items: unknown[]): Buffer => Buffer.concat([Buffer.from([0xa0 + count]), ...items.map(i => encodeCbor(i))])
+  const trace = Buffer.alloc(16, 7)
+  const parent = Buffer.alloc(8, 9)
+  assert.equal(r.recipient('rpc/echo/ping', map(5, 'trace', trace, 'parent', parent, 'id', 11, 'reply', 'reply/caller.0', 'timeout', 500), caller), 'echo.0', 'ids first, id and reply after them: delivered')
+  assert.equal(sent.length, 0)
+  assert.equal(r.recipient('rpc/echo/ping', map(4, 'id', 12, 'reply', 'reply/caller.0', 'trace', trace, 'id', 13), caller), null, 'an id given again after a byte string')
+  assert.equal(sent[0]?.envelope.error?.code, 'BAD_REQUEST')
+  assert.match(sent[0]?.envelope.error?.message ?? '', /valid "id".*given once/)
+  // a byte string announcing 16 bytes where 3 follow: the map does not end where the payload does
+  const cut = Buffer.concat([map(2, 'id', 14, 'reply', 'reply/caller.0'), encodeCbor('trace'), Buffer.from([0x50, 1, 2, 3])])
+  cut[0] = 0xa3
+  sent.length = 0
+  const refusal = r.recipient('rpc/echo/ping', cut, caller)
+  assert.match(typeof refusal === 'object' && refusal !== null ? refusal.refused : '', /ends where the payload does/, 'cut short: refused')
+  assert.equal(sent.length, 0, 'and not answered: its receiver could read another reply topic')
+  assert.equal(r.stats().modules.get('echo')?.calls, 1)
+  r.stop()
+})
