@@ -62,26 +62,37 @@ const TRACE_AT = 1 + 5 + 1
 const PARENT_AT = TRACE_AT + TRACE_ID_BYTES + 1 + 6 + 1
 
 /**
- * `envelope` encoded with the context's three keys after its own: the bytes cbor-x writes for the envelope
- * with the keys added last, written here by hand, since cbor-x spends ≈ 250 ns on each byte string (it tries
- * a dozen classes in turn before it takes a Buffer for a Uint8Array), as much as on the rest of a request.
+ * `envelope` encoded as the first entries of a map that the context's three entries (`contextEntries`)
+ * complete: what cbor-x writes for it, its header counting three entries more. The two go out one after the
+ * other (the SDK writes both into its PUBLISH: mqtt-publish.ts), so a traced request costs no buffer of its
+ * own. The entries are written by hand, since cbor-x spends ≈ 250 ns on each byte string (it tries a dozen
+ * classes in turn before it takes a Buffer for a Uint8Array), as much as on the rest of a request.
  * `envelope` is one of the SDK's own, a map of fewer than 21 entries: its header is one byte.
  */
-export function encodeWithContext (envelope: Record<string, unknown>, context: TraceContext): Buffer {
-  const body = encodeCbor(envelope)
+export function encodeBeforeContext (envelope: Record<string, unknown>): Buffer {
+  const body = encodeCbor(envelope) // a buffer of its own (cbor-x never writes over what it returned)
   const header = body[0] as number
-  if (header < 0xa0 || header > 0xa0 + 20) throw new Error('encodeWithContext: the envelope is not a map of fewer than 21 entries')
+  if (header < 0xa0 || header > 0xa0 + 20) throw new Error('encodeBeforeContext: the envelope is not a map of fewer than 21 entries')
+  body[0] = header + 3
+  return body
+}
+
+// the entries of the context last written: a handler's calls all carry the same one
+let entriesOf: TraceContext | undefined
+let entries = Buffer.alloc(0)
+
+/** The context's three entries as cbor-x would write them after an envelope's own (`encodeBeforeContext`). Kept until the next context: not to be changed. */
+export function contextEntries (context: TraceContext): Buffer {
+  if (context === entriesOf) return entries
   const flagsBytes = context.flags < 24 ? 1 : 2
-  const out = Buffer.allocUnsafe(body.length + ENTRIES.length + flagsBytes)
-  out.set(body, 0)
-  out[0] = header + 3
-  let at = body.length
-  out.set(ENTRIES, at)
-  out.set(context.trace, at + TRACE_AT)
-  out.set(context.parent, at + PARENT_AT)
-  at += ENTRIES.length
-  if (flagsBytes === 2) out[at++] = 0x18
-  out[at] = context.flags
+  const out = Buffer.alloc(ENTRIES.length + flagsBytes)
+  out.set(ENTRIES, 0)
+  out.set(context.trace, TRACE_AT)
+  out.set(context.parent, PARENT_AT)
+  if (flagsBytes === 2) out[ENTRIES.length] = 0x18
+  out[out.length - 1] = context.flags
+  entriesOf = context
+  entries = out
   return out
 }
 
@@ -125,7 +136,7 @@ function contextAt (bytes: Buffer, at: number): TraceContext | undefined {
 
 /**
  * A request or hook envelope decoded as codec.ts decodes it, and its trace context. In CBOR, when the bytes
- * end with the context's three entries as encodeWithContext writes them, they are read from the bytes and
+ * end with the context's three entries as contextEntries writes them, they are read from the bytes and
  * cbor-x decodes the map without them: it spent ≈ 300 ns on two byte strings and three keys, a third of a
  * small request's decode, and their 46 bytes could take an envelope past the size (140 bytes) from which
  * cbor-x reads text in native code. That decode succeeds only if those bytes are the map's last three entries (a
@@ -139,7 +150,7 @@ export function decodeWithContext (bytes: Buffer, format: WireFormat): { envelop
   }
   const header = bytes[0] ?? 0
   const at = bytes.length - ENTRIES.length - (bytes[bytes.length - 2] === 0x18 ? 2 : 1)
-  // a map of 3 to 23 entries (its header one byte) that ends as encodeWithContext ends one
+  // a map of 3 to 23 entries (its header one byte) that ends with contextEntries' bytes
   if (header >= 0xa3 && header <= 0xb7 && entriesAt(bytes, at)) {
     bytes[0] = header - 3 // the map without them, up to `at`; the header is written back at once
     let envelope: unknown

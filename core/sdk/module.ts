@@ -7,7 +7,7 @@ import { checkReply, checkHook, fromErrorBody } from '../protocol/envelope.js'
 import type { Presence } from '../protocol/envelope.js'
 import { serveRequest } from '../protocol/serve.js'
 import type { MethodHandler, ServeContext } from '../protocol/serve.js'
-import { decodeWithContext, encodeWithContext } from '../protocol/trace-context.js'
+import { contextEntries, decodeWithContext, encodeBeforeContext } from '../protocol/trace-context.js'
 import type { TraceContext } from '../protocol/trace-context.js'
 import { topics, clientIdOf, hookFilter, isHookName, isMethodName, matchTopic, parseTopic } from '../protocol/topics.js'
 import { connectMqtt } from './mqtt-client.js'
@@ -111,7 +111,7 @@ export function createModule<Config = unknown> (env: ModuleEnv = readModuleEnv()
    * context's keys go after the envelope's own */
   const send = (topic: string, envelope: Record<string, unknown>, context?: TraceContext): boolean => {
     if (client === undefined) throw new OutpostError('NOT_CONNECTED', `module ${env.module} is not started`)
-    return client.send(topic, context === undefined ? encodeCbor(envelope) : encodeWithContext(envelope, context))
+    return context === undefined ? client.send(topic, encodeCbor(envelope)) : client.send(topic, encodeBeforeContext(envelope), contextEntries(context))
   }
 
   // tracing is on when the core says so (docs/observability.md); spans go on the module's own spans topic

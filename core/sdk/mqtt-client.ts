@@ -46,8 +46,11 @@ export type MessageHandler = (topic: string, payload: Buffer, retained: boolean)
 
 export interface MqttClient {
   publish (topic: string, payload: Buffer, options?: { retain?: boolean, qos?: 0 | 1 }): Promise<void>
-  /** A QoS 0 publish without a promise, for the hot paths (requests, replies, hooks). False if the connection is closed. */
-  send (topic: string, payload: Buffer): boolean
+  /**
+   * A QoS 0 publish without a promise, for the hot paths (requests, replies, hooks). False if the connection is
+   * closed. `tail` goes after `payload`, as more of it, in the same packet.
+   */
+  send (topic: string, payload: Buffer, tail?: Buffer): boolean
   subscribe (filters: string[]): Promise<void>
   onMessage (handler: MessageHandler): void
   /** called after the messages of each read from the socket have been handled */
@@ -289,9 +292,9 @@ export function connectMqtt (options: ClientOptions): Promise<MqttClient> {
     onMessage (h) { handler = h },
     onReadDone (h) { readDone = h },
     onOversized (h) { oversized = h },
-    send (topic, payload) {
+    send (topic, payload, tail) {
       if (closed) return false
-      write(encodePublish(topic, payload, false, 0, 0))
+      write(encodePublish(topic, payload, false, 0, 0, tail))
       return true
     },
     publish (topic, payload, { retain = false, qos = 0 } = {}) {

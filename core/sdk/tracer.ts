@@ -103,6 +103,8 @@ export function createTracer (options: TracerOptions): Tracer {
   let droppedSince = 0
   let droppedTotal = 0
   let timer: NodeJS.Timeout | undefined
+  // what `call` gives for an unsampled context, made once for a handler's calls (they all carry its context)
+  let unsampledCall: { fields: TraceContext, end: undefined } | undefined
 
   const flush = (): void => {
     clearTimeout(timer)
@@ -199,7 +201,10 @@ export function createTracer (options: TracerOptions): Tracer {
     call (module, method) {
       const active = current.getStore()
       const context = active ?? root()
-      if ((context.flags & SAMPLED) === 0) return { fields: context, end: undefined }
+      if ((context.flags & SAMPLED) === 0) {
+        if (unsampledCall?.fields !== context) unsampledCall = { fields: context, end: undefined }
+        return unsampledCall
+      }
       const span = randomId(SPAN_ID_BYTES)
       return { fields: { trace: context.trace, parent: span, flags: context.flags }, end: start(context.trace, span, active === undefined ? null : context.parent, 'rpc-client', `${module}.${method}`) }
     },

@@ -4,13 +4,19 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeCbor, encodeCbor } from '../../core/protocol/codec.js'
-import { decodeWithContext, encodeWithContext } from '../../core/protocol/trace-context.js'
+import { encodePublish } from '../../core/protocol/mqtt-publish.js'
+import { contextEntries, decodeWithContext, encodeBeforeContext } from '../../core/protocol/trace-context.js'
 import type { TraceContext } from '../../core/protocol/trace-context.js'
 
 const trace = Buffer.from('4bf92f3577b34da6a3ce929d0e0e4736', 'hex')
 const parent = Buffer.from('00f067aa0ba902b7', 'hex')
 const request = { id: 7, reply: 'reply/caller.0', timeout: 5000, from: 'caller.0', args: { sensor: '28-00000a1b2c3d', celsius: 21.5, raw: Buffer.from([1, 2, 3]) } }
 const hook = { data: { celsius: 21.5 }, ts: 1_700_000_000_000n, instance: 0 }
+
+/** an envelope and its context as the SDK sends them, one after the other in one PUBLISH */
+function encodeWithContext (envelope: Record<string, unknown>, context: TraceContext): Buffer {
+  return Buffer.concat([encodeBeforeContext(envelope), contextEntries(context)])
+}
 
 /** the context as hex text and flags, for comparing */
 function plain (context: TraceContext | undefined): unknown {
@@ -99,4 +105,27 @@ test('issue 13: the requests of one trace get one context object, its ids copied
     assert.ok(read !== first, 'a different context is a different object')
     assert.deepEqual(plain(read), plain(other))
   }
+})
+
+test('issue 13: the SDK sends an envelope and its context in one PUBLISH, with no buffer of their own: what it sends is one CBOR map, and earlier encodings are left as they were', () => {
+  const earlier = encodeCbor(hook)
+  const copy = Buffer.from(earlier)
+  const head = encodeBeforeContext(request)
+  const tail = contextEntries({ trace, parent, flags: 1 })
+  assert.deepEqual(earlier, copy, 'encodeBeforeContext changes only the buffer it returns')
+  const frame = encodePublish('rpc/echo/ping', head, false, 0, 0, tail)
+  assert.deepEqual(frame, encodePublish('rpc/echo/ping', Buffer.concat([head, tail]), false, 0, 0), 'the tail is more of the payload, in the packet\'s length too')
+  const payload = frame.subarray(frame.length - head.length - tail.length)
+  assert.deepEqual(decodeCbor(payload), { ...request, trace, parent, flags: 1 })
+})
+
+test('issue 13: the entries of one context are written once (a handler\'s calls all carry it); another context gets its own', () => {
+  const context = { trace, parent, flags: 0 }
+  const first = contextEntries(context)
+  assert.equal(contextEntries(context), first, 'the same bytes again')
+  const otherParent = Buffer.from('00f067aa0ba902b8', 'hex')
+  const other = contextEntries({ trace, parent: otherParent, flags: 0 })
+  assert.notEqual(other, first)
+  assert.deepEqual(decodeCbor(Buffer.concat([Buffer.from([0xa3]), other])), { trace, parent: otherParent, flags: 0 }, 'with its own parent')
+  assert.deepEqual(contextEntries({ trace, parent, flags: 0 }), first, 'an equal context written anew is the same bytes')
 })
