@@ -18,7 +18,7 @@ import { describeRun, startRun } from './lib/conditions.js'
 import { MODULE_BUDGET_MIB, benchNames, benchProgram, npmStart, startCore } from './lib/stacks.js'
 import { moduleNodeFlags } from '../core/supervisor/v8-flags.js'
 import type { CoreOptions } from './lib/stacks.js'
-import { processTree, treeCpuByProcess } from './lib/procfs.js'
+import { processTree, treeCpuByProcess, treeCpuMs } from './lib/procfs.js'
 import { pairedRatio } from './lib/stats.js'
 import { mergeRpcResults, runRpc, sdkPath } from './rpc.js'
 import type { RpcPathResult, RpcSettings } from './rpc.js'
@@ -64,6 +64,7 @@ function metered (stack: Stack, warmupRuns: number, tally: CpuTally): ReturnType
     async run (spec) {
       const before = treeCpuByProcess(stack.broker.pid)
       const result = await path.run(spec)
+      await settled(stack.broker.pid)
       if (++runs > warmupRuns && spec.inflight > 1) {
         for (const [name, after] of treeCpuByProcess(stack.broker.pid)) {
           const role = roles.get(name) ?? name
@@ -73,6 +74,25 @@ function metered (stack: Stack, warmupRuns: number, tally: CpuTally): ReturnType
       }
       return result
     },
+  }
+}
+
+/** how often, and how long at most, `settled` looks */
+const SETTLE_POLL_MS = 100
+const SETTLE_MAX_MS = 10_000
+
+/**
+ * Waits until the gateway under `root` has spent no CPU for SETTLE_POLL_MS. A run leaves work behind it (the
+ * sampled core's tracing module was still storing spans after its round) on the gateways' one core, where it
+ * slowed the next core to run and counted to none: now it counts to the run that left it, before the next.
+ */
+async function settled (root: number): Promise<void> {
+  let last = treeCpuMs(root)
+  for (let waited = 0; waited < SETTLE_MAX_MS; waited += SETTLE_POLL_MS) {
+    await new Promise(resolve => setTimeout(resolve, SETTLE_POLL_MS))
+    const now = treeCpuMs(root)
+    if (now === last) return
+    last = now
   }
 }
 
@@ -163,7 +183,7 @@ function render (results: RpcPathResult[], cpuUs: CpuSplit[], work: CallWork, pi
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(row),
     '',
-    `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds with 32 calls in flight, divided by the calls made in them (each round\'s warm-up calls included). By process (in brackets: against tracing off):`,
+    `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds with 32 calls in flight, divided by the calls made in them (each round\'s warm-up calls included). After each run the benchmark waits until that gateway has spent no CPU for ${SETTLE_POLL_MS} ms, and counts what it spent meanwhile to the run: the sampled core\'s tracing module went on storing spans after its rounds, on the core where the next gateway ran (the one not sampled, in every other round): without this wait the one not sampled took 3.6 to 5.0 % more CPU per call than tracing off in five runs, with it −3.4 and +0.9 % in two (2026-12-06). By process (in brackets: against tracing off):`,
     '',
     `| core | ${processes.join(' | ')} |`,
     `|---|${processes.map(() => '---|').join('')}`,
@@ -173,15 +193,15 @@ function render (results: RpcPathResult[], cpuUs: CpuSplit[], work: CallWork, pi
     '',
     `Target: on but not sampled, RPC p50 ≤ ${TARGET.toFixed(2)}× the same run without the feature (tracing off): sequential ${ratio.toFixed(3)}×, 32 in flight ${parallelRatio.toFixed(3)}× — ${ratio <= TARGET && parallelRatio <= TARGET ? 'met' : 'missed'} (CPU per call: ${cpuRatio.toFixed(3)}×).`,
     '',
-    'Why so many rounds, launches and a core of their own: on this 2-core machine one round\'s ratio of two of these cores swung by a fifth (a standard deviation of 0.17 to 0.22 over 31 rounds) while the scheduler moved each gateway\'s three busy processes between the cores and the benchmark\'s client onto theirs; on a core of their own, by a twentieth (0.04). And two launches of the same code kept a difference of up to 3 % through all their rounds (seen over four launches of two cores: 32 in flight 1.002× to 1.033×, sequential 0.978× to 1.050×), as much as the target, hence the launches. Two cores of the same code (tracing off twice, in the same rounds) differed in gateway CPU per call by 1 to 3 %: differences smaller than that are not told apart here. An unsampled context costs about what any 46 bytes more in a call cost: the same calls with 46 bytes more of arguments instead (a 40-character text, which each reply carries back) took 4.8 % more gateway CPU, tracing on 5.2 % (one run of two cores each, 2026-12-06). What moves far less still is the work the context adds to each call, timed in a loop in one process with the module processes\' V8 flags (bench/tracing-work.ts: 200,000 calls a pass, the median of 7 passes):',
+    'Why so many rounds, launches and a core of their own: on this 2-core machine one round\'s ratio of two of these cores swung by a fifth (a standard deviation of 0.17 to 0.22 over 31 rounds) while the scheduler moved each gateway\'s three busy processes between the cores and the benchmark\'s client onto theirs; on a core of their own, by a twentieth (0.04). And two launches of the same code kept a difference of up to 3 % through all their rounds (seen over four launches of two cores: 32 in flight 1.002× to 1.033×, sequential 0.978× to 1.050×), as much as the target, hence the launches. Two cores of the same code (tracing off twice, in the same rounds) differed in gateway CPU per call by 1 to 3 %: differences smaller than that are not told apart here. What moves far less still is the work the context adds to each call, timed in a loop in one process with the module processes\' V8 flags (bench/tracing-work.ts: 200,000 calls a pass, the median of 7 passes):',
     '',
     '| per call | tracing off | on, not sampled | added |',
     '|---|---|---|---|',
-    workRow('caller: encode the request', work.encode),
+    workRow('caller: encode the request and its PUBLISH', work.encode),
     workRow('callee: serve it (decode, check, run the handler in the context, encode the reply), requests of one trace', work.serve),
     workRow('callee: serve it, each request of a trace of its own', work.serveNewTraces),
     '',
-    `Together ${added.toFixed(0)} ns a call: ${(added / 1000 / cpuOf(off) * 100).toFixed(1)} % of the gateway CPU per call (32 in flight) with tracing off in this run (${cpuOf(off).toFixed(1)} µs). The core reads a request\'s map whole without decoding it (its keys, and the heads of its values: the context\'s entries too) and writes it on byte for byte, so its share is the 46 bytes more it reads, walks and writes. The SDK writes the three keys by hand after the envelope\'s own (\`encodeWithContext\`: cbor-x tried a dozen classes on each byte string before taking a Uint8Array), and reads them back from the bytes, decoding the map without them (\`decodeWithContext\`: their 46 bytes would take this request past the 140 from which cbor-x decodes text in native code). A handler\'s own calls and emits find its request\'s context through AsyncLocalStorage: the SDK makes that context current for the rest of the read it came in (\`enterWith\`), since it sets the context before every handler it runs, and the requests of one trace bring the same context object (decodeWithContext remembers the last one), so a run of them makes no new context frame; \`run\` made one for the context and one to restore the frame before, ≈ 250 ns a request on Node 24 (2026-12-06, against the code before tracing: not sampled 1.056× sequential, 1.106× at 32 in flight, 1.155× CPU per call, 589 ns added per call). A request of another trace than the one before makes one frame: the last row.`,
+    `Together ${added.toFixed(0)} ns a call: ${(added / 1000 / cpuOf(off) * 100).toFixed(1)} % of the gateway CPU per call (32 in flight) with tracing off in this run (${cpuOf(off).toFixed(1)} µs). The core reads a request\'s map whole without decoding it (its keys, and the heads of its values: the context\'s entries too) and writes it on byte for byte, so its share is the 46 bytes more it reads, walks and writes. The SDK writes the three keys by hand after the envelope\'s own, into the same PUBLISH (\`encodeBeforeContext\`, \`contextEntries\`: cbor-x tried a dozen classes on each byte string before taking a Uint8Array, and a buffer of their own cost one more allocation and copy a call), and reads them back from the bytes, decoding the map without them (\`decodeWithContext\`: their 46 bytes would take this request past the 140 from which cbor-x decodes text in native code). A handler\'s own calls and emits find its request\'s context through AsyncLocalStorage: the SDK makes that context current for the rest of the read it came in (\`enterWith\`), since it sets the context before every handler it runs, and the requests of one trace bring the same context object (decodeWithContext remembers the last one), so a run of them makes no new context frame; \`run\` made one for the context and one to restore the frame before, ≈ 250 ns a request on Node 24 (2026-12-06, against the code before tracing: not sampled 1.056× sequential, 1.106× at 32 in flight, 1.155× CPU per call, 589 ns added per call). A request of another trace than the one before makes one frame: the last row.`,
     '',
   ].join('\n')
 }
