@@ -96,6 +96,12 @@ async function settled (root: number): Promise<void> {
   }
 }
 
+/** a difference to one decimal, with its sign (none at 0.0) */
+function signed (x: number): string {
+  const text = x.toFixed(1)
+  return text === '0.0' || text === '-0.0' ? '0.0' : x > 0 ? `+${text}` : text
+}
+
 function perCall (tally: CpuTally): CpuSplit {
   return new Map([...tally.ms].map(([role, ms]) => [role, (ms * 1000) / tally.calls]))
 }
@@ -126,7 +132,11 @@ export async function runTracing (cleanup: Cleanup, log: (line: string) => void)
         log(`tracing: launch ${launch}/${LAUNCHES}: starting the core "${v.label}"`)
         stacks.push(await startCore(v.label, path.join(dir, `tracing-${launch}-${i}`), npmStart(v.options.root), benchNames(`-t${launch}${i}`), stopLaunch, v.options))
       }
-      if (cpus !== null) for (const stack of stacks) for (const pid of processTree(stack.broker.pid).keys()) pin(pid, cpus.gateways)
+      if (cpus !== null) {
+        // each core first, so that what it starts from now on starts on the gateways' CPU; then what it has started
+        for (const stack of stacks) pin(stack.broker.pid, cpus.gateways)
+        for (const stack of stacks) for (const pid of processTree(stack.broker.pid).keys()) pin(pid, cpus.gateways)
+      }
       // each round runs every path twice (sequential, then parallel)
       const paths = stacks.map((stack, i) => metered(stack, RPC.warmupRounds * 2, tallies[i] as CpuTally))
       launches.push(await runRpc(paths, RPC, line => log(`tracing: launch ${launch}/${LAUNCHES}: ${line}`)))
@@ -161,7 +171,7 @@ function render (results: RpcPathResult[], cpuUs: CpuSplit[], work: CallWork, pi
   const splitRow = (r: RpcPathResult): string => `| ${r.label} | ${processes.map(name => {
     const us = splitOf(r).get(name)
     const offUs = splitOf(off).get(name)
-    return us === undefined ? '' : `${us.toFixed(1)} µs${r === off || offUs === undefined ? '' : ` (${us >= offUs ? '+' : ''}${(us - offUs).toFixed(1)})`}`
+    return us === undefined ? '' : `${us.toFixed(1)} µs${r === off || offUs === undefined ? '' : ` (${signed(us - offUs)})`}`
   }).join(' | ')} |`
   const against = (r: RpcPathResult, than: RpcPathResult, rounds: (x: RpcPathResult) => number[]): string => (r === than ? '' : `${pairedRatio(rounds(r), rounds(than)).toFixed(3)}×`)
   const sequential = (x: RpcPathResult): number[] => x.rounds.sequentialP50Us
@@ -177,15 +187,15 @@ function render (results: RpcPathResult[], cpuUs: CpuSplit[], work: CallWork, pi
   return [
     TRACING_HEADING,
     '',
-    `Module → module RPC through four cores running at once (bench/tracing.ts): the code before tracing, and this code with tracing off, on at rate 0, and on at rate 1 with the tracing module collecting. The four are started ${LAUNCHES} times, each time for ${RPC.rounds} rounds after ${RPC.warmupRounds} warm-up, alternating between them; each ratio is the median of the ${LAUNCHES * RPC.rounds} per-round ratios against tracing off (this code, the feature idle) and against the code before tracing. ${pinned ? 'Every gateway process runs on the last CPU (taskset), the benchmark\'s client on the others.' : 'The processes were not pinned to CPUs (one CPU, or no taskset).'} ${ran} \`npm run bench -- tracing\` runs this section alone.`,
+    `Module → module RPC through four cores running at once (bench/tracing.ts): the code before tracing, and this code with tracing off, on at rate 0, and on at rate 1 with the tracing module collecting. The four are started ${LAUNCHES} times, each time for ${RPC.rounds} rounds after ${RPC.warmupRounds} warm-up, alternating between them; each p50 ratio is the median of the ${LAUNCHES * RPC.rounds} per-round ratios against tracing off (this code, the feature idle) and against the code before tracing. ${pinned ? 'Every gateway process runs on the last CPU (taskset), the benchmark\'s client on the others.' : 'The processes were not pinned to CPUs (one CPU, or no taskset).'} ${ran} \`npm run bench -- tracing\` runs this section alone.`,
     '',
     '| core | sequential p50 | vs off | vs before | 32 in flight p50 | vs off | vs before | calls/s (32 in flight) | gateway CPU per call (32 in flight) | vs off | vs before |',
     '|---|---|---|---|---|---|---|---|---|---|---|',
     ...results.map(row),
     '',
-    `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds with 32 calls in flight, divided by the calls made in them (each round\'s warm-up calls included). After each run the benchmark waits until that gateway has spent no CPU for ${SETTLE_POLL_MS} ms, and counts what it spent meanwhile to the run: the sampled core\'s tracing module went on storing spans after its rounds, on the core where the next gateway ran (the one not sampled, in every other round): without this wait the one not sampled took 3.6 to 5.0 % more CPU per call than tracing off in five runs, with it −3.4 to +1.5 % in three (2026-12-06). By process (in brackets: against tracing off):`,
+    `Gateway CPU per call: the user and system time of the core and every process below it (its modules: caller, echo, and the tracing module when it runs) over the measured rounds with 32 calls in flight, divided by the calls made in them (each round\'s warm-up calls included). After each run the benchmark waits until that gateway\'s CPU time has not moved for ${SETTLE_POLL_MS} ms (it is counted in ticks of 10 ms; at most ${SETTLE_MAX_MS / 1000} s), and counts what it spent meanwhile to the run: the sampled core\'s tracing module went on storing spans after its rounds, on the core where the next gateway ran (the one not sampled, in every other round): without this wait the one not sampled took 3.6 to 5.0 % more CPU per call than tracing off in five runs, with it −3.4 to +1.5 % in three (2026-12-06). By process (in brackets: against tracing off):`,
     '',
-    `| core | ${processes.join(' | ')} |`,
+    `| core (CPU per call of each process) | ${processes.join(' | ')} |`,
     `|---|${processes.map(() => '---|').join('')}`,
     ...results.map(splitRow),
     '',

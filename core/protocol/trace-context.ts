@@ -34,7 +34,9 @@ function idOf (value: unknown, length: number, json: boolean): Uint8Array | null
     const bytes = Buffer.from(value, 'hex')
     return notAllZero(bytes) ? bytes : null
   }
-  return value instanceof Uint8Array && value.length === length && notAllZero(value) ? value : null
+  // a copy: cbor-x decodes a byte string as a view into the packet, which a context kept (the last one written:
+  // contextEntries) would keep whole
+  return value instanceof Uint8Array && value.length === length && notAllZero(value) ? new Uint8Array(value) : null
 }
 
 /**

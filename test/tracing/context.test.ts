@@ -58,7 +58,11 @@ test('issue 13: context that ends the map is read from the bytes and left out of
 
 test('issue 13: context elsewhere in the map, or a byte string that ends with the same bytes, is read from the decoded keys', () => {
   const first = encodeCbor({ trace, parent, flags: 1, ...request })
-  assert.deepEqual(plain(decodeWithContext(first, 'cbor').context), { trace: trace.toString('hex'), parent: parent.toString('hex'), flags: 1 })
+  const read = decodeWithContext(first, 'cbor').context
+  assert.deepEqual(plain(read), { trace: trace.toString('hex'), parent: parent.toString('hex'), flags: 1 })
+  // its ids are copies: the context outlives the request (the SDK keeps the last one it wrote), the packet must not
+  assert.notEqual(read?.trace.buffer, first.buffer)
+  assert.notEqual(read?.parent.buffer, first.buffer)
   // the last value a byte string whose last 46 bytes are the three entries: not entries of the map
   const tail = encodeWithContext({}, { trace, parent, flags: 1 }).subarray(1)
   const lookalike = { id: 1, reply: 'reply/x.0', args: null, blob: Buffer.concat([Buffer.from('abc'), tail]) }

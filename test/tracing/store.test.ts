@@ -141,7 +141,7 @@ test('issue 13: a batch is read span by span: malformed spans are skipped and co
 test('issue 13: trace context is read as W3C says: exact lengths, not all zero, flags 0–255; hex text only from JSON', () => {
   const trace = Buffer.alloc(16, 0xab)
   const parent = Buffer.alloc(8, 0xcd)
-  assert.deepEqual(readTraceContext({ trace, parent, flags: 1 }, false), { trace, parent, flags: 1 })
+  assert.deepEqual(readTraceContext({ trace, parent, flags: 1 }, false), { trace: new Uint8Array(trace), parent: new Uint8Array(parent), flags: 1 }, 'the ids copied')
   assert.equal(readTraceContext({}, false), undefined)
   assert.equal(readTraceContext({ trace, parent }, false), undefined, 'flags are required')
   assert.equal(readTraceContext({ trace, parent: Buffer.alloc(9, 1), flags: 0 }, false), undefined)
