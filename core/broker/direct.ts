@@ -8,7 +8,6 @@
 // and wills; the core's in-process subscribers are served by both paths. Any message the fast path is not sure of goes on through Aedes as before.
 import type { Aedes, AedesPublishPacket, Client } from 'aedes'
 import type net from 'node:net'
-import mqttPacket from 'mqtt-packet'
 import { encode, sniffFormat } from '../protocol/codec.js'
 import type { WireFormat } from '../protocol/codec.js'
 import { correlationId, errorReply } from '../protocol/envelope.js'
@@ -16,6 +15,7 @@ import type { CorrelationId } from '../protocol/envelope.js'
 import { readEnvelopeId } from '../protocol/envelope-head.js'
 import { matchTopic } from '../protocol/topics.js'
 import type { QoS0Publish } from './reader.js'
+import { encodePublish } from '../protocol/mqtt-publish.js'
 import { writeSoon } from './writes.js'
 import { isHookTopic } from './traffic.js'
 import type { HookCounts } from './traffic.js'
@@ -193,7 +193,7 @@ export function createDirectDelivery (aedes: Aedes, drainTimeoutMs: number, back
       // only, straight to its socket, which has just emptied
       for (const { topic, id, format } of episode.owed) {
         const reply = errorReply(id, 'UNAVAILABLE', `the reply to this call was dropped: more than ${BACKLOG_BYTES} bytes wait unsent to this client (it does not read them as fast as they come); ask for less, or fewer at once`, { backlogBytes: BACKLOG_BYTES })
-        writeSoon(socket, mqttPacket.generate({ cmd: 'publish', topic, payload: encode(reply, format), qos: 0, retain: false, dup: false }))
+        writeSoon(socket, encodePublish(topic, encode(reply, format), false, 0, 0))
       }
       backlog.recovered(client.id, episode.dropped, episode.owed.length)
     }

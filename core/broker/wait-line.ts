@@ -24,9 +24,14 @@ export const MAX_LINE_SECONDS = 10
 export const MAX_WAITING_TOKENS = 16_384
 export const waitingLimit = (limit: RateLimit): number => Math.min(MAX_WAITING_TOKENS, Math.max(MAX_SUBSCRIPTIONS, limit.messagesPerSecond * MAX_LINE_SECONDS))
 
+/** gone items a line keeps before it drops them (a slice each time would cost what still waits, each run) */
+const COMPACT_FROM = 64
+
 interface Line {
   gate: RateGate
+  /** in order of `due`; those before `head` have gone */
   items: Waiting[]
+  head: number
   /** tokens the items hold */
   cost: number
   timer: NodeJS.Timeout | null
@@ -58,15 +63,23 @@ export function waitLines (now: () => number = monotonicNow): WaitLines {
   const run = (client: Client, line: Line): void => {
     line.timer = null
     const t = now()
-    let ran = 0
-    while (ran < line.items.length && (line.items[ran] as Waiting).due <= t) ran++
-    const due = line.items.splice(0, ran)
-    for (const item of due) line.cost -= item.cost
-    for (const item of due) item.go()
+    const { items } = line
+    const from = line.head
+    let to = from
+    while (to < items.length && (items[to] as Waiting).due <= t) to++
+    // gone before they run: what they start may add to the line
+    line.head = to
+    for (let i = from; i < to; i++) line.cost -= (items[i] as Waiting).cost
+    for (let i = from; i < to; i++) (items[i] as Waiting).go()
+    // what has gone is dropped once it is most of the line: a run costs what it runs, not what waits
+    if (line.head > COMPACT_FROM && line.head * 2 > line.items.length) {
+      line.items = line.items.slice(line.head)
+      line.head = 0
+    }
     arm(client, line)
   }
   const arm = (client: Client, line: Line): void => {
-    const head = line.items[0]
+    const head = line.items[line.head]
     if (head === undefined) {
       lines.delete(client)
       return
@@ -84,7 +97,7 @@ export function waitLines (now: () => number = monotonicNow): WaitLines {
           go()
           return true
         }
-        line = { gate, items: [], cost: 0, timer: null }
+        line = { gate, items: [], head: 0, cost: 0, timer: null }
         lines.set(client, line)
         if (!watched.has(client)) {
           watched.add(client)
