@@ -24,6 +24,7 @@ export const MAX_LINE_SECONDS = 10
 export const MAX_WAITING_TOKENS = 16_384
 export const waitingLimit = (limit: RateLimit): number => Math.min(MAX_WAITING_TOKENS, Math.max(MAX_SUBSCRIPTIONS, limit.messagesPerSecond * MAX_LINE_SECONDS))
 
+const GONE: Waiting = { due: 0, cost: 0, go: () => {} }
 /** gone items a line keeps before it drops them (a slice each time would cost what still waits, each run) */
 const COMPACT_FROM = 64
 
@@ -70,7 +71,11 @@ export function waitLines (now: () => number = monotonicNow): WaitLines {
     // gone before they run: what they start may add to the line
     line.head = to
     for (let i = from; i < to; i++) line.cost -= (items[i] as Waiting).cost
-    for (let i = from; i < to; i++) (items[i] as Waiting).go()
+    for (let i = from; i < to; i++) {
+      const item = items[i] as Waiting
+      items[i] = GONE // its packet is not kept until the line is compacted
+      item.go()
+    }
     // what has gone is dropped once it is most of the line: a run costs what it runs, not what waits
     if (line.head > COMPACT_FROM && line.head * 2 > line.items.length) {
       line.items = line.items.slice(line.head)
